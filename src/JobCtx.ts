@@ -1,0 +1,59 @@
+/**
+ * The context of the job a handler is running: its meta, its attempt, the results of the
+ * job(s) before it in a chain, and `save` for results that are plain bytes. Handlers and the
+ * `onProcessing` / `onSuccess` / `onRetrying` / `onFailed` callbacks find it in their
+ * environment.
+ *
+ * @since 0.1.0
+ */
+import type { Option } from "effect"
+import { Context, Effect } from "effect"
+import type { JobSpec, Meta } from "./Job.js"
+import type { ResultsError } from "./Results.js"
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class JobCtx extends Context.Tag("tasqueue/JobCtx")<JobCtx, {
+  /** the job's meta as of this attempt (status `processing`) */
+  readonly meta: Meta
+  /** the job as enqueued: task name, encoded payload, options */
+  readonly job: JobSpec
+  /** how many times the broker has handed this message out, this time included */
+  readonly attempt: number
+  /** the result the previous job of a chain saved */
+  readonly prevJobResult: Option.Option<Uint8Array>
+  /** the results of a group that preceded this job in a chain, in the group's order */
+  readonly prevJobResults: ReadonlyArray<Uint8Array>
+  /** saves bytes (or text, as UTF-8) as the job's result; a typed return value replaces it */
+  readonly save: (result: Uint8Array | string) => Effect.Effect<void, ResultsError>
+}>() {}
+
+/**
+ * The current job's meta.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const meta: Effect.Effect<Meta, never, JobCtx> = Effect.map(JobCtx, (ctx) => ctx.meta)
+
+/**
+ * Saves bytes (or text, as UTF-8) as the current job's result.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const save = (result: Uint8Array | string): Effect.Effect<void, ResultsError, JobCtx> =>
+  Effect.flatMap(JobCtx, (ctx) => ctx.save(result))
+
+/**
+ * The result the previous job of a chain saved.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const prevJobResult: Effect.Effect<Option.Option<Uint8Array>, never, JobCtx> = Effect.map(
+  JobCtx,
+  (ctx) => ctx.prevJobResult
+)

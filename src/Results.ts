@@ -1,0 +1,102 @@
+/**
+ * The Results service: where job states (encoded `JobMessage`s), saved results and the
+ * success and failed indexes live, and the few atomic operations workflows coordinate with.
+ *
+ * A results store sees bytes and ids only. Its one rule of consistency: a job's first final
+ * record wins. Once a job is `successful`, `failed` or `cancelled`, later records of it are
+ * refused until it is enqueued again (a `queued` record starts a new run), so a worker whose
+ * lease was lost cannot overwrite the outcome another worker recorded.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Option } from "effect"
+import { Context, Data } from "effect"
+import type { Status } from "./Job.js"
+
+/**
+ * A failure of the results backend.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultsError extends Data.TaggedError("ResultsError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * One job's new state. `result`, when present, is saved with it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobRecord {
+  readonly id: string
+  readonly status: Status
+  /** the encoded `JobMessage` */
+  readonly message: Uint8Array
+  readonly result?: Uint8Array | undefined
+  /** epoch milliseconds: the score in the success or failed index */
+  readonly at: number
+}
+
+/**
+ * The two indexes of finished jobs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Index = "successful" | "failed"
+
+/**
+ * A page of an index.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Page {
+  readonly offset?: number | undefined
+  readonly limit?: number | undefined
+}
+
+/**
+ * The Results service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Results extends Context.Tag("tasqueue/Results")<Results, {
+  /** the encoded `JobMessage` of a job */
+  readonly getJob: (id: string) => Effect.Effect<Option.Option<Uint8Array>, ResultsError>
+  /** the encoded `JobMessage`s of jobs, in the order of `ids` */
+  readonly getJobs: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Option.Option<Uint8Array>>, ResultsError>
+  /** the result a job saved */
+  readonly getResult: (id: string) => Effect.Effect<Option.Option<Uint8Array>, ResultsError>
+  /** the results jobs saved, in the order of `ids` */
+  readonly getResults: (
+    ids: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<Uint8Array>>, ResultsError>
+  /** saves a job's result */
+  readonly setResult: (id: string, result: Uint8Array) => Effect.Effect<void, ResultsError>
+  /**
+   * Records job states, in order. A `successful` or `failed` record also adds the job to that
+   * index. A record of a job whose state is final is refused, unless its status is `queued`
+   * (a new run: the job leaves the indexes). Gives, for each record, whether it was applied.
+   */
+  readonly record: (records: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<boolean>, ResultsError>
+  /** forgets a job: its state, result and index entries */
+  readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
+  /** job ids in an index, oldest first */
+  readonly list: (index: Index, page?: Page) => Effect.Effect<ReadonlyArray<string>, ResultsError>
+
+  /** reads a coordination value */
+  readonly get: (key: string) => Effect.Effect<Option.Option<Uint8Array>, ResultsError>
+  /** writes a coordination value */
+  readonly set: (key: string, value: Uint8Array) => Effect.Effect<void, ResultsError>
+  /** writes a coordination value unless the key exists; true when it was written */
+  readonly create: (key: string, value: Uint8Array) => Effect.Effect<boolean, ResultsError>
+  /** adds `member` to the set at `key` (once) and gives the set's size after it, atomically */
+  readonly add: (key: string, member: string) => Effect.Effect<number, ResultsError>
+  /** removes coordination values and sets */
+  readonly delete: (keys: ReadonlyArray<string>) => Effect.Effect<void, ResultsError>
+}>() {}

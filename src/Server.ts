@@ -1,0 +1,878 @@
+/**
+ * The Server: registered task handlers, and every operation on jobs. It holds no state of its
+ * own beyond the registry; queues live in the `Broker`, job states and results in `Results`,
+ * so any number of servers (processes, machines) share the same jobs.
+ *
+ * - Producers: `enqueue`, `enqueueMany`, then `getJob`, `getResult`, `awaitJob`, ...
+ * - Workers: `register` handlers (as layers), then run `start` until interrupted.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Clock,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  FiberSet,
+  Layer,
+  Option,
+  ParseResult,
+  Schedule,
+  Schema
+} from "effect"
+import type { BrokerError, Consumer, Delivery } from "./Broker.js"
+import { Broker } from "./Broker.js"
+import { fromBase64, decodeMessage, encodeMessage, fromUtf8, utf8 } from "./internal/codec.js"
+import { dueAt, makeMessage, nextOccurrence } from "./internal/messages.js"
+import { delayBefore } from "./internal/retry.js"
+import type { JobId, JobMessage, Meta, Status } from "./Job.js"
+import { defaultQueue, InvalidPayload, isTerminal, parseSchedule } from "./Job.js"
+import type * as Job from "./Job.js"
+import { JobCtx } from "./JobCtx.js"
+import type { Index, Page, ResultsError } from "./Results.js"
+import { Results } from "./Results.js"
+import type * as Task from "./Task.js"
+
+// ---------------------------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A job names a task that no handler is registered for. The job is marked failed with it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownTask extends Data.TaggedError("UnknownTask")<{
+  readonly id: string
+  readonly task: string
+  readonly message: string
+}> {}
+
+/**
+ * The handler ran past the job's `timeout` and was interrupted. The attempt counts as failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobTimeout extends Data.TaggedError("JobTimeout")<{
+  readonly id: string
+  readonly timeout: Duration.Duration
+  readonly message: string
+}> {}
+
+/**
+ * The value a handler returned does not match its task's result schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidResult extends Data.TaggedError("InvalidResult")<{
+  readonly id: string
+  readonly task: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * No job with this id is known to the results store (never enqueued, deleted or expired).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobNotFound extends Data.TaggedError("JobNotFound")<{
+  readonly id: string
+  readonly message: string
+}> {}
+
+/**
+ * The job has saved no result (it has not finished, or saved nothing).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultNotFound extends Data.TaggedError("ResultNotFound")<{
+  readonly id: string
+  readonly message: string
+}> {}
+
+/**
+ * A handler for this task name is registered already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateTask extends Data.TaggedError("DuplicateTask")<{
+  readonly task: string
+  readonly message: string
+}> {}
+
+// ---------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How a failed attempt failed: the handler's error, a timeout, an undecodable payload or an
+ * invalid result; or a defect.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Failure<E> = Cause.Cause<E | JobTimeout | InvalidPayload | InvalidResult>
+
+/**
+ * Options of a registered handler.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RegisterOptions<T extends Task.Task.Any, E, R> {
+  /** how many jobs of this task run at once in this server (1 by default); summed per queue */
+  readonly concurrency?: number | undefined
+  /** the queue this server consumes for the task (`tasqueue:tasks` by default) */
+  readonly queue?: string | undefined
+  /** the delays between attempts; replaces the server's `retrySchedule` for this task */
+  readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
+  /** runs before the handler */
+  readonly onProcessing?: Effect.Effect<void, unknown, R | JobCtx> | undefined
+  /** runs after the job succeeded and its result was recorded */
+  readonly onSuccess?: ((result: Task.Task.Success<T>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
+  /** runs after a failed attempt that will be retried */
+  readonly onRetrying?: ((failure: Failure<E>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
+  /** runs after the last attempt failed */
+  readonly onFailed?: ((failure: Failure<E>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
+}
+
+/**
+ * Options of a server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * The delays between attempts, for tasks that do not set their own: the schedule's n-th delay
+   * is waited before retry n; when the schedule ends, retrying stops. By default exponential from
+   * 1 second, doubling, jittered, at most 10 minutes.
+   */
+  readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
+  /** how long in-flight jobs may run on after `start` is interrupted (30 seconds by default) */
+  readonly shutdownGrace?: Duration.DurationInput | undefined
+  /** the largest encoded job message `enqueue` accepts (1 MiB by default) */
+  readonly maxMessageBytes?: number | undefined
+  /** how `awaitJob` polls the results store (by default from 5 ms, growing to 1 s) */
+  readonly pollSchedule?: Schedule.Schedule<unknown> | undefined
+}
+
+/**
+ * A job waiting in a queue. `message` is none when the waiting bytes do not decode (a worker
+ * will dead-letter them).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PendingJob {
+  readonly id: string
+  readonly state: "ready" | "delayed"
+  /** epoch milliseconds */
+  readonly runAt: number
+  readonly message: Option.Option<JobMessage>
+}
+
+/**
+ * A message moved out of its queue: undecodable, or its lease was lost too often.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeadJob {
+  readonly id: string
+  readonly reason: string
+  /** epoch milliseconds */
+  readonly at: number
+  readonly body: Uint8Array
+}
+
+/** A registered handler with its types erased. */
+interface Registration {
+  readonly task: Task.Task.Any
+  readonly queue: string
+  readonly concurrency: number
+  readonly retrySchedule: Schedule.Schedule<unknown, unknown> | undefined
+  readonly decodePayload: (encoded: unknown) => Either.Either<unknown, ParseResult.ParseError>
+  /** runs the handler and encodes its result */
+  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Option.Option<Uint8Array>, unknown>
+  readonly onProcessing: (ctx: JobCtx["Type"]) => Effect.Effect<void>
+  readonly onSuccess: (ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>
+  readonly onRetrying: (ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>
+  readonly onFailed: (ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>
+}
+
+/**
+ * The Server service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Server extends Context.Tag("tasqueue/Server")<Server, {
+  /**
+   * Registers the handler of `task`. The handler's requirements (and the callbacks') become the
+   * requirements of this effect: they are captured here and provided to every run.
+   */
+  readonly register: <T extends Task.Task.Any, E, R, RC = never>(
+    task: T,
+    handler: (payload: Task.Task.Payload<T>) => Effect.Effect<Task.Task.Success<T>, E, R>,
+    options?: RegisterOptions<T, E, RC>
+  ) => Effect.Effect<void, DuplicateTask, Exclude<R | RC, JobCtx>>
+  /** the names of the registered tasks */
+  readonly getTasks: Effect.Effect<ReadonlyArray<string>>
+  /** enqueues a job and gives its id */
+  readonly enqueue: (job: Job.Job) => Effect.Effect<JobId, BrokerError | ResultsError | InvalidPayload>
+  /** enqueues jobs together (one write per backend and queue) and gives their ids in order */
+  readonly enqueueMany: (
+    jobs: ReadonlyArray<Job.Job>
+  ) => Effect.Effect<ReadonlyArray<JobId>, BrokerError | ResultsError | InvalidPayload>
+  /** the job's message: its meta (status, retries, last error, ...) and the job */
+  readonly getJob: (id: string) => Effect.Effect<JobMessage, JobNotFound | ResultsError>
+  /** the job's result, decoded with the task's result schema (raw bytes for a task without one) */
+  readonly getResult: <T extends Task.Task.Any>(
+    task: T,
+    id: string
+  ) => Effect.Effect<Task.Task.Result<T>, ResultNotFound | ResultsError | ParseResult.ParseError>
+  /** waits until the job's status is final and gives its message */
+  readonly awaitJob: (id: string) => Effect.Effect<JobMessage, JobNotFound | ResultsError>
+  /** forgets a job's state and result (a waiting job stays in its queue) */
+  readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
+  /** the jobs waiting in a queue (ready first, then delayed) */
+  readonly getPending: (queue?: string) => Effect.Effect<ReadonlyArray<PendingJob>, BrokerError>
+  /** the dead letters of a queue */
+  readonly getDeadLetters: (queue?: string) => Effect.Effect<ReadonlyArray<DeadJob>, BrokerError>
+  /** ids of the successful jobs, oldest first */
+  readonly getSuccess: (page?: Page) => Effect.Effect<ReadonlyArray<string>, ResultsError>
+  /** ids of the failed jobs, oldest first */
+  readonly getFailed: (page?: Page) => Effect.Effect<ReadonlyArray<string>, ResultsError>
+  /**
+   * Consumes every queue that has registered tasks, with their summed concurrency, until
+   * interrupted. On interruption it stops taking jobs, lets running ones finish within the
+   * shutdown grace period, then interrupts them and releases them for redelivery.
+   */
+  readonly start: Effect.Effect<never>
+}>() {}
+
+// ---------------------------------------------------------------------------------------------
+// constructor
+// ---------------------------------------------------------------------------------------------
+
+const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second").pipe(
+  Schedule.jittered,
+  Schedule.modifyDelay((d) => Duration.min(d, Duration.minutes(10)))
+)
+
+const defaultPollSchedule: Schedule.Schedule<unknown> = Schedule.exponential("5 millis", 1.5).pipe(
+  Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(1)))
+)
+
+/** a one-line description of why an attempt failed */
+const describe = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isInterruptedOnly(cause)) return "interrupted"
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value
+    if (typeof e === "object" && e !== null) {
+      const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : undefined
+      const message = "message" in e && typeof e.message === "string" ? e.message : undefined
+      if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
+      if (tag !== undefined) return tag
+    }
+    try {
+      return JSON.stringify(e) ?? String(e)
+    } catch {
+      return String(e)
+    }
+  }
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) {
+    const d = defect.value
+    return `defect: ${d instanceof Error ? `${d.name}: ${d.message}` : String(d)}`
+  }
+  return Cause.pretty(cause)
+}
+
+const logged = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
+  effect.pipe(
+    Effect.asVoid,
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.logWarning(`${what} failed`, cause)
+    )
+  )
+
+/**
+ * Makes a Server over the Broker and Results in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Server["Type"], never, Broker | Results> =>
+  Effect.gen(function*() {
+    const broker = yield* Broker
+    const results = yield* Results
+    const registry = new Map<string, Registration>()
+    const serverRetry = options.retrySchedule ?? defaultRetrySchedule
+    const grace = Duration.decode(options.shutdownGrace ?? "30 seconds")
+    const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
+    const pollSchedule = options.pollSchedule ?? defaultPollSchedule
+
+    // --- registration ------------------------------------------------------------------------
+
+    const register: Server["Type"]["register"] = (task, handler, opts = {}) =>
+      Effect.gen(function*() {
+        if (registry.has(task.name)) {
+          return yield* new DuplicateTask({ task: task.name, message: `task "${task.name}" is registered already` })
+        }
+        const context = yield* Effect.context<any>()
+        const concurrency = opts.concurrency ?? 1
+        if (!Number.isInteger(concurrency) || concurrency < 1) {
+          return yield* Effect.dieMessage(`concurrency of task "${task.name}" must be a positive integer`)
+        }
+        const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"]) =>
+          Effect.provide(effect, Context.add(context, JobCtx, ctx)) as Effect.Effect<A, E>
+        const callback = (name: string, effect: Effect.Effect<void, unknown, any> | undefined, ctx: JobCtx["Type"]) =>
+          effect === undefined ? Effect.void : logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+        const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
+        const encodeResult = resultSchema && Schema.encodeEither(resultSchema)
+        registry.set(task.name, {
+          task,
+          queue: opts.queue ?? defaultQueue,
+          concurrency,
+          retrySchedule: opts.retrySchedule,
+          decodePayload: Schema.decodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>),
+          run: (payload, ctx) =>
+            withCtx(
+              Effect.flatMap(handler(payload as any), (value) => {
+                if (encodeResult === undefined) return Effect.succeed(Option.none())
+                const encoded = encodeResult(value)
+                return Either.isRight(encoded)
+                  ? Effect.succeed(Option.some(utf8(JSON.stringify(encoded.right))))
+                  : Effect.fail(
+                    new InvalidResult({
+                      id: ctx.meta.id,
+                      task: task.name,
+                      message: `result of task "${task.name}" does not match its schema: ${
+                        ParseResult.TreeFormatter.formatErrorSync(encoded.left)
+                      }`,
+                      cause: encoded.left
+                    })
+                  )
+              }),
+              ctx
+            ),
+          onProcessing: (ctx) => callback("onProcessing", opts.onProcessing, ctx),
+          onSuccess: (ctx, result) => callback("onSuccess", opts.onSuccess?.(result as any), ctx),
+          onRetrying: (ctx, failure) => callback("onRetrying", opts.onRetrying?.(failure as any), ctx),
+          onFailed: (ctx, failure) => callback("onFailed", opts.onFailed?.(failure as any), ctx)
+        })
+      })
+
+    // --- producing ---------------------------------------------------------------------------
+
+    /** encodes messages and writes them: states first, then the queues (one write per queue) */
+    const enqueueMessages = (items: ReadonlyArray<{ readonly message: JobMessage; readonly runAt: number | undefined }>) =>
+      Effect.gen(function*() {
+        if (items.length === 0) return
+        const now = yield* Clock.currentTimeMillis
+        const encoded = items.map((item) => encodeMessage(item.message))
+        for (let i = 0; i < items.length; i++) {
+          if (encoded[i]!.byteLength > maxMessageBytes) {
+            const { meta, job } = items[i]!.message
+            return yield* new InvalidPayload({
+              task: job.task,
+              message: `job ${meta.id} of task "${job.task}" encodes to ${
+                encoded[i]!.byteLength
+              } bytes, over the limit of ${maxMessageBytes}`
+            })
+          }
+        }
+        yield* results.record(items.map((item, i) => ({
+          id: item.message.meta.id,
+          status: "queued" as const,
+          message: encoded[i]!,
+          at: now
+        })))
+        const byQueue = new Map<string, Array<{ id: string; body: Uint8Array; runAt: number | undefined }>>()
+        items.forEach((item, i) => {
+          const queue = item.message.meta.queue
+          let list = byQueue.get(queue)
+          if (list === undefined) byQueue.set(queue, list = [])
+          list.push({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt })
+        })
+        for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
+      })
+
+    const enqueueMany: Server["Type"]["enqueueMany"] = (jobs) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const items = jobs.map((job) => {
+          const id = job.spec.opts.id ?? crypto.randomUUID()
+          return { message: makeMessage(job.spec, id, now), runAt: dueAt(job.spec, now) }
+        })
+        yield* enqueueMessages(items)
+        return items.map((item) => item.message.meta.id)
+      }).pipe(Effect.withSpan("tasqueue.enqueue", { attributes: { "tasqueue.jobs": jobs.length } }))
+
+    const enqueue: Server["Type"]["enqueue"] = (job) =>
+      Effect.map(enqueueMany([job]), (ids) => ids[0]!).pipe(
+        Effect.withSpan("tasqueue.enqueue", {
+          attributes: { "tasqueue.task": job.spec.task, "tasqueue.queue": job.spec.opts.queue }
+        })
+      )
+
+    // --- querying ----------------------------------------------------------------------------
+
+    const getJob = (id: string): Effect.Effect<JobMessage, JobNotFound | ResultsError> =>
+      Effect.flatMap(results.getJob(id), (bytes): Effect.Effect<JobMessage, JobNotFound> => {
+        if (Option.isNone(bytes)) return Effect.fail(new JobNotFound({ id, message: `job ${id} not found` }))
+        const decoded = decodeMessage(bytes.value)
+        return Either.isRight(decoded)
+          ? Effect.succeed(decoded.right)
+          : Effect.die(new Error(`stored message of job ${id} does not decode: ${decoded.left}`))
+      })
+
+    const getResult = <T extends Task.Task.Any>(
+      task: T,
+      id: string
+    ): Effect.Effect<Task.Task.Result<T>, ResultNotFound | ResultsError | ParseResult.ParseError> =>
+      Effect.flatMap(results.getResult(id), (bytes): Effect.Effect<Task.Task.Result<T>, ResultNotFound | ParseResult.ParseError> => {
+        if (Option.isNone(bytes)) {
+          return Effect.fail(new ResultNotFound({ id, message: `job ${id} has no result` }))
+        }
+        if (task.result === undefined) return Effect.succeed(bytes.value as Task.Task.Result<T>)
+        return Schema.decodeUnknown(Schema.parseJson(task.result as Schema.Schema<unknown, unknown>))(
+          fromUtf8(bytes.value)
+        ) as Effect.Effect<Task.Task.Result<T>, ParseResult.ParseError>
+      })
+
+    const untilFinal = Schedule.passthrough(pollSchedule as Schedule.Schedule<unknown, JobMessage>).pipe(
+      Schedule.whileInput((message: JobMessage) => !isTerminal(message.meta.status))
+    )
+    const awaitJob = (id: string) => Effect.repeat(getJob(id), untilFinal)
+
+    const getPending = (queue: string = defaultQueue) =>
+      Effect.map(broker.pending(queue), (list) =>
+        list.map((p): PendingJob => ({
+          id: p.id,
+          state: p.state,
+          runAt: p.runAt,
+          message: Either.getRight(decodeMessage(p.body))
+        })))
+
+    const getDeadLetters = (queue: string = defaultQueue) =>
+      Effect.map(broker.deadLetters(queue), (list) =>
+        list.map((d): DeadJob => ({ id: d.id, reason: d.reason, at: d.at, body: d.body })))
+
+    const list = (index: Index) => (page?: Page) => results.list(index, page)
+
+    // --- working -----------------------------------------------------------------------------
+
+    const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
+      Effect.map(
+        results.record([{ id: message.meta.id, status, message: encodeMessage(message), result, at: now }]),
+        (applied) => applied[0] === true
+      )
+
+    const withMeta = (message: JobMessage, meta: Partial<Meta>): JobMessage => ({
+      meta: { ...message.meta, ...meta },
+      job: message.job
+    })
+
+    /**
+     * What follows a final state: follow-up jobs, the next cron run. Ids are derived from the
+     * finished job's, so doing this twice (after a crash) enqueues nothing twice.
+     */
+    const afterFinal = (message: JobMessage, status: Status, now: number) =>
+      Effect.gen(function*() {
+        const { job, meta } = message
+        const next: Array<{ message: JobMessage; runAt: number | undefined }> = []
+        const specs = status === "successful" ? job.onSuccess : status === "failed" ? job.onError : undefined
+        const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
+        specs?.forEach((spec, i) => {
+          const id = ids[i] ?? `${meta.id}/${status === "successful" ? "ok" : "err"}${i}`
+          next.push({ message: makeMessage(spec, id, now), runAt: dueAt(spec, now) })
+        })
+        if (meta.schedule !== undefined && status !== "cancelled") {
+          const cron = parseSchedule(meta.schedule)
+          if (Either.isRight(cron)) {
+            const at = nextOccurrence(cron.right, now)
+            const series = meta.seriesId ?? meta.id
+            next.push({
+              message: makeMessage(job, `${series}@${at}`, now, { seriesId: series }),
+              runAt: at
+            })
+          }
+        }
+        yield* enqueueMessages(next)
+      })
+
+    const jobContext = (message: JobMessage, delivery: Delivery): JobCtx["Type"] => ({
+      meta: message.meta,
+      job: message.job,
+      attempt: delivery.attempt,
+      prevJobResult: Option.map(Option.fromNullable(message.meta.prevJobResult), fromBase64),
+      prevJobResults: (message.meta.prevJobResults ?? []).map(fromBase64),
+      save: (result) => results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result)
+    })
+
+    /** records a final failure, enqueues what follows it and acknowledges */
+    const fail = (delivery: Delivery, message: JobMessage, error: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const failed = withMeta(message, { status: "failed", prevErr: error, finishedAt: now })
+        if (yield* writeState(failed, "failed", now)) yield* afterFinal(failed, "failed", now)
+        yield* delivery.ack
+        yield* Effect.logWarning(`job failed: ${error}`)
+        return failed
+      })
+
+    const process = (delivery: Delivery, shutdown: Shutdown) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const decoded = decodeMessage(delivery.body)
+          if (Either.isLeft(decoded)) {
+            yield* Effect.logError(`dead-lettering message ${delivery.id}: it does not decode: ${decoded.left}`)
+            return yield* delivery.deadLetter(`undecodable message: ${decoded.left}`)
+          }
+          const message = decoded.right
+          const { id } = message.meta
+          const registration = registry.get(message.job.task)
+          if (registration === undefined) {
+            const error = new UnknownTask({
+              id,
+              task: message.job.task,
+              message: `no handler is registered for task "${message.job.task}"`
+            })
+            return yield* fail(delivery, message, describeError(error))
+          }
+          const payload = registration.decodePayload(message.job.payload)
+          if (Either.isLeft(payload)) {
+            const error = new InvalidPayload({
+              task: message.job.task,
+              message: `payload of job ${id} does not match the schema of task "${message.job.task}": ${
+                ParseResult.TreeFormatter.formatErrorSync(payload.left)
+              }`,
+              cause: payload.left
+            })
+            const failed = yield* fail(delivery, message, describeError(error))
+            return yield* registration.onFailed(jobContext(failed, delivery), Cause.fail(error))
+          }
+
+          const started = yield* Clock.currentTimeMillis
+          const processing = withMeta(message, { status: "processing", processedAt: started })
+          if (!(yield* writeState(processing, "processing", started))) {
+            return yield* recover(delivery, id)
+          }
+          const ctx = jobContext(processing, delivery)
+          yield* registration.onProcessing(ctx)
+
+          const timeout = message.job.opts.timeout
+          const run = registration.run(payload.right, ctx).pipe(
+            timeout === undefined ? (e) => e : Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () =>
+                new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
+            }),
+            Effect.withSpan(`tasqueue.job ${message.job.task}`, {
+              kind: "consumer",
+              attributes: {
+                "tasqueue.job.id": id,
+                "tasqueue.task": message.job.task,
+                "tasqueue.queue": message.meta.queue,
+                "tasqueue.attempt": delivery.attempt,
+                "tasqueue.retried": message.meta.retried
+              }
+            })
+          )
+          const exit = yield* Effect.exit(restore(run))
+          const now = yield* Clock.currentTimeMillis
+
+          if (Exit.isSuccess(exit)) {
+            const done = withMeta(processing, { status: "successful", finishedAt: now })
+            if (yield* writeState(done, "successful", now, Option.getOrUndefined(exit.value))) {
+              yield* afterFinal(done, "successful", now)
+            }
+            yield* delivery.ack
+            return yield* registration.onSuccess(jobContext(done, delivery), exit.value)
+          }
+          const cause = exit.cause
+          if (Cause.isInterruptedOnly(cause) && shutdown.started) {
+            yield* writeState(withMeta(message, { status: "queued" }), "queued", now)
+            return yield* delivery.nack()
+          }
+          const error = describe(cause)
+          const retries = message.meta.retried
+          const delay = retries < message.meta.maxRetry
+            ? yield* delayBefore(registration.retrySchedule ?? serverRetry, retries + 1, Cause.squash(cause), now)
+            : Option.none<number>()
+          if (Option.isSome(delay)) {
+            const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
+            yield* writeState(retrying, "retrying", now)
+            yield* delivery.nack({ delay: delay.value, body: encodeMessage(retrying) })
+            yield* Effect.logInfo(`job attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
+            return yield* registration.onRetrying(jobContext(retrying, delivery), cause)
+          }
+          const failed = yield* fail(delivery, processing, error)
+          return yield* registration.onFailed(jobContext(failed, delivery), cause)
+        }).pipe(
+          Effect.annotateLogs({ module: "tasqueue/Server", job: delivery.id, queue: delivery.queue, attempt: delivery.attempt }),
+          Effect.catchAllCause((cause) =>
+            Effect.zipRight(
+              Effect.logError("processing a job failed; releasing it for redelivery", cause),
+              delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
+            )
+          )
+        )
+      )
+
+    /**
+     * A job whose state is final already was delivered: a worker finished it and died before
+     * acknowledging, or it was cancelled. Redo what follows a final state, then acknowledge.
+     */
+    const recover = (delivery: Delivery, id: string) =>
+      Effect.gen(function*() {
+        const stored = yield* results.getJob(id)
+        const decoded = Option.flatMap(stored, (bytes) => Either.getRight(decodeMessage(bytes)))
+        if (Option.isSome(decoded)) {
+          const now = yield* Clock.currentTimeMillis
+          yield* Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`)
+          yield* afterFinal(decoded.value, decoded.value.meta.status, now)
+        }
+        yield* delivery.ack
+      })
+
+    /** takes deliveries and runs each in `handlers`; the consumer's prefetch bounds how many run */
+    const intake = (queue: string, consumer: Consumer, handlers: FiberSet.FiberSet, shutdown: Shutdown) =>
+      Effect.forever(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(consumer.take), (delivery) => FiberSet.run(handlers, process(delivery, shutdown)))
+        )
+      ).pipe(
+        Effect.tapErrorCause((cause) => Effect.logWarning("taking jobs failed; retrying", cause)),
+        Effect.retry(backoff),
+        Effect.orDie, // the retry never ends
+        Effect.annotateLogs({ module: "tasqueue/Server", queue })
+      )
+
+    const start: Effect.Effect<never> = Effect.scoped(
+      Effect.gen(function*() {
+        const queues = new Map<string, number>()
+        for (const r of registry.values()) queues.set(r.queue, (queues.get(r.queue) ?? 0) + r.concurrency)
+        if (queues.size === 0) yield* Effect.logWarning("start: no task is registered; nothing to consume")
+        const shutdown: Shutdown = { started: false }
+        // Finalizers run in reverse: first the graceful shutdown below, then the intake loops'
+        // FiberSet, then the consumers (which release what is still unsettled), then `handlers`.
+        const handlers = yield* FiberSet.make()
+        const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) =>
+          broker.consumer(queue, { prefetch: concurrency }).pipe(
+            Effect.tapErrorCause((cause) => Effect.logWarning("opening a consumer failed; retrying", cause)),
+            Effect.retry(backoff),
+            Effect.orDie, // the retry never ends
+            Effect.map((consumer) => [queue, consumer] as const),
+            Effect.annotateLogs({ module: "tasqueue/Server", queue })
+          ))
+        const loops = yield* FiberSet.make()
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function*() {
+            yield* FiberSet.clear(loops)
+            shutdown.started = true
+            if ((yield* FiberSet.size(handlers)) > 0) {
+              yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(grace)}`)
+              yield* FiberSet.awaitEmpty(handlers).pipe(Effect.timeout(grace), Effect.ignore)
+              yield* FiberSet.clear(handlers)
+            }
+          }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
+        )
+        for (const [queue, consumer] of consumers) {
+          yield* FiberSet.run(loops, intake(queue, consumer, handlers, shutdown))
+          yield* Effect.logInfo(`consuming ${queue} with concurrency ${queues.get(queue)}`).pipe(
+            Effect.annotateLogs({ module: "tasqueue/Server" })
+          )
+        }
+        return yield* Effect.never
+      })
+    )
+
+    const server: Server["Type"] = {
+      register,
+      getTasks: Effect.sync(() => [...registry.keys()]),
+      enqueue,
+      enqueueMany,
+      getJob,
+      getResult,
+      awaitJob,
+      deleteJob: results.deleteJob,
+      getPending,
+      getDeadLetters,
+      getSuccess: list("successful"),
+      getFailed: list("failed"),
+      start
+    }
+    return server
+  })
+
+/** `start`'s shutdown flag: set once running jobs are to be released rather than failed */
+interface Shutdown {
+  started: boolean
+}
+
+const backoff = Schedule.exponential("100 millis").pipe(
+  Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(5)))
+)
+
+const describeError = (e: { readonly _tag: string; readonly message: string }) => `${e._tag}: ${e.message}`
+
+// ---------------------------------------------------------------------------------------------
+// layers and accessors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A Server with options, over the Broker and Results in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<Server, never, Broker | Results> =>
+  Layer.effect(Server, make(options))
+
+/**
+ * A Server with the default options, over the Broker and Results in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Server, never, Broker | Results> = layerWith({})
+
+/**
+ * A layer that registers the handler of `task` on the Server. Its requirements are the
+ * handler's (and callbacks'), minus `JobCtx`.
+ *
+ * @example
+ * ```ts
+ * const AddLive = Server.register(Add, ({ arg1, arg2 }) => Effect.succeed({ result: arg1 + arg2 }), {
+ *   concurrency: 5
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const register = <T extends Task.Task.Any, E, R, RC = never>(
+  task: T,
+  handler: (payload: Task.Task.Payload<T>) => Effect.Effect<Task.Task.Success<T>, E, R>,
+  options?: RegisterOptions<T, E, RC>
+): Layer.Layer<never, DuplicateTask, Server | Exclude<R | RC, JobCtx>> =>
+  Layer.effectDiscard(Effect.flatMap(Server, (server) => server.register(task, handler, options)))
+
+/**
+ * A layer that runs `start` for as long as it is alive. Build it after the registrations.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const worker: Layer.Layer<never, never, Server> = Layer.scopedDiscard(
+  Effect.flatMap(Server, (server) => Effect.forkScoped(server.start))
+)
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const enqueue = (job: Job.Job): Effect.Effect<JobId, BrokerError | ResultsError | InvalidPayload, Server> =>
+  Effect.flatMap(Server, (server) => server.enqueue(job))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const enqueueMany = (
+  jobs: ReadonlyArray<Job.Job>
+): Effect.Effect<ReadonlyArray<JobId>, BrokerError | ResultsError | InvalidPayload, Server> =>
+  Effect.flatMap(Server, (server) => server.enqueueMany(jobs))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getJob = (id: string): Effect.Effect<JobMessage, JobNotFound | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getJob(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getResult = <T extends Task.Task.Any>(
+  task: T,
+  id: string
+): Effect.Effect<Task.Task.Result<T>, ResultNotFound | ResultsError | ParseResult.ParseError, Server> =>
+  Effect.flatMap(Server, (server) => server.getResult(task, id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const awaitJob = (id: string): Effect.Effect<JobMessage, JobNotFound | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.awaitJob(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const deleteJob = (id: string): Effect.Effect<void, ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.deleteJob(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getPending = (queue?: string): Effect.Effect<ReadonlyArray<PendingJob>, BrokerError, Server> =>
+  Effect.flatMap(Server, (server) => server.getPending(queue))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getDeadLetters = (queue?: string): Effect.Effect<ReadonlyArray<DeadJob>, BrokerError, Server> =>
+  Effect.flatMap(Server, (server) => server.getDeadLetters(queue))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getSuccess = (page?: Page): Effect.Effect<ReadonlyArray<string>, ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getSuccess(page))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getFailed = (page?: Page): Effect.Effect<ReadonlyArray<string>, ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getFailed(page))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getTasks: Effect.Effect<ReadonlyArray<string>, never, Server> = Effect.flatMap(
+  Server,
+  (server) => server.getTasks
+)
+
+/**
+ * Consumes the registered queues until interrupted; see `Server.start`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const start: Effect.Effect<never, never, Server> = Effect.flatMap(Server, (server) => server.start)
+

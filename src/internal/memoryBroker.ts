@@ -1,0 +1,338 @@
+/**
+ * The in-process broker. Every operation is a synchronous change of plain structures, so each
+ * one is atomic; time comes from `Clock` only, so `TestClock` drives delays and leases.
+ *
+ * Per queue: a FIFO of ready entries, a heap of delayed entries by due time, a heap of finite
+ * leases by deadline, and a map of every entry by id. Heaps and the FIFO are cleaned lazily
+ * (an item is stale when its entry moved on), so no operation scans the queue.
+ *
+ * @internal
+ */
+import { Clock, Deferred, Duration, Effect, Exit } from "effect"
+import type { Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../Broker.js"
+import type { Broker } from "../Broker.js"
+import { BrokerError, LeaseLost } from "../Broker.js"
+import { Fifo, Heap } from "./heap.js"
+
+/** @internal */
+export interface MemoryBrokerOptions {
+  readonly visibilityTimeout: Duration.Duration
+  readonly maxRedeliveries: number
+}
+
+type State = "ready" | "delayed" | "leased" | "gone"
+
+interface Entry {
+  readonly id: string
+  body: Uint8Array
+  state: State
+  runAt: number
+  /** times handed out; the fencing token of the current lease */
+  attempt: number
+  /** leases lost to the visibility timeout */
+  expiries: number
+  leaseUntil: number
+  owner: ConsumerState | undefined
+  /** bumped at each move, so that items of the FIFO and heaps can tell they are stale */
+  gen: number
+}
+
+interface Ref {
+  readonly entry: Entry
+  readonly gen: number
+}
+
+interface ConsumerState {
+  open: boolean
+  readonly autoExtend: boolean
+  readonly held: Set<Entry>
+}
+
+interface QueueState {
+  readonly name: string
+  readonly entries: Map<string, Entry>
+  readonly ready: Fifo<Ref>
+  readonly delayed: Heap<Ref>
+  readonly leases: Heap<Ref>
+  readonly dead: Array<DeadLetter>
+  waiters: Array<Deferred.Deferred<void>>
+}
+
+const lost = (queue: string, id: string, attempt: number) =>
+  new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost` })
+
+/** @internal */
+export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
+  const vt = Duration.toMillis(options.visibilityTimeout)
+  const queues = new Map<string, QueueState>()
+
+  const queueOf = (name: string): QueueState => {
+    let q = queues.get(name)
+    if (q === undefined) {
+      q = {
+        name,
+        entries: new Map(),
+        ready: new Fifo(),
+        delayed: new Heap(),
+        leases: new Heap(),
+        dead: [],
+        waiters: []
+      }
+      queues.set(name, q)
+    }
+    return q
+  }
+
+  const wake = (q: QueueState) => {
+    if (q.waiters.length === 0) return
+    const waiters = q.waiters
+    q.waiters = []
+    for (const d of waiters) Deferred.unsafeDone(d, Exit.void)
+  }
+
+  const makeReady = (q: QueueState, entry: Entry, now: number) => {
+    entry.state = "ready"
+    entry.runAt = now
+    entry.owner = undefined
+    entry.gen++
+    q.ready.push({ entry, gen: entry.gen })
+  }
+
+  const makeDelayed = (q: QueueState, entry: Entry, runAt: number) => {
+    entry.state = "delayed"
+    entry.runAt = runAt
+    entry.owner = undefined
+    entry.gen++
+    q.delayed.push(runAt, { entry, gen: entry.gen })
+  }
+
+  const drop = (q: QueueState, entry: Entry) => {
+    entry.state = "gone"
+    entry.gen++
+    entry.owner?.held.delete(entry)
+    entry.owner = undefined
+    q.entries.delete(entry.id)
+  }
+
+  /** moves due delayed entries to ready and expired leases back to ready (or dead) */
+  const promote = (q: QueueState, now: number) => {
+    for (let key = q.delayed.peekKey(); key !== undefined && key <= now; key = q.delayed.peekKey()) {
+      const { entry, gen } = q.delayed.pop()!
+      if (entry.gen === gen && entry.state === "delayed") makeReady(q, entry, key)
+    }
+    for (let key = q.leases.peekKey(); key !== undefined && key <= now; key = q.leases.peekKey()) {
+      const { entry, gen } = q.leases.pop()!
+      if (entry.gen !== gen || entry.state !== "leased" || entry.leaseUntil !== key) continue
+      entry.owner?.held.delete(entry)
+      entry.expiries++
+      if (entry.expiries > options.maxRedeliveries) {
+        q.dead.push({
+          id: entry.id,
+          body: entry.body,
+          reason: `lease lost ${entry.expiries} times (visibility timeout ${vt} ms)`,
+          at: now
+        })
+        drop(q, entry)
+      } else {
+        makeReady(q, entry, now)
+      }
+    }
+  }
+
+  const nextDeadline = (q: QueueState): number | undefined => {
+    const a = q.delayed.peekKey()
+    const b = q.leases.peekKey()
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b)
+  }
+
+  const popReady = (q: QueueState): Entry | undefined => {
+    for (;;) {
+      const ref = q.ready.shift()
+      if (ref === undefined) return undefined
+      if (ref.entry.gen === ref.gen && ref.entry.state === "ready") return ref.entry
+    }
+  }
+
+  const enqueue = (queue: string, messages: ReadonlyArray<Message>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        const q = queueOf(queue)
+        for (const m of messages) {
+          if (q.entries.has(m.id)) continue
+          const entry: Entry = {
+            id: m.id,
+            body: m.body,
+            state: "ready",
+            runAt: now,
+            attempt: 0,
+            expiries: 0,
+            leaseUntil: 0,
+            owner: undefined,
+            gen: 0
+          }
+          q.entries.set(m.id, entry)
+          if (m.runAt !== undefined && m.runAt > now) makeDelayed(q, entry, m.runAt)
+          else makeReady(q, entry, now)
+        }
+        wake(q)
+      }))
+
+  const consumer = (queue: string, consumerOptions: ConsumerOptions) =>
+    Effect.gen(function*() {
+      if (!Number.isInteger(consumerOptions.prefetch) || consumerOptions.prefetch < 1) {
+        return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${consumerOptions.prefetch}` })
+      }
+      const q = queueOf(queue)
+      const permits = yield* Effect.makeSemaphore(consumerOptions.prefetch)
+      const self: ConsumerState = { open: true, autoExtend: consumerOptions.autoExtend ?? true, held: new Set() }
+
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            self.open = false
+            for (const entry of self.held) {
+              if (entry.state === "leased") makeReady(q, entry, now)
+            }
+            self.held.clear()
+            wake(q)
+          }))
+      )
+
+      const deliver = (entry: Entry, now: number): Delivery => {
+        entry.attempt++
+        entry.state = "leased"
+        entry.owner = self
+        entry.gen++
+        self.held.add(entry)
+        if (self.autoExtend) {
+          entry.leaseUntil = Number.POSITIVE_INFINITY
+        } else {
+          entry.leaseUntil = now + vt
+          q.leases.push(entry.leaseUntil, { entry, gen: entry.gen })
+        }
+        const attempt = entry.attempt
+        const gen = entry.gen
+        let settled = false
+        const holds = () => entry.state === "leased" && entry.attempt === attempt && entry.owner === self
+        /** runs `f` if the lease still holds; the permit goes back once, whatever the outcome */
+        const settle = (f: (now: number) => void) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.suspend(() => {
+              promote(q, now)
+              const ok = holds()
+              if (ok) f(now)
+              if (!settled) {
+                settled = true
+                self.held.delete(entry)
+                return Effect.zipRight(permits.release(1), ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt)))
+              }
+              return ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt))
+            }))
+        return {
+          queue,
+          id: entry.id,
+          body: entry.body,
+          attempt,
+          ack: settle(() => drop(q, entry)),
+          nack: (nackOptions) =>
+            settle((now) => {
+              if (nackOptions?.body !== undefined) entry.body = nackOptions.body
+              const delay = nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
+              self.held.delete(entry)
+              if (delay > 0) makeDelayed(q, entry, now + delay)
+              else makeReady(q, entry, now)
+              wake(q)
+            }),
+          extend: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.suspend(() => {
+              promote(q, now)
+              if (!holds() || settled) return Effect.fail(lost(queue, entry.id, attempt))
+              if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
+                entry.leaseUntil = now + vt
+                q.leases.push(entry.leaseUntil, { entry, gen })
+              }
+              return Effect.void
+            })),
+          deadLetter: (reason) =>
+            settle((now) => {
+              q.dead.push({ id: entry.id, body: entry.body, reason, at: now })
+              drop(q, entry)
+            })
+        }
+      }
+
+      /** one look at the queue: a delivery, or how long to wait before looking again */
+      const poll = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => {
+          promote(q, now)
+          const entry = popReady(q)
+          if (entry !== undefined) return { delivery: deliver(entry, now) } as const
+          const deadline = nextDeadline(q)
+          const waiter = Deferred.unsafeMake<void>(undefined as never)
+          q.waiters.push(waiter)
+          return { waiter, wait: deadline === undefined ? undefined : deadline - now } as const
+        }))
+
+      const waitFor = (waiter: Deferred.Deferred<void>, wait: number | undefined) =>
+        (wait === undefined ? Deferred.await(waiter) : Effect.race(Deferred.await(waiter), Effect.sleep(wait))).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            const i = q.waiters.indexOf(waiter)
+            if (i >= 0) q.waiters.splice(i, 1)
+          }))
+        )
+
+      const take: Effect.Effect<Delivery, BrokerError> = Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          yield* restore(permits.take(1))
+          for (;;) {
+            if (!self.open) {
+              yield* permits.release(1)
+              return yield* new BrokerError({ message: `consumer of ${queue} is closed` })
+            }
+            const next = yield* poll
+            if ("delivery" in next) return next.delivery
+            const exit = yield* Effect.exit(restore(waitFor(next.waiter, next.wait)))
+            if (Exit.isFailure(exit)) {
+              yield* permits.release(1)
+              return yield* Effect.failCause(exit.cause)
+            }
+          }
+        })
+      )
+
+      return { take } satisfies Consumer
+    })
+
+  const pending = (queue: string) =>
+    Effect.sync((): ReadonlyArray<PendingMessage> => {
+      const q = queues.get(queue)
+      if (q === undefined) return []
+      const out: Array<PendingMessage> = []
+      for (const { entry, gen } of q.ready) {
+        if (entry.gen === gen && entry.state === "ready") {
+          out.push({ id: entry.id, body: entry.body, runAt: entry.runAt, state: "ready" })
+        }
+      }
+      const delayed: Array<PendingMessage> = []
+      for (const [, { entry, gen }] of q.delayed.entries()) {
+        if (entry.gen === gen && entry.state === "delayed") {
+          delayed.push({ id: entry.id, body: entry.body, runAt: entry.runAt, state: "delayed" })
+        }
+      }
+      delayed.sort((a, b) => a.runAt - b.runAt)
+      return out.concat(delayed)
+    })
+
+  const deadLetters = (queue: string) => Effect.sync((): ReadonlyArray<DeadLetter> => [...(queues.get(queue)?.dead ?? [])])
+
+  const remove = (queue: string, id: string) =>
+    Effect.sync(() => {
+      const q = queues.get(queue)
+      const entry = q?.entries.get(id)
+      if (q === undefined || entry === undefined || (entry.state !== "ready" && entry.state !== "delayed")) return false
+      drop(q, entry)
+      return true
+    })
+
+  return { enqueue, consumer, pending, deadLetters, remove }
+}

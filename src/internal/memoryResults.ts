@@ -1,0 +1,145 @@
+/**
+ * The in-process results store: maps, with an optional time-to-live applied through `Clock`.
+ * Entries expire in the order they were written (the TTL is one value), so a FIFO of
+ * deadlines finds the expired ones without scanning.
+ *
+ * @internal
+ */
+import { Clock, Duration, Effect, Option } from "effect"
+import { isTerminal, type Status } from "../Job.js"
+import type { Index, JobRecord, Page, Results } from "../Results.js"
+import { Fifo } from "./heap.js"
+
+/** @internal */
+export interface MemoryResultsOptions {
+  readonly ttl?: Duration.Duration | undefined
+}
+
+interface Stored<A> {
+  value: A
+  expires: number
+}
+
+interface JobState {
+  message: Uint8Array
+  status: Status
+}
+
+type Space = "job" | "result" | "kv" | "set"
+
+/** @internal */
+export const make = (options: MemoryResultsOptions): Results["Type"] => {
+  const ttl = options.ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(options.ttl)
+  const spaces = {
+    job: new Map<string, Stored<JobState>>(),
+    result: new Map<string, Stored<Uint8Array>>(),
+    kv: new Map<string, Stored<Uint8Array>>(),
+    set: new Map<string, Stored<Set<string>>>()
+  }
+  const indexes: Record<Index, Map<string, number>> = { successful: new Map(), failed: new Map() }
+  const expiries = new Fifo<{ readonly space: Space; readonly key: string; readonly at: number }>()
+
+  const unindex = (id: string) => {
+    indexes.successful.delete(id)
+    indexes.failed.delete(id)
+  }
+
+  const sweep = (now: number) => {
+    for (;;) {
+      const next = expiries.peek()
+      if (next === undefined || next.at > now) return
+      expiries.shift()
+      const { at, key, space } = next
+      const map = spaces[space] as Map<string, Stored<unknown>>
+      if (map.get(key)?.expires === at) {
+        map.delete(key)
+        if (space === "job") unindex(key)
+      }
+    }
+  }
+
+  const put = <A>(space: Space, key: string, value: A, now: number) => {
+    const expires = now + ttl
+    ;(spaces[space] as Map<string, Stored<A>>).set(key, { value, expires })
+    if (expires !== Number.POSITIVE_INFINITY) expiries.push({ space, key, at: expires })
+  }
+
+  const read = <A>(space: Space, key: string, now: number): Option.Option<A> => {
+    const stored = (spaces[space] as Map<string, Stored<A>>).get(key)
+    return stored === undefined || stored.expires <= now ? Option.none() : Option.some(stored.value)
+  }
+
+  /** runs `f` with the current time, after dropping what has expired */
+  const at = <A>(f: (now: number) => A) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      sweep(now)
+      return f(now)
+    })
+
+  const recordOne = (r: JobRecord, now: number): boolean => {
+    const current = read<JobState>("job", r.id, now)
+    if (r.status === "queued") {
+      if (Option.isSome(current) && isTerminal(current.value.status)) {
+        unindex(r.id)
+        spaces.result.delete(r.id)
+      }
+    } else if (Option.isSome(current) && isTerminal(current.value.status)) {
+      return false
+    }
+    put<JobState>("job", r.id, { message: r.message, status: r.status }, now)
+    if (r.result !== undefined) put("result", r.id, r.result, now)
+    if (r.status === "successful" || r.status === "failed") {
+      const index = indexes[r.status]
+      index.delete(r.id)
+      index.set(r.id, r.at)
+    }
+    return true
+  }
+
+  const list = (index: Index, page?: Page) =>
+    at(() => {
+      const entries = [...indexes[index]].sort((a, b) => a[1] - b[1])
+      const offset = page?.offset ?? 0
+      const end = page?.limit === undefined ? undefined : offset + page.limit
+      return entries.slice(offset, end).map(([id]) => id)
+    })
+
+  return {
+    getJob: (id) => at((now) => Option.map(read<JobState>("job", id, now), (s) => s.message)),
+    getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), (s) => s.message))),
+    getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
+    getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
+    setResult: (id, result) => at((now) => put("result", id, result, now)),
+    record: (records) => at((now) => records.map((r) => recordOne(r, now))),
+    deleteJob: (id) =>
+      at(() => {
+        spaces.job.delete(id)
+        spaces.result.delete(id)
+        unindex(id)
+      }),
+    list,
+    get: (key) => at((now) => read<Uint8Array>("kv", key, now)),
+    set: (key, value) => at((now) => put("kv", key, value, now)),
+    create: (key, value) =>
+      at((now) => {
+        if (Option.isSome(read("kv", key, now))) return false
+        put("kv", key, value, now)
+        return true
+      }),
+    add: (key, member) =>
+      at((now) => {
+        const current = read<Set<string>>("set", key, now)
+        const set = Option.getOrElse(current, () => new Set<string>())
+        set.add(member)
+        if (Option.isNone(current)) put("set", key, set, now)
+        return set.size
+      }),
+    delete: (keys) =>
+      at(() => {
+        for (const key of keys) {
+          spaces.kv.delete(key)
+          spaces.set.delete(key)
+        }
+      })
+  }
+}

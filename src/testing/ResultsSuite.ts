@@ -1,0 +1,208 @@
+/**
+ * The Results conformance suite: one set of tests that every Results implementation passes.
+ * Call `run` inside a vitest test file with a layer of your store.
+ *
+ * @since 0.1.0
+ */
+import { assert, describe, it } from "@effect/vitest"
+import type { Layer } from "effect"
+import { Effect, Option } from "effect"
+import type { Status } from "../Job.js"
+import type { JobRecord } from "../Results.js"
+import { Results } from "../Results.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** the store under test; each test builds it afresh and uses ids of its own */
+  readonly layer: Layer.Layer<Results, unknown>
+  /** "test" (the default) runs under TestClock; "live" in real time */
+  readonly clock?: "test" | "live" | undefined
+  /** per-test timeout in milliseconds for vitest */
+  readonly timeout?: number | undefined
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const bytes = (text: string) => encoder.encode(text)
+const text = (body: Uint8Array) => decoder.decode(body)
+const texts = (list: ReadonlyArray<Option.Option<Uint8Array>>) => list.map(Option.map(text)).map(Option.getOrNull)
+
+/**
+ * Defines the suite's tests in a `describe` block named `name`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (name: string, options: Options): void => {
+  const test = options.clock === "live" ? it.live : it.effect
+
+  const scenario = <A, E>(title: string, body: (results: Results["Type"], id: (label: string) => string) => Effect.Effect<A, E>) =>
+    test(title, () => {
+      const prefix = crypto.randomUUID().slice(0, 8)
+      return Effect.flatMap(Results, (results) => body(results, (label) => `${prefix}-${label}`)).pipe(
+        Effect.provide(options.layer)
+      )
+    }, options.timeout)
+
+  const rec = (id: string, status: Status, at: number, result?: string): JobRecord => ({
+    id,
+    status,
+    message: bytes(`${id}:${status}`),
+    result: result === undefined ? undefined : bytes(result),
+    at
+  })
+
+  /** the members of `list` that belong to this test, in order */
+  const mine = (list: ReadonlyArray<string>, ids: ReadonlyArray<string>) => list.filter((x) => ids.includes(x))
+
+  describe(name, () => {
+    scenario("records a job's state and reads it back", (results, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        assert.isTrue(Option.isNone(yield* results.getJob(a)))
+        assert.deepStrictEqual(yield* results.record([rec(a, "queued", 1)]), [true])
+        assert.strictEqual(Option.map(yield* results.getJob(a), text).pipe(Option.getOrNull), `${a}:queued`)
+        assert.deepStrictEqual(yield* results.record([rec(a, "processing", 2)]), [true])
+        assert.deepStrictEqual(texts(yield* results.getJobs([a, id("none"), a])), [
+          `${a}:processing`,
+          null,
+          `${a}:processing`
+        ])
+      }))
+
+    scenario("indexes successful and failed jobs by time", (results, id) =>
+      Effect.gen(function*() {
+        const [s1, s2, s3, f1] = [id("s1"), id("s2"), id("s3"), id("f1")]
+        yield* results.record([rec(s2, "successful", 2000), rec(f1, "failed", 1500)])
+        yield* results.record([rec(s1, "successful", 1000)])
+        yield* results.record([rec(s3, "successful", 3000)])
+        const ids = [s1, s2, s3, f1]
+        assert.deepStrictEqual(mine(yield* results.list("successful"), ids), [s1, s2, s3])
+        assert.deepStrictEqual(mine(yield* results.list("failed"), ids), [f1])
+        const all = yield* results.list("successful")
+        const page = yield* results.list("successful", { offset: all.indexOf(s2), limit: 2 })
+        assert.deepStrictEqual(page, [s2, s3])
+      }))
+
+    scenario("the first final record wins", (results, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        yield* results.record([rec(a, "processing", 1)])
+        assert.deepStrictEqual(yield* results.record([rec(a, "successful", 2, "ok")]), [true])
+        assert.deepStrictEqual(
+          yield* results.record([rec(a, "failed", 3), rec(a, "processing", 4), rec(a, "retrying", 5)]),
+          [false, false, false]
+        )
+        assert.strictEqual(Option.map(yield* results.getJob(a), text).pipe(Option.getOrNull), `${a}:successful`)
+        assert.deepStrictEqual(mine(yield* results.list("failed"), [a]), [])
+        assert.deepStrictEqual(mine(yield* results.list("successful"), [a]), [a])
+        assert.strictEqual(Option.map(yield* results.getResult(a), text).pipe(Option.getOrNull), "ok")
+      }))
+
+    scenario("a cancelled job refuses later records too", (results, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        yield* results.record([rec(a, "queued", 1)])
+        assert.deepStrictEqual(yield* results.record([rec(a, "cancelled", 2)]), [true])
+        assert.deepStrictEqual(yield* results.record([rec(a, "processing", 3)]), [false])
+      }))
+
+    scenario("a queued record starts a new run of a finished job", (results, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        yield* results.record([rec(a, "failed", 1)])
+        assert.deepStrictEqual(mine(yield* results.list("failed"), [a]), [a])
+        assert.deepStrictEqual(yield* results.record([rec(a, "queued", 2)]), [true])
+        assert.deepStrictEqual(mine(yield* results.list("failed"), [a]), [])
+        assert.deepStrictEqual(yield* results.record([rec(a, "processing", 3), rec(a, "successful", 4)]), [true, true])
+        assert.deepStrictEqual(mine(yield* results.list("successful"), [a]), [a])
+      }))
+
+    scenario("saves results with a record or on their own", (results, id) =>
+      Effect.gen(function*() {
+        const [a, b] = [id("a"), id("b")]
+        yield* results.setResult(a, bytes("saved"))
+        yield* results.record([rec(b, "successful", 1, "returned")])
+        assert.deepStrictEqual(texts(yield* results.getResults([a, id("none"), b])), ["saved", null, "returned"])
+        const binary = new Uint8Array([0, 255, 128, 10, 13, 0])
+        yield* results.setResult(a, binary)
+        assert.deepStrictEqual(Option.getOrNull(yield* results.getResult(a)), binary)
+      }))
+
+    scenario("deleteJob forgets state, result and index entries", (results, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        yield* results.record([rec(a, "successful", 1, "r")])
+        yield* results.deleteJob(a)
+        assert.isTrue(Option.isNone(yield* results.getJob(a)))
+        assert.isTrue(Option.isNone(yield* results.getResult(a)))
+        assert.deepStrictEqual(mine(yield* results.list("successful"), [a]), [])
+        // and it can run again
+        assert.deepStrictEqual(yield* results.record([rec(a, "failed", 2)]), [true])
+      }))
+
+    scenario("coordination values: get, set, create, delete", (results, id) =>
+      Effect.gen(function*() {
+        const k = id("k")
+        assert.isTrue(Option.isNone(yield* results.get(k)))
+        assert.isTrue(yield* results.create(k, bytes("one")))
+        assert.isFalse(yield* results.create(k, bytes("two")))
+        assert.strictEqual(Option.map(yield* results.get(k), text).pipe(Option.getOrNull), "one")
+        yield* results.set(k, bytes("three"))
+        assert.strictEqual(Option.map(yield* results.get(k), text).pipe(Option.getOrNull), "three")
+        yield* results.delete([k])
+        assert.isTrue(Option.isNone(yield* results.get(k)))
+        assert.isTrue(yield* results.create(k, bytes("again")))
+      }))
+
+    scenario("add counts distinct members", (results, id) =>
+      Effect.gen(function*() {
+        const s = id("set")
+        assert.strictEqual(yield* results.add(s, "a"), 1)
+        assert.strictEqual(yield* results.add(s, "b"), 2)
+        assert.strictEqual(yield* results.add(s, "a"), 2)
+        yield* results.delete([s])
+        assert.strictEqual(yield* results.add(s, "c"), 1)
+      }))
+
+    scenario("concurrent adds each see a different size", (results, id) =>
+      Effect.gen(function*() {
+        const s = id("race")
+        const sizes = yield* Effect.forEach(
+          Array.from({ length: 20 }, (_, i) => `m${i}`),
+          (m) => results.add(s, m),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual([...sizes].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1))
+      }))
+
+    scenario("concurrent creates of one key: exactly one wins", (results, id) =>
+      Effect.gen(function*() {
+        const k = id("once")
+        const won = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, i) => i),
+          (i) => results.create(k, bytes(`${i}`)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(won.filter(Boolean).length, 1)
+      }))
+
+    scenario("concurrent final records of one job: exactly one is applied", (results, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        yield* results.record([rec(a, "processing", 1)])
+        const applied = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, i) => i),
+          (i) => results.record([rec(a, i % 2 === 0 ? "successful" : "failed", 10 + i)]),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(applied.flat().filter(Boolean).length, 1)
+        const inSuccess = mine(yield* results.list("successful"), [a]).length
+        const inFailed = mine(yield* results.list("failed"), [a]).length
+        assert.strictEqual(inSuccess + inFailed, 1)
+      }))
+  })
+}
