@@ -1,0 +1,413 @@
+/**
+ * The Redis broker: per-queue lists and sorted sets changed only by the Lua scripts in
+ * `scripts.ts`, with time from `Clock` passed to every script.
+ *
+ * A consumer claims up to its free prefetch slots in one script call, renews the leases of
+ * everything it holds in one script call per tick, and acknowledges through a micro-batcher
+ * (one script call for the acks that arrive while the previous call is in flight). An idle
+ * consumer races a blocking pop on the queue's signal list (its own connection, real time)
+ * against a `Clock` sleep until the earliest due time or lease deadline, so it wakes when a
+ * message is enqueued, or becomes due, or a lease runs out, and never spins.
+ *
+ * @internal
+ */
+import type { Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberId } from "effect"
+import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import { BrokerError, LeaseLost } from "../../Broker.js"
+import * as Batcher from "./batcher.js"
+import type { Arg, Client, Connection } from "./connection.js"
+import { fromBuffer, toBuffer } from "./connection.js"
+import { describe } from "./errors.js"
+import type { QueueKeys } from "./keys.js"
+import { queueKeys } from "./keys.js"
+import * as Scripts from "./scripts.js"
+
+/** @internal */
+export interface BrokerOptions {
+  readonly prefix: string
+  /** ms */
+  readonly visibilityTimeout: number
+  readonly maxRedeliveries: number
+  /** ms of real time an idle consumer blocks before it looks at the queue again */
+  readonly pollInterval: number
+}
+
+/** wake-up tokens kept at most per queue: how many idle consumers one enqueue wakes at once */
+const signalCap = 64
+/** messages per enqueue script call */
+const enqueueChunk = 500
+
+const lost = (queue: string, id: string, attempt: number) =>
+  new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost` })
+
+/** parses a packed dead letter: "<at>:<id length>:<reason length>:" id reason body */
+const parseDead = (entry: Buffer): DeadLetter => {
+  let pos = 0
+  const field = () => {
+    const end = entry.indexOf(0x3a, pos)
+    const value = Number(entry.toString("latin1", pos, end))
+    pos = end + 1
+    return value
+  }
+  const at = field()
+  const idLength = field()
+  const reasonLength = field()
+  const id = entry.toString("utf8", pos, pos + idLength)
+  pos += idLength
+  const reason = entry.toString("utf8", pos, pos + reasonLength)
+  pos += reasonLength
+  return { id, reason, at, body: fromBuffer(entry.subarray(pos)) }
+}
+
+/** a delivery's claim on one of its consumer's prefetch slots */
+interface Slot {
+  readonly id: string
+  readonly attempt: string
+  /** the slot was given back (the delivery settled, or failed to) */
+  freed: boolean
+  /** settled or known lost: later settles fail at once with LeaseLost */
+  done: boolean
+  /** handed out by `take` (else waiting in the consumer's buffer) */
+  handedOut: boolean
+}
+
+/**
+ * Makes the broker over a connection; consumers open blocking connections of their own.
+ *
+ * @internal
+ */
+export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] => {
+  const vt = options.visibilityTimeout
+  const keysCache = new Map<string, QueueKeys>()
+  const keysOf = (queue: string) => {
+    let keys = keysCache.get(queue)
+    if (keys === undefined) {
+      keys = queueKeys(options.prefix, queue)
+      keysCache.set(queue, keys)
+    }
+    return keys
+  }
+
+  const call = (
+    what: string,
+    queue: string,
+    script: Scripts.Script,
+    keys: ReadonlyArray<string>,
+    args: ReadonlyArray<Arg>,
+    buffers?: boolean
+  ) =>
+    Effect.tryPromise({
+      try: () => conn.run(script, keys, args, buffers),
+      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause })
+    })
+
+  const enqueue = (queue: string, messages: ReadonlyArray<Message>): Effect.Effect<void, BrokerError> =>
+    messages.length === 0 ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const k = keysOf(queue)
+      const batches: Array<Array<Arg>> = []
+      for (let i = 0; i < messages.length; i += enqueueChunk) {
+        const args: Array<Arg> = [k.job, now, signalCap]
+        for (const m of messages.slice(i, i + enqueueChunk)) {
+          args.push(m.id, toBuffer(m.body), m.runAt !== undefined && m.runAt > now ? m.runAt : 0)
+        }
+        batches.push(args)
+      }
+      // all batches are written at once, in order, on one connection
+      return Effect.tryPromise({
+        try: () => Promise.all(batches.map((args) => conn.run(Scripts.enqueue, [k.ready, k.delayed, k.signal], args))),
+        catch: (cause) =>
+          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${describe(cause)}`, cause })
+      })
+    })
+
+  const consumer = (queue: string, consumerOptions: ConsumerOptions): Effect.Effect<Consumer, BrokerError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const prefetch = consumerOptions.prefetch
+      if (!Number.isInteger(prefetch) || prefetch < 1) {
+        return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${prefetch}` })
+      }
+      const autoExtend = consumerOptions.autoExtend ?? true
+      const k = keysOf(queue)
+      const blocking: Client = yield* conn.duplicate(`consumer:${queue}`).pipe(
+        Effect.mapError((e) => new BrokerError({ message: e.message, cause: e.cause }))
+      )
+      yield* call("marking", queue, Scripts.marker, [k.marker], [`${yield* Clock.currentTimeMillis}`])
+
+      /** deliveries leased to this consumer and not yet settled: what counts against prefetch */
+      const held = new Set<Slot>()
+      /** claimed deliveries not yet handed out by `take` */
+      const buffer: Array<{ readonly slot: Slot; readonly delivery: Delivery }> = []
+      let open = true
+      const closed = Deferred.unsafeMake<void>(FiberId.none)
+      let slotFreed = Deferred.unsafeMake<void>(FiberId.none)
+      const lock = yield* Effect.makeSemaphore(1)
+      const scope = yield* Effect.scope
+
+      const free = (slot: Slot) => {
+        if (slot.freed) return
+        slot.freed = true
+        held.delete(slot)
+        const waiter = slotFreed
+        slotFreed = Deferred.unsafeMake<void>(FiberId.none)
+        Deferred.unsafeDone(waiter, Exit.void)
+      }
+
+      // --- closing: release what was not settled. Finalizers run in reverse order, so this one,
+      // registered before the ack batcher and the renewing fiber, runs after them: acks already
+      // made are flushed first.
+
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          open = false
+          Deferred.unsafeDone(closed, Exit.void)
+          const unsettled = [...held].filter((s) => !s.done)
+          buffer.length = 0
+          for (const s of held) free(s)
+          if (unsettled.length === 0) return
+          const now = yield* Clock.currentTimeMillis
+          const args: Array<Arg> = [k.job, now, signalCap]
+          for (const s of unsettled) {
+            s.done = true
+            args.push(s.id, s.attempt)
+          }
+          yield* call("release", queue, Scripts.release, [k.ready, k.leases, k.signal], args).pipe(
+            Effect.catchAll((e) =>
+              Effect.logWarning(`${e.message}; the jobs go back to the queue when their leases run out`)
+            )
+          )
+        }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis", queue }))
+      )
+
+      const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
+        run: (slots) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const args: Array<Arg> = [k.job, now]
+            for (const s of slots) args.push(s.id, s.attempt)
+            return call("ack", queue, Scripts.ack, [k.leases], args) as Effect.Effect<ReadonlyArray<number>, BrokerError>
+          }),
+        maxBatch: 1000,
+        concurrency: 1,
+        closed: () => new BrokerError({ message: `consumer of ${queue} is closed` })
+      })
+
+      /** settles through `run` (1 applied, 0 lease lost); the slot is freed whatever the outcome */
+      const settle = (slot: Slot, attempt: number, run: (now: number) => Effect.Effect<unknown, BrokerError>) =>
+        Effect.suspend(() => {
+          if (slot.done) {
+            free(slot)
+            return Effect.fail(lost(queue, slot.id, attempt))
+          }
+          return Effect.flatMap(Clock.currentTimeMillis, run).pipe(
+            Effect.ensuring(Effect.sync(() => free(slot))),
+            Effect.flatMap((applied) => {
+              slot.done = true
+              return applied === 1 ? Effect.void : Effect.fail(lost(queue, slot.id, attempt))
+            })
+          )
+        })
+
+      const makeDelivery = (slot: Slot, attempt: number, body: Uint8Array): Delivery => ({
+        queue,
+        id: slot.id,
+        body,
+        attempt,
+        ack: settle(slot, attempt, () => ackBatch(slot)),
+        nack: (nackOptions) =>
+          settle(slot, attempt, (now) => {
+            const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))
+            const body = nackOptions?.body
+            return call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal], [
+              k.job,
+              now,
+              signalCap,
+              slot.id,
+              slot.attempt,
+              Math.ceil(delay),
+              body === undefined ? "0" : "1",
+              body === undefined ? "" : toBuffer(body)
+            ])
+          }),
+        extend: Effect.suspend(() => {
+          if (slot.done) return Effect.fail(lost(queue, slot.id, attempt))
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            call("extend", queue, Scripts.extend, [k.leases, k.marker], [k.job, now, now + vt, slot.id, slot.attempt])
+          ).pipe(
+            Effect.flatMap((reply) =>
+              (reply as ReadonlyArray<number>)[1] === 1 ? Effect.void : Effect.fail(lost(queue, slot.id, attempt))
+            )
+          )
+        }),
+        deadLetter: (reason) =>
+          settle(slot, attempt, (now) =>
+            call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason]))
+      })
+
+      /** leases up to `n` messages into the buffer; gives the next due time or lease deadline (-1: none) */
+      const claim = (n: number) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          call("claim", queue, Scripts.claim, [k.ready, k.delayed, k.leases, k.signal, k.dead], [
+            k.job,
+            now,
+            now + vt,
+            n,
+            options.maxRedeliveries,
+            signalCap,
+            vt
+          ], true).pipe(
+            Effect.map((reply) => {
+              const r = reply as ReadonlyArray<number | Buffer>
+              for (let i = 1; i + 2 < r.length; i += 3) {
+                const attempt = r[i + 1] as number
+                const slot: Slot = {
+                  id: (r[i] as Buffer).toString(),
+                  attempt: String(attempt),
+                  freed: false,
+                  done: false,
+                  handedOut: false
+                }
+                held.add(slot)
+                buffer.push({ slot, delivery: makeDelivery(slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
+              }
+              return { claimed: (r.length - 1) / 3, next: r[0] as number, now }
+            })
+          ))
+
+      // --- waiting for work: one blocking pop in flight at a time, on this consumer's connection
+
+      let signal: Deferred.Deferred<void> | undefined
+      const pollSeconds = Math.max(options.pollInterval, 10) / 1000
+      const signalWait = Effect.suspend(() => {
+        if (signal === undefined) {
+          const deferred = Deferred.unsafeMake<void>(FiberId.none)
+          signal = deferred
+          const pop = Effect.tryPromise(() => blocking.blpop(k.signal, pollSeconds)).pipe(
+            Effect.catchAll((cause) =>
+              open
+                ? Effect.zipRight(
+                  Effect.logWarning(`waiting for jobs on ${queue} failed: ${describe(cause.error)}`),
+                  Effect.sleep(options.pollInterval)
+                )
+                : Effect.void
+            ),
+            Effect.ensuring(Effect.sync(() => {
+              signal = undefined
+              Deferred.unsafeDone(deferred, Exit.void)
+            }))
+          )
+          return Effect.zipRight(Effect.forkIn(pop, scope), Deferred.await(deferred))
+        }
+        return Deferred.await(signal)
+      })
+      const waitForWork = (next: number, now: number) => {
+        const arms: Array<Effect.Effect<void>> = [signalWait, Deferred.await(closed)]
+        if (next >= 0) {
+          if (next <= now) return Effect.void
+          arms.push(Effect.sleep(Duration.millis(next - now)))
+        }
+        return Effect.raceAll(arms)
+      }
+
+      const take: Effect.Effect<Delivery, BrokerError> = lock.withPermits(1)(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            for (;;) {
+              if (!open) return yield* new BrokerError({ message: `consumer of ${queue} is closed` })
+              const next = buffer.shift()
+              if (next !== undefined) {
+                if (next.slot.done) continue // its lease was lost while it waited here
+                next.slot.handedOut = true
+                return next.delivery
+              }
+              const slots = prefetch - held.size
+              if (slots <= 0) {
+                yield* restore(Effect.race(Deferred.await(slotFreed), Deferred.await(closed)))
+                continue
+              }
+              const result = yield* claim(slots)
+              if (result.claimed > 0) continue
+              yield* restore(waitForWork(result.next, result.now))
+            }
+          })
+        )
+      )
+
+      // --- renewing leases, and noticing a Redis that lost its data
+
+      const renew = Effect.gen(function*() {
+        const slots = autoExtend ? [...held].filter((s) => !s.done) : []
+        const now = yield* Clock.currentTimeMillis
+        const args: Array<Arg> = [k.job, now, now + vt]
+        for (const s of slots) args.push(s.id, s.attempt)
+        const reply = (yield* call("renewing leases", queue, Scripts.extend, [k.leases, k.marker], args)) as ReadonlyArray<number>
+        if (reply[0] === 0) {
+          yield* Effect.logError(
+            `Redis lost the data of queue ${queue}: its marker key ${k.marker} is gone. Jobs that were waiting ` +
+              `or running on it may be lost. Make Redis persistent (appendonly yes) and check for evictions.`
+          )
+        }
+        slots.forEach((slot, i) => {
+          if (reply[i + 1] === 0) {
+            slot.done = true
+            if (!slot.handedOut) free(slot)
+          }
+        })
+      })
+      yield* Effect.forkScoped(
+        Effect.forever(
+          Effect.zipRight(
+            Effect.sleep(Duration.millis(Math.max(1, Math.floor(vt / 3)))),
+            renew.pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
+          )
+        ).pipe(Effect.annotateLogs({ module: "tasqueue/Redis", queue }))
+      )
+      yield* conn.onReconnect(
+        call("marking", queue, Scripts.marker, [k.marker], ["reconnect"]).pipe(
+          Effect.flatMap((existed) =>
+            existed === 1
+              ? Effect.void
+              : Effect.logError(
+                `Redis lost the data of queue ${queue}: its marker key ${k.marker} was gone after a reconnect. ` +
+                  `Jobs that were waiting or running on it may be lost. Make Redis persistent (appendonly yes).`
+              )
+          ),
+          Effect.catchAll((e) => Effect.logWarning(e.message)),
+          Effect.annotateLogs({ module: "tasqueue/Redis", queue })
+        )
+      )
+
+      return { take } satisfies Consumer
+    })
+
+  const pending = (queue: string) =>
+    Effect.gen(function*() {
+      const k = keysOf(queue)
+      const reply = (yield* call("pending", queue, Scripts.pending, [k.ready, k.delayed], [k.job], true)) as ReadonlyArray<
+        number | Buffer
+      >
+      const ready = reply[0] as number
+      const out: Array<PendingMessage> = []
+      for (let i = 1, n = 0; i + 2 < reply.length; i += 3, n++) {
+        out.push({
+          id: (reply[i] as Buffer).toString(),
+          runAt: reply[i + 1] as number,
+          body: fromBuffer(reply[i + 2] as Buffer),
+          state: n < ready ? "ready" : "delayed"
+        })
+      }
+      return out as ReadonlyArray<PendingMessage>
+    })
+
+  const deadLetters = (queue: string) =>
+    Effect.tryPromise({
+      try: () => conn.client.lrangeBuffer(keysOf(queue).dead, 0, -1),
+      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${describe(cause)}`, cause })
+    }).pipe(Effect.map((entries): ReadonlyArray<DeadLetter> => entries.map(parseDead)))
+
+  const remove = (queue: string, id: string) => {
+    const k = keysOf(queue)
+    return Effect.map(call("remove", queue, Scripts.remove, [k.ready, k.delayed], [k.job, id]), (n) => n === 1)
+  }
+
+  return { enqueue, consumer, pending, deadLetters, remove }
+}

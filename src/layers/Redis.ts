@@ -1,0 +1,246 @@
+/**
+ * The Redis backend: a Broker and a Results store on ioredis, so that workers on many machines
+ * share queues and results. At-least-once delivery with fenced leases, delayed messages moved
+ * by Lua scripts, every time taken from Effect's `Clock` (hosts must keep their clocks in sync:
+ * see docs/redis.md). Works with a single Redis (6.2 or later) and with Redis Cluster: all keys
+ * of a queue share the hash tag `{prefix:queue}`, the results store uses `{prefix}`.
+ *
+ * Give Redis `maxmemory-policy noeviction` and persistence (`appendonly yes`): an evicted or
+ * forgotten key is a lost job. The layer warns about the first and logs an error when it
+ * notices the second.
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import * as Redis from "tasqueue/layers/Redis"
+ *
+ * const Backend = Redis.layer({ url: "redis://localhost:6379", password: Redacted.make("secret") })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { ConfigError, Redacted, Scope } from "effect"
+import { Config, Context, Duration, Effect, Layer } from "effect"
+import { Broker } from "../Broker.js"
+import * as RedisBroker from "../internal/redis/broker.js"
+import * as Connection from "../internal/redis/connection.js"
+import { RedisError } from "../internal/redis/errors.js"
+import * as RedisResults from "../internal/redis/results.js"
+import { Results } from "../Results.js"
+
+export {
+  /**
+   * The Redis layer could not be built: unreachable server, refused credentials, invalid
+   * options.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RedisError
+} from "../internal/redis/errors.js"
+
+/**
+ * TLS settings beyond the defaults of Node's `tls.connect`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsOptions {
+  /** PEM certificate authorities to trust instead of Node's */
+  readonly ca?: string | undefined
+  /** PEM client certificate */
+  readonly cert?: string | undefined
+  /** PEM client key */
+  readonly key?: Redacted.Redacted<string> | undefined
+  readonly servername?: string | undefined
+  /** true by default */
+  readonly rejectUnauthorized?: boolean | undefined
+}
+
+/**
+ * Where Redis is, how to log in, and how the queues and results behave.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS; other fields override it */
+  readonly url?: string | Redacted.Redacted<string> | undefined
+  /** localhost by default */
+  readonly host?: string | undefined
+  /** 6379 by default */
+  readonly port?: number | undefined
+  /** database number (standalone Redis only) */
+  readonly db?: number | undefined
+  readonly username?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  /** true for TLS with Node's defaults */
+  readonly tls?: boolean | TlsOptions | undefined
+  /** seed nodes of a Redis Cluster; when given, `url`, `host`, `port` and `db` are ignored */
+  readonly cluster?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined
+  /**
+   * The namespace of every key ("tasqueue" by default). Two apps with different prefixes share
+   * a Redis without seeing each other's queues or results.
+   */
+  readonly prefix?: string | undefined
+  /** how long a delivery stays leased without renewal (30 seconds by default) */
+  readonly visibilityTimeout?: Duration.DurationInput | undefined
+  /** how many lost leases a message survives before it is dead-lettered (10 by default) */
+  readonly maxRedeliveries?: number | undefined
+  /** how long job states, results and coordination values are kept (forever by default) */
+  readonly resultsTtl?: Duration.DurationInput | undefined
+  /** how long entries stay in the success and failed indexes (`resultsTtl` by default) */
+  readonly indexTtl?: Duration.DurationInput | undefined
+  /**
+   * The longest an idle consumer blocks before it looks at its queue again, in real time
+   * (1 second by default). Enqueues wake it at once; this bounds how late it notices a lease
+   * that another process took and let run out.
+   */
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** how long to wait for a connection (10 seconds by default) */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * How many reconnect attempts a command waits through before it fails with a `BrokerError`
+   * or `ResultsError` (20 by default, about 35 seconds of outage).
+   */
+  readonly maxRetriesPerRequest?: number | undefined
+  /** the name the connections give themselves (`CLIENT SETNAME`), "tasqueue" by default */
+  readonly clientName?: string | undefined
+}
+
+const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
+  Duration.toMillis(Duration.decode(input ?? fallback))
+
+const connectionOptions = (options: Options): Effect.Effect<Connection.ConnectionOptions, RedisError> =>
+  Effect.suspend(() => {
+    if (options.cluster !== undefined && options.cluster.length === 0) {
+      return Effect.fail(new RedisError({ message: "cluster: give at least one seed node" }))
+    }
+    const maxRetries = options.maxRetriesPerRequest ?? 20
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+      return Effect.fail(new RedisError({ message: `maxRetriesPerRequest must be a non-negative integer, got ${maxRetries}` }))
+    }
+    return Effect.succeed({
+      url: options.url,
+      host: options.host,
+      port: options.port,
+      db: options.db,
+      username: options.username,
+      password: options.password,
+      tls: options.tls,
+      cluster: options.cluster,
+      connectTimeout: millis(options.connectTimeout, "10 seconds"),
+      maxRetriesPerRequest: maxRetries,
+      clientName: options.clientName ?? "tasqueue"
+    })
+  })
+
+const brokerOptions = (options: Options): Effect.Effect<RedisBroker.BrokerOptions, RedisError> =>
+  Effect.suspend(() => {
+    const visibilityTimeout = millis(options.visibilityTimeout, "30 seconds")
+    const maxRedeliveries = options.maxRedeliveries ?? 10
+    if (!(visibilityTimeout >= 3) || !Number.isFinite(visibilityTimeout)) {
+      return Effect.fail(new RedisError({ message: `visibilityTimeout must be finite and at least 3 ms` }))
+    }
+    if (!Number.isInteger(maxRedeliveries) || maxRedeliveries < 0) {
+      return Effect.fail(new RedisError({ message: `maxRedeliveries must be a non-negative integer, got ${maxRedeliveries}` }))
+    }
+    return Effect.succeed({
+      prefix: options.prefix ?? "tasqueue",
+      visibilityTimeout: Math.ceil(visibilityTimeout),
+      maxRedeliveries,
+      pollInterval: millis(options.pollInterval, "1 second")
+    })
+  })
+
+const resultsOptions = (options: Options): RedisResults.ResultsOptions => {
+  const ttl = options.resultsTtl === undefined ? 0 : millis(options.resultsTtl, 0)
+  const indexTtl = options.indexTtl === undefined ? ttl : millis(options.indexTtl, 0)
+  return {
+    prefix: options.prefix ?? "tasqueue",
+    ttl: Number.isFinite(ttl) ? ttl : 0,
+    indexTtl: Number.isFinite(indexTtl) ? indexTtl : 0
+  }
+}
+
+const asRedisError = (e: { readonly message: string; readonly cause?: unknown }) =>
+  new RedisError({ message: e.message, cause: e.cause })
+
+/**
+ * A Broker and a Results store over one connection, acquired in the current scope (the
+ * connection is closed when it closes). Consumers open a blocking connection each.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, RedisError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const brokerConfig = yield* brokerOptions(options)
+    const conn = yield* Connection.make(yield* connectionOptions(options))
+    const results = yield* RedisResults.make(conn, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
+    return { broker: RedisBroker.make(conn, brokerConfig), results }
+  }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
+
+/**
+ * A Redis Broker with its own connection.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const broker = (options: Options = {}): Layer.Layer<Broker, RedisError> =>
+  Layer.scoped(
+    Broker,
+    Effect.gen(function*() {
+      const brokerConfig = yield* brokerOptions(options)
+      const conn = yield* Connection.make(yield* connectionOptions(options))
+      return RedisBroker.make(conn, brokerConfig)
+    }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
+  )
+
+/**
+ * A Redis Results store with its own connection.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const results = (options: Options = {}): Layer.Layer<Results, RedisError> =>
+  Layer.scoped(
+    Results,
+    Effect.gen(function*() {
+      const conn = yield* Connection.make(yield* connectionOptions(options))
+      return yield* RedisResults.make(conn, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
+    }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
+  )
+
+/**
+ * Broker and Results on Redis, sharing one connection.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Broker | Results, RedisError> =>
+  Layer.scopedContext(
+    Effect.map(make(options), ({ broker, results }) => Context.make(Broker, broker).pipe(Context.add(Results, results)))
+  )
+
+/**
+ * Broker and Results on Redis, with options read from `Config` (secrets as `Config.redacted`).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * const Backend = Redis.layerConfig({
+ *   url: Config.redacted("REDIS_URL"),
+ *   prefix: Config.withDefault(Config.string("TASQUEUE_PREFIX"), "tasqueue")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Broker | Results, RedisError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
