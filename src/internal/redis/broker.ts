@@ -140,7 +140,14 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       const buffer: Array<{ readonly slot: Slot; readonly delivery: Delivery }> = []
       let open = true
       const closed = Deferred.unsafeMake<void>(FiberId.none)
-      let slotFreed = Deferred.unsafeMake<void>(FiberId.none)
+      /** resumes a `take` that waits for a free slot */
+      let slotWaiter: (() => void) | undefined
+      const slotFreed = Effect.async<void>((resume) => {
+        slotWaiter = () => resume(Effect.void)
+        return Effect.sync(() => {
+          slotWaiter = undefined
+        })
+      })
       const lock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
 
@@ -148,9 +155,9 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
         if (slot.freed) return
         slot.freed = true
         held.delete(slot)
-        const waiter = slotFreed
-        slotFreed = Deferred.unsafeMake<void>(FiberId.none)
-        Deferred.unsafeDone(waiter, Exit.void)
+        const waiter = slotWaiter
+        slotWaiter = undefined
+        waiter?.()
       }
 
       // --- closing: release what was not settled. Finalizers run in reverse order, so this one,
@@ -178,18 +185,6 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           )
         }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis", queue }))
       )
-
-      const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
-        run: (slots) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const args: Array<Arg> = [k.job, now]
-            for (const s of slots) args.push(s.id, s.attempt)
-            return call("ack", queue, Scripts.ack, [k.leases], args) as Effect.Effect<ReadonlyArray<number>, BrokerError>
-          }),
-        maxBatch: 1000,
-        concurrency: 1,
-        closed: () => new BrokerError({ message: `consumer of ${queue} is closed` })
-      })
 
       /** settles through `run` (1 applied, 0 lease lost); the slot is freed whatever the outcome */
       const settle = (slot: Slot, attempt: number, run: (now: number) => Effect.Effect<unknown, BrokerError>) =>
@@ -243,35 +238,72 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
             call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason]))
       })
 
+      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
+      const claimArgs = (now: number, n: number): Array<Arg> => [
+        k.job,
+        now,
+        now + vt,
+        n,
+        options.maxRedeliveries,
+        signalCap,
+        vt
+      ]
+
+      /** adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many */
+      const addClaimed = (r: ReadonlyArray<number | Buffer>, from: number) => {
+        for (let i = from + 1; i + 2 < r.length; i += 3) {
+          const attempt = r[i + 1] as number
+          const slot: Slot = {
+            id: (r[i] as Buffer).toString(),
+            attempt: String(attempt),
+            freed: false,
+            done: false,
+            handedOut: false
+          }
+          held.add(slot)
+          buffer.push({ slot, delivery: makeDelivery(slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
+        }
+        return (r.length - from - 1) / 3
+      }
+
       /** leases up to `n` messages into the buffer; gives the next due time or lease deadline (-1: none) */
       const claim = (n: number) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          call("claim", queue, Scripts.claim, [k.ready, k.delayed, k.leases, k.signal, k.dead], [
-            k.job,
-            now,
-            now + vt,
-            n,
-            options.maxRedeliveries,
-            signalCap,
-            vt
-          ], true).pipe(
+          call("claim", queue, Scripts.claim, claimKeys, claimArgs(now, n), true).pipe(
             Effect.map((reply) => {
               const r = reply as ReadonlyArray<number | Buffer>
-              for (let i = 1; i + 2 < r.length; i += 3) {
-                const attempt = r[i + 1] as number
-                const slot: Slot = {
-                  id: (r[i] as Buffer).toString(),
-                  attempt: String(attempt),
-                  freed: false,
-                  done: false,
-                  handedOut: false
-                }
-                held.add(slot)
-                buffer.push({ slot, delivery: makeDelivery(slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
-              }
-              return { claimed: (r.length - 1) / 3, next: r[0] as number, now }
+              return { claimed: addClaimed(r, 0), next: r[0] as number, now }
             })
           ))
+
+      // Acks go out in batches; a batch also claims the messages for the slots it frees when
+      // a `take` waits for one, so a busy worker gets its next job in the same round trip.
+      const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
+        run: (slots) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const n = open && slotWaiter !== undefined && buffer.length === 0
+              ? Math.max(0, prefetch - held.size + slots.length)
+              : 0
+            const args: Array<Arg> = claimArgs(now, n)
+            for (const s of slots) args.push(s.id, s.attempt)
+            return call("ack", queue, Scripts.ack, claimKeys, args, true).pipe(
+              Effect.map((reply) => {
+                const r = reply as ReadonlyArray<number | Buffer>
+                const count = r[0] as number
+                if (n > 0) addClaimed(r, count + 1)
+                return r.slice(1, count + 1) as ReadonlyArray<number>
+              })
+            )
+          }),
+        maxBatch: 1000,
+        closed: () => new BrokerError({ message: `consumer of ${queue} is closed` })
+      })
+      // runs first on close: the flush of the acks claims nothing more
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          open = false
+        })
+      )
 
       // --- waiting for work: one blocking pop in flight at a time, on this consumer's connection
 
@@ -321,7 +353,7 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
               }
               const slots = prefetch - held.size
               if (slots <= 0) {
-                yield* restore(Effect.race(Deferred.await(slotFreed), Deferred.await(closed)))
+                yield* restore(Effect.race(slotFreed, Deferred.await(closed)))
                 continue
               }
               const result = yield* claim(slots)

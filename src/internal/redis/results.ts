@@ -83,7 +83,6 @@ export const make = (conn: Connection, options: ResultsOptions): Effect.Effect<R
           return calls.map((c) => applied.slice(at, at += c.length))
         }),
       maxBatch: 256,
-      concurrency: 1,
       closed: () => new ResultsError({ message: "the Redis results store is closed" })
     })
 

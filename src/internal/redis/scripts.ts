@@ -101,110 +101,126 @@ return added
 )
 
 /**
- * KEYS: ready, delayed, leases, signal, dead. ARGV: job prefix, now, lease deadline, how many
- * to claim, max lost leases, signal cap, visibility timeout (ms, for the dead-letter reason).
+ * The claim, shared by the claim and ack scripts. KEYS: ready, delayed, leases, signal, dead.
+ * Arguments: job prefix, now, lease deadline, how many to claim, max lost leases, signal cap,
+ * visibility timeout (ms, for the dead-letter reason), and `out`, the table to append to.
  *
  * Moves due delayed messages to ready and expired leases back to ready (or to the dead
  * letters once they were lost more than max times), then leases up to n ready messages.
- * Returns { next, id1, attempt1, body1, ... } where next is the earliest due time or lease
- * deadline left (-1 for none), so an idle consumer knows when to look again.
+ * Appends { next, id1, attempt1, body1, ... } where next is the earliest due time or lease
+ * deadline left (-1 for none), so that an idle consumer knows when to look again.
+ */
+const claimLua = signalLua + deadLua + `
+local function claim(jp, nowArg, deadline, n, maxLost, cap, vt, out)
+  local now = tonumber(nowArg)
+  local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+  if #due > 0 then
+    local ids = {}
+    for i = 1, #due, 2 do
+      ids[#ids + 1] = due[i]
+      redis.call('HSET', jp .. due[i], 't', due[i + 1])
+    end
+    redis.call('ZREM', KEYS[2], unpack(ids))
+    redis.call('RPUSH', KEYS[1], unpack(ids))
+  end
+
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
+  if #expired > 0 then
+    redis.call('ZREM', KEYS[3], unpack(expired))
+    for _, id in ipairs(expired) do
+      local k = jp .. id
+      local body = redis.call('HGET', k, 'b')
+      if body then
+        local lost = redis.call('HINCRBY', k, 'x', 1)
+        if lost > maxLost then
+          redis.call('RPUSH', KEYS[5], dead(now, id, 'lease lost ' .. lost .. ' times (visibility timeout ' .. vt .. ' ms)', body))
+          redis.call('DEL', k)
+        else
+          redis.call('HSET', k, 't', nowArg)
+          redis.call('RPUSH', KEYS[1], id)
+        end
+      end
+    end
+  end
+
+  local first = #out + 1
+  out[first] = -1
+  local claimed = 0
+  if n > 0 then
+    local ids = redis.call('LPOP', KEYS[1], n)
+    if ids then
+      local leases = {}
+      for _, id in ipairs(ids) do
+        local k = jp .. id
+        local body = redis.call('HGET', k, 'b')
+        if body then
+          out[#out + 1] = id
+          out[#out + 1] = redis.call('HINCRBY', k, 'a', 1)
+          out[#out + 1] = body
+          leases[#leases + 1] = deadline
+          leases[#leases + 1] = id
+          claimed = claimed + 1
+        end
+      end
+      if #leases > 0 then redis.call('ZADD', KEYS[3], unpack(leases)) end
+    end
+  end
+
+  signal(KEYS[1], KEYS[4], cap)
+
+  if claimed < n then
+    local next = -1
+    local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    if #d > 0 then next = tonumber(d[2]) end
+    local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    if #l > 0 and (next == -1 or tonumber(l[2]) < next) then next = tonumber(l[2]) end
+    out[first] = next
+  end
+  return out
+end
+`
+
+/**
+ * KEYS: ready, delayed, leases, signal, dead. ARGV: job prefix, now, lease deadline, how many
+ * to claim, max lost leases, signal cap, visibility timeout (ms). See `claimLua`. Returns
+ * { next, id1, attempt1, body1, ... }.
  */
 export const claim = script(
   "tasqueueClaim",
   5,
-  signalLua + deadLua + `
-local jp = ARGV[1]
-local now = tonumber(ARGV[2])
-local n = tonumber(ARGV[4])
-local maxLost = tonumber(ARGV[5])
-local cap = tonumber(ARGV[6])
-
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
-if #due > 0 then
-  local ids = {}
-  for i = 1, #due, 2 do
-    ids[#ids + 1] = due[i]
-    redis.call('HSET', jp .. due[i], 't', due[i + 1])
-  end
-  redis.call('ZREM', KEYS[2], unpack(ids))
-  redis.call('RPUSH', KEYS[1], unpack(ids))
-end
-
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
-if #expired > 0 then
-  redis.call('ZREM', KEYS[3], unpack(expired))
-  for _, id in ipairs(expired) do
-    local k = jp .. id
-    local body = redis.call('HGET', k, 'b')
-    if body then
-      local lost = redis.call('HINCRBY', k, 'x', 1)
-      if lost > maxLost then
-        redis.call('RPUSH', KEYS[5], dead(now, id, 'lease lost ' .. lost .. ' times (visibility timeout ' .. ARGV[7] .. ' ms)', body))
-        redis.call('DEL', k)
-      else
-        redis.call('HSET', k, 't', ARGV[2])
-        redis.call('RPUSH', KEYS[1], id)
-      end
-    end
-  end
-end
-
-local out = { -1 }
-if n > 0 then
-  local ids = redis.call('LPOP', KEYS[1], n)
-  if ids then
-    local leases = {}
-    for _, id in ipairs(ids) do
-      local k = jp .. id
-      local body = redis.call('HGET', k, 'b')
-      if body then
-        out[#out + 1] = id
-        out[#out + 1] = redis.call('HINCRBY', k, 'a', 1)
-        out[#out + 1] = body
-        leases[#leases + 1] = ARGV[3]
-        leases[#leases + 1] = id
-      end
-    end
-    if #leases > 0 then redis.call('ZADD', KEYS[3], unpack(leases)) end
-  end
-end
-
-signal(KEYS[1], KEYS[4], cap)
-
-if #out < 1 + 3 * n then
-  local next = -1
-  local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if #d > 0 then next = tonumber(d[2]) end
-  local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  if #l > 0 and (next == -1 or tonumber(l[2]) < next) then next = tonumber(l[2]) end
-  out[1] = next
-end
-return out
+  claimLua + `
+return claim(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], {})
 `
 )
 
 /**
- * KEYS: leases. ARGV: job prefix, now, then (id, attempt) per delivery. Removes each message
- * whose lease holds. Returns 1 or 0 per delivery.
+ * KEYS: ready, delayed, leases, signal, dead. ARGV: as `claim`, then (id, attempt) per
+ * delivery. Removes each message whose lease holds, then claims up to n messages for the
+ * slots this frees (n is 0 when nobody waits for them: a worker that finishes a job gets its
+ * next one in the same round trip). Returns { count, 1 or 0 per delivery, then what `claim`
+ * returns when n > 0 }.
  */
 export const ack = script(
   "tasqueueAck",
-  1,
-  holdsLua + `
+  5,
+  claimLua + holdsLua + `
 local jp = ARGV[1]
 local now = tonumber(ARGV[2])
-local out = {}
-for i = 3, #ARGV, 2 do
+local out = { 0 }
+for i = 8, #ARGV, 2 do
   local id = ARGV[i]
   local k = jp .. id
-  if holds(KEYS[1], k, id, ARGV[i + 1], now) then
-    redis.call('ZREM', KEYS[1], id)
+  if holds(KEYS[3], k, id, ARGV[i + 1], now) then
+    redis.call('ZREM', KEYS[3], id)
     redis.call('DEL', k)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
+  out[1] = out[1] + 1
 end
+local n = tonumber(ARGV[4])
+if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out) end
 return out
 `
 )

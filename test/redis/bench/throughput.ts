@@ -1,0 +1,61 @@
+/**
+ * Throughput of the Redis backend through the Server: N no-op jobs enqueued in bulk, then
+ * processed with concurrency C, every status and result recorded. Not a test (no .test.ts);
+ * run: npx tsx test/redis/bench/throughput.ts [jobs] [concurrency] [memory|redis]
+ */
+import { Deferred, Effect, Layer, Schema } from "effect"
+import { Job, Server, Task } from "../../../src/index.js"
+import * as Memory from "../../../src/layers/Memory.js"
+import * as Redis from "../../../src/layers/Redis.js"
+import { make as makeRedis } from "../../utils/redisServer.js"
+
+const n = Number(process.argv[2] ?? 20000)
+const concurrency = Number(process.argv[3] ?? 10)
+const backend = process.argv[4] ?? "redis"
+
+const Noop = Task.make("noop", {
+  payload: Schema.Struct({ i: Schema.Number }),
+  result: Schema.Struct({ ok: Schema.Boolean })
+})
+
+const program = Effect.gen(function*() {
+  const server = yield* Server.Server
+  let ran = 0
+  const allRan = yield* Deferred.make<void>()
+  yield* server.register(Noop, () => Effect.sync(() => {
+    if (++ran === n) Deferred.unsafeDone(allRan, Effect.void)
+    return { ok: true }
+  }), { concurrency })
+  const jobs = yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Noop, { i }))
+  const t0 = performance.now()
+  for (let i = 0; i < n; i += 1000) yield* server.enqueueMany(jobs.slice(i, i + 1000))
+  const t1 = performance.now()
+  const fiber = yield* Effect.fork(server.start)
+  yield* Deferred.await(allRan)
+  for (;;) {
+    const done = yield* server.getSuccess({ offset: n - 1, limit: 1 })
+    if (done.length > 0) break
+    yield* Effect.sleep("5 millis")
+  }
+  const t2 = performance.now()
+  console.log(
+    `${backend}: ${n} jobs, concurrency ${concurrency}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, ` +
+      `process ${Math.round(n / ((t2 - t1) / 1000))} jobs/s`
+  )
+  console.log(JSON.stringify((globalThis as any).__batchStats))
+  yield* Effect.forkDaemon(Effect.interruptWith(fiber.id()))
+})
+
+const main = Effect.gen(function*() {
+  if (backend === "memory") {
+    return yield* program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(Memory.layer))))
+  }
+  const redis = yield* makeRedis()
+  yield* program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(Redis.layer({ port: redis.port })))))
+  if (process.env.STATS) console.log(yield* redis.cli("info", "commandstats"))
+}).pipe(Effect.scoped)
+
+Effect.runPromise(main).then(() => process.exit(0), (e) => {
+  console.error(e)
+  process.exit(1)
+})
