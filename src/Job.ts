@@ -290,7 +290,9 @@ const Proto = {
 const decodeOpts = Schema.decodeUnknownEither(JobOpts)
 
 const toMillis = (input: Duration.DurationInput, field: string): Either.Either<number, InvalidJobOptions> =>
-  Either.flatMap(
+  (typeof input === "number" || typeof input === "bigint") && input < 0
+    ? Either.left(new InvalidJobOptions({ message: `${field}: must not be negative, got ${input}` }))
+    : Either.flatMap(
     Either.fromOption(Duration.decodeUnknown(input), () =>
       new InvalidJobOptions({ message: `${field}: not a duration: ${String(input)}` })),
     (d) =>

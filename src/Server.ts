@@ -267,7 +267,14 @@ export class Server extends Context.Tag("tasqueue/Server")<Server, {
 // constructor
 // ---------------------------------------------------------------------------------------------
 
-const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second").pipe(
+/**
+ * The delays between attempts when neither the task nor the server sets a schedule:
+ * exponential from 1 second, doubling, jittered, at most 10 minutes.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second").pipe(
   Schedule.jittered,
   Schedule.modifyDelay((d) => Duration.min(d, Duration.minutes(10)))
 )
@@ -283,7 +290,7 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   if (Option.isSome(failure)) {
     const e = failure.value
     if (typeof e === "object" && e !== null) {
-      const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : undefined
+      const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : e instanceof Error ? e.name : undefined
       const message = "message" in e && typeof e.message === "string" ? e.message : undefined
       if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
       if (tag !== undefined) return tag
@@ -536,8 +543,12 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         return failed
       })
 
+    /**
+     * Processes one delivery. Uninterruptible but for the handler itself: whatever happens, the
+     * delivery is settled (interrupting the handler during shutdown releases it).
+     */
     const process = (delivery: Delivery, shutdown: Shutdown) =>
-      Effect.uninterruptibleMask((restore) =>
+      Effect.uninterruptible(
         Effect.gen(function*() {
           const decoded = decodeMessage(delivery.body)
           if (Either.isLeft(decoded)) {
@@ -594,7 +605,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
               }
             })
           )
-          const exit = yield* Effect.exit(restore(run))
+          const exit = yield* Effect.exit(Effect.interruptible(run))
           const now = yield* Clock.currentTimeMillis
 
           if (Exit.isSuccess(exit)) {
@@ -688,7 +699,8 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             shutdown.started = true
             if ((yield* FiberSet.size(handlers)) > 0) {
               yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(grace)}`)
-              yield* FiberSet.awaitEmpty(handlers).pipe(Effect.timeout(grace), Effect.ignore)
+              // finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it
+              yield* Effect.interruptible(FiberSet.awaitEmpty(handlers)).pipe(Effect.timeout(grace), Effect.ignore)
               yield* FiberSet.clear(handlers)
             }
           }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
