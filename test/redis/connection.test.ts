@@ -1,0 +1,131 @@
+/**
+ * Connection failures are typed errors, never a crash, and lose no job: a refused password,
+ * an unreachable server, connections killed mid-run, and a server that goes down for a while.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Broker } from "../../src/Broker.js"
+import * as Job from "../../src/Job.js"
+import * as Redis from "../../src/layers/Redis.js"
+import { Results } from "../../src/Results.js"
+import * as Server from "../../src/Server.js"
+import { Slow } from "./fixtures/tasks.js"
+import { captureLogs } from "../utils/redisLogs.js"
+import * as RedisServer from "../utils/redisServer.js"
+
+/** the tag and message of an exit's failure */
+const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+  assert.isDefined(failure, "expected a typed failure, not a defect")
+  return failure as { readonly _tag: string; readonly message: string }
+}
+
+const useBroker = Effect.flatMap(Broker, (broker) => broker.pending("any"))
+
+describe("Redis connection failures", () => {
+  it.live("a wrong or missing password fails the layer with RedisError", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make({ args: ["--requirepass", "s3cret"], password: "s3cret" })
+      const wrong = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(
+        Redis.layer({ port: redis.port, password: Redacted.make("nope") })
+      ))))
+      assert.strictEqual(wrong._tag, "RedisError")
+      assert.match(wrong.message, /WRONGPASS/)
+      assert.notInclude(wrong.message, "nope")
+      const missing = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(Redis.broker({ port: redis.port })))))
+      assert.strictEqual(missing._tag, "RedisError")
+      assert.match(missing.message, /NOAUTH/)
+      // the right one works, and an ACL user too
+      yield* redis.cli("ACL", "SETUSER", "app", "on", ">apppass", "~*", "&*", "+@all")
+      for (const login of [{ password: "s3cret" }, { username: "app", password: "apppass" }]) {
+        const pending = yield* useBroker.pipe(
+          Effect.provide(Redis.broker({ port: redis.port, ...login, password: Redacted.make(login.password) }))
+        )
+        assert.deepStrictEqual(pending, [])
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("an unreachable server fails the layer with RedisError, and nothing keeps retrying", () =>
+    Effect.gen(function*() {
+      const port = yield* RedisServer.freePort()
+      const exit = yield* Effect.exit(Effect.scoped(Layer.build(Redis.layer({ port, connectTimeout: "1 second" }))))
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "RedisError")
+      assert.match(error.message, /ECONNREFUSED/)
+      const cluster = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(
+        Redis.results({ cluster: [{ host: "127.0.0.1", port }], connectTimeout: "1 second" })
+      ))))
+      assert.strictEqual(cluster._tag, "RedisError")
+      // a server that appears later is not contacted by the failed layers
+      const late = yield* RedisServer.make()
+      yield* Effect.sleep("300 millis")
+      const clients = yield* late.cli("CLIENT", "LIST")
+      assert.notInclude(clients, "name=tasqueue")
+    }).pipe(Effect.scoped))
+
+  it.live("connections killed mid-run: every job ends successful exactly once", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make()
+      const queue = "killed"
+      const backend = Redis.layer({ port: redis.port, prefix: "killed", visibilityTimeout: "2 seconds", pollInterval: "200 millis" })
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        yield* server.register(Slow, ({ n }) => Effect.as(Effect.sleep("5 millis"), { n, pid: process.pid }), {
+          queue,
+          concurrency: 8
+        })
+        yield* Effect.forkScoped(server.start)
+        const ids: Array<string> = []
+        for (let round = 0; round < 5; round++) {
+          const jobs = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => round * 40 + i), (n) => Job.make(Slow, { n }, { queue }))
+          ids.push(...(yield* server.enqueueMany(jobs)))
+          yield* Effect.sleep("40 millis")
+          yield* redis.cli("CLIENT", "KILL", "TYPE", "normal")
+        }
+        const finished = yield* Effect.forEach(ids, (id) => server.awaitJob(id), { concurrency: "unbounded" })
+        assert.isTrue(finished.every((m) => m.meta.status === "successful"))
+        assert.deepStrictEqual([...(yield* server.getSuccess())].sort(), [...ids].sort())
+        assert.deepStrictEqual(yield* server.getPending(queue), [])
+      }).pipe(Effect.provide(Layer.provideMerge(Server.layer, backend)))
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)), 30_000)
+
+  it.live("a server down for a while: calls fail with typed errors, the worker survives, queued jobs finish", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make({ args: ["--appendonly", "yes", "--appendfsync", "always"] })
+      const queue = "outage"
+      const backend = Redis.layer({
+        port: redis.port,
+        prefix: "outage",
+        visibilityTimeout: "2 seconds",
+        pollInterval: "200 millis",
+        maxRetriesPerRequest: 1
+      })
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const results = yield* Results
+        yield* server.register(Slow, ({ n }) => Effect.as(Effect.sleep("10 millis"), { n, pid: process.pid }), {
+          queue,
+          concurrency: 4
+        })
+        const before = yield* server.enqueueMany(
+          yield* Effect.forEach(Array.from({ length: 30 }, (_, n) => n), (n) => Job.make(Slow, { n }, { queue }))
+        )
+        yield* Effect.forkScoped(server.start)
+        yield* redis.kill("SIGKILL")
+
+        // while it is down: typed errors, from the broker and from the results store
+        const enqueue = failureOf(yield* Effect.exit(server.enqueue(yield* Job.make(Slow, { n: -1 }, { queue }))))
+        assert.include(["BrokerError", "ResultsError"], enqueue._tag)
+        const read = failureOf(yield* Effect.exit(results.getJob(before[0]!)))
+        assert.strictEqual(read._tag, "ResultsError")
+
+        yield* redis.start
+        const finished = yield* Effect.forEach(before, (id) => server.awaitJob(id), { concurrency: "unbounded" })
+        assert.isTrue(finished.every((m) => m.meta.status === "successful"))
+        // and new work flows again
+        const after = yield* server.enqueue(yield* Job.make(Slow, { n: 100 }, { queue }))
+        assert.strictEqual((yield* server.awaitJob(after)).meta.status, "successful")
+      }).pipe(Effect.provide(Layer.provideMerge(Server.layer, backend)))
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)), 30_000)
+})

@@ -1,0 +1,67 @@
+/**
+ * A worker process killed with SIGKILL in the middle of its jobs: once their leases run out,
+ * another worker process completes them, and each job ends `successful` exactly once.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as Job from "../../src/Job.js"
+import * as Redis from "../../src/layers/Redis.js"
+import { Results } from "../../src/Results.js"
+import * as Server from "../../src/Server.js"
+import { Slow } from "./fixtures/tasks.js"
+import { captureLogs } from "../utils/redisLogs.js"
+import { startForTests } from "../utils/redisServer.js"
+import { spawnWorker } from "../utils/redisWorker.js"
+
+let redis: Awaited<ReturnType<typeof startForTests>> | undefined
+beforeAll(async () => {
+  redis = await startForTests()
+})
+afterAll(() => redis?.stop())
+
+const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`
+
+describe("Redis: a worker killed mid-job", () => {
+  it.live("its jobs are completed by another worker and end successful exactly once", () =>
+    Effect.gen(function*() {
+      const port = redis!.server.port
+      const queue = "crash"
+      const vt = 1500
+      const common = { port, prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
+
+      const server = yield* Server.Server
+      const results = yield* Results
+      const jobs = yield* Effect.forEach(Array.from({ length: 9 }, (_, n) => n), (n) =>
+        Job.make(Slow, { n }, { queue }))
+      const doomed = yield* spawnWorker({ ...common, firstMs: 60_000 })
+      const ids = yield* server.enqueueMany(jobs)
+      // the doomed worker holds three jobs, each in the middle of its first run
+      yield* doomed.awaitStarted(3)
+      yield* doomed.kill("SIGKILL")
+      const killed = doomed.started.map((s) => s.id)
+      assert.strictEqual(killed.length, 3)
+
+      const survivor = yield* spawnWorker({ ...common, firstMs: 20 })
+      const finished = yield* Effect.forEach(ids, (id) => server.awaitJob(id), { concurrency: "unbounded" })
+      for (const message of finished) assert.strictEqual(message.meta.status, "successful")
+
+      // each job is in the success index exactly once
+      const success = (yield* server.getSuccess()).filter((id) => ids.includes(id as Job.JobId))
+      assert.deepStrictEqual([...success].sort(), [...ids].sort())
+      // the killed jobs ran twice (once per worker), the others once; the survivor saved every result
+      for (const id of ids) {
+        const runs = yield* results.add(`exec:${id}`, "count")
+        assert.strictEqual(runs - 1, killed.includes(id) ? 2 : 1, `runs of ${id}`)
+        const result = yield* server.getResult(Slow, id)
+        assert.strictEqual(result.pid, survivor.pid)
+      }
+      assert.isTrue(survivor.started.filter((s) => killed.includes(s.id)).every((s) => s.attempt === 2))
+      assert.deepStrictEqual(yield* server.getPending(queue), [])
+      assert.deepStrictEqual(yield* server.getDeadLetters(queue), [])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
+        Layer.provideMerge(Server.layer, Redis.layer({ port: redis!.server.port, prefix }))
+      )))
+    , Effect.provide(captureLogs().layer)), 30_000)
+})
