@@ -5,15 +5,11 @@
  *   npm start
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Schema } from "effect"
-import { Job, Server, Task } from "tasqueue"
+import { Console, Effect, Layer } from "effect"
+import { Job, Server } from "tasqueue"
 import * as Memory from "tasqueue/layers/Memory"
-
-// A task definition: shared by the code that enqueues jobs and the code that runs them.
-const Add = Task.make("add", {
-  payload: Schema.Struct({ arg1: Schema.Number, arg2: Schema.Number }),
-  result: Schema.Struct({ result: Schema.Number })
-})
+// Task definitions (name + payload/result schemas) are shared by producers and workers.
+import { Add } from "./tasks.js"
 
 // The handler, registered as a layer.
 const AddLive = Server.register(
