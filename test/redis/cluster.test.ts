@@ -1,0 +1,46 @@
+/**
+ * The Broker and Results conformance suites against a three-master Redis Cluster created by
+ * the test setup (redis-server --cluster-enabled yes on free ports, redis-cli --cluster create).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { Broker } from "../../src/Broker.js"
+import * as Redis from "../../src/layers/Redis.js"
+import { BrokerSuite, ResultsSuite } from "../../src/testing.js"
+import { startClusterForTests } from "../utils/redisServer.js"
+
+let cluster: Awaited<ReturnType<typeof startClusterForTests>> | undefined
+beforeAll(async () => {
+  cluster = await startClusterForTests()
+}, 30_000)
+afterAll(() => cluster?.stop())
+
+const options = (): Redis.Options => ({
+  cluster: cluster!.nodes.map((node) => ({ host: node.host, port: node.port })),
+  prefix: "cluster-conformance"
+})
+
+BrokerSuite.run("Redis Cluster broker", {
+  layer: Layer.suspend(() => Redis.broker({ ...options(), visibilityTimeout: "30 seconds" })),
+  visibilityTimeout: "30 seconds",
+  quiet: "50 millis"
+})
+
+ResultsSuite.run("Redis Cluster results", { layer: Layer.suspend(() => Redis.results(options())) })
+
+describe("Redis Cluster", () => {
+  it.live("queues spread over the masters, each queue's keys in one slot", () =>
+    Effect.gen(function*() {
+      const broker = yield* Broker
+      const queues = Array.from({ length: 12 }, (_, i) => `spread-${i}`)
+      yield* Effect.forEach(queues, (queue) => broker.enqueue(queue, [{ id: "a", body: new Uint8Array([1]) }, { id: "b", body: new Uint8Array([2]), runAt: 10 ** 13 }]))
+      const perNode = yield* Effect.forEach(cluster!.nodes, (node) =>
+        Effect.map(node.cli("--scan", "--pattern", "{cluster-conformance:spread-*"), (out) => out.split("\n").filter((k) => k !== "")))
+      assert.isAtLeast(perNode.filter((keys) => keys.length > 0).length, 2, "queues on at least two masters")
+      for (const queue of queues) {
+        const holders = perNode.filter((keys) => keys.some((k) => k.startsWith(`{cluster-conformance:${queue}}`)))
+        assert.strictEqual(holders.length, 1, `keys of ${queue} on one node`)
+      }
+      for (const queue of queues) assert.deepStrictEqual((yield* broker.pending(queue)).map((p) => p.id), ["a", "b"])
+    }).pipe(Effect.provide(Layer.suspend(() => Redis.broker(options())))))
+})
