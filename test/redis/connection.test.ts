@@ -64,6 +64,18 @@ describe("Redis connection failures", () => {
       assert.notInclude(clients, "name=tasqueue")
     }).pipe(Effect.scoped))
 
+  it.live("a Redis that may evict keys gets a warning at connect", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make({ args: ["--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"] })
+      const logs = captureLogs()
+      yield* Effect.scoped(Layer.build(Redis.layer({ port: redis.port }))).pipe(Effect.provide(logs.layer))
+      assert.isTrue(logs.lines.some((l) => l.startsWith("WARN") && l.includes(`maxmemory-policy is "allkeys-lru"`)), logs.lines.join("\n"))
+      yield* redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+      const quiet = captureLogs()
+      yield* Effect.scoped(Layer.build(Redis.layer({ port: redis.port }))).pipe(Effect.provide(quiet.layer))
+      assert.isFalse(quiet.lines.some((l) => l.includes("maxmemory-policy")))
+    }).pipe(Effect.scoped))
+
   it.live("connections killed mid-run: every job ends successful exactly once", () =>
     Effect.gen(function*() {
       const redis = yield* RedisServer.make()

@@ -45,6 +45,16 @@ local function signal(readyKey, signalKey, cap)
 end
 `
 
+/**
+ * Wakes one idle consumer, if none is woken already, so that it reads the queue's earliest
+ * due time again: a delayed message was added that may be due before the one it waits for.
+ */
+const nudgeLua = `
+local function nudge(signalKey)
+  if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
+end
+`
+
 /** a dead letter as one string: "<at>:<id length>:<reason length>:" id reason body */
 const deadLua = `
 local function dead(at, id, reason, body)
@@ -72,7 +82,7 @@ end
 export const enqueue = script(
   "tasqueueEnqueue",
   3,
-  signalLua + `
+  signalLua + nudgeLua + `
 local jp = ARGV[1]
 local now = tonumber(ARGV[2])
 local ready = {}
@@ -95,6 +105,8 @@ end
 if #ready > 0 then
   redis.call('RPUSH', KEYS[1], unpack(ready))
   signal(KEYS[1], KEYS[3], tonumber(ARGV[3]))
+elseif added > 0 then
+  nudge(KEYS[3])
 end
 return added
 `
@@ -233,7 +245,7 @@ return out
 export const nack = script(
   "tasqueueNack",
   4,
-  signalLua + holdsLua + `
+  signalLua + nudgeLua + holdsLua + `
 local jp = ARGV[1]
 local now = tonumber(ARGV[2])
 local id = ARGV[4]
@@ -245,6 +257,7 @@ local delay = tonumber(ARGV[6])
 if delay > 0 then
   redis.call('HSET', k, 't', now + delay)
   redis.call('ZADD', KEYS[2], now + delay, id)
+  nudge(KEYS[4])
 else
   redis.call('HSET', k, 't', ARGV[2])
   redis.call('RPUSH', KEYS[1], id)

@@ -1,0 +1,103 @@
+/**
+ * How an idle consumer waits: it wakes at once when a message is enqueued or becomes due
+ * (TestClock drives due times, even against real Redis), and it does not spin while idle.
+ * The poll interval is long here, so only the wake-ups under test can deliver in time.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Option, TestClock, TestServices } from "effect"
+import { Broker } from "../../src/Broker.js"
+import * as Redis from "../../src/layers/Redis.js"
+import { startForTests } from "../utils/redisServer.js"
+
+let redis: Awaited<ReturnType<typeof startForTests>> | undefined
+beforeAll(async () => {
+  redis = await startForTests()
+})
+afterAll(() => redis?.stop())
+
+const broker = Layer.suspend(() =>
+  Redis.broker({ port: redis!.server.port, prefix: "wakeup", visibilityTimeout: "10 seconds", pollInterval: "20 seconds" })
+)
+const live = (ms: number) => TestServices.provideLive(Effect.sleep(ms))
+const queueName = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
+const body = new Uint8Array([1])
+
+/** the number of script calls Redis has run so far */
+const scriptCalls = Effect.map(
+  Effect.promise(() => Effect.runPromise(redis!.server.cli("info", "commandstats"))),
+  (info) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0)
+)
+
+/** polls a fiber in real time until it is done, up to `ms` */
+const doneWithin = <A, E>(fiber: Fiber.Fiber<A, E>, ms: number) =>
+  Effect.gen(function*() {
+    for (let waited = 0; waited < ms; waited += 10) {
+      if (Option.isSome(yield* Fiber.poll(fiber))) return true
+      yield* live(10)
+    }
+    return false
+  })
+
+describe("Redis consumer wake-ups", () => {
+  it.effect("an enqueue wakes an idle consumer at once", () =>
+    Effect.gen(function*() {
+      const b = yield* Broker
+      const queue = queueName("enqueue")
+      const consumer = yield* b.consumer(queue, { prefetch: 1 })
+      const take = yield* Effect.fork(consumer.take)
+      yield* live(100)
+      assert.isFalse(yield* doneWithin(take, 0))
+      yield* b.enqueue(queue, [{ id: "a", body }])
+      assert.isTrue(yield* doneWithin(take, 1000), "woken by the enqueue")
+      yield* (yield* Fiber.join(take)).ack
+    }).pipe(Effect.scoped, Effect.provide(broker)))
+
+  it.effect("a delayed message enqueued while a consumer waits is taken when the clock passes its due time", () =>
+    Effect.gen(function*() {
+      const b = yield* Broker
+      const queue = queueName("due")
+      const consumer = yield* b.consumer(queue, { prefetch: 1 })
+      const take = yield* Effect.fork(consumer.take)
+      yield* live(100)
+      yield* b.enqueue(queue, [{ id: "later", body, runAt: 5_000 }])
+      yield* live(100)
+      assert.isFalse(yield* doneWithin(take, 0), "not due yet")
+      yield* TestClock.adjust("6 seconds")
+      assert.isTrue(yield* doneWithin(take, 1000), "woken when due")
+      const d = yield* Fiber.join(take)
+      assert.strictEqual(d.id, "later")
+      yield* d.ack
+    }).pipe(Effect.scoped, Effect.provide(broker)))
+
+  it.effect("a lease left to run out by another consumer is taken at its deadline", () =>
+    Effect.gen(function*() {
+      const b = yield* Broker
+      const queue = queueName("lease")
+      const stalled = yield* b.consumer(queue, { prefetch: 1, autoExtend: false })
+      yield* b.enqueue(queue, [{ id: "l", body }])
+      const first = yield* stalled.take
+      const other = yield* b.consumer(queue, { prefetch: 1 })
+      const take = yield* Effect.fork(other.take)
+      yield* live(100)
+      assert.isFalse(yield* doneWithin(take, 0))
+      yield* TestClock.adjust("11 seconds")
+      assert.isTrue(yield* doneWithin(take, 1000), "woken at the lease deadline")
+      const d = yield* Fiber.join(take)
+      assert.strictEqual(d.attempt, first.attempt + 1)
+      yield* d.ack
+    }).pipe(Effect.scoped, Effect.provide(broker)))
+
+  it.effect("an idle consumer does not spin", () =>
+    Effect.gen(function*() {
+      const b = yield* Broker
+      const queue = queueName("idle")
+      const consumer = yield* b.consumer(queue, { prefetch: 4 })
+      const take = yield* Effect.fork(consumer.take)
+      yield* live(100)
+      const before = yield* scriptCalls
+      yield* live(700)
+      const after = yield* scriptCalls
+      assert.isAtMost(after - before, 1, "script calls while idle")
+      yield* Fiber.interrupt(take)
+    }).pipe(Effect.scoped, Effect.provide(broker)))
+})
