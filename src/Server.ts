@@ -29,6 +29,7 @@ import { Broker } from "./Broker.js"
 import { fromBase64, decodeMessage, encodeMessage, fromUtf8, utf8 } from "./internal/codec.js"
 import { dueAt, makeMessage, nextOccurrence } from "./internal/messages.js"
 import { delayBefore } from "./internal/retry.js"
+import * as Workflows from "./internal/workflow.js"
 import type { JobId, JobMessage, Meta, Status } from "./Job.js"
 import { defaultQueue, InvalidPayload, isTerminal, parseSchedule } from "./Job.js"
 import type * as Job from "./Job.js"
@@ -111,9 +112,101 @@ export class DuplicateTask extends Data.TaggedError("DuplicateTask")<{
   readonly message: string
 }> {}
 
+/**
+ * No workflow (group or chain) with this id is known to the results store.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const WorkflowNotFound = Workflows.WorkflowNotFound
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type WorkflowNotFound = Workflows.WorkflowNotFound
+
+/**
+ * A workflow with this id exists already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const WorkflowExists = Workflows.WorkflowExists
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type WorkflowExists = Workflows.WorkflowExists
+
+/**
+ * A workflow that cannot run: an empty group, a chain of fewer than two steps.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidWorkflow extends Data.TaggedError("InvalidWorkflow")<{
+  readonly message: string
+}> {}
+
 // ---------------------------------------------------------------------------------------------
 // models
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * One job of a workflow: its status, or undefined while it is not enqueued (a later step of a
+ * chain).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkflowJob {
+  readonly id: string
+  readonly task: string
+  readonly status: Status | undefined
+}
+
+/**
+ * The state of a workflow (group, chain, or any nesting of them).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkflowStatus {
+  readonly id: string
+  /** `successful` when every job is; `failed` as soon as one failed for good; `cancelled` */
+  readonly status: Status
+  /** every job, in the workflow's order */
+  readonly jobs: ReadonlyArray<WorkflowJob>
+  /** the job that failed, with its error */
+  readonly failedJob?: { readonly id: string; readonly task: string; readonly error: string } | undefined
+}
+
+/**
+ * A group's state, as Tasqueue gives it: its status and each job's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GroupStatus {
+  readonly id: string
+  readonly status: Status
+  readonly jobs: Readonly<Record<string, Status | undefined>>
+}
+
+/**
+ * A chain's state, as Tasqueue gives it: its status, the job it is at, the jobs it has finished.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChainStatus {
+  readonly id: string
+  readonly status: Status
+  readonly currentJob: string | undefined
+  readonly finishedJobs: ReadonlyArray<string>
+}
 
 /**
  * How a failed attempt failed: the handler's error, a timeout, an undecodable payload or an
@@ -197,6 +290,12 @@ export interface DeadJob {
   readonly body: Uint8Array
 }
 
+/** A message to write, with the time it is due. */
+interface PendingMessage {
+  readonly message: JobMessage
+  readonly runAt: number | undefined
+}
+
 /** A registered handler with its types erased. */
 interface Registration {
   readonly task: Task.Task.Any
@@ -243,8 +342,45 @@ export class Server extends Context.Tag("tasqueue/Server")<Server, {
     task: T,
     id: string
   ) => Effect.Effect<Task.Task.Result<T>, ResultNotFound | ResultsError | ParseResult.ParseError>
+  /** the raw bytes jobs saved as results, in the order of `ids` */
+  readonly getResultBytes: (
+    ids: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<Uint8Array>>, ResultsError>
   /** waits until the job's status is final and gives its message */
   readonly awaitJob: (id: string) => Effect.Effect<JobMessage, JobNotFound | ResultsError>
+  /**
+   * Enqueues a workflow (see `Workflow`): stores it, then enqueues the jobs it starts with.
+   * Gives its id.
+   */
+  readonly enqueueWorkflow: (
+    draft: Workflows.Draft,
+    options?: { readonly id?: string | undefined }
+  ) => Effect.Effect<string, BrokerError | ResultsError | InvalidPayload | WorkflowExists | InvalidWorkflow>
+  /** enqueues jobs as a group: all at once; gives the group's id */
+  readonly enqueueGroup: (
+    jobs: ReadonlyArray<Job.Job>,
+    options?: { readonly id?: string | undefined }
+  ) => Effect.Effect<string, BrokerError | ResultsError | InvalidPayload | WorkflowExists | InvalidWorkflow>
+  /** enqueues jobs as a chain: each after the previous one succeeded, with its result; gives the chain's id */
+  readonly enqueueChain: (
+    jobs: ReadonlyArray<Job.Job>,
+    options?: { readonly id?: string | undefined }
+  ) => Effect.Effect<string, BrokerError | ResultsError | InvalidPayload | WorkflowExists | InvalidWorkflow>
+  /** the state of a workflow and of each of its jobs */
+  readonly getWorkflow: (id: string) => Effect.Effect<WorkflowStatus, WorkflowNotFound | ResultsError>
+  /** a group's status and its jobs' statuses */
+  readonly getGroup: (id: string) => Effect.Effect<GroupStatus, WorkflowNotFound | ResultsError>
+  /** a chain's status, current job and finished jobs */
+  readonly getChain: (id: string) => Effect.Effect<ChainStatus, WorkflowNotFound | ResultsError>
+  /** waits until a workflow ends and gives its final state */
+  readonly awaitWorkflow: (id: string) => Effect.Effect<WorkflowStatus, WorkflowNotFound | ResultsError>
+  /**
+   * Cancels a workflow: it ends `cancelled` unless it has ended already (false then); its
+   * waiting jobs are marked cancelled and workers skip them. Running jobs finish.
+   */
+  readonly cancelWorkflow: (id: string) => Effect.Effect<boolean, WorkflowNotFound | BrokerError | ResultsError>
+  /** cancels a waiting job: marks it cancelled and takes it out of its queue; false if it was not waiting */
+  readonly cancelJob: (id: string) => Effect.Effect<boolean, JobNotFound | BrokerError | ResultsError>
   /** forgets a job's state and result (a waiting job stays in its queue) */
   readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
   /** the jobs waiting in a queue (ready first, then delayed) */
@@ -386,15 +522,30 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
 
     // --- producing ---------------------------------------------------------------------------
 
-    /** encodes messages and writes them: states first, then the queues (one write per queue) */
-    const enqueueMessages = (items: ReadonlyArray<{ readonly message: JobMessage; readonly runAt: number | undefined }>) =>
+    /**
+     * Encodes messages and writes them: states first, then the queues (one write per queue).
+     * When `recovering` (redoing what followed a final state after a crash), a job whose state
+     * is past `queued` is left alone and one still `queued` is only put in its queue again
+     * (the broker ignores an id it holds), so nothing runs twice.
+     */
+    const enqueueMessages = (items: ReadonlyArray<PendingMessage>, recovering = false) =>
       Effect.gen(function*() {
         if (items.length === 0) return
         const now = yield* Clock.currentTimeMillis
-        const encoded = items.map((item) => encodeMessage(item.message))
-        for (let i = 0; i < items.length; i++) {
+        let fresh = items
+        let requeue: ReadonlyArray<PendingMessage> = []
+        if (recovering) {
+          const stored = yield* results.getJobs(items.map((item) => item.message.meta.id))
+          const statuses = stored.map((bytes) =>
+            Option.flatMap(bytes, (b) => Either.getRight(decodeMessage(b))).pipe(Option.map((m) => m.meta.status))
+          )
+          fresh = items.filter((_, i) => Option.isNone(statuses[i]!))
+          requeue = items.filter((_, i) => Option.contains(statuses[i]!, "queued"))
+        }
+        const encoded = fresh.map((item) => encodeMessage(item.message))
+        for (let i = 0; i < fresh.length; i++) {
           if (encoded[i]!.byteLength > maxMessageBytes) {
-            const { meta, job } = items[i]!.message
+            const { job, meta } = fresh[i]!.message
             return yield* new InvalidPayload({
               task: job.task,
               message: `job ${meta.id} of task "${job.task}" encodes to ${
@@ -403,21 +554,27 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             })
           }
         }
-        yield* results.record(items.map((item, i) => ({
-          id: item.message.meta.id,
-          status: "queued" as const,
-          message: encoded[i]!,
-          at: now
-        })))
+        if (fresh.length > 0) {
+          yield* results.record(fresh.map((item, i) => ({
+            id: item.message.meta.id,
+            status: "queued" as const,
+            message: encoded[i]!,
+            at: now
+          })))
+        }
         const byQueue = new Map<string, Array<{ id: string; body: Uint8Array; runAt: number | undefined }>>()
-        items.forEach((item, i) => {
+        const add = (item: PendingMessage, body: Uint8Array) => {
           const queue = item.message.meta.queue
           let list = byQueue.get(queue)
           if (list === undefined) byQueue.set(queue, list = [])
-          list.push({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt })
-        })
+          list.push({ id: item.message.meta.id, body, runAt: item.runAt })
+        }
+        fresh.forEach((item, i) => add(item, encoded[i]!))
+        requeue.forEach((item) => add(item, encodeMessage(item.message)))
         for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
       })
+
+    const engine = Workflows.make({ results, broker, enqueueMessages })
 
     const enqueueMany: Server["Type"]["enqueueMany"] = (jobs) =>
       Effect.gen(function*() {
@@ -482,6 +639,78 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
 
     const list = (index: Index) => (page?: Page) => results.list(index, page)
 
+    // --- workflows ---------------------------------------------------------------------------
+
+    const enqueueWorkflow = (draft: Workflows.Draft, options: { readonly id?: string | undefined } = {}) =>
+      Effect.gen(function*() {
+        const invalid = Workflows.validate(draft)
+        if (invalid !== undefined) return yield* new InvalidWorkflow({ message: invalid })
+        const id = options.id ?? crypto.randomUUID()
+        const now = yield* Clock.currentTimeMillis
+        yield* engine.enqueue({ id, root: Workflows.assignIds(id, draft), createdAt: now })
+        return id
+      }).pipe(Effect.withSpan("tasqueue.enqueueWorkflow", { attributes: { "tasqueue.workflow": draft._tag } }))
+
+    const jobsDraft = (tag: "group" | "chain", jobs: ReadonlyArray<Job.Job>): Workflows.Draft => ({
+      _tag: tag,
+      children: jobs.map((job) => ({ _tag: "job", spec: job.spec }))
+    })
+
+    const getWorkflow = (id: string) =>
+      Effect.gen(function*() {
+        const definition = yield* engine.load(id)
+        const end = yield* engine.getEnd(id)
+        const jobs = yield* engine.jobStatuses(definition)
+        const failed = Option.filter(end, (e) => e.status === "failed" && e.jobId !== undefined)
+        return {
+          id,
+          status: Workflows.workflowStatus(end, jobs),
+          jobs: jobs.map((j) => ({ id: j.id, task: j.task, status: Option.getOrUndefined(j.status) })),
+          failedJob: Option.getOrUndefined(Option.map(failed, (e) => ({
+            id: e.jobId!,
+            task: e.task ?? "",
+            error: e.error ?? ""
+          })))
+        } satisfies WorkflowStatus
+      })
+
+    const getGroup = (id: string) =>
+      Effect.map(getWorkflow(id), (w): GroupStatus => ({
+        id,
+        status: w.status,
+        jobs: Object.fromEntries(w.jobs.map((j) => [j.id, j.status]))
+      }))
+
+    const getChain = (id: string) =>
+      Effect.map(getWorkflow(id), (w): ChainStatus => ({
+        id,
+        status: w.status,
+        currentJob: w.jobs.find((j) => j.status !== "successful")?.id,
+        finishedJobs: w.jobs.filter((j) => j.status === "successful").map((j) => j.id)
+      }))
+
+    const awaitWorkflow = (id: string) =>
+      Effect.zipRight(
+        engine.load(id),
+        Effect.repeat(
+          engine.getEnd(id),
+          Schedule.passthrough(pollSchedule as Schedule.Schedule<unknown, Option.Option<Workflows.End>>).pipe(
+            Schedule.whileInput(Option.isNone)
+          )
+        )
+      ).pipe(Effect.zipRight(getWorkflow(id)))
+
+    const cancelJob = (id: string) =>
+      Effect.gen(function*() {
+        const message = yield* getJob(id)
+        const { meta } = message
+        if (meta.status !== "queued" && meta.status !== "retrying") return false
+        const now = yield* Clock.currentTimeMillis
+        const applied = yield* writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now)
+        yield* broker.remove(meta.queue, id)
+        return applied
+      })
+
     // --- working -----------------------------------------------------------------------------
 
     const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
@@ -499,10 +728,10 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
      * What follows a final state: follow-up jobs, the next cron run. Ids are derived from the
      * finished job's, so doing this twice (after a crash) enqueues nothing twice.
      */
-    const afterFinal = (message: JobMessage, status: Status, now: number) =>
+    const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
       Effect.gen(function*() {
         const { job, meta } = message
-        const next: Array<{ message: JobMessage; runAt: number | undefined }> = []
+        const next: Array<PendingMessage> = []
         const specs = status === "successful" ? job.onSuccess : status === "failed" ? job.onError : undefined
         const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
         specs?.forEach((spec, i) => {
@@ -520,7 +749,8 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             })
           }
         }
-        yield* enqueueMessages(next)
+        yield* enqueueMessages(next, recovering)
+        yield* engine.onFinal(message, status, recovering)
       })
 
     const jobContext = (message: JobMessage, delivery: Delivery): JobCtx["Type"] => ({
@@ -580,6 +810,12 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
           }
 
           const started = yield* Clock.currentTimeMillis
+          if (message.meta.workflow !== undefined && Option.isSome(yield* engine.getEnd(message.meta.workflow.id))) {
+            // its workflow failed or was cancelled before it ran
+            const cancelled = withMeta(message, { status: "cancelled", finishedAt: started })
+            yield* writeState(cancelled, "cancelled", started)
+            return yield* delivery.ack
+          }
           const processing = withMeta(message, { status: "processing", processedAt: started })
           if (!(yield* writeState(processing, "processing", started))) {
             return yield* recover(delivery, id)
@@ -657,7 +893,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         if (Option.isSome(decoded)) {
           const now = yield* Clock.currentTimeMillis
           yield* Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`)
-          yield* afterFinal(decoded.value, decoded.value.meta.status, now)
+          yield* afterFinal(decoded.value, decoded.value.meta.status, now, true)
         }
         yield* delivery.ack
       })
@@ -722,7 +958,17 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       enqueueMany,
       getJob,
       getResult,
+      getResultBytes: results.getResults,
       awaitJob,
+      enqueueWorkflow,
+      enqueueGroup: (jobs, options) => enqueueWorkflow(jobsDraft("group", jobs), options),
+      enqueueChain: (jobs, options) => enqueueWorkflow(jobsDraft("chain", jobs), options),
+      getWorkflow,
+      getGroup,
+      getChain,
+      awaitWorkflow,
+      cancelWorkflow: engine.cancel,
+      cancelJob,
       deleteJob: results.deleteJob,
       getPending,
       getDeadLetters,
@@ -888,3 +1134,67 @@ export const getTasks: Effect.Effect<ReadonlyArray<string>, never, Server> = Eff
  */
 export const start: Effect.Effect<never, never, Server> = Effect.flatMap(Server, (server) => server.start)
 
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const enqueueGroup = (
+  jobs: ReadonlyArray<Job.Job>,
+  options?: { readonly id?: string | undefined }
+): Effect.Effect<string, BrokerError | ResultsError | InvalidPayload | WorkflowExists | InvalidWorkflow, Server> =>
+  Effect.flatMap(Server, (server) => server.enqueueGroup(jobs, options))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const enqueueChain = (
+  jobs: ReadonlyArray<Job.Job>,
+  options?: { readonly id?: string | undefined }
+): Effect.Effect<string, BrokerError | ResultsError | InvalidPayload | WorkflowExists | InvalidWorkflow, Server> =>
+  Effect.flatMap(Server, (server) => server.enqueueChain(jobs, options))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getGroup = (id: string): Effect.Effect<GroupStatus, WorkflowNotFound | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getGroup(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getChain = (id: string): Effect.Effect<ChainStatus, WorkflowNotFound | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getChain(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getWorkflow = (id: string): Effect.Effect<WorkflowStatus, WorkflowNotFound | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getWorkflow(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const awaitWorkflow = (id: string): Effect.Effect<WorkflowStatus, WorkflowNotFound | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.awaitWorkflow(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const cancelWorkflow = (
+  id: string
+): Effect.Effect<boolean, WorkflowNotFound | BrokerError | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.cancelWorkflow(id))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const cancelJob = (id: string): Effect.Effect<boolean, JobNotFound | BrokerError | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.cancelJob(id))

@@ -16,3 +16,5 @@ export * as Results from "./Results.js"
 export * as Server from "./Server.js"
 /** @since 0.1.0 */
 export * as Task from "./Task.js"
+/** @since 0.1.0 */
+export * as Workflow from "./Workflow.js"

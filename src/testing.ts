@@ -16,3 +16,5 @@
 export * as BrokerSuite from "./testing/BrokerSuite.js"
 /** @since 0.1.0 */
 export * as ResultsSuite from "./testing/ResultsSuite.js"
+/** @since 0.1.0 */
+export * as ServerSuite from "./testing/ServerSuite.js"

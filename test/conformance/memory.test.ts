@@ -1,5 +1,5 @@
-import { BrokerSuite, ResultsSuite } from "../../src/testing.js"
 import * as Memory from "../../src/layers/Memory.js"
+import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
 
 BrokerSuite.run("Memory broker", {
   layer: Memory.broker({ visibilityTimeout: "30 seconds" }),
@@ -8,3 +8,5 @@ BrokerSuite.run("Memory broker", {
 })
 
 ResultsSuite.run("Memory results", { layer: Memory.results() })
+
+ServerSuite.run("Server and workflows on Memory", { layer: Memory.layer })

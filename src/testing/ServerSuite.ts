@@ -1,0 +1,384 @@
+/**
+ * The Server conformance suite: jobs and workflows end to end on a backend (a layer providing
+ * Broker and Results). Written once, run on every backend; it checks what users see: statuses,
+ * typed results, retries, groups, chains, fan-in, cancellation and the group-completion race.
+ *
+ * @since 0.1.0
+ */
+import { assert, describe, it } from "@effect/vitest"
+import type { Layer, Scope } from "effect"
+import type { Duration } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
+import type { Broker } from "../Broker.js"
+import * as Job from "../Job.js"
+import * as JobCtx from "../JobCtx.js"
+import type { Results } from "../Results.js"
+import * as Server from "../Server.js"
+import * as Task from "../Task.js"
+import * as Workflow from "../Workflow.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** the backend under test; each test builds it afresh and uses a queue of its own */
+  readonly layer: Layer.Layer<Broker | Results, unknown>
+  /** "test" (the default) advances TestClock; "live" waits in real time */
+  readonly clock?: "test" | "live" | undefined
+  /** per-test timeout in milliseconds for vitest */
+  readonly timeout?: number | undefined
+}
+
+const Step = Task.make("suite.step", {
+  payload: Schema.Struct({ add: Schema.Number, failures: Schema.optional(Schema.Number) }),
+  result: Schema.Struct({ total: Schema.Number })
+})
+const Concat = Task.make("suite.concat", {
+  payload: Schema.Struct({ text: Schema.String }),
+  result: Schema.Struct({ text: Schema.String })
+})
+const Gate = Task.make("suite.gate", {
+  payload: Schema.Struct({ name: Schema.String }),
+  result: Schema.Struct({ text: Schema.String })
+})
+
+const decodeTotal = Schema.decodeUnknownSync(Schema.parseJson(Step.result))
+const decodeText = Schema.decodeUnknownSync(Schema.parseJson(Concat.result))
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+/** what a test's handlers share with the test */
+interface Probe {
+  readonly attempts: Ref.Ref<ReadonlyMap<string, number>>
+  readonly runs: Ref.Ref<ReadonlyArray<string>>
+  readonly gates: Map<string, Deferred.Deferred<void>>
+}
+
+/**
+ * Defines the suite's tests in a `describe` block named `name`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = (name: string, options: Options): void => {
+  const live = options.clock === "live"
+  const test = live ? it.live : it.effect
+  const advance = (d: Duration.DurationInput) => (live ? Effect.sleep(d) : TestClock.adjust(d))
+  const pause = TestServices.provideLive(Effect.sleep("10 millis"))
+
+  /** polls `effect` (real time between polls) until `f` holds */
+  const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, f: (a: A) => boolean, what: string) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 1500; i++) {
+        const a = yield* effect
+        if (f(a)) return a
+        yield* pause
+      }
+      return yield* Effect.dieMessage(`timed out waiting for ${what}`)
+    })
+
+  const statusOf = (id: string) =>
+    Server.getJob(id).pipe(
+      Effect.map((m): Job.Status | undefined => m.meta.status),
+      Effect.catchTag("JobNotFound", () => Effect.succeed(undefined))
+    )
+  const awaitStatus = (id: string, status: Job.Status) =>
+    eventually(statusOf(id), (s) => s === status, `job ${id} to be ${status}`)
+
+  const handlers = (queue: string, probe: Probe, concurrency: number) =>
+    L.mergeAll(
+      Server.register(Step, ({ add, failures }) =>
+        Effect.gen(function*() {
+          const ctx = yield* JobCtx.JobCtx
+          const n = yield* Ref.modify(probe.attempts, (m) => {
+            const next = (m.get(ctx.meta.id) ?? 0) + 1
+            return [next, new Map(m).set(ctx.meta.id, next)]
+          })
+          yield* Ref.update(probe.runs, (r) => [...r, ctx.meta.id])
+          if (n <= (failures ?? 0)) return yield* Effect.fail(new Error(`planned failure ${n}`))
+          const before = Option.match(ctx.prevJobResult, {
+            onNone: () => 0,
+            onSome: (bytes) => decodeTotal(text(bytes)).total
+          }) + ctx.prevJobResults.reduce((sum, bytes) => sum + decodeTotal(text(bytes)).total, 0)
+          return { total: before + add }
+        }), { queue, concurrency }),
+      Server.register(Concat, ({ text: own }) =>
+        Effect.gen(function*() {
+          const ctx = yield* JobCtx.JobCtx
+          yield* Ref.update(probe.runs, (r) => [...r, ctx.meta.id])
+          const before = Option.match(ctx.prevJobResult, { onNone: () => "", onSome: (b) => decodeText(text(b)).text })
+          const all = ctx.prevJobResults.map((b) => decodeText(text(b)).text).join("")
+          return { text: before + all + own }
+        }), { queue, concurrency }),
+      Server.register(Gate, ({ name: gate }) =>
+        Effect.gen(function*() {
+          const ctx = yield* JobCtx.JobCtx
+          yield* Ref.update(probe.runs, (r) => [...r, ctx.meta.id])
+          const deferred = probe.gates.get(gate)
+          if (deferred !== undefined) yield* Deferred.await(deferred)
+          return { text: gate }
+        }), { queue, concurrency })
+    )
+
+  interface Env {
+    readonly queue: string
+    readonly probe: Probe
+    /** builds a job on this test's queue */
+    readonly job: <T extends Task.Task.Any>(
+      task: T,
+      payload: Task.Task.Payload<T>,
+      options?: Job.Options
+    ) => Effect.Effect<Job.Job<T>, Job.InvalidPayload | Job.InvalidJobOptions | Job.InvalidSchedule>
+    /** how many times the handlers ran a job */
+    readonly runsOf: (id: string) => Effect.Effect<number>
+  }
+
+  const scenario = <A, E>(
+    title: string,
+    body: (env: Env) => Effect.Effect<A, E, Server.Server | Scope.Scope>,
+    settings: { readonly workers?: number; readonly concurrency?: number } = {}
+  ) =>
+    test(title, () =>
+      Effect.gen(function*() {
+        const queue = `suite:${crypto.randomUUID().slice(0, 8)}`
+        const probe: Probe = {
+          attempts: yield* Ref.make<ReadonlyMap<string, number>>(new Map()),
+          runs: yield* Ref.make<ReadonlyArray<string>>([]),
+          gates: new Map()
+        }
+        const backend = yield* L.build(options.layer)
+        const serverLayer = Server.layerWith({
+          retrySchedule: Schedule.spaced("1 second"),
+          // under TestClock, poll in real time without moving the clock
+          pollSchedule: live
+            ? Schedule.spaced("10 millis")
+            : Schedule.spaced(0).pipe(Schedule.tapOutput(() => pause)),
+          shutdownGrace: 0
+        })
+        const makeWorker = handlers(queue, probe, settings.concurrency ?? 2).pipe(
+          L.provideMerge(serverLayer),
+          L.provide(L.succeedContext(backend))
+        )
+        // workers: servers of their own over the same backend, as other processes would be
+        for (let i = 0; i < (settings.workers ?? 1); i++) {
+          const worker = yield* L.build(makeWorker)
+          yield* Effect.forkScoped(Effect.provide(Server.start, worker))
+        }
+        const client = yield* L.build(serverLayer.pipe(L.provide(L.succeedContext(backend))))
+        const env: Env = {
+          queue,
+          probe,
+          job: (task, payload, jobOptions) => Job.make(task, payload, { queue, ...jobOptions }),
+          runsOf: (id) => Effect.map(Ref.get(probe.runs), (runs) => runs.filter((r) => r === id).length)
+        }
+        yield* Effect.provide(body(env), client)
+      }).pipe(Effect.scoped), options.timeout)
+
+  describe(name, () => {
+    scenario("a job runs and its typed result is recorded", ({ job }) =>
+      Effect.gen(function*() {
+        const id = yield* Server.enqueue(yield* job(Step, { add: 7 }))
+        yield* awaitStatus(id, "successful")
+        assert.deepStrictEqual(yield* Server.getResult(Step, id), { total: 7 })
+        assert.include(yield* Server.getSuccess(), id)
+      }))
+
+    scenario("a failed attempt is retried after the schedule's delay", ({ job, runsOf }) =>
+      Effect.gen(function*() {
+        const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 1 }, { maxRetries: 2 }))
+        yield* awaitStatus(id, "retrying")
+        const retrying = yield* Server.getJob(id)
+        assert.strictEqual(retrying.meta.retried, 1)
+        assert.strictEqual(retrying.meta.prevErr, "Error: planned failure 1")
+        yield* advance("1100 millis")
+        yield* awaitStatus(id, "successful")
+        assert.strictEqual(yield* runsOf(id), 2)
+      }))
+
+    scenario("a job fails for good once its retries are used", ({ job }) =>
+      Effect.gen(function*() {
+        const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 1 }))
+        yield* awaitStatus(id, "retrying")
+        yield* advance("1100 millis")
+        yield* awaitStatus(id, "failed")
+        assert.include(yield* Server.getFailed(), id)
+        assert.deepStrictEqual(yield* Server.getPending(yield* Effect.map(Server.getJob(id), (m) => m.meta.queue)), [])
+      }))
+
+    scenario("a job of an unknown task fails with that reason", ({ queue }) =>
+      Effect.gen(function*() {
+        const Unknown = Task.make("suite.unknown", { payload: Schema.Struct({}) })
+        const id = yield* Server.enqueue(yield* Job.make(Unknown, {}, { queue }))
+        yield* awaitStatus(id, "failed")
+        assert.include((yield* Server.getJob(id)).meta.prevErr, "UnknownTask")
+      }))
+
+    scenario("a delayed job waits until it is due", ({ job }) =>
+      Effect.gen(function*() {
+        const id = yield* Server.enqueue(yield* job(Step, { add: 1 }, { delay: "2 seconds" }))
+        yield* pause
+        assert.strictEqual(yield* statusOf(id), "queued")
+        yield* advance("2100 millis")
+        yield* awaitStatus(id, "successful")
+      }))
+
+    scenario("run awaits a single job's typed result, or its failure", ({ job }) =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* Workflow.run(yield* job(Step, { add: 5 })), { total: 5 })
+        const error = yield* Effect.flip(Workflow.run(yield* job(Step, { add: 5, failures: 1 })))
+        assert.strictEqual(error._tag, "JobFailed")
+        if (error._tag === "JobFailed") assert.strictEqual(error.error, "Error: planned failure 1")
+      }))
+
+    scenario("group: all jobs run; the outcome is the tuple of their results", ({ job }) =>
+      Effect.gen(function*() {
+        const wf = Workflow.group([yield* job(Step, { add: 1 }), yield* job(Concat, { text: "a" }), yield* job(Step, { add: 3 })])
+        const out = yield* Workflow.run(wf)
+        assert.deepStrictEqual(out, [{ total: 1 }, { text: "a" }, { total: 3 }])
+        const id = yield* Server.enqueueGroup([yield* job(Step, { add: 1 }), yield* job(Step, { add: 2 })], { id: `g-${crypto.randomUUID()}` })
+        yield* eventually(Server.getGroup(id), (g) => g.status === "successful", "group to succeed")
+        const group = yield* Server.getGroup(id)
+        assert.deepStrictEqual(Object.values(group.jobs), ["successful", "successful"])
+        assert.deepStrictEqual(Object.keys(group.jobs), [`${id}/0`, `${id}/1`])
+      }))
+
+    scenario("group: one job failing after its retries fails the group, naming it", ({ job }) =>
+      Effect.gen(function*() {
+        const bad = yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 1, id: `bad-${crypto.randomUUID()}` })
+        const wf = Workflow.group([yield* job(Step, { add: 1 }), bad], { id: `g-${crypto.randomUUID()}` })
+        const running = yield* Effect.fork(Workflow.run(wf))
+        yield* awaitStatus(bad.spec.opts.id!, "retrying")
+        yield* advance("1100 millis")
+        const exit = yield* Fiber.await(running)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = yield* Effect.flip(Fiber.join(running))
+        assert.strictEqual(error._tag, "JobFailed")
+        if (error._tag === "JobFailed") {
+          assert.strictEqual(error.jobId, bad.spec.opts.id)
+          assert.strictEqual(error.error, "Error: planned failure 2")
+          assert.strictEqual(error.workflowId, wf.id)
+        }
+        const group = yield* Server.getGroup(wf.id!)
+        assert.strictEqual(group.status, "failed")
+        assert.strictEqual(group.jobs[bad.spec.opts.id!], "failed")
+      }))
+
+    scenario("chain: each step sees the previous result; the outcome is the last one", ({ job }) =>
+      Effect.gen(function*() {
+        const id = `c-${crypto.randomUUID()}`
+        const wf = Workflow.chain([yield* job(Step, { add: 1 }), yield* job(Step, { add: 10 }), yield* job(Step, { add: 100 })], { id })
+        assert.deepStrictEqual(yield* Workflow.run(wf), { total: 111 })
+        const chain = yield* Server.getChain(id)
+        assert.strictEqual(chain.status, "successful")
+        assert.deepStrictEqual(chain.finishedJobs, [`${id}/0`, `${id}/1`, `${id}/2`])
+        assert.strictEqual(chain.currentJob, undefined)
+        assert.isDefined((yield* Server.getJob(`${id}/2`)).meta.prevJobResult)
+      }))
+
+    scenario("chain: a failed step fails the chain and later steps never run", ({ job, runsOf }) =>
+      Effect.gen(function*() {
+        const id = `c-${crypto.randomUUID()}`
+        const wf = Workflow.chain([yield* job(Step, { add: 1 }), yield* job(Step, { add: 1, failures: 9 }), yield* job(Step, { add: 1 })], { id })
+        const error = yield* Effect.flip(Workflow.run(wf))
+        assert.strictEqual(error._tag, "JobFailed")
+        if (error._tag === "JobFailed") assert.strictEqual(error.jobId, `${id}/1`)
+        const chain = yield* Server.getChain(id)
+        assert.strictEqual(chain.status, "failed")
+        assert.deepStrictEqual(chain.finishedJobs, [`${id}/0`])
+        assert.strictEqual(chain.currentJob, `${id}/1`)
+        assert.strictEqual(yield* statusOf(`${id}/2`), undefined)
+        assert.strictEqual(yield* runsOf(`${id}/2`), 0)
+      }))
+
+    scenario("chain of a group: the next step receives every result of the group, in order", ({ job }) =>
+      Effect.gen(function*() {
+        const wf = Workflow.chain([
+          yield* job(Concat, { text: "<" }),
+          Workflow.group([
+            yield* job(Concat, { text: "a" }),
+            yield* job(Concat, { text: "b" }),
+            yield* job(Concat, { text: "c" }),
+            yield* job(Concat, { text: "d" })
+          ]),
+          yield* job(Concat, { text: ">" })
+        ])
+        // each group member saw "<"; the last step joins the members' results in group order
+        assert.deepStrictEqual(yield* Workflow.run(wf), { text: "<a<b<c<d>" })
+      }))
+
+    scenario("group of chains: each chain runs its steps in order", ({ job }) =>
+      Effect.gen(function*() {
+        const wf = Workflow.group([
+          Workflow.chain([yield* job(Step, { add: 1 }), yield* job(Step, { add: 2 })]),
+          Workflow.chain([yield* job(Concat, { text: "x" }), yield* job(Concat, { text: "y" })]),
+          yield* job(Step, { add: 5 })
+        ])
+        assert.deepStrictEqual(yield* Workflow.run(wf), [{ total: 3 }, { text: "xy" }, { total: 5 }])
+      }))
+
+    scenario("a detached workflow is queried by id", ({ job }) =>
+      Effect.gen(function*() {
+        const id = yield* Workflow.enqueue(Workflow.chain([yield* job(Step, { add: 1 }), yield* job(Step, { add: 2 })]))
+        const done = yield* Server.awaitWorkflow(id)
+        assert.strictEqual(done.status, "successful")
+        assert.deepStrictEqual(done.jobs.map((j) => j.status), ["successful", "successful"])
+        assert.deepStrictEqual(yield* Server.getResult(Step, `${id}/1`), { total: 3 })
+        assert.strictEqual((yield* Effect.flip(Workflow.status("nope")))._tag, "WorkflowNotFound")
+      }))
+
+    scenario("interrupting an attached run cancels what has not started", ({ job, probe, runsOf }) =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        probe.gates.set("hold", gate)
+        const id = `i-${crypto.randomUUID()}`
+        const wf = Workflow.chain([
+          Workflow.group([
+            yield* job(Gate, { name: "hold" }),
+            yield* job(Gate, { name: "hold" }),
+            yield* job(Step, { add: 1 }, { delay: "1 hour" })
+          ]),
+          yield* job(Step, { add: 1 })
+        ], { id })
+        const running = yield* Effect.fork(Workflow.run(wf))
+        yield* eventually(
+          Effect.all([runsOf(`${id}/0.0`), runsOf(`${id}/0.1`)]),
+          ([a, b]) => a === 1 && b === 1,
+          "both gates to run"
+        )
+        yield* Fiber.interrupt(running)
+        const state = yield* Server.getWorkflow(id)
+        assert.strictEqual(state.status, "cancelled")
+        assert.strictEqual(yield* statusOf(`${id}/0.2`), "cancelled")
+        // the running jobs finish; the waiting one never runs, even once it is due
+        yield* Deferred.succeed(gate, undefined)
+        yield* awaitStatus(`${id}/0.0`, "successful")
+        yield* awaitStatus(`${id}/0.1`, "successful")
+        yield* advance("1 hour")
+        yield* pause
+        yield* pause
+        assert.strictEqual(yield* runsOf(`${id}/0.2`), 0, "a cancelled job is skipped")
+        assert.strictEqual(yield* statusOf(`${id}/0.2`), "cancelled")
+        assert.strictEqual(yield* statusOf(`${id}/1`), undefined, "the next step is never enqueued")
+        assert.strictEqual((yield* Server.getWorkflow(id)).status, "cancelled")
+      }))
+
+    scenario("two jobs of a group finishing together on two workers start the next step once", ({ job, probe, runsOf }) =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const id = `r-${crypto.randomUUID()}`
+        const wf = Workflow.chain([
+          Workflow.group([yield* job(Gate, { name: "A" }), yield* job(Gate, { name: "B" })]),
+          yield* job(Concat, { text: "!" })
+        ], { id })
+        probe.gates.set("A", gate)
+        probe.gates.set("B", gate)
+        const running = yield* Effect.fork(Workflow.run(wf))
+        yield* eventually(Effect.all([runsOf(`${id}/0.0`), runsOf(`${id}/0.1`)]), ([a, b]) => a === 1 && b === 1, "both jobs to run")
+        yield* Deferred.succeed(gate, undefined)
+        assert.deepStrictEqual(yield* Fiber.join(running), { text: "AB!" })
+        yield* pause
+        assert.strictEqual(yield* runsOf(`${id}/1`), 1)
+        assert.strictEqual((yield* Server.getWorkflow(id)).status, "successful")
+      }), { workers: 2, concurrency: 1 })
+  })
+}
