@@ -171,9 +171,9 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           const unsettled = [...held].filter((s) => !s.done)
           buffer.length = 0
           for (const s of held) free(s)
-          if (unsettled.length === 0) return
+          if (unsettled.length === 0 && arrived.length === 0) return
           const now = yield* Clock.currentTimeMillis
-          const args: Array<Arg> = [k.job, now, signalCap]
+          const args: Array<Arg> = [k.job, now, signalCap, arrived.length, ...arrived.splice(0, arrived.length)]
           for (const s of unsettled) {
             s.done = true
             args.push(s.id, s.attempt)
@@ -239,15 +239,21 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       })
 
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
-      const claimArgs = (now: number, n: number): Array<Arg> => [
-        k.job,
-        now,
-        now + vt,
-        n,
-        options.maxRedeliveries,
-        signalCap,
-        vt
-      ]
+      // Reply keys: each claim or ack call leaves its reply under a key of its own, so that the
+      // same call re-sent by ioredis after a reconnect gets the same deliveries back instead of
+      // leasing new ones (and orphaning the first). The next call deletes the keys of replies
+      // that arrived; the rest expire after a visibility timeout.
+      const consumerId = crypto.randomUUID()
+      let sequence = 0
+      const arrived: Array<string> = []
+      const claimArgs = (now: number, n: number): { readonly args: Array<Arg>; readonly replyKey: string } => {
+        const replyKey = `${k.tag}:r:${consumerId}:${sequence++}`
+        const forget = arrived.splice(0, arrived.length)
+        return {
+          replyKey,
+          args: [k.job, now, now + vt, n, options.maxRedeliveries, signalCap, vt, replyKey, forget.length, ...forget]
+        }
+      }
 
       /** adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many */
       const addClaimed = (r: ReadonlyArray<number | Buffer>, from: number) => {
@@ -268,13 +274,16 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
 
       /** leases up to `n` messages into the buffer; gives the next due time or lease deadline (-1: none) */
       const claim = (n: number) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          call("claim", queue, Scripts.claim, claimKeys, claimArgs(now, n), true).pipe(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const { args, replyKey } = claimArgs(now, n)
+          return call("claim", queue, Scripts.claim, claimKeys, args, true).pipe(
             Effect.map((reply) => {
+              arrived.push(replyKey)
               const r = reply as ReadonlyArray<number | Buffer>
               return { claimed: addClaimed(r, 0), next: r[0] as number, now }
             })
-          ))
+          )
+        })
 
       // Acks go out in batches; a batch also claims the messages for the slots it frees when
       // a `take` waits for one, so a busy worker gets its next job in the same round trip.
@@ -284,10 +293,11 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
             const n = open && slotWaiter !== undefined && buffer.length === 0
               ? Math.max(0, prefetch - held.size + slots.length)
               : 0
-            const args: Array<Arg> = claimArgs(now, n)
+            const { args, replyKey } = claimArgs(now, n)
             for (const s of slots) args.push(s.id, s.attempt)
             return call("ack", queue, Scripts.ack, claimKeys, args, true).pipe(
               Effect.map((reply) => {
+                arrived.push(replyKey)
                 const r = reply as ReadonlyArray<number | Buffer>
                 const count = r[0] as number
                 if (n > 0) addClaimed(r, count + 1)

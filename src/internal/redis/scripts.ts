@@ -123,7 +123,16 @@ return added
  * deadline left (-1 for none), so that an idle consumer knows when to look again.
  */
 const claimLua = signalLua + deadLua + `
-local function claim(jp, nowArg, deadline, n, maxLost, cap, vt, out)
+local function nextDeadline()
+  local next = -1
+  local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if #d > 0 then next = tonumber(d[2]) end
+  local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if #l > 0 and (next == -1 or tonumber(l[2]) < next) then next = tonumber(l[2]) end
+  return next
+end
+
+local function claim(jp, nowArg, deadline, n, maxLost, cap, vt, out, leasedPairs)
   local now = tonumber(nowArg)
   local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
   if #due > 0 then
@@ -166,9 +175,12 @@ local function claim(jp, nowArg, deadline, n, maxLost, cap, vt, out)
         local k = jp .. id
         local body = redis.call('HGET', k, 'b')
         if body then
+          local attempt = redis.call('HINCRBY', k, 'a', 1)
           out[#out + 1] = id
-          out[#out + 1] = redis.call('HINCRBY', k, 'a', 1)
+          out[#out + 1] = attempt
           out[#out + 1] = body
+          leasedPairs[#leasedPairs + 1] = id
+          leasedPairs[#leasedPairs + 1] = attempt
           leases[#leases + 1] = deadline
           leases[#leases + 1] = id
           claimed = claimed + 1
@@ -180,28 +192,65 @@ local function claim(jp, nowArg, deadline, n, maxLost, cap, vt, out)
 
   signal(KEYS[1], KEYS[4], cap)
 
-  if claimed < n then
-    local next = -1
-    local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    if #d > 0 then next = tonumber(d[2]) end
-    local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    if #l > 0 and (next == -1 or tonumber(l[2]) < next) then next = tonumber(l[2]) end
-    out[first] = next
-  end
+  if claimed < n then out[first] = nextDeadline() end
   return out
+end
+
+-- A call re-sent after a reconnect finds the reply of its first run under its reply key, and
+-- gets the same deliveries (those still leased under the same attempt) instead of new ones.
+local function replayClaim(jp, leasedPairs, out)
+  local first = #out + 1
+  out[first] = -1
+  for i = 1, #leasedPairs, 2 do
+    local id = leasedPairs[i]
+    local k = jp .. id
+    if redis.call('ZSCORE', KEYS[3], id) and redis.call('HGET', k, 'a') == tostring(leasedPairs[i + 1]) then
+      out[#out + 1] = id
+      out[#out + 1] = leasedPairs[i + 1]
+      out[#out + 1] = redis.call('HGET', k, 'b')
+    end
+  end
+  out[first] = nextDeadline()
+  return out
+end
+
+-- ARGV[8] is this call's reply key (empty: none); ARGV[9] says how many keys follow: reply
+-- keys of earlier calls whose replies arrived, deleted now. Returns the index of the next ARGV.
+local function forget()
+  local m = tonumber(ARGV[9])
+  if m > 0 then redis.call('DEL', unpack(ARGV, 10, 9 + m)) end
+  return 10 + m
+end
+
+local function remember(value, ttl)
+  if ARGV[8] ~= '' then redis.call('SET', ARGV[8], cmsgpack.pack(value), 'PX', ttl) end
+end
+
+local function recall()
+  if ARGV[8] == '' then return nil end
+  local v = redis.call('GET', ARGV[8])
+  if v then return cmsgpack.unpack(v) end
+  return nil
 end
 `
 
 /**
  * KEYS: ready, delayed, leases, signal, dead. ARGV: job prefix, now, lease deadline, how many
- * to claim, max lost leases, signal cap, visibility timeout (ms). See `claimLua`. Returns
- * { next, id1, attempt1, body1, ... }.
+ * to claim, max lost leases, signal cap, visibility timeout (ms), reply key, m, m old reply
+ * keys. See `claimLua`. Returns { next, id1, attempt1, body1, ... }; run again with the same
+ * reply key, it returns the same deliveries.
  */
 export const claim = script(
   "tasqueueClaim",
   5,
   claimLua + `
-return claim(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], {})
+forget()
+local previous = recall()
+if previous then return replayClaim(ARGV[1], previous, {}) end
+local leasedPairs = {}
+local out = claim(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], {}, leasedPairs)
+if #leasedPairs > 0 then remember(leasedPairs, ARGV[7]) end
+return out
 `
 )
 
@@ -210,7 +259,7 @@ return claim(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), to
  * delivery. Removes each message whose lease holds, then claims up to n messages for the
  * slots this frees (n is 0 when nobody waits for them: a worker that finishes a job gets its
  * next one in the same round trip). Returns { count, 1 or 0 per delivery, then what `claim`
- * returns when n > 0 }.
+ * returns when n > 0 }; run again with the same reply key, it returns the same reply.
  */
 export const ack = script(
   "tasqueueAck",
@@ -218,21 +267,33 @@ export const ack = script(
   claimLua + holdsLua + `
 local jp = ARGV[1]
 local now = tonumber(ARGV[2])
+local n = tonumber(ARGV[4])
+local from = forget()
+local previous = recall()
+if previous then
+  local out = { #previous.acked }
+  for _, flag in ipairs(previous.acked) do out[#out + 1] = flag end
+  if n > 0 then replayClaim(jp, previous.claimed, out) end
+  return out
+end
 local out = { 0 }
-for i = 8, #ARGV, 2 do
+local acked = {}
+for i = from, #ARGV, 2 do
   local id = ARGV[i]
   local k = jp .. id
+  local flag = 0
   if holds(KEYS[3], k, id, ARGV[i + 1], now) then
     redis.call('ZREM', KEYS[3], id)
     redis.call('DEL', k)
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = 0
+    flag = 1
   end
+  out[#out + 1] = flag
+  acked[#acked + 1] = flag
   out[1] = out[1] + 1
 end
-local n = tonumber(ARGV[4])
-if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out) end
+local leasedPairs = {}
+if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out, leasedPairs) end
+remember({ acked = acked, claimed = leasedPairs }, ARGV[7])
 return out
 `
 )
@@ -314,9 +375,10 @@ return 1
 )
 
 /**
- * KEYS: ready, leases, signal. ARGV: job prefix, now, signal cap, then (id, attempt) per
- * delivery. Puts back, ready at once, each leased message whose lease is still this
- * delivery's (a closing consumer's unsettled deliveries). Returns how many.
+ * KEYS: ready, leases, signal. ARGV: job prefix, now, signal cap, m, m reply keys to delete
+ * (see `claim`), then (id, attempt) per delivery. Puts back, ready at once, each leased
+ * message whose lease is still this delivery's (a closing consumer's unsettled deliveries).
+ * Returns how many.
  */
 export const release = script(
   "tasqueueRelease",
@@ -324,7 +386,9 @@ export const release = script(
   signalLua + `
 local jp = ARGV[1]
 local released = 0
-for i = 4, #ARGV, 2 do
+local m = tonumber(ARGV[4])
+if m > 0 then redis.call('DEL', unpack(ARGV, 5, 4 + m)) end
+for i = 5 + m, #ARGV, 2 do
   local id = ARGV[i]
   local k = jp .. id
   if redis.call('HGET', k, 'a') == ARGV[i + 1] and redis.call('ZREM', KEYS[2], id) == 1 then
