@@ -1,0 +1,819 @@
+/**
+ * The JetStream broker.
+ *
+ * - Each queue is a stream with work-queue retention and `discard: new`, one subject per job
+ *   id (`<prefix>.q.<queue>.<id>`), consumed through one durable pull consumer (`workers`)
+ *   that every worker of the queue shares. AckWait is the visibility timeout.
+ * - "An id still in the queue is left as it is" is `Nats-Expected-Last-Subject-Sequence: 0`
+ *   on the job's subject: the server refuses a second message for an id that has one. The job
+ *   id is the message id (`Nats-Msg-Id`), so a retried publish inside the duplicate window is
+ *   dropped; a retry after an ambiguous failure first asks the results bucket whether the job
+ *   has been picked up already.
+ * - Delayed messages (ETA, cron, retry backoff, `nack({ delay })`) wait in one delayed stream
+ *   (`<prefix>.delayed.<queue>.<id>`), consumed by the schedulers of every broker: a message
+ *   not yet due is nak'ed with its remaining delay (the server keeps the timer; the scheduler
+ *   consumer has no MaxAckPending limit), a due one is published to its queue, then acked.
+ * - Releases and retries republish the message (a new body, or the same one at the end of the
+ *   queue) and ack the old copy; worker consumers never hold a nak-delayed message.
+ * - Fencing: the server accepts any ack of a pending message, whichever delivery sends it, so
+ *   the lease is checked here: a delivery knows the deadline of its lease (the time it was
+ *   received or last extended, plus AckWait, minus a margin) and settles only before it. A
+ *   redelivered message whose newer copy exists is acked away.
+ * - Messages delivered more than `maxRedeliveries + 1` times are published to the dead-letter
+ *   stream and terminated, so a poison message never clogs a work queue.
+ *
+ * @internal
+ */
+import type { JsMsg, StoredMsg } from "@nats-io/jetstream"
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
+import type { MsgHdrs } from "@nats-io/transport-node"
+import { headers as natsHeaders } from "@nats-io/transport-node"
+import { Clock, Duration, Effect, Exit, Fiber, Schedule, Scope } from "effect"
+import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import { BrokerError, LeaseLost } from "../../Broker.js"
+import type { BrokerConfig } from "./config.js"
+import type { Connection } from "./connection.js"
+import { NatsError } from "./errors.js"
+import {
+  describe,
+  ensureConsumer,
+  ensureStream,
+  isConsumerNotFound,
+  isStreamNotFound,
+  isTransient,
+  nanos,
+  reader,
+  tryJs,
+  wrongLastSequence
+} from "./jetstream.js"
+import { decodeToken, encodeToken, Header, maxTokenLength, parseSubject } from "./names.js"
+import { jobStateKey, statusOf } from "./frame.js"
+
+const brokerError = (message: string) => (cause: unknown) => new BrokerError({ message: `${message}: ${describe(cause)}`, cause })
+
+const lost = (queue: string, id: string, attempt: number, why: string) =>
+  new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost: ${why}` })
+
+/** how long a settled (acked, termed, replaced) sequence is remembered, to tell a pending removal from a live message */
+const settledMemory = 30_000
+const settledCapacity = 10_000
+
+/**
+ * Sequences this broker settled recently, by subject. The server removes an acked message
+ * from a replicated work-queue stream after the ack is replicated, so a publish that follows an
+ * ack at once may still see it; a sequence found here is known to be on its way out.
+ */
+class Settled {
+  private readonly map = new Map<string, { readonly seq: number; readonly at: number }>()
+  add(subject: string, seq: number, now: number) {
+    this.map.delete(subject)
+    this.map.set(subject, { seq, at: now })
+    if (this.map.size > settledCapacity) this.map.delete(this.map.keys().next().value!)
+  }
+  has(subject: string, seq: number, now: number) {
+    const e = this.map.get(subject)
+    return e !== undefined && e.seq === seq && now - e.at < settledMemory
+  }
+}
+
+type Outcome = { readonly _tag: "Published"; readonly seq: number } | { readonly _tag: "Exists"; readonly seq: number }
+
+/** one message taken from the consumer's iterator */
+interface Held {
+  readonly msg: JsMsg
+  readonly seq: number
+  readonly subject: string
+  readonly id: string
+  /** deliveries of the job before this copy of its message */
+  readonly base: number
+  /** buffered: read, not handed out; held: handed out, unsettled; done: settled or released */
+  state: "buffered" | "held" | "done"
+  /** the local lease deadline (Clock milliseconds) */
+  deadline: number
+}
+
+const numberHeader = (h: MsgHdrs | undefined, key: string): number | undefined => {
+  const v = h?.get(key)
+  if (v === undefined || v === "") return undefined
+  const n = Number(v)
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** the reply subject of a delivered message: acks sent to it as requests are confirmed */
+const replyOf = (msg: JsMsg): string | undefined => {
+  const reply = (msg as unknown as { readonly reply?: unknown }).reply
+  return typeof reply === "string" && reply !== "" ? reply : undefined
+}
+
+/** @internal */
+export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Broker["Type"], NatsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { js, jsm, nc } = conn
+    const n = config.names
+    const vt = config.visibilityTimeout
+    /** a lease is trusted until this long before the server's AckWait could run out */
+    const margin = Math.max(20, Math.round(vt / 10))
+    const direct = config.replicas === 1
+    const read = reader(conn, direct)
+    const storage = config.storage === "memory" ? StorageType.Memory : StorageType.File
+    const settled = new Settled()
+    const ensured = new Set<string>()
+    const bucketStream = `KV_${n.bucket}`
+
+    // --- setup -----------------------------------------------------------------------------
+
+    const setup = (what: string, f: () => Promise<void>) =>
+      tryJs(f, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up ${what}: ${describe(cause)}`, cause }))
+
+    yield* setup(`stream ${n.delayedStream}`, () =>
+      ensureStream(conn, {
+        name: n.delayedStream,
+        subjects: [n.delayedAll],
+        retention: RetentionPolicy.Workqueue,
+        discard: DiscardPolicy.New,
+        storage,
+        num_replicas: config.replicas,
+        duplicate_window: nanos(config.duplicateWindow),
+        allow_direct: direct
+      }))
+    yield* setup(`consumer ${n.scheduler}`, () =>
+      ensureConsumer(conn, n.delayedStream, {
+        durable_name: n.scheduler,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(Math.min(vt, 30_000)),
+        max_deliver: -1,
+        max_ack_pending: -1,
+        deliver_policy: DeliverPolicy.All
+      }))
+    yield* setup(`stream ${n.deadStream}`, () =>
+      ensureStream(conn, {
+        name: n.deadStream,
+        subjects: [n.deadAll],
+        retention: RetentionPolicy.Limits,
+        storage,
+        num_replicas: config.replicas,
+        duplicate_window: nanos(config.duplicateWindow),
+        allow_direct: direct,
+        ...(config.deadLetterTtl === undefined ? {} : { max_age: nanos(config.deadLetterTtl) })
+      }))
+
+    const queueToken = (queue: string) =>
+      Effect.suspend(() => {
+        const token = encodeToken(queue)
+        return token.length > 200
+          ? Effect.fail(new BrokerError({ message: `queue name is too long for a NATS stream name: ${queue.slice(0, 40)}...` }))
+          : Effect.succeed(token)
+      })
+
+    const idToken = (id: string) =>
+      Effect.suspend(() => {
+        const token = encodeToken(id)
+        return token.length > maxTokenLength
+          ? Effect.fail(new BrokerError({ message: `job id is too long for a NATS subject: ${id.slice(0, 40)}...` }))
+          : Effect.succeed(token)
+      })
+
+    /** creates the queue's stream and its workers' consumer, once per broker */
+    const ensureQueue = (queue: string) =>
+      Effect.flatMap(queueToken(queue), (tq) =>
+        ensured.has(queue) ? Effect.succeed(tq) : tryJs(async () => {
+          const stream = n.queueStream(tq)
+          await ensureStream(conn, {
+            name: stream,
+            subjects: [n.queueSubjects(tq)],
+            retention: RetentionPolicy.Workqueue,
+            discard: DiscardPolicy.New,
+            storage,
+            num_replicas: config.replicas,
+            max_msgs: config.maxQueueMessages,
+            max_bytes: config.maxQueueBytes,
+            duplicate_window: nanos(config.duplicateWindow),
+            allow_direct: direct
+          })
+          await ensureConsumer(conn, stream, {
+            durable_name: n.workers,
+            ack_policy: AckPolicy.Explicit,
+            ack_wait: nanos(vt),
+            max_deliver: -1,
+            max_ack_pending: config.maxAckPending,
+            deliver_policy: DeliverPolicy.All
+          })
+          ensured.add(queue)
+          return tq
+        }, brokerError(`cannot set up queue ${queue}`)))
+
+    // --- publishing --------------------------------------------------------------------------
+
+    const makeHeaders = (values: Record<string, string | number | undefined>): MsgHdrs => {
+      const h = natsHeaders()
+      for (const [k, v] of Object.entries(values)) if (v !== undefined) h.set(k, String(v))
+      return h
+    }
+
+    /** whether the job's state in the results bucket shows that a worker has taken it */
+    const pickedUp = (id: string): Promise<boolean> =>
+      read.last(bucketStream, `$KV.${n.bucket}.${jobStateKey(encodeToken(id))}`).then(
+        (m) => m !== null && m.data.length > 1 && statusOf(m.data) !== "queued",
+        () => false
+      )
+
+    /**
+     * Publishes a message for a job unless its subject holds a live one. `msgId` dedups a
+     * repeated publish of this very message inside the duplicate window. On the first attempt
+     * of an enqueue, a duplicate may also be an earlier run of the job that has finished since:
+     * then the subject is looked at, and the message published again under a fresh id.
+     */
+    const publishNew = (
+      stream: string,
+      subject: string,
+      body: Uint8Array,
+      values: Record<string, string | number | undefined>,
+      msgId: string,
+      options: { readonly fresh: boolean; readonly jobId?: string | undefined }
+    ): Effect.Effect<Outcome, BrokerError> =>
+      Effect.gen(function*() {
+        const attempt = (expect: number, id: string) =>
+          js.publish(subject, body, { msgID: id, expect: { lastSubjectSequence: expect }, headers: makeHeaders(values) })
+        const again = (seq: number): Effect.Effect<Outcome, BrokerError> =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            settled.has(subject, seq, now)
+              ? tryJs(() => attempt(seq, `${msgId}~${crypto.randomUUID()}`), (e) => e).pipe(
+                Effect.map((ack): Outcome => ({ _tag: "Published", seq: ack.seq })),
+                Effect.catchAll((cause) => {
+                  const last = wrongLastSequence(cause)
+                  return last === undefined
+                    ? Effect.fail(brokerError(`cannot publish to ${subject}`)(cause))
+                    : Effect.succeed<Outcome>({ _tag: "Exists", seq: last })
+                })
+              )
+              : Effect.succeed<Outcome>({ _tag: "Exists", seq }))
+        let tries = 0
+        for (;;) {
+          tries++
+          const result = yield* Effect.either(tryJs(() => attempt(0, msgId), (e) => e))
+          if (result._tag === "Right") {
+            const ack = result.right
+            if (!ack.duplicate) return { _tag: "Published", seq: ack.seq }
+            if (!options.fresh || tries > 1) return { _tag: "Exists", seq: ack.seq }
+            const last = yield* tryJs(() => read.last(stream, subject), brokerError(`cannot read ${subject}`))
+            if (last === null) {
+              return yield* tryJs(
+                () => attempt(0, `${msgId}~${crypto.randomUUID()}`),
+                (e) => e
+              ).pipe(
+                Effect.map((ack): Outcome => ({ _tag: "Published", seq: ack.seq })),
+                Effect.catchAll((cause) => {
+                  const seq = wrongLastSequence(cause)
+                  return seq === undefined
+                    ? Effect.fail(brokerError(`cannot publish to ${subject}`)(cause))
+                    : again(seq)
+                })
+              )
+            }
+            return yield* again(last.seq)
+          }
+          const cause = result.left
+          const seq = wrongLastSequence(cause)
+          if (seq !== undefined) return yield* again(seq)
+          if (!isTransient(cause) || tries >= 5) {
+            return yield* Effect.fail(
+              new BrokerError({ message: `cannot publish to ${subject} (stream ${stream}): ${describe(cause)}`, cause })
+            )
+          }
+          yield* Effect.logDebug(`publishing to ${subject} failed (${describe(cause)}); retrying`)
+          yield* Effect.sleep(Duration.millis(100 * 2 ** (tries - 1)))
+          // the first try may have gone through and been consumed already
+          const jobId = options.jobId
+          if (jobId !== undefined) {
+            const taken = yield* Effect.tryPromise({ try: () => pickedUp(jobId), catch: (e) => e }).pipe(
+              Effect.orElseSucceed(() => false)
+            )
+            if (taken) return { _tag: "Exists", seq: 0 }
+          }
+        }
+      })
+
+    /** acks a message and waits for the server's confirmation */
+    const confirm = (msg: JsMsg, kind: "ack" | "term") =>
+      tryJs(async () => {
+        const reply = replyOf(msg)
+        if (kind === "ack" || reply === undefined) {
+          if (kind === "term") {
+            msg.term()
+            await nc.flush()
+          } else await msg.ackAck({ timeout: conn.requestTimeout })
+          return
+        }
+        // "+TERM" without a reason: servers before 2.10 ignore "+TERM <reason>"
+        await nc.request(reply, "+TERM", { timeout: conn.requestTimeout })
+      }, brokerError(`cannot ${kind} message ${msg.seq} of ${msg.info.stream}`))
+
+    // --- enqueue -----------------------------------------------------------------------------
+
+    const enqueue = (queue: string, messages: ReadonlyArray<Message>) =>
+      Effect.gen(function*() {
+        if (messages.length === 0) return
+        const tq = yield* ensureQueue(queue)
+        const stream = n.queueStream(tq)
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.forEach(messages, (m) =>
+          Effect.gen(function*() {
+            const ti = yield* idToken(m.id)
+            const delayed = m.runAt !== undefined && m.runAt > now
+            // an id waits in one place only: a ready id is not delayed again, nor the reverse
+            const other = yield* tryJs(
+              () => delayed ? read.last(stream, n.queueSubject(tq, ti)) : read.last(n.delayedStream, n.delayedSubject(tq, ti)),
+              brokerError(`cannot enqueue job ${m.id} on ${queue}`)
+            )
+            if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return
+            if (delayed) {
+              yield* publishNew(n.delayedStream, n.delayedSubject(tq, ti), m.body, { [Header.runAt]: m.runAt }, m.id, {
+                fresh: true,
+                jobId: m.id
+              })
+            } else {
+              yield* publishNew(stream, n.queueSubject(tq, ti), m.body, { [Header.at]: now }, m.id, {
+                fresh: true,
+                jobId: m.id
+              })
+            }
+          }), { concurrency: "unbounded", discard: true })
+      }).pipe(Effect.withSpan("tasqueue.nats.enqueue", { attributes: { queue, messages: messages.length } }))
+
+    /** republishes a leased message (release or retry), then acks the old copy */
+    const replace = (
+      queue: string,
+      tq: string,
+      h: Held,
+      attempts: number,
+      body: Uint8Array,
+      delay: number
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const ti = encodeToken(h.id)
+        const msgId = `${h.id}~r${h.seq}`
+        if (delay > 0) {
+          yield* publishNew(n.delayedStream, n.delayedSubject(tq, ti), body, {
+            [Header.runAt]: now + delay,
+            [Header.attempts]: attempts
+          }, msgId, { fresh: false })
+        } else {
+          const published = yield* tryJs(
+            () =>
+              js.publish(h.subject, body, {
+                msgID: msgId,
+                expect: { lastSubjectSequence: h.seq },
+                headers: makeHeaders({ [Header.at]: now, [Header.attempts]: attempts })
+              }),
+            (e) => e
+          ).pipe(Effect.either)
+          if (published._tag === "Left" && wrongLastSequence(published.left) === undefined) {
+            return yield* brokerError(`cannot put job ${h.id} back on ${queue}`)(published.left)
+          }
+        }
+        settled.add(h.subject, h.seq, now)
+        yield* confirm(h.msg, "ack").pipe(
+          Effect.catchAll((e) => Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e))
+        )
+      })
+
+    /** publishes a dead letter, then terminates the message */
+    const bury = (queue: string, tq: string, h: Held, reason: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const ti = encodeToken(h.id)
+        yield* tryJs(
+          () =>
+            js.publish(n.deadSubject(tq, ti), h.msg.data, {
+              msgID: `${h.id}~x${h.seq}`,
+              headers: makeHeaders({ [Header.reason]: encodeURIComponent(reason), [Header.at]: now })
+            }),
+          brokerError(`cannot dead-letter job ${h.id} of ${queue}`)
+        )
+        settled.add(h.subject, h.seq, now)
+        yield* confirm(h.msg, "term")
+      })
+
+    // --- consuming ---------------------------------------------------------------------------
+
+    const consumer = (queue: string, options: ConsumerOptions) =>
+      Effect.gen(function*() {
+        if (!Number.isInteger(options.prefetch) || options.prefetch < 1) {
+          return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${options.prefetch}` })
+        }
+        const autoExtend = options.autoExtend ?? true
+        const tq = yield* ensureQueue(queue)
+        const stream = n.queueStream(tq)
+        const clock = yield* Effect.clock
+        const pull = yield* tryJs(() => js.consumers.get(stream, n.workers), brokerError(`cannot open the consumer of ${queue}`))
+        const messages = yield* tryJs(
+          () => pull.consume({ max_messages: options.prefetch, expires: Math.max(1000, Math.min(30_000, vt)) }),
+          brokerError(`cannot consume ${queue}`)
+        )
+        const iterator = messages[Symbol.asyncIterator]()
+        const permits = yield* Effect.makeSemaphore(options.prefetch)
+        const buffered: Array<Held> = []
+        const held = new Set<Held>()
+        let closed = false
+        let ended: { readonly cause?: unknown } | undefined
+        let reading: Promise<void> | undefined
+        let lastEmpty = clock.unsafeCurrentTimeMillis()
+
+        /**
+         * Reads one message into `buffered`. One read at a time, shared by the takes waiting for
+         * it, so a take that is interrupted leaves the message it waited for to the next one.
+         * A message that was already waiting in the client was received at the latest when the
+         * client's queue was last seen empty: its lease is counted from then.
+         */
+        const readOne = (): Promise<void> => {
+          if (reading !== undefined) return reading
+          const empty = messages.getPending() === 0
+          if (empty) lastEmpty = clock.unsafeCurrentTimeMillis()
+          const since = lastEmpty
+          reading = iterator.next().then(
+            (r) => {
+              reading = undefined
+              if (r.done === true) {
+                ended = {}
+                return
+              }
+              const msg = r.value
+              const receivedAt = empty ? clock.unsafeCurrentTimeMillis() : since
+              let base = 0
+              try {
+                base = numberHeader(msg.headers, Header.attempts) ?? 0
+              } catch {
+                base = 0
+              }
+              buffered.push({
+                msg,
+                seq: msg.seq,
+                subject: msg.subject,
+                id: decodeToken(msg.subject.slice(msg.subject.lastIndexOf(".") + 1)),
+                base,
+                state: "buffered",
+                deadline: receivedAt + vt - margin
+              })
+            },
+            (cause) => {
+              reading = undefined
+              ended = { cause }
+            }
+          )
+          return reading
+        }
+
+        // closing: stop pulling, put back what was read but not handed out, release what is held
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function*() {
+            closed = true
+            messages.stop()
+            yield* tryJs(async () => {
+              while (ended === undefined) await readOne()
+            }, (e) => e).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore)
+            for (const h of buffered.splice(0)) {
+              h.state = "done"
+              try {
+                h.msg.nak()
+              } catch {
+                // the connection is gone: the server redelivers after AckWait
+              }
+            }
+            const now = yield* Clock.currentTimeMillis
+            const releasing = [...held].filter((h) => h.state === "held" && now < h.deadline)
+            for (const h of held) h.state = "done"
+            held.clear()
+            yield* Effect.forEach(
+              releasing,
+              (h) =>
+                replace(queue, tq, h, h.base + h.msg.info.deliveryCount, h.msg.data, 0).pipe(
+                  Effect.catchAll((e) => Effect.logWarning(`releasing job ${h.id} failed; it returns after the visibility timeout`, e))
+                ),
+              { concurrency: "unbounded", discard: true }
+            )
+            yield* tryJs(() => nc.flush(), (e) => e).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore)
+          }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats", queue }))
+        )
+
+        if (autoExtend) {
+          const extendAll = Effect.gen(function*() {
+            const targets = [...buffered, ...[...held].filter((h) => h.state === "held")]
+            if (targets.length === 0) return
+            const t0 = yield* Clock.currentTimeMillis
+            const sent = targets.filter((h) => {
+              try {
+                h.msg.working()
+                return true
+              } catch {
+                return false
+              }
+            })
+            yield* tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
+              Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 3))))
+            )
+            for (const h of sent) if (h.state !== "done") h.deadline = Math.max(h.deadline, t0 + vt - margin)
+          })
+          yield* extendAll.pipe(
+            Effect.catchAllCause((cause) => Effect.logWarning("extending leases failed", cause)),
+            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.floor(vt / 3))))),
+            Effect.annotateLogs({ module: "tasqueue/Nats", queue }),
+            Effect.interruptible,
+            Effect.forkScoped
+          )
+        }
+
+        const deliver = (h: Held): Delivery => {
+          const attempt = h.base + h.msg.info.deliveryCount
+          let released = false
+          const release = Effect.suspend(() => {
+            if (released) return Effect.void
+            released = true
+            held.delete(h)
+            return permits.release(1)
+          })
+          /** takes the delivery out of `held` if its lease holds */
+          const claim = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.suspend(() => {
+              const ok = h.state === "held" && now < h.deadline
+              const why = h.state === "done" ? "settled or released already" : "the visibility timeout ran out"
+              if (ok) h.state = "done"
+              return Effect.zipRight(release, ok ? Effect.void : Effect.fail(lost(queue, h.id, attempt, why)))
+            }))
+          return {
+            queue,
+            id: h.id,
+            body: h.msg.data,
+            attempt,
+            ack: Effect.zipRight(
+              claim,
+              Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                Effect.try({
+                  try: () => {
+                    h.msg.ack()
+                    settled.add(h.subject, h.seq, now)
+                  },
+                  catch: brokerError(`cannot ack job ${h.id} of ${queue}`)
+                }))
+            ),
+            nack: (nackOptions) =>
+              Effect.zipRight(
+                claim,
+                replace(
+                  queue,
+                  tq,
+                  h,
+                  attempt,
+                  nackOptions?.body ?? h.msg.data,
+                  nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
+                )
+              ),
+            extend: Effect.flatMap(Clock.currentTimeMillis, (t0) =>
+              Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
+                if (h.state !== "held" || t0 >= h.deadline) {
+                  return Effect.fail(
+                    lost(queue, h.id, attempt, h.state === "done" ? "settled or released already" : "the visibility timeout ran out")
+                  )
+                }
+                return Effect.try({ try: () => h.msg.working(), catch: brokerError(`cannot extend job ${h.id} of ${queue}`) }).pipe(
+                  Effect.zipRight(tryJs(() => nc.flush(), brokerError(`cannot extend job ${h.id} of ${queue}`))),
+                  Effect.zipRight(Effect.sync(() => {
+                    if (h.state === "held") h.deadline = Math.max(h.deadline, t0 + vt - margin)
+                  }))
+                )
+              })),
+            deadLetter: (reason) => Effect.zipRight(claim, bury(queue, tq, h, reason))
+          }
+        }
+
+        /** a message read from the iterator: handed out, or dealt with here and skipped */
+        const inspect = (h: Held) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            if (now >= h.deadline) {
+              // it waited in the client past its lease; the server hands it out again
+              h.state = "done"
+              yield* Effect.logDebug(`skipping job ${h.id}: its lease ran out before it was taken`)
+              return false
+            }
+            const deliveries = h.msg.info.deliveryCount
+            if (deliveries - 1 > config.maxRedeliveries) {
+              h.state = "done"
+              yield* bury(queue, tq, h, `lease lost ${deliveries - 1} times (visibility timeout ${vt} ms)`).pipe(
+                Effect.tap(() => Effect.logWarning(`dead-lettered job ${h.id}: lease lost ${deliveries - 1} times`)),
+                Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e))
+              )
+              return false
+            }
+            if (deliveries > 1) {
+              // a redelivery: if a newer copy of the job was published, this one is stale
+              const ti = encodeToken(h.id)
+              const [last, later] = yield* tryJs(
+                () => Promise.all([read.last(stream, h.subject), read.last(n.delayedStream, n.delayedSubject(tq, ti))]),
+                brokerError(`cannot inspect job ${h.id} of ${queue}`)
+              ).pipe(Effect.orElseSucceed(() => [null, null] as const))
+              if ((last !== null && last.seq > h.seq) || later !== null) {
+                h.state = "done"
+                settled.add(h.subject, h.seq, now)
+                yield* confirm(h.msg, "ack").pipe(Effect.ignore)
+                return false
+              }
+            }
+            return true
+          })
+
+        const next: Effect.Effect<Delivery, BrokerError> = Effect.gen(function*() {
+          for (;;) {
+            if (closed) return yield* new BrokerError({ message: `consumer of ${queue} is closed` })
+            const h = buffered.shift()
+            if (h === undefined) {
+              if (ended !== undefined) {
+                return yield* new BrokerError({
+                  message: `consuming ${queue} stopped${ended.cause === undefined ? "" : `: ${describe(ended.cause)}`}`,
+                  cause: ended.cause
+                })
+              }
+              yield* tryJs(() => readOne(), brokerError(`cannot read ${queue}`))
+              continue
+            }
+            if (yield* inspect(h)) {
+              h.state = "held"
+              held.add(h)
+              return deliver(h)
+            }
+          }
+        })
+
+        const take: Effect.Effect<Delivery, BrokerError> = Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            yield* restore(permits.take(1))
+            const exit = yield* Effect.exit(restore(next))
+            if (Exit.isFailure(exit)) {
+              yield* permits.release(1)
+              return yield* Effect.failCause(exit.cause)
+            }
+            return exit.value
+          })
+        )
+
+        return { take } satisfies Consumer
+      })
+
+    // --- listing and removing ----------------------------------------------------------------
+
+    /** the last stream sequence handed to the queue's workers (0 when none was) */
+    const delivered = (stream: string) =>
+      jsm.consumers.info(stream, n.workers).then(
+        (info) => info.delivered.stream_seq,
+        (cause) => {
+          if (isConsumerNotFound(cause) || isStreamNotFound(cause)) return 0
+          throw cause
+        }
+      )
+
+    const pending = (queue: string) =>
+      Effect.gen(function*() {
+        const tq = yield* queueToken(queue)
+        const stream = n.queueStream(tq)
+        const [ready, later] = yield* tryJs(async () => {
+          const after = await delivered(stream)
+          return Promise.all([
+            read.list(stream, n.queueSubjects(tq), after + 1),
+            read.list(n.delayedStream, n.delayedFilter(tq), 1)
+          ])
+        }, brokerError(`cannot list the pending messages of ${queue}`))
+        const toPending = (m: StoredMsg, state: "ready" | "delayed"): PendingMessage => ({
+          id: parseSubject(m.subject).id,
+          body: m.data,
+          runAt: numberHeader(m.header, state === "ready" ? Header.at : Header.runAt) ?? m.time.getTime(),
+          state
+        })
+        const delayedList = later.map((m) => toPending(m, "delayed"))
+        delayedList.sort((a, b) => a.runAt - b.runAt)
+        return ready.map((m) => toPending(m, "ready")).concat(delayedList)
+      })
+
+    const deadLetters = (queue: string) =>
+      Effect.gen(function*() {
+        const tq = yield* queueToken(queue)
+        const list = yield* tryJs(
+          () => read.list(n.deadStream, n.deadFilter(tq), 1),
+          brokerError(`cannot list the dead letters of ${queue}`)
+        )
+        return list.map((m): DeadLetter => ({
+          id: parseSubject(m.subject).id,
+          body: m.data,
+          reason: decodeURIComponent(m.header?.get(Header.reason) ?? ""),
+          at: numberHeader(m.header, Header.at) ?? m.time.getTime()
+        }))
+      })
+
+    const remove = (queue: string, id: string) =>
+      Effect.gen(function*() {
+        const tq = yield* queueToken(queue)
+        const ti = yield* idToken(id)
+        const stream = n.queueStream(tq)
+        const drop = (s: string, seq: number) =>
+          jsm.streams.deleteMessage(s, seq, false).catch((cause) => {
+            if (isStreamNotFound(cause)) return false
+            // already gone (taken and acked, or moved by a scheduler)
+            if (cause instanceof Error && /not found|no message/i.test(cause.message)) return false
+            throw cause
+          })
+        return yield* tryJs(async () => {
+          const [ready, later, after] = await Promise.all([
+            read.last(stream, n.queueSubject(tq, ti)),
+            read.last(n.delayedStream, n.delayedSubject(tq, ti)),
+            delivered(stream)
+          ])
+          let removed = false
+          if (later !== null) removed = (await drop(n.delayedStream, later.seq)) || removed
+          if (ready !== null && ready.seq > after) removed = (await drop(stream, ready.seq)) || removed
+          return removed
+        }, brokerError(`cannot remove job ${id} from ${queue}`))
+      })
+
+    // --- the scheduler -----------------------------------------------------------------------
+
+    if (config.scheduler) yield* scheduler(conn, config, ensureQueue, publishNew, confirm)
+
+    return { enqueue, consumer, pending, deadLetters, remove }
+  })
+
+/**
+ * Moves due delayed messages to their queues. Every broker runs one on the shared `scheduler`
+ * consumer; a message that is not due yet is nak'ed with the time it still has to wait, so the
+ * server keeps the timer. Stops by ending the pull and finishing the messages it has read.
+ */
+const scheduler = (
+  conn: Connection,
+  config: BrokerConfig,
+  ensureQueue: (queue: string) => Effect.Effect<string, BrokerError>,
+  publishNew: (
+    stream: string,
+    subject: string,
+    body: Uint8Array,
+    values: Record<string, string | number | undefined>,
+    msgId: string,
+    options: { readonly fresh: boolean; readonly jobId?: string | undefined }
+  ) => Effect.Effect<Outcome, BrokerError>,
+  confirm: (msg: JsMsg, kind: "ack" | "term") => Effect.Effect<void, BrokerError>
+) =>
+  Effect.gen(function*() {
+    const n = config.names
+    const pull = yield* tryJs(
+      () => conn.js.consumers.get(n.delayedStream, n.scheduler),
+      (cause) => new NatsError({ reason: "JetStream", message: `cannot open the scheduler consumer: ${describe(cause)}`, cause })
+    )
+    const messages = yield* tryJs(
+      () => pull.consume({ max_messages: 256, expires: 30_000 }),
+      (cause) => new NatsError({ reason: "JetStream", message: `cannot consume delayed messages: ${describe(cause)}`, cause })
+    )
+    const iterator = messages[Symbol.asyncIterator]()
+
+    const move = (msg: JsMsg) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const runAt = numberHeader(msg.headers, Header.runAt) ?? 0
+        if (runAt > now) {
+          msg.nak(runAt - now)
+          return
+        }
+        const { id, queue } = parseSubject(msg.subject)
+        const tq = yield* ensureQueue(queue)
+        const ti = encodeToken(id)
+        const attempts = numberHeader(msg.headers, Header.attempts)
+        yield* publishNew(n.queueStream(tq), n.queueSubject(tq, ti), msg.data, {
+          [Header.at]: runAt,
+          [Header.attempts]: attempts
+        }, `${id}~d${msg.seq}`, { fresh: false })
+        yield* confirm(msg, "ack")
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(
+            Effect.logWarning(`moving delayed message ${msg.subject} failed; retrying in 1 s`, cause),
+            Effect.sync(() => msg.nak(1000))
+          )
+        )
+      )
+
+    const loop = Effect.gen(function*() {
+      for (;;) {
+        const r = yield* Effect.tryPromise({ try: () => iterator.next(), catch: (e) => e })
+        if (r.done === true) return
+        yield* move(r.value)
+      }
+    }).pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("the delayed-message scheduler stopped", cause)),
+      Effect.annotateLogs({ module: "tasqueue/Nats", scheduler: n.delayedStream })
+    )
+    // not interrupted: stopping the pull ends the loop once it has handled what it read
+    const fiber = yield* Effect.forkDaemon(Effect.uninterruptible(loop))
+    const scope = yield* Effect.scope
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.sync(() => messages.stop()).pipe(
+        Effect.zipRight(Fiber.await(fiber).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore))
+      )
+    )
+  })

@@ -1,0 +1,20 @@
+/**
+ * The error of the NATS layers: what went wrong while connecting or setting up streams.
+ *
+ * @internal
+ */
+import { Data } from "effect"
+
+/**
+ * Connecting to NATS or preparing the streams and bucket failed. `reason` tells why:
+ * `Unreachable` (no server answered), `Unauthorized` (credentials refused), `Timeout`,
+ * `JetStream` (JetStream disabled or a stream could not be created), `InvalidOptions`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NatsError extends Data.TaggedError("NatsError")<{
+  readonly reason: "Unreachable" | "Unauthorized" | "Timeout" | "JetStream" | "InvalidOptions"
+  readonly message: string
+  readonly cause?: unknown
+}> {}

@@ -1,0 +1,276 @@
+/**
+ * The Results store in a JetStream KV bucket (history 1, the results TTL as the bucket's
+ * max age).
+ *
+ * - `j.<id>`: the job's state frame (status, time, encoded `JobMessage`, and the result saved
+ *   with the record). Records are compare-and-set writes on the key's revision (`create` for a
+ *   new job), so of concurrent final records exactly one is applied, and a final state refuses
+ *   every later record but `queued`. A record retries on conflict, reading the state afresh.
+ * - `r.<id>`: a result saved on its own (`setResult`). `getResult` reads both keys and takes
+ *   the newer of the two results (revisions are stream sequences, so they order writes).
+ * - `x.s.<at>.<id>` / `x.f.<at>.<id>`: the successful and failed indexes, one empty key per
+ *   entry, written after the final state; `list` reads the keys and orders them by `at`.
+ *   A record refused because the job is final writes its index key again, so an index entry
+ *   lost to a crash between the two writes comes back when the job is redelivered.
+ * - `c.<key>`: coordination values; `m.<key>`: coordination sets (a JSON array), grown with a
+ *   compare-and-set loop.
+ *
+ * @internal
+ */
+import type { KV, KvEntry } from "@nats-io/kv"
+import { Kvm } from "@nats-io/kv"
+import { StorageType } from "@nats-io/jetstream"
+import { Effect, Option } from "effect"
+import type { Scope } from "effect"
+import { isTerminal } from "../../Job.js"
+import type { Index, JobRecord, Page, Results } from "../../Results.js"
+import { ResultsError } from "../../Results.js"
+import type { ResultsConfig } from "./config.js"
+import type { Connection } from "./connection.js"
+import { NatsError } from "./errors.js"
+import type { JobState } from "./frame.js"
+import { decodeState, encodeState, indexKey, indexPrefix, jobStateKey, resultKey, setKey, valueKey } from "./frame.js"
+import { describe, nanos, tryJs, wrongLastSequence } from "./jetstream.js"
+import { decodeToken, encodeToken, maxTokenLength } from "./names.js"
+
+const resultsError = (message: string) => (cause: unknown) =>
+  new ResultsError({ message: `${message}: ${describe(cause)}`, cause })
+
+const empty = new Uint8Array(0)
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** the non-final states this store wrote last, with their revisions: a record over them needs no read */
+const cacheCapacity = 10_000
+
+interface Known {
+  readonly revision: number
+  readonly status: JobState["status"]
+}
+
+type Write = { readonly _tag: "Written"; readonly revision: number } | { readonly _tag: "Conflict" }
+
+/** @internal */
+export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Results["Type"], NatsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const bucket = config.names.bucket
+    const kv: KV = yield* tryJs(async () => {
+      const kv = await new Kvm(conn.js).create(bucket, {
+        history: 1,
+        replicas: config.replicas,
+        storage: config.storage === "memory" ? StorageType.Memory : StorageType.File,
+        allow_direct: config.replicas === 1,
+        ...(config.ttl === undefined ? {} : { ttl: config.ttl })
+      })
+      // an existing bucket is brought to the configured TTL and replicas
+      const stream = `KV_${bucket}`
+      const info = await conn.jsm.streams.info(stream)
+      const maxAge = config.ttl === undefined ? 0 : nanos(config.ttl)
+      if (info.config.max_age !== maxAge || info.config.num_replicas !== config.replicas) {
+        await conn.jsm.streams.update(stream, { ...info.config, max_age: maxAge, num_replicas: config.replicas })
+      }
+      return kv
+    }, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up the KV bucket ${bucket}: ${describe(cause)}`, cause }))
+
+    const known = new Map<string, Known>()
+    const remember = (id: string, k: Known) => {
+      known.delete(id)
+      if (isTerminal(k.status)) return
+      known.set(id, k)
+      if (known.size > cacheCapacity) known.delete(known.keys().next().value!)
+    }
+
+    const token = (id: string) =>
+      Effect.suspend(() => {
+        const t = encodeToken(id)
+        return t.length > maxTokenLength
+          ? Effect.fail(new ResultsError({ message: `id is too long for a KV key: ${id.slice(0, 40)}...` }))
+          : Effect.succeed(t)
+      })
+
+    const get = (key: string) =>
+      tryJs(() => kv.get(key), resultsError(`cannot read ${key} from ${bucket}`))
+
+    const live = (entry: KvEntry | null): KvEntry | undefined =>
+      entry !== null && entry.operation === "PUT" ? entry : undefined
+
+    /** a compare-and-set write: over `revision`, or a creation when there is none */
+    const write = (key: string, value: Uint8Array, revision: number | undefined): Effect.Effect<Write, ResultsError> =>
+      tryJs(
+        () => (revision === undefined ? kv.create(key, value) : kv.update(key, value, revision)),
+        (e) => e
+      ).pipe(
+        Effect.map((revision): Write => ({ _tag: "Written", revision })),
+        Effect.catchAll((cause) =>
+          wrongLastSequence(cause) !== undefined
+            ? Effect.succeed<Write>({ _tag: "Conflict" })
+            : Effect.fail(resultsError(`cannot write ${key} to ${bucket}`)(cause))
+        )
+      )
+
+    const put = (key: string, value: Uint8Array) =>
+      tryJs(() => kv.put(key, value), resultsError(`cannot write ${key} to ${bucket}`))
+
+    const purge = (key: string) => tryJs(() => kv.purge(key), resultsError(`cannot delete ${key} from ${bucket}`))
+
+    const indexOf = (state: JobState, ti: string): string | undefined =>
+      state.status === "successful" || state.status === "failed" ? indexKey(state.status, state.at, ti) : undefined
+
+    const recordOne = (r: JobRecord) =>
+      Effect.gen(function*() {
+        const ti = yield* token(r.id)
+        const key = jobStateKey(ti)
+        const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result })
+        /** what follows an applied record: the index entry of a final state, and a new run's clean slate */
+        const applied = (previous: JobState | undefined, revision: number) =>
+          Effect.gen(function*() {
+            remember(r.id, { revision, status: r.status })
+            const work: Array<Effect.Effect<unknown, ResultsError>> = []
+            if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
+              const old = indexOf(previous, ti)
+              if (old !== undefined) work.push(purge(old))
+              work.push(purge(resultKey(ti)))
+            }
+            if (r.status === "successful" || r.status === "failed") work.push(put(indexKey(r.status, r.at, ti), empty))
+            yield* Effect.all(work, { concurrency: "unbounded", discard: true })
+            return true
+          })
+
+        // over this store's own last write, no read is needed: a conflict means someone wrote since
+        const mine = known.get(r.id)
+        if (mine !== undefined) {
+          const w = yield* write(key, frame, mine.revision)
+          if (w._tag === "Written") return yield* applied(undefined, w.revision)
+          known.delete(r.id)
+        }
+        for (let tries = 0; tries < 100; tries++) {
+          const entry = yield* get(key)
+          const current = Option.getOrUndefined(
+            Option.flatMap(Option.fromNullable(live(entry)), (e) => Option.fromNullable(decodeState(e.value)))
+          )
+          if (r.status !== "queued" && current !== undefined && isTerminal(current.status)) {
+            const index = indexOf(current, ti)
+            if (index !== undefined) yield* put(index, empty).pipe(Effect.ignore)
+            return false
+          }
+          const w = yield* write(key, frame, entry === null ? undefined : entry.revision)
+          if (w._tag === "Written") return yield* applied(current, w.revision)
+        }
+        return yield* new ResultsError({ message: `recording job ${r.id}: too many concurrent writes` })
+      })
+
+    const record = (records: ReadonlyArray<JobRecord>) =>
+      Effect.gen(function*() {
+        // records of one job are applied in order; different jobs at once
+        const groups = new Map<string, Array<number>>()
+        records.forEach((r, i) => {
+          const g = groups.get(r.id)
+          if (g === undefined) groups.set(r.id, [i])
+          else g.push(i)
+        })
+        const out: Array<boolean> = new Array(records.length).fill(false)
+        yield* Effect.forEach(groups.values(), (indexes) =>
+          Effect.forEach(indexes, (i) => Effect.map(recordOne(records[i]!), (ok) => {
+            out[i] = ok
+          }), { discard: true }), { concurrency: "unbounded", discard: true })
+        return out
+      })
+
+    const readState = (id: string) =>
+      Effect.flatMap(token(id), (ti) =>
+        Effect.map(get(jobStateKey(ti)), (entry) => {
+          const e = live(entry)
+          return e === undefined ? undefined : { state: decodeState(e.value), revision: e.revision }
+        }))
+
+    const getJob = (id: string) =>
+      Effect.map(readState(id), (s) => Option.fromNullable(s?.state?.message))
+
+    const getResult = (id: string) =>
+      Effect.gen(function*() {
+        const ti = yield* token(id)
+        const [saved, state] = yield* Effect.all([get(resultKey(ti)), get(jobStateKey(ti))], { concurrency: 2 })
+        const s = live(saved)
+        const j = live(state)
+        const withRecord = j === undefined ? undefined : decodeState(j.value)?.result
+        if (s !== undefined && (withRecord === undefined || s.revision > j!.revision)) return Option.some(s.value)
+        return Option.fromNullable(withRecord)
+      })
+
+    const list = (index: Index, page?: Page) =>
+      Effect.gen(function*() {
+        const prefix = indexPrefix(index)
+        const keys = yield* tryJs(async () => {
+          const out: Array<string> = []
+          for await (const k of await kv.keys(`${prefix}.>`)) out.push(k)
+          return out
+        }, resultsError(`cannot list the ${index} jobs`))
+        const entries = keys.map((k) => {
+          const rest = k.slice(prefix.length + 1)
+          const dot = rest.indexOf(".")
+          return { at: Number(rest.slice(0, dot)), id: decodeToken(rest.slice(dot + 1)) }
+        })
+        entries.sort((a, b) => a.at - b.at)
+        const offset = page?.offset ?? 0
+        const end = page?.limit === undefined ? undefined : offset + page.limit
+        return entries.slice(offset, end).map((e) => e.id)
+      })
+
+    const deleteJob = (id: string) =>
+      Effect.gen(function*() {
+        const ti = yield* token(id)
+        known.delete(id)
+        const current = yield* readState(id)
+        const index = current?.state === undefined ? undefined : indexOf(current.state, ti)
+        yield* Effect.all(
+          [purge(jobStateKey(ti)), purge(resultKey(ti)), ...(index === undefined ? [] : [purge(index)])],
+          { concurrency: "unbounded", discard: true }
+        )
+      })
+
+    const add = (key: string, member: string) =>
+      Effect.gen(function*() {
+        const k = setKey(yield* token(key))
+        for (let tries = 0; tries < 1000; tries++) {
+          const entry = yield* get(k)
+          const e = live(entry)
+          const members: Array<string> = e === undefined ? [] : JSON.parse(decoder.decode(e.value))
+          if (members.includes(member)) return members.length
+          members.push(member)
+          const w = yield* write(k, encoder.encode(JSON.stringify(members)), entry === null ? undefined : entry.revision)
+          if (w._tag === "Written") return members.length
+        }
+        return yield* new ResultsError({ message: `adding to set ${key}: too many concurrent writes` })
+      })
+
+    return {
+      getJob,
+      getJobs: (ids) => Effect.forEach(ids, getJob, { concurrency: "unbounded" }),
+      getResult,
+      getResults: (ids) => Effect.forEach(ids, getResult, { concurrency: "unbounded" }),
+      setResult: (id, result) => Effect.asVoid(Effect.flatMap(token(id), (ti) => put(resultKey(ti), result))),
+      record,
+      deleteJob,
+      list,
+      get: (key) =>
+        Effect.flatMap(token(key), (t) => Effect.map(get(valueKey(t)), (entry) => Option.fromNullable(live(entry)?.value))),
+      set: (key, value) => Effect.asVoid(Effect.flatMap(token(key), (t) => put(valueKey(t), value))),
+      create: (key, value) =>
+        Effect.flatMap(token(key), (t) =>
+          Effect.map(get(valueKey(t)), (entry) => entry).pipe(
+            Effect.flatMap((entry) =>
+              live(entry) !== undefined
+                ? Effect.succeed(false)
+                : Effect.map(write(valueKey(t), value, entry === null ? undefined : entry.revision), (w) => w._tag === "Written")
+            )
+          )),
+      add,
+      delete: (keys) =>
+        Effect.forEach(keys, (key) =>
+          Effect.flatMap(token(key), (t) =>
+            Effect.all([purge(valueKey(t)), purge(setKey(t))], { concurrency: 2, discard: true })), {
+          concurrency: "unbounded",
+          discard: true
+        })
+    }
+  })

@@ -1,0 +1,231 @@
+/**
+ * The NATS JetStream backend: a Broker over work-queue streams with durable pull consumers,
+ * and a Results store in a KV bucket. For teams that run NATS; one option swaps it in for
+ * the Memory or Redis layer.
+ *
+ * ```ts
+ * import * as Nats from "tasqueue/layers/Nats"
+ *
+ * const NatsLive = Nats.layer({ servers: "nats://127.0.0.1:4222", visibilityTimeout: "30 seconds" })
+ * program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(NatsLive))))
+ * ```
+ *
+ * Everything it creates is named after `prefix` (`tasqueue` by default): a stream per queue
+ * (`<prefix>_q_<queue>`), the delayed-message stream (`<prefix>_delayed`), the dead letters
+ * (`<prefix>_dead`) and the KV bucket (`<prefix>_results`). docs/nats.md describes the design.
+ * Needs nats-server 2.9 or later with JetStream enabled.
+ *
+ * @since 0.1.0
+ */
+import type { ConfigError, Redacted, Scope } from "effect"
+import { Config, Context, Duration, Effect, Layer } from "effect"
+import { Broker } from "../Broker.js"
+import * as NatsBroker from "../internal/nats/broker.js"
+import type { BrokerConfig, ConnectionConfig, ResultsConfig, StorageConfig, TlsConfig } from "../internal/nats/config.js"
+import * as Connection from "../internal/nats/connection.js"
+import { NatsError } from "../internal/nats/errors.js"
+import { isValidPrefix, names } from "../internal/nats/names.js"
+import * as NatsResults from "../internal/nats/results.js"
+import { Results } from "../Results.js"
+
+export {
+  /**
+   * Connecting to NATS or preparing its streams and bucket failed.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  NatsError
+} from "../internal/nats/errors.js"
+
+/**
+ * TLS settings. Files are read by the client; `key` is a secret.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TlsOptions = TlsConfig
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** server URLs, e.g. `"nats://127.0.0.1:4222"` or several of a cluster */
+  readonly servers: string | ReadonlyArray<string>
+  /** the connection's name, shown by the server's monitoring (`tasqueue` by default) */
+  readonly name?: string | undefined
+  /** user and password authentication */
+  readonly user?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  /** token authentication */
+  readonly token?: Redacted.Redacted<string> | undefined
+  /** nkey authentication: the user's seed (`SU...`) */
+  readonly nkeySeed?: Redacted.Redacted<string> | undefined
+  /** JWT authentication: the contents of a `.creds` file, or its path */
+  readonly credentials?: Redacted.Redacted<string> | undefined
+  readonly credentialsFile?: string | undefined
+  /** TLS: `true` for the system's trust store, or explicit settings */
+  readonly tls?: boolean | TlsOptions | undefined
+  /** names every stream, subject and the bucket (`tasqueue` by default); letters, digits, `_`, `-` */
+  readonly prefix?: string | undefined
+  /** replicas of every stream and of the bucket (1 by default; 3 in a cluster for fault tolerance) */
+  readonly replicas?: number | undefined
+  /** `file` (the default) or `memory` */
+  readonly storage?: "file" | "memory" | undefined
+  /** how long a delivery stays leased without renewal: the consumers' AckWait (30 seconds by default) */
+  readonly visibilityTimeout?: Duration.DurationInput | undefined
+  /** how many lost leases a message survives before it is dead-lettered (10 by default) */
+  readonly maxRedeliveries?: number | undefined
+  /** how long job states, results and index entries are kept (forever by default) */
+  readonly resultsTtl?: Duration.DurationInput | undefined
+  /** how long dead letters are kept (forever by default) */
+  readonly deadLetterTtl?: Duration.DurationInput | undefined
+  /** the most messages a queue holds; a full queue refuses new jobs (no limit by default) */
+  readonly maxQueueMessages?: number | undefined
+  /** the most bytes a queue holds (no limit by default) */
+  readonly maxQueueBytes?: number | undefined
+  /** the most unsettled deliveries all workers of a queue hold together (10,000 by default) */
+  readonly maxAckPending?: number | undefined
+  /** how long a message id is remembered to drop a repeated publish (2 minutes by default) */
+  readonly duplicateWindow?: Duration.DurationInput | undefined
+  /** whether this process moves due delayed jobs to their queues (true by default) */
+  readonly scheduler?: boolean | undefined
+  /** the limit for connecting (5 seconds by default) */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** the limit for each JetStream request (5 seconds by default) */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** the pause between reconnection attempts (1 second by default) */
+  readonly reconnectWait?: Duration.DurationInput | undefined
+  /** reconnection attempts before giving up, -1 for never (the default) */
+  readonly maxReconnectAttempts?: number | undefined
+}
+
+const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
+
+const resolve = (options: Options) =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? "tasqueue"
+    const invalid = (message: string) => Effect.fail(new NatsError({ reason: "InvalidOptions", message }))
+    if (!isValidPrefix(prefix)) return yield* invalid(`prefix must be 1-64 letters, digits, "_" or "-", got "${prefix}"`)
+    const servers = typeof options.servers === "string" ? [options.servers] : [...options.servers]
+    if (servers.length === 0) return yield* invalid("servers must name at least one server")
+    const replicas = options.replicas ?? 1
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) return yield* invalid(`replicas must be 1 to 5, got ${replicas}`)
+    const visibilityTimeout = millis(options.visibilityTimeout ?? "30 seconds")
+    if (!(visibilityTimeout >= 100)) return yield* invalid("visibilityTimeout must be at least 100 milliseconds")
+    const requestTimeout = millis(options.requestTimeout ?? "5 seconds")
+    const connection: ConnectionConfig = {
+      servers,
+      name: options.name ?? "tasqueue",
+      user: options.user,
+      password: options.password,
+      token: options.token,
+      nkeySeed: options.nkeySeed,
+      credentials: options.credentials,
+      credentialsFile: options.credentialsFile,
+      tls: options.tls === true ? {} : options.tls === false ? undefined : options.tls,
+      connectTimeout: millis(options.connectTimeout ?? "5 seconds"),
+      requestTimeout,
+      reconnectWait: millis(options.reconnectWait ?? "1 second"),
+      maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+      drainTimeout: requestTimeout
+    }
+    const storage: StorageConfig = { names: names(prefix), replicas, storage: options.storage ?? "file" }
+    const broker: BrokerConfig = {
+      ...storage,
+      visibilityTimeout,
+      maxRedeliveries: options.maxRedeliveries ?? 10,
+      maxQueueMessages: options.maxQueueMessages ?? -1,
+      maxQueueBytes: options.maxQueueBytes ?? -1,
+      maxAckPending: options.maxAckPending ?? 10_000,
+      duplicateWindow: millis(options.duplicateWindow ?? "2 minutes"),
+      deadLetterTtl: options.deadLetterTtl === undefined ? undefined : millis(options.deadLetterTtl),
+      scheduler: options.scheduler ?? true
+    }
+    const results: ResultsConfig = {
+      ...storage,
+      ttl: options.resultsTtl === undefined ? undefined : millis(options.resultsTtl)
+    }
+    return { connection, broker, results }
+  })
+
+/**
+ * A Broker and a Results store over one NATS connection, acquired in the current scope (the
+ * connection is drained when it closes).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, NatsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* resolve(options)
+    const conn = yield* Connection.connect(config.connection)
+    const results = yield* NatsResults.make(conn, config.results)
+    const broker = yield* NatsBroker.make(conn, config.broker)
+    return { broker, results }
+  }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
+
+/**
+ * The NATS Broker, with a connection of its own.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const broker = (options: Options): Layer.Layer<Broker, NatsError> =>
+  Layer.scoped(
+    Broker,
+    Effect.gen(function*() {
+      const config = yield* resolve(options)
+      const conn = yield* Connection.connect(config.connection)
+      return yield* NatsBroker.make(conn, config.broker)
+    }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
+  )
+
+/**
+ * The NATS Results store, with a connection of its own.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const results = (options: Options): Layer.Layer<Results, NatsError> =>
+  Layer.scoped(
+    Results,
+    Effect.gen(function*() {
+      const config = yield* resolve(options)
+      const conn = yield* Connection.connect(config.connection)
+      return yield* NatsResults.make(conn, config.results)
+    }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
+  )
+
+/**
+ * Broker and Results sharing one NATS connection.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Broker | Results, NatsError> =>
+  Layer.scopedContext(
+    Effect.map(make(options), ({ broker, results }) => Context.make(Broker, broker).pipe(Context.add(Results, results)))
+  )
+
+/**
+ * `layer` with its options read from `Config` (secrets as `Config.redacted`).
+ *
+ * @example
+ * ```ts
+ * const NatsLive = Nats.layerConfig({
+ *   servers: Config.string("NATS_URL"),
+ *   token: Config.option(Config.redacted("NATS_TOKEN")).pipe(Config.map(Option.getOrUndefined))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Broker | Results, NatsError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

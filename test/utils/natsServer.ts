@@ -1,0 +1,168 @@
+/**
+ * Real nats-server processes for tests: `start` runs one `nats-server -js` on free ports with a
+ * temporary store directory, `cluster` runs three routed to each other; both are scoped (the
+ * processes are killed and their directories removed when the scope closes). Never the NATS on
+ * 4222.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Duration, Effect, Schedule } from "effect"
+import type { Scope } from "effect"
+
+const binary = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server"
+
+/** a TCP port nobody listens on right now */
+export const freePort: Effect.Effect<number, Error> = Effect.async<number, Error>((resume) => {
+  const server = createServer()
+  server.unref()
+  server.on("error", (e) => resume(Effect.fail(e)))
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+export interface NatsServer {
+  readonly name: string
+  readonly url: string
+  readonly port: number
+  readonly monitorPort: number
+  readonly storeDir: string
+  /** whether the process is running */
+  readonly running: () => boolean
+  /** stops the process: SIGTERM lets it shut down cleanly, SIGKILL does not */
+  readonly stop: (signal?: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
+  /** starts it again with the same ports and store, and waits until it is ready */
+  readonly start: Effect.Effect<void, Error>
+  /** what the process wrote to stderr, for diagnostics */
+  readonly log: () => string
+}
+
+export interface StartOptions {
+  /** lines added to the server's configuration file */
+  readonly config?: string | undefined
+  readonly name?: string | undefined
+  /** set by `cluster` */
+  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: ReadonlyArray<number> } | undefined
+  /** wait for a JetStream meta leader before `start` completes (default: true) */
+  readonly waitReady?: boolean | undefined
+}
+
+const healthy = (monitorPort: number) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const health = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal })
+      if (!health.ok) throw new Error(`healthz: ${health.status} ${await health.text()}`)
+      const jsz = await fetch(`http://127.0.0.1:${monitorPort}/jsz`, { signal })
+      const info = (await jsz.json()) as { readonly meta_cluster?: { readonly leader?: string } }
+      if (info.meta_cluster !== undefined && !info.meta_cluster.leader) throw new Error("no JetStream meta leader yet")
+    },
+    catch: (e) => (e instanceof Error ? e : new Error(String(e)))
+  })
+
+const waitHealthy = (server: NatsServer) =>
+  healthy(server.monitorPort).pipe(
+    Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("20 seconds"))),
+    Effect.mapError((e) => new Error(`nats-server ${server.name} did not become ready: ${e.message}\n${server.log()}`))
+  )
+
+const make = (options: StartOptions & { readonly port: number; readonly monitorPort: number; readonly dir: string }) =>
+  Effect.gen(function*() {
+    const name = options.name ?? `n${options.port}`
+    const configFile = join(options.dir, "server.conf")
+    const storeDir = join(options.dir, "js")
+    const lines = [
+      `server_name: ${name}`,
+      `listen: 127.0.0.1:${options.port}`,
+      `http: 127.0.0.1:${options.monitorPort}`,
+      `jetstream { store_dir: "${storeDir}" }`
+    ]
+    if (options.cluster !== undefined) {
+      lines.push(
+        `cluster {`,
+        `  name: ${options.cluster.name}`,
+        `  listen: 127.0.0.1:${options.cluster.port}`,
+        `  routes: [${options.cluster.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(", ")}]`,
+        `}`
+      )
+    }
+    if (options.config !== undefined) lines.push(options.config)
+    yield* Effect.tryPromise(() => writeFile(configFile, lines.join("\n") + "\n"))
+    let child: ChildProcess | undefined
+    let log = ""
+    const running = () => child !== undefined && child.exitCode === null && child.signalCode === null
+    const stop = (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") =>
+      Effect.async<void>((resume) => {
+        const c = child
+        if (c === undefined || c.exitCode !== null || c.signalCode !== null) return resume(Effect.void)
+        const timer = setTimeout(() => c.kill("SIGKILL"), 10_000)
+        c.once("exit", () => {
+          clearTimeout(timer)
+          resume(Effect.void)
+        })
+        c.kill(signal)
+      })
+    const server: NatsServer = {
+      name,
+      url: `nats://127.0.0.1:${options.port}`,
+      port: options.port,
+      monitorPort: options.monitorPort,
+      storeDir,
+      running,
+      stop,
+      log: () => log,
+      start: Effect.suspend(() => {
+        if (running()) return Effect.void
+        child = spawn(binary, ["-c", configFile], { stdio: ["ignore", "ignore", "pipe"] })
+        child.stderr?.on("data", (chunk: Buffer) => {
+          log = (log + chunk.toString()).slice(-20_000)
+        })
+        return options.waitReady === false ? Effect.void : waitHealthy(server)
+      })
+    }
+    yield* Effect.addFinalizer(() => stop("SIGKILL"))
+    yield* server.start
+    return server
+  })
+
+const tempDir = (label: string) =>
+  Effect.acquireRelease(
+    Effect.tryPromise(() => mkdtemp(join(tmpdir(), `tasqueue-${label}-`))),
+    (dir) => Effect.ignore(Effect.tryPromise(() => rm(dir, { recursive: true, force: true })))
+  )
+
+/** one `nats-server -js` on free ports, with a temporary store */
+export const start = (options: StartOptions = {}): Effect.Effect<NatsServer, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* tempDir("nats")
+    const [port, monitorPort] = yield* Effect.all([freePort, freePort])
+    return yield* make({ ...options, port, monitorPort, dir })
+  })
+
+/** `size` servers with JetStream, routed to each other on free ports */
+export const cluster = (size = 3): Effect.Effect<ReadonlyArray<NatsServer>, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dirs = yield* Effect.all(Array.from({ length: size }, () => tempDir("nats-cluster")))
+    const ports = yield* Effect.all(Array.from({ length: size * 3 }, () => freePort))
+    const routes = ports.slice(size * 2)
+    const servers = yield* Effect.all(
+      dirs.map((dir, i) =>
+        make({
+          dir,
+          name: `n${i + 1}`,
+          port: ports[i]!,
+          monitorPort: ports[size + i]!,
+          cluster: { name: "tasqueue-test", port: routes[i]!, routes: routes.filter((_, j) => j !== i) },
+          waitReady: false
+        })
+      ),
+      { concurrency: "unbounded" }
+    )
+    yield* Effect.forEach(servers, waitHealthy, { concurrency: "unbounded", discard: true })
+    return servers
+  }).pipe(Effect.timeout(Duration.seconds(30)))
