@@ -377,7 +377,8 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       // --- renewing leases, and noticing a Redis that lost its data
 
       const renew = Effect.gen(function*() {
-        const slots = autoExtend ? [...held].filter((s) => !s.done) : []
+        // without autoExtend, deliveries still waiting in the buffer are renewed until handed out
+        const slots = [...held].filter((s) => !s.done && (autoExtend || !s.handedOut))
         const now = yield* Clock.currentTimeMillis
         const args: Array<Arg> = [k.job, now, now + vt]
         for (const s of slots) args.push(s.id, s.attempt)
