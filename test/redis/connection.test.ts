@@ -3,7 +3,7 @@
  * an unreachable server, connections killed mid-run, and a server that goes down for a while.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -44,6 +44,55 @@ describe("Redis connection failures", () => {
         )
         assert.deepStrictEqual(pending, [])
       }
+    }).pipe(Effect.scoped))
+
+  it.live("TLS: with the server's CA it connects, without it the certificate is refused", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make({ tls: true })
+      const pending = yield* useBroker.pipe(
+        Effect.provide(Redis.broker({ host: "127.0.0.1", port: redis.port, tls: { ca: redis.ca } }))
+      )
+      assert.deepStrictEqual(pending, [])
+      const untrusted = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(
+        Redis.broker({ url: redis.url, connectTimeout: "2 seconds" })
+      ))))
+      assert.strictEqual(untrusted._tag, "RedisError")
+      assert.match(untrusted.message, /certificate/i)
+      const plain = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(
+        Redis.broker({ port: redis.port, connectTimeout: "1 second" })
+      ))))
+      assert.strictEqual(plain._tag, "RedisError")
+    }).pipe(Effect.scoped))
+
+  it.live("layerConfig reads the options from Config, secrets redacted", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make({ args: ["--requirepass", "s3cret"], password: "s3cret" })
+      const backend = Redis.layerConfig({
+        url: Config.string("REDIS_URL"),
+        password: Config.redacted("REDIS_PASSWORD"),
+        prefix: Config.string("APP"),
+        visibilityTimeout: Config.duration("VT")
+      }).pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+        ["REDIS_URL", `redis://127.0.0.1:${redis.port}/3`],
+        ["REDIS_PASSWORD", "s3cret"],
+        ["APP", "configured"],
+        ["VT", "5 seconds"]
+      ])))))
+      yield* Effect.gen(function*() {
+        const broker = yield* Broker
+        yield* broker.enqueue("q", [{ id: "x", body: new Uint8Array([1]) }])
+        const results = yield* Results
+        yield* results.set("k", new Uint8Array([2]))
+      }).pipe(Effect.provide(backend))
+      const keys = yield* redis.cli("-n", "3", "--scan")
+      assert.include(keys, "{configured:q}:ready")
+      assert.include(keys, "{configured}:kv:k")
+      const missing = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(
+        Redis.layerConfig({ url: Config.string("REDIS_URL") }).pipe(
+          Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))
+        )
+      ))))
+      assert.strictEqual(missing._tag, "ConfigError")
     }).pipe(Effect.scoped))
 
   it.live("an unreachable server fails the layer with RedisError, and nothing keeps retrying", () =>

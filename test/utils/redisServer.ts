@@ -4,9 +4,10 @@
  * Redis on 6379.
  */
 import { Data, Effect, Exit, Scope } from "effect"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -17,6 +18,8 @@ export interface RedisServer {
   readonly port: number
   readonly dir: string
   readonly url: string
+  /** with `tls`: the PEM of the certificate authority that signed the server's certificate */
+  readonly ca: string | undefined
   /** sends `signal` (SIGKILL by default) and waits for the process to exit */
   readonly kill: (signal?: NodeJS.Signals) => Effect.Effect<void>
   /** starts the server again on the same port and directory (after `kill`) */
@@ -32,6 +35,18 @@ export interface Options {
   readonly password?: string
   /** also keep port + 10000 free (the cluster bus) */
   readonly clusterBus?: boolean
+  /** serve TLS only, with a certificate for 127.0.0.1 signed by a fresh test CA */
+  readonly tls?: boolean
+}
+
+/** a test CA and a server certificate for 127.0.0.1 and localhost, written to `dir` */
+const makeCertificates = (dir: string) => {
+  const ssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" })
+  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=tasqueue test CA")
+  ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+  ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
+  return readFileSync(join(dir, "ca.crt"), "utf8")
 }
 
 const isFree = (port: number) =>
@@ -51,9 +66,11 @@ export const freePort = (clusterBus = false): Effect.Effect<number> =>
     }
   })
 
-const ping = (port: number) =>
+const ping = (port: number, secure: boolean) =>
   new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, "127.0.0.1")
+    const socket = secure
+      ? tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false })
+      : net.connect(port, "127.0.0.1")
     let data = ""
     const done = (ok: boolean) => {
       socket.destroy()
@@ -61,7 +78,7 @@ const ping = (port: number) =>
     }
     socket.setTimeout(500, () => done(false))
     socket.once("error", () => done(false))
-    socket.once("connect", () => socket.write("PING\r\n"))
+    socket.once(secure ? "secureConnect" : "connect", () => socket.write("PING\r\n"))
     socket.on("data", (chunk) => {
       data += chunk.toString()
       if (data.includes("\r\n")) done(data.startsWith("+PONG") || data.startsWith("-NOAUTH"))
@@ -87,10 +104,20 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
     const dir = mkdtempSync(join(tmpdir(), "tasqueue-redis-"))
     let child: ChildProcess | undefined
     let exited: Promise<void> = Promise.resolve()
+    const ca = options.tls === true ? makeCertificates(dir) : undefined
+    const listen = options.tls === true
+      ? [
+        "--port", "0", "--tls-port", String(port),
+        "--tls-cert-file", join(dir, "server.crt"),
+        "--tls-key-file", join(dir, "server.key"),
+        "--tls-ca-cert-file", join(dir, "ca.crt"),
+        "--tls-auth-clients", "no"
+      ]
+      : ["--port", String(port)]
 
     const start = Effect.gen(function*() {
       const proc = spawn("redis-server", [
-        "--port", String(port),
+        ...listen,
         "--bind", "127.0.0.1",
         "--dir", dir,
         "--save", "",
@@ -104,7 +131,7 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
       exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()))
       for (let i = 0; i < 500; i++) {
         if (proc.exitCode !== null) break
-        if (yield* Effect.promise(() => ping(port))) return
+        if (yield* Effect.promise(() => ping(port, options.tls === true))) return
         yield* Effect.sleep("20 millis")
       }
       return yield* new RedisServerError({ message: `redis-server on port ${port} did not start (see ${dir}/redis.log)` })
@@ -126,7 +153,8 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
       host: "127.0.0.1",
       port,
       dir,
-      url: `redis://127.0.0.1:${port}`,
+      url: `${options.tls === true ? "rediss" : "redis"}://127.0.0.1:${port}`,
+      ca,
       kill,
       start,
       cli: (...args) => cli(port, options.password, args)
