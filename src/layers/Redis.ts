@@ -101,7 +101,7 @@ export interface Options {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /**
    * How many reconnect attempts a command waits through before it fails with a `BrokerError`
-   * or `ResultsError` (20 by default, about 35 seconds of outage).
+   * or `ResultsError` (20 by default: about 20 seconds of outage).
    */
   readonly maxRetriesPerRequest?: number | undefined
   /** the name the connections give themselves (`CLIENT SETNAME`), "tasqueue" by default */
