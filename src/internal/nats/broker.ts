@@ -406,31 +406,50 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         const tq = yield* ensureQueue(queue)
         const stream = n.queueStream(tq)
         const clock = yield* Effect.clock
-        const pull = yield* tryJs(() => js.consumers.get(stream, n.workers), brokerError(`cannot open the consumer of ${queue}`))
-        const messages = yield* tryJs(
-          () => pull.consume({ max_messages: options.prefetch, expires: Math.max(1000, Math.min(30_000, vt)) }),
-          brokerError(`cannot consume ${queue}`)
-        )
-        const iterator = messages[Symbol.asyncIterator]()
+        /** a pull `consume()` of the workers' consumer, at most `prefetch` messages asked for at once */
+        const open = tryJs(async () => {
+          const pull = await js.consumers.get(stream, n.workers)
+          const messages = await pull.consume({ max_messages: options.prefetch, expires: Math.max(1000, Math.min(30_000, vt)) })
+          return { messages, iterator: messages[Symbol.asyncIterator]() }
+        }, brokerError(`cannot consume ${queue}`))
+        let { iterator, messages } = yield* open
         const permits = yield* Effect.makeSemaphore(options.prefetch)
         const buffered: Array<Held> = []
         const held = new Set<Held>()
         let closed = false
         let ended: { readonly cause?: unknown } | undefined
         let reading: Promise<void> | undefined
-        let lastEmpty = clock.unsafeCurrentTimeMillis()
+
+        /**
+         * When was a message received? The client's iterator does not say, and `consume()` reads
+         * ahead, so a message may wait in the client before it is read. Observations of the
+         * client's received-message count bound it: the n-th message arrived after the last
+         * observation that counted fewer than n. One is made at each read and every `sampleEvery`.
+         */
+        let samples: Array<{ readonly received: number; readonly at: number }> = [
+          { received: 0, at: clock.unsafeCurrentTimeMillis() }
+        ]
+        const observe = () => {
+          const received = messages.getReceived()
+          if (received !== samples[samples.length - 1]!.received) {
+            samples.push({ received, at: clock.unsafeCurrentTimeMillis() })
+          }
+        }
+        const arrivedAfter = (ordinal: number) => {
+          while (samples.length > 1 && samples[1]!.received < ordinal) samples.shift()
+          return samples[0]!.at
+        }
+        const sampleEvery = Math.min(100, Math.max(10, Math.round(vt / 20)))
 
         /**
          * Reads one message into `buffered`. One read at a time, shared by the takes waiting for
          * it, so a take that is interrupted leaves the message it waited for to the next one.
-         * A message that was already waiting in the client was received at the latest when the
-         * client's queue was last seen empty: its lease is counted from then.
          */
         const readOne = (): Promise<void> => {
           if (reading !== undefined) return reading
-          const empty = messages.getPending() === 0
-          if (empty) lastEmpty = clock.unsafeCurrentTimeMillis()
-          const since = lastEmpty
+          observe()
+          // nothing waiting in the client: the message this read gets arrives while it waits
+          const waits = messages.getPending() === 0
           reading = iterator.next().then(
             (r) => {
               reading = undefined
@@ -439,7 +458,8 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
                 return
               }
               const msg = r.value
-              const receivedAt = empty ? clock.unsafeCurrentTimeMillis() : since
+              const receivedAt = waits ? clock.unsafeCurrentTimeMillis() : arrivedAfter(messages.getProcessed())
+              observe()
               let base = 0
               try {
                 base = numberHeader(msg.headers, Header.attempts) ?? 0
@@ -463,6 +483,11 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           )
           return reading
         }
+        yield* Effect.sync(observe).pipe(
+          Effect.repeat(Schedule.spaced(Duration.millis(sampleEvery))),
+          Effect.interruptible,
+          Effect.forkScoped
+        )
 
         // closing: stop pulling, put back what was read but not handed out, release what is held
         yield* Effect.addFinalizer(() =>
@@ -536,7 +561,9 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           const claim = Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.suspend(() => {
               const ok = h.state === "held" && now < h.deadline
-              const why = h.state === "done" ? "settled or released already" : "the visibility timeout ran out"
+              const why = h.state === "done"
+                ? "settled or released already"
+                : `the visibility timeout ran out ${now - h.deadline + margin} ms ago`
               if (ok) h.state = "done"
               return Effect.zipRight(release, ok ? Effect.void : Effect.fail(lost(queue, h.id, attempt, why)))
             }))
@@ -572,7 +599,14 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
               Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
                 if (h.state !== "held" || t0 >= h.deadline) {
                   return Effect.fail(
-                    lost(queue, h.id, attempt, h.state === "done" ? "settled or released already" : "the visibility timeout ran out")
+                    lost(
+                      queue,
+                      h.id,
+                      attempt,
+                      h.state === "done"
+                        ? "settled or released already"
+                        : `the visibility timeout ran out ${t0 - h.deadline + margin} ms ago`
+                    )
                   )
                 }
                 return Effect.try({ try: () => h.msg.working(), catch: brokerError(`cannot extend job ${h.id} of ${queue}`) }).pipe(
@@ -628,10 +662,22 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
             const h = buffered.shift()
             if (h === undefined) {
               if (ended !== undefined) {
-                return yield* new BrokerError({
-                  message: `consuming ${queue} stopped${ended.cause === undefined ? "" : `: ${describe(ended.cause)}`}`,
-                  cause: ended.cause
-                })
+                // the pull stopped on its own (the connection closed, the consumer was deleted):
+                // start it again; a failure here is retried by the caller's next take
+                const cause = ended.cause
+                yield* Effect.logWarning(`consuming ${queue} stopped${cause === undefined ? "" : `: ${describe(cause)}`}; restarting`)
+                ensured.delete(queue)
+                yield* ensureQueue(queue)
+                const reopened = yield* open
+                if (closed) {
+                  reopened.messages.stop()
+                  continue
+                }
+                messages = reopened.messages
+                iterator = reopened.iterator
+                samples = [{ received: 0, at: yield* Clock.currentTimeMillis }]
+                ended = undefined
+                continue
               }
               yield* tryJs(() => readOne(), brokerError(`cannot read ${queue}`))
               continue
