@@ -151,13 +151,19 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       const lock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
 
+      /** slots that claims in flight may fill */
+      let claiming = 0
+      /** wakes a `take` that waits for a slot: one was freed, or a claim came back */
+      const notify = () => {
+        const waiter = slotWaiter
+        slotWaiter = undefined
+        waiter?.()
+      }
       const free = (slot: Slot) => {
         if (slot.freed) return
         slot.freed = true
         held.delete(slot)
-        const waiter = slotWaiter
-        slotWaiter = undefined
-        waiter?.()
+        notify()
       }
 
       // --- closing: release what was not settled. Finalizers run in reverse order, so this one,
@@ -276,7 +282,11 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       const claim = (n: number) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const { args, replyKey } = claimArgs(now, n)
+          claiming += n
           return call("claim", queue, Scripts.claim, claimKeys, args, true).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              claiming -= n
+            })),
             Effect.map((reply) => {
               arrived.push(replyKey)
               const r = reply as ReadonlyArray<number | Buffer>
@@ -285,22 +295,29 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           )
         })
 
-      // Acks go out in batches; a batch also claims the messages for the slots it frees when
-      // a `take` waits for one, so a busy worker gets its next job in the same round trip.
+      // Acks go out in batches; a batch also claims messages for the slots it frees (and any
+      // other free slot), so a busy worker gets its next jobs in the same round trip. While the
+      // consumer is open it takes; what it claims counts against prefetch at once.
       const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
         run: (slots) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const n = open && slotWaiter !== undefined && buffer.length === 0
-              ? Math.max(0, prefetch - held.size + slots.length)
-              : 0
+            const n = open ? Math.max(0, prefetch - held.size - claiming + slots.length) : 0
             const { args, replyKey } = claimArgs(now, n)
             for (const s of slots) args.push(s.id, s.attempt)
+            claiming += n
             return call("ack", queue, Scripts.ack, claimKeys, args, true).pipe(
+              Effect.ensuring(Effect.sync(() => {
+                claiming -= n
+              })),
               Effect.map((reply) => {
                 arrived.push(replyKey)
                 const r = reply as ReadonlyArray<number | Buffer>
                 const count = r[0] as number
                 if (n > 0) addClaimed(r, count + 1)
+                // free the whole batch's slots at once, so that a waiting `take` sees them all
+                // (and the deliveries claimed for them) rather than one slot at a time
+                for (const s of slots) free(s)
+                notify()
                 return r.slice(1, count + 1) as ReadonlyArray<number>
               })
             )
@@ -361,9 +378,11 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
                 next.slot.handedOut = true
                 return next.delivery
               }
-              const slots = prefetch - held.size
+              const slots = prefetch - held.size - claiming
               if (slots <= 0) {
                 yield* restore(Effect.race(slotFreed, Deferred.await(closed)))
+                // let the other settles of this moment free their slots too: one claim for all
+                yield* Effect.yieldNow()
                 continue
               }
               const result = yield* claim(slots)

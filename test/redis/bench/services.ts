@@ -44,7 +44,6 @@ const program = Effect.gen(function*() {
   const t2 = performance.now()
   yield* Fiber.interrupt(fiber)
   console.log(`${backend}: ${n} jobs, prefetch ${concurrency}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, process ${Math.round(n / ((t2 - t1) / 1000))} jobs/s`)
-  if ((globalThis as any).__batchStats) console.log(JSON.stringify((globalThis as any).__batchStats))
 }).pipe(Effect.scoped)
 
 const main = Effect.gen(function*() {

@@ -3,7 +3,7 @@
  * processed with concurrency C, every status and result recorded. Not a test (no .test.ts);
  * run: npx tsx test/redis/bench/throughput.ts [jobs] [concurrency] [memory|redis]
  */
-import { Deferred, Effect, Layer, Schema } from "effect"
+import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import { Job, Server, Task } from "../../../src/index.js"
 import * as Memory from "../../../src/layers/Memory.js"
 import * as Redis from "../../../src/layers/Redis.js"
@@ -42,8 +42,7 @@ const program = Effect.gen(function*() {
     `${backend}: ${n} jobs, concurrency ${concurrency}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, ` +
       `process ${Math.round(n / ((t2 - t1) / 1000))} jobs/s`
   )
-  console.log(JSON.stringify((globalThis as any).__batchStats))
-  yield* Effect.forkDaemon(Effect.interruptWith(fiber.id()))
+  yield* Fiber.interrupt(fiber)
 })
 
 const main = Effect.gen(function*() {
