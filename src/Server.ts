@@ -13,18 +13,22 @@ import {
   Clock,
   Context,
   Data,
+  DefaultServices,
   Duration,
   Effect,
   Either,
   Exit,
+  FiberRef,
   FiberSet,
+  identity,
   Layer,
   Option,
   ParseResult,
   Schedule,
-  Schema
+  Schema,
+  Tracer
 } from "effect"
-import type { BrokerError, Consumer, Delivery } from "./Broker.js"
+import type { BrokerError, Consumer, Delivery, LeaseLost } from "./Broker.js"
 import { Broker } from "./Broker.js"
 import { fromBase64, decodeMessage, encodeMessage, fromUtf8, utf8 } from "./internal/codec.js"
 import { dueAt, makeMessage, nextOccurrence } from "./internal/messages.js"
@@ -481,8 +485,13 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         if (!Number.isInteger(concurrency) || concurrency < 1) {
           return yield* Effect.dieMessage(`concurrency of task "${task.name}" must be a positive integer`)
         }
+        // A job runs in a fiber of its own: give that fiber the handler's context (what the
+        // registration captured, plus JobCtx) for good, which is cheaper than providing it locally.
         const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"]) =>
-          Effect.provide(effect, Context.add(context, JobCtx, ctx)) as Effect.Effect<A, E>
+          Effect.zipRight(
+            FiberRef.set(FiberRef.currentContext, Context.add(context, JobCtx, ctx)),
+            effect
+          ) as Effect.Effect<A, E>
         const callback = (name: string, effect: Effect.Effect<void, unknown, any> | undefined, ctx: JobCtx["Type"]) =>
           effect === undefined ? Effect.void : logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
         const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
@@ -585,14 +594,10 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         })
         yield* enqueueMessages(items)
         return items.map((item) => item.message.meta.id)
-      }).pipe(Effect.withSpan("tasqueue.enqueue", { attributes: { "tasqueue.jobs": jobs.length } }))
+      }).pipe(traced("tasqueue.enqueue", { attributes: { "tasqueue.jobs": jobs.length } }))
 
     const enqueue: Server["Type"]["enqueue"] = (job) =>
-      Effect.map(enqueueMany([job]), (ids) => ids[0]!).pipe(
-        Effect.withSpan("tasqueue.enqueue", {
-          attributes: { "tasqueue.task": job.spec.task, "tasqueue.queue": job.spec.opts.queue }
-        })
-      )
+      Effect.map(enqueueMany([job]), (ids) => ids[0]!)
 
     // --- querying ----------------------------------------------------------------------------
 
@@ -649,7 +654,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         const now = yield* Clock.currentTimeMillis
         yield* engine.enqueue({ id, root: Workflows.assignIds(id, draft), createdAt: now })
         return id
-      }).pipe(Effect.withSpan("tasqueue.enqueueWorkflow", { attributes: { "tasqueue.workflow": draft._tag } }))
+      }).pipe(traced("tasqueue.enqueueWorkflow", { attributes: { "tasqueue.workflow": draft._tag } }))
 
     const jobsDraft = (tag: "group" | "chain", jobs: ReadonlyArray<Job.Job>): Workflows.Draft => ({
       _tag: tag,
@@ -729,6 +734,12 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
      * finished job's, so doing this twice (after a crash) enqueues nothing twice.
      */
     const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
+      (message.job.onSuccess === undefined && message.job.onError === undefined &&
+          message.meta.schedule === undefined && message.meta.workflow === undefined)
+        ? Effect.void
+        : afterFinalSteps(message, status, now, recovering)
+
+    const afterFinalSteps = (message: JobMessage, status: Status, now: number, recovering: boolean) =>
       Effect.gen(function*() {
         const { job, meta } = message
         const next: Array<PendingMessage> = []
@@ -757,8 +768,12 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       meta: message.meta,
       job: message.job,
       attempt: delivery.attempt,
-      prevJobResult: Option.map(Option.fromNullable(message.meta.prevJobResult), fromBase64),
-      prevJobResults: (message.meta.prevJobResults ?? []).map(fromBase64),
+      get prevJobResult() {
+        return Option.map(Option.fromNullable(message.meta.prevJobResult), fromBase64)
+      },
+      get prevJobResults() {
+        return (message.meta.prevJobResults ?? []).map(fromBase64)
+      },
       save: (result) => results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result)
     })
 
@@ -769,7 +784,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         const failed = withMeta(message, { status: "failed", prevErr: error, finishedAt: now })
         if (yield* writeState(failed, "failed", now)) yield* afterFinal(failed, "failed", now)
         yield* delivery.ack
-        yield* Effect.logWarning(`job failed: ${error}`)
+        yield* jobLog(delivery, Effect.logWarning(`job failed: ${error}`))
         return failed
       })
 
@@ -778,59 +793,81 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
      * delivery is settled (interrupting the handler during shutdown releases it).
      */
     const process = (delivery: Delivery, shutdown: Shutdown) =>
-      Effect.uninterruptible(
-        Effect.gen(function*() {
-          const decoded = decodeMessage(delivery.body)
-          if (Either.isLeft(decoded)) {
-            yield* Effect.logError(`dead-lettering message ${delivery.id}: it does not decode: ${decoded.left}`)
-            return yield* delivery.deadLetter(`undecodable message: ${decoded.left}`)
-          }
-          const message = decoded.right
-          const { id } = message.meta
-          const registration = registry.get(message.job.task)
-          if (registration === undefined) {
-            const error = new UnknownTask({
-              id,
-              task: message.job.task,
-              message: `no handler is registered for task "${message.job.task}"`
-            })
-            return yield* fail(delivery, message, describeError(error))
-          }
-          const payload = registration.decodePayload(message.job.payload)
-          if (Either.isLeft(payload)) {
-            const error = new InvalidPayload({
-              task: message.job.task,
-              message: `payload of job ${id} does not match the schema of task "${message.job.task}": ${
-                ParseResult.TreeFormatter.formatErrorSync(payload.left)
-              }`,
-              cause: payload.left
-            })
-            const failed = yield* fail(delivery, message, describeError(error))
-            return yield* registration.onFailed(jobContext(failed, delivery), Cause.fail(error))
-          }
+      Effect.suspend(() => {
+        const decoded = decodeMessage(delivery.body)
+        if (Either.isLeft(decoded)) {
+          return Effect.zipRight(
+            jobLog(delivery, Effect.logError(`dead-lettering the message: it does not decode: ${decoded.left}`)),
+            delivery.deadLetter(`undecodable message: ${decoded.left}`)
+          )
+        }
+        const message = decoded.right
+        const registration = registry.get(message.job.task)
+        if (registration === undefined) {
+          const error = new UnknownTask({
+            id: message.meta.id,
+            task: message.job.task,
+            message: `no handler is registered for task "${message.job.task}"`
+          })
+          return fail(delivery, message, describeError(error))
+        }
+        const payload = registration.decodePayload(message.job.payload)
+        if (Either.isLeft(payload)) {
+          const error = new InvalidPayload({
+            task: message.job.task,
+            message: `payload of job ${message.meta.id} does not match the schema of task "${message.job.task}": ${
+              ParseResult.TreeFormatter.formatErrorSync(payload.left)
+            }`,
+            cause: payload.left
+          })
+          return Effect.flatMap(
+            fail(delivery, message, describeError(error)),
+            (failed) => registration.onFailed(jobContext(failed, delivery), Cause.fail(error))
+          )
+        }
+        return message.meta.workflow === undefined
+          ? attempt(delivery, message, registration, payload.right, shutdown)
+          : Effect.flatMap(engine.getEnd(message.meta.workflow.id), (end) =>
+            Option.isNone(end)
+              ? attempt(delivery, message, registration, payload.right, shutdown)
+              // its workflow failed or was cancelled before it ran
+              : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                Effect.zipRight(
+                  writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now),
+                  delivery.ack
+                )))
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(
+            jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
+            delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
+          )
+        ),
+        Effect.uninterruptible
+      )
 
-          const started = yield* Clock.currentTimeMillis
-          if (message.meta.workflow !== undefined && Option.isSome(yield* engine.getEnd(message.meta.workflow.id))) {
-            // its workflow failed or was cancelled before it ran
-            const cancelled = withMeta(message, { status: "cancelled", finishedAt: started })
-            yield* writeState(cancelled, "cancelled", started)
-            return yield* delivery.ack
-          }
-          const processing = withMeta(message, { status: "processing", processedAt: started })
-          if (!(yield* writeState(processing, "processing", started))) {
-            return yield* recover(delivery, id)
-          }
+    /** one attempt of a decoded job: record `processing`, run the handler, record the outcome */
+    const attempt = (
+      delivery: Delivery,
+      message: JobMessage,
+      registration: Registration,
+      payload: unknown,
+      shutdown: Shutdown
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (started) => {
+        const processing = withMeta(message, { status: "processing", processedAt: started })
+        return Effect.flatMap(writeState(processing, "processing", started), (applied) => {
+          if (!applied) return recover(delivery, message.meta.id)
           const ctx = jobContext(processing, delivery)
-          yield* registration.onProcessing(ctx)
-
+          const id = message.meta.id
           const timeout = message.job.opts.timeout
-          const run = registration.run(payload.right, ctx).pipe(
-            timeout === undefined ? (e) => e : Effect.timeoutFail({
+          const run = registration.run(payload, ctx).pipe(
+            timeout === undefined ? identity : Effect.timeoutFail({
               duration: timeout,
               onTimeout: () =>
                 new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
             }),
-            Effect.withSpan(`tasqueue.job ${message.job.task}`, {
+            traced(`tasqueue.job ${message.job.task}`, {
               kind: "consumer",
               attributes: {
                 "tasqueue.job.id": id,
@@ -839,24 +876,40 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
                 "tasqueue.attempt": delivery.attempt,
                 "tasqueue.retried": message.meta.retried
               }
-            })
+            }),
+            Effect.interruptible,
+            Effect.exit
           )
-          const exit = yield* Effect.exit(Effect.interruptible(run))
-          const now = yield* Clock.currentTimeMillis
+          return registration.onProcessing(ctx).pipe(
+            Effect.zipRight(run),
+            Effect.flatMap((exit) => settle(delivery, message, processing, registration, shutdown, exit))
+          )
+        })
+      })
 
-          if (Exit.isSuccess(exit)) {
-            const done = withMeta(processing, { status: "successful", finishedAt: now })
-            if (yield* writeState(done, "successful", now, Option.getOrUndefined(exit.value))) {
-              yield* afterFinal(done, "successful", now)
-            }
-            yield* delivery.ack
-            return yield* registration.onSuccess(jobContext(done, delivery), exit.value)
-          }
-          const cause = exit.cause
-          if (Cause.isInterruptedOnly(cause) && shutdown.started) {
-            yield* writeState(withMeta(message, { status: "queued" }), "queued", now)
-            return yield* delivery.nack()
-          }
+    /** records the outcome of an attempt and settles the delivery */
+    const settle = (
+      delivery: Delivery,
+      message: JobMessage,
+      processing: JobMessage,
+      registration: Registration,
+      shutdown: Shutdown,
+      exit: Exit.Exit<Option.Option<Uint8Array>, unknown>
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
+        if (Exit.isSuccess(exit)) {
+          const done = withMeta(processing, { status: "successful", finishedAt: now })
+          return writeState(done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
+            Effect.flatMap((applied) => applied ? afterFinal(done, "successful", now) : Effect.void),
+            Effect.zipRight(delivery.ack),
+            Effect.zipRight(registration.onSuccess(jobContext(done, delivery), exit.value))
+          )
+        }
+        const cause = exit.cause
+        if (Cause.isInterruptedOnly(cause) && shutdown.started) {
+          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now), delivery.nack())
+        }
+        return Effect.gen(function*() {
           const error = describe(cause)
           const retries = message.meta.retried
           const delay = retries < message.meta.maxRetry
@@ -866,21 +919,16 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
             yield* writeState(retrying, "retrying", now)
             yield* delivery.nack({ delay: delay.value, body: encodeMessage(retrying) })
-            yield* Effect.logInfo(`job attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
+            yield* jobLog(
+              delivery,
+              Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
+            )
             return yield* registration.onRetrying(jobContext(retrying, delivery), cause)
           }
           const failed = yield* fail(delivery, processing, error)
           return yield* registration.onFailed(jobContext(failed, delivery), cause)
-        }).pipe(
-          Effect.annotateLogs({ module: "tasqueue/Server", job: delivery.id, queue: delivery.queue, attempt: delivery.attempt }),
-          Effect.catchAllCause((cause) =>
-            Effect.zipRight(
-              Effect.logError("processing a job failed; releasing it for redelivery", cause),
-              delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
-            )
-          )
-        )
-      )
+        })
+      })
 
     /**
      * A job whose state is final already was delivered: a worker finished it and died before
@@ -892,7 +940,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         const decoded = Option.flatMap(stored, (bytes) => Either.getRight(decodeMessage(bytes)))
         if (Option.isSome(decoded)) {
           const now = yield* Clock.currentTimeMillis
-          yield* Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`)
+          yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`))
           yield* afterFinal(decoded.value, decoded.value.meta.status, now, true)
         }
         yield* delivery.ack
@@ -987,6 +1035,21 @@ interface Shutdown {
 const backoff = Schedule.exponential("100 millis").pipe(
   Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(5)))
 )
+
+/** annotates a log line about a delivery */
+const jobLog = (delivery: Delivery, log: Effect.Effect<void>) =>
+  Effect.annotateLogs(log, { module: "tasqueue/Server", job: delivery.id, queue: delivery.queue, attempt: delivery.attempt })
+
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * A span around an effect, when a tracer is installed: with Effect's default tracer a span
+ * records nothing, and a span per job costs more than the rest of a fast job's bookkeeping.
+ */
+const traced = (name: string, options: Tracer.SpanOptions) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Tracer.tracerWith((tracer) =>
+    tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false, ...options })
+  )
 
 const describeError = (e: { readonly _tag: string; readonly message: string }) => `${e._tag}: ${e.message}`
 

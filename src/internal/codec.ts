@@ -3,6 +3,11 @@
  * encoded form, up to brands), so encoding is `JSON.stringify` and decoding is `JSON.parse`
  * followed by the schema's validation.
  *
+ * Two caches keep the hot path cheap: a job's spec never changes while its meta does at each
+ * status, so the spec's JSON is kept per spec object and spliced in; and bytes this process
+ * encoded map back to their message, so bytes that come back unchanged (the Memory broker
+ * hands out the very bytes it was given) are not parsed again. Messages are never mutated.
+ *
  * @internal
  */
 import { Either, ParseResult, Schema } from "effect"
@@ -17,20 +22,37 @@ export const utf8 = (text: string): Uint8Array => encoder.encode(text)
 /** @internal */
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes)
 
+const specJson = new WeakMap<object, string>()
+const decoded = new WeakMap<Uint8Array, JobMessage>()
+
 /** @internal */
-export const encodeMessage = (message: JobMessage): Uint8Array => encoder.encode(JSON.stringify(message))
+export const encodeMessage = (message: JobMessage): Uint8Array => {
+  let job = specJson.get(message.job)
+  if (job === undefined) {
+    job = JSON.stringify(message.job)
+    specJson.set(message.job, job)
+  }
+  const bytes = encoder.encode(`{"meta":${JSON.stringify(message.meta)},"job":${job}}`)
+  decoded.set(bytes, message)
+  return bytes
+}
 
 const validate = Schema.decodeUnknownEither(JobMessage, { onExcessProperty: "ignore" })
 
 /** @internal */
 export const decodeMessage = (bytes: Uint8Array): Either.Either<JobMessage, string> => {
+  const known = decoded.get(bytes)
+  if (known !== undefined) return Either.right(known)
   let json: unknown
   try {
     json = JSON.parse(decoder.decode(bytes))
   } catch (cause) {
     return Either.left(`not JSON: ${String(cause)}`)
   }
-  return Either.mapLeft(validate(json), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+  const result = validate(json)
+  return Either.isLeft(result)
+    ? Either.left(ParseResult.TreeFormatter.formatErrorSync(result.left))
+    : Either.right(result.right)
 }
 
 /** @internal */

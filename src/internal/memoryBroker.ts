@@ -183,22 +183,37 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
         return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${consumerOptions.prefetch}` })
       }
       const q = queueOf(queue)
-      const permits = yield* Effect.makeSemaphore(consumerOptions.prefetch)
       const self: ConsumerState = { open: true, autoExtend: consumerOptions.autoExtend ?? true, held: new Set() }
+      /** free prefetch slots; a delivery holds one until it is settled */
+      let available = consumerOptions.prefetch
+      /** takes waiting for a free slot */
+      let slotWaiters: Array<Deferred.Deferred<void>> = []
+      const freeSlot = () => {
+        available++
+        if (slotWaiters.length > 0) {
+          const waiters = slotWaiters
+          slotWaiters = []
+          for (const d of waiters) Deferred.unsafeDone(d, Exit.void)
+        }
+      }
 
       yield* Effect.addFinalizer(() =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.clockWith((clock) =>
           Effect.sync(() => {
+            const now = clock.unsafeCurrentTimeMillis()
             self.open = false
             for (const entry of self.held) {
               if (entry.state === "leased") makeReady(q, entry, now)
             }
             self.held.clear()
             wake(q)
-          }))
+            for (const d of slotWaiters) Deferred.unsafeDone(d, Exit.void)
+          })
+        )
       )
 
       const deliver = (entry: Entry, now: number): Delivery => {
+        available--
         entry.attempt++
         entry.state = "leased"
         entry.owner = self
@@ -214,20 +229,22 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
         const gen = entry.gen
         let settled = false
         const holds = () => entry.state === "leased" && entry.attempt === attempt && entry.owner === self
-        /** runs `f` if the lease still holds; the permit goes back once, whatever the outcome */
+        /** runs `f` if the lease still holds; the slot is freed once, whatever the outcome */
         const settle = (f: (now: number) => void) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.clockWith((clock) =>
             Effect.suspend(() => {
+              const now = clock.unsafeCurrentTimeMillis()
               promote(q, now)
               const ok = holds()
               if (ok) f(now)
               if (!settled) {
                 settled = true
                 self.held.delete(entry)
-                return Effect.zipRight(permits.release(1), ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt)))
+                freeSlot()
               }
               return ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt))
-            }))
+            })
+          )
         return {
           queue,
           id: entry.id,
@@ -243,8 +260,9 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
               else makeReady(q, entry, now)
               wake(q)
             }),
-          extend: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          extend: Effect.clockWith((clock) =>
             Effect.suspend(() => {
+              const now = clock.unsafeCurrentTimeMillis()
               promote(q, now)
               if (!holds() || settled) return Effect.fail(lost(queue, entry.id, attempt))
               if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
@@ -252,7 +270,8 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
                 q.leases.push(entry.leaseUntil, { entry, gen })
               }
               return Effect.void
-            })),
+            })
+          ),
           deadLetter: (reason) =>
             settle((now) => {
               q.dead.push({ id: entry.id, body: entry.body, reason, at: now })
@@ -261,42 +280,59 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
         }
       }
 
-      /** one look at the queue: a delivery, or how long to wait before looking again */
-      const poll = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() => {
+      const closed = new BrokerError({ message: `consumer of ${queue} is closed` })
+
+      /** a ready message if a slot is free, else a waiter to wait on and how long at most */
+      const poll = (now: number) => {
+        if (available > 0) {
           promote(q, now)
           const entry = popReady(q)
-          if (entry !== undefined) return { delivery: deliver(entry, now) } as const
-          const deadline = nextDeadline(q)
-          const waiter = Deferred.unsafeMake<void>(undefined as never)
+          if (entry !== undefined) return deliver(entry, now)
+        }
+        const waiter = Deferred.unsafeMake<void>(undefined as never)
+        if (available > 0) {
           q.waiters.push(waiter)
-          return { waiter, wait: deadline === undefined ? undefined : deadline - now } as const
-        }))
+          const deadline = nextDeadline(q)
+          return { waiter, wait: deadline === undefined ? undefined : deadline - now }
+        }
+        slotWaiters.push(waiter)
+        return { waiter, wait: undefined }
+      }
 
-      const waitFor = (waiter: Deferred.Deferred<void>, wait: number | undefined) =>
-        (wait === undefined ? Deferred.await(waiter) : Effect.race(Deferred.await(waiter), Effect.sleep(wait))).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            const i = q.waiters.indexOf(waiter)
-            if (i >= 0) q.waiters.splice(i, 1)
-          }))
+      const forget = (waiter: Deferred.Deferred<void>) =>
+        Effect.sync(() => {
+          let i = q.waiters.indexOf(waiter)
+          if (i >= 0) q.waiters.splice(i, 1)
+          i = slotWaiters.indexOf(waiter)
+          if (i >= 0) slotWaiters.splice(i, 1)
+        })
+
+      const waitAndRetry = (
+        restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+      ): Effect.Effect<Delivery, BrokerError> =>
+        Effect.clockWith((clock) =>
+          Effect.suspend(() => {
+            if (!self.open) return Effect.fail(closed)
+            const next = poll(clock.unsafeCurrentTimeMillis())
+            if (!("waiter" in next)) return Effect.succeed(next)
+            const wait = next.wait === undefined
+              ? Deferred.await(next.waiter)
+              : Effect.race(Deferred.await(next.waiter), Effect.sleep(next.wait))
+            return restore(wait).pipe(Effect.ensuring(forget(next.waiter)), Effect.zipRight(waitAndRetry(restore)))
+          })
         )
 
-      const take: Effect.Effect<Delivery, BrokerError> = Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          yield* restore(permits.take(1))
-          for (;;) {
-            if (!self.open) {
-              yield* permits.release(1)
-              return yield* new BrokerError({ message: `consumer of ${queue} is closed` })
-            }
-            const next = yield* poll
-            if ("delivery" in next) return next.delivery
-            const exit = yield* Effect.exit(restore(waitFor(next.waiter, next.wait)))
-            if (Exit.isFailure(exit)) {
-              yield* permits.release(1)
-              return yield* Effect.failCause(exit.cause)
-            }
+      // the common case (a slot free and a message ready) takes one step
+      const take: Effect.Effect<Delivery, BrokerError> = Effect.clockWith((clock) =>
+        Effect.suspend(() => {
+          if (!self.open) return Effect.fail(closed)
+          if (available > 0) {
+            const now = clock.unsafeCurrentTimeMillis()
+            promote(q, now)
+            const entry = popReady(q)
+            if (entry !== undefined) return Effect.succeed(deliver(entry, now))
           }
+          return Effect.uninterruptibleMask(waitAndRetry)
         })
       )
 
