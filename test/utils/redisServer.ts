@@ -4,12 +4,13 @@
  * Redis on 6379.
  */
 import { Data, Effect, Exit, Scope } from "effect"
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 
 export class RedisServerError extends Data.TaggedError("RedisServerError")<{ readonly message: string }> {}
 
@@ -35,19 +36,12 @@ export interface Options {
   readonly password?: string
   /** also keep port + 10000 free (the cluster bus) */
   readonly clusterBus?: boolean
-  /** serve TLS only, with a certificate for 127.0.0.1 signed by a fresh test CA */
+  /** serve TLS only, with the test certificate in test/redis/fixtures/tls */
   readonly tls?: boolean
 }
 
-/** a test CA and a server certificate for 127.0.0.1 and localhost, written to `dir` */
-const makeCertificates = (dir: string) => {
-  const ssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" })
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=tasqueue test CA")
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-  ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
-  return readFileSync(join(dir, "ca.crt"), "utf8")
-}
+/** test-only TLS material: a CA and a certificate for 127.0.0.1 signed by it */
+const tlsDir = fileURLToPath(new URL("../redis/fixtures/tls/", import.meta.url))
 
 const isFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -104,13 +98,13 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
     const dir = mkdtempSync(join(tmpdir(), "tasqueue-redis-"))
     let child: ChildProcess | undefined
     let exited: Promise<void> = Promise.resolve()
-    const ca = options.tls === true ? makeCertificates(dir) : undefined
+    const ca = options.tls === true ? readFileSync(join(tlsDir, "ca.crt"), "utf8") : undefined
     const listen = options.tls === true
       ? [
         "--port", "0", "--tls-port", String(port),
-        "--tls-cert-file", join(dir, "server.crt"),
-        "--tls-key-file", join(dir, "server.key"),
-        "--tls-ca-cert-file", join(dir, "ca.crt"),
+        "--tls-cert-file", join(tlsDir, "server.crt"),
+        "--tls-key-file", join(tlsDir, "server.key"),
+        "--tls-ca-cert-file", join(tlsDir, "ca.crt"),
         "--tls-auth-clients", "no"
       ]
       : ["--port", String(port)]
