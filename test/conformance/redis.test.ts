@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from "@effect/vitest"
 import { Layer } from "effect"
 import * as Redis from "../../src/layers/Redis.js"
-import { BrokerSuite, ResultsSuite } from "../../src/testing.js"
+import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
 import { startForTests } from "../utils/redisServer.js"
 
 let redis: Awaited<ReturnType<typeof startForTests>> | undefined
@@ -10,12 +10,25 @@ beforeAll(async () => {
 })
 afterAll(() => redis?.stop())
 
-const options = (): Redis.Options => ({ host: "127.0.0.1", port: redis!.server.port, prefix: "conformance" })
+// A poll interval far longer than the tests' timeout: every wake-up must come from a signal or
+// from the clock, never from the real-time poll.
+const options = (): Redis.Options => ({
+  host: "127.0.0.1",
+  port: redis!.server.port,
+  prefix: "conformance",
+  pollInterval: "60 seconds"
+})
 
 BrokerSuite.run("Redis broker", {
   layer: Layer.suspend(() => Redis.broker({ ...options(), visibilityTimeout: "30 seconds" })),
   visibilityTimeout: "30 seconds",
-  quiet: "50 millis"
+  quiet: "50 millis",
+  timeout: 10_000
 })
 
 ResultsSuite.run("Redis results", { layer: Layer.suspend(() => Redis.results(options())) })
+
+ServerSuite.run("Server and workflows on Redis", {
+  layer: Layer.suspend(() => Redis.layer({ ...options(), prefix: `server-${crypto.randomUUID().slice(0, 8)}` })),
+  timeout: 10_000
+})

@@ -17,13 +17,15 @@ afterAll(() => cluster?.stop())
 
 const options = (): Redis.Options => ({
   cluster: cluster!.nodes.map((node) => ({ host: node.host, port: node.port })),
-  prefix: "cluster-conformance"
+  prefix: "cluster-conformance",
+  pollInterval: "60 seconds"
 })
 
 BrokerSuite.run("Redis Cluster broker", {
   layer: Layer.suspend(() => Redis.broker({ ...options(), visibilityTimeout: "30 seconds" })),
   visibilityTimeout: "30 seconds",
-  quiet: "50 millis"
+  quiet: "50 millis",
+  timeout: 10_000
 })
 
 ResultsSuite.run("Redis Cluster results", { layer: Layer.suspend(() => Redis.results(options())) })

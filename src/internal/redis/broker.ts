@@ -148,6 +148,23 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           slotWaiter = undefined
         })
       })
+      /** resumes the renewing fiber when the consumer starts to hold deliveries */
+      let holdingWaiter: (() => void) | undefined
+      const holding = Effect.async<void>((resume) => {
+        if (held.size > 0) return resume(Effect.void)
+        holdingWaiter = () => resume(Effect.void)
+        return Effect.sync(() => {
+          holdingWaiter = undefined
+        })
+      })
+      /** resumes a `take` that waits for work, when an ack's claim filled the buffer */
+      let workWaiter: (() => void) | undefined
+      const buffered = Effect.async<void>((resume) => {
+        workWaiter = () => resume(Effect.void)
+        return Effect.sync(() => {
+          workWaiter = undefined
+        })
+      })
       const lock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
 
@@ -275,6 +292,16 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           held.add(slot)
           buffer.push({ slot, delivery: makeDelivery(slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
         }
+        if (held.size > 0 && holdingWaiter !== undefined) {
+          const waiter = holdingWaiter
+          holdingWaiter = undefined
+          waiter()
+        }
+        if (buffer.length > 0 && workWaiter !== undefined) {
+          const waiter = workWaiter
+          workWaiter = undefined
+          waiter()
+        }
         return (r.length - from - 1) / 3
       }
 
@@ -290,7 +317,7 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
             Effect.map((reply) => {
               arrived.push(replyKey)
               const r = reply as ReadonlyArray<number | Buffer>
-              return { claimed: addClaimed(r, 0), next: r[0] as number, now }
+              return { claimed: addClaimed(r, 0), next: r[0] as number }
             })
           )
         })
@@ -301,7 +328,9 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
         run: (slots) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const n = open ? Math.max(0, prefetch - held.size - claiming + slots.length) : 0
+            // not while the take waits for work: nothing was ready at its last look, and a claim
+            // here would consume the wake-up tokens it waits for
+            const n = open && workWaiter === undefined ? Math.max(0, prefetch - held.size - claiming + slots.length) : 0
             const { args, replyKey } = claimArgs(now, n)
             for (const s of slots) args.push(s.id, s.attempt)
             claiming += n
@@ -358,14 +387,20 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
         }
         return Deferred.await(signal)
       })
-      const waitForWork = (next: number, now: number) => {
-        const arms: Array<Effect.Effect<void>> = [signalWait, Deferred.await(closed)]
-        if (next >= 0) {
-          if (next <= now) return Effect.void
-          arms.push(Effect.sleep(Duration.millis(next - now)))
-        }
-        return Effect.raceAll(arms)
-      }
+      /**
+       * Waits for a signal, or until `next` (-1: no due time known). The clock is read again
+       * here, not taken from before the claim: it may have moved while the claim was in flight
+       * (under TestClock, an `adjust` then must not leave the sleep aimed past `next`).
+       */
+      const waitForWork = (next: number) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const arms: Array<Effect.Effect<void>> = [signalWait, buffered, Deferred.await(closed)]
+          if (next >= 0) {
+            if (next <= now) return Effect.void
+            arms.push(Effect.sleep(Duration.millis(next - now)))
+          }
+          return Effect.raceAll(arms)
+        })
 
       const take: Effect.Effect<Delivery, BrokerError> = lock.withPermits(1)(
         Effect.uninterruptibleMask((restore) =>
@@ -387,7 +422,7 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
               }
               const result = yield* claim(slots)
               if (result.claimed > 0) continue
-              yield* restore(waitForWork(result.next, result.now))
+              yield* restore(waitForWork(result.next))
             }
           })
         )
@@ -395,34 +430,46 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
 
       // --- renewing leases, and noticing a Redis that lost its data
 
-      const renew = Effect.gen(function*() {
-        // without autoExtend, deliveries still waiting in the buffer are renewed until handed out
-        const slots = [...held].filter((s) => !s.done && (autoExtend || !s.handedOut))
-        const now = yield* Clock.currentTimeMillis
-        const args: Array<Arg> = [k.job, now, now + vt]
-        for (const s of slots) args.push(s.id, s.attempt)
-        const reply = (yield* call("renewing leases", queue, Scripts.extend, [k.leases, k.marker], args)) as ReadonlyArray<number>
-        if (reply[0] === 0) {
-          yield* Effect.logError(
-            `Redis lost the data of queue ${queue}: its marker key ${k.marker} is gone. Jobs that were waiting ` +
-              `or running on it may be lost. Make Redis persistent (appendonly yes) and check for evictions.`
-          )
-        }
-        slots.forEach((slot, i) => {
-          if (reply[i + 1] === 0) {
-            slot.done = true
-            if (!slot.handedOut) free(slot)
+      /** renews `slots` (and checks the queue's marker) in one call */
+      const renew = (slots: ReadonlyArray<Slot>) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const args: Array<Arg> = [k.job, now, now + vt]
+          for (const s of slots) args.push(s.id, s.attempt)
+          const reply = (yield* call("renewing leases", queue, Scripts.extend, [k.leases, k.marker], args)) as ReadonlyArray<number>
+          if (reply[0] === 0) {
+            yield* Effect.logError(
+              `Redis lost the data of queue ${queue}: its marker key ${k.marker} is gone. Jobs that were waiting ` +
+                `or running on it may be lost. Make Redis persistent (appendonly yes) and check for evictions.`
+            )
           }
+          slots.forEach((slot, i) => {
+            if (reply[i + 1] === 0) {
+              slot.done = true
+              if (!slot.handedOut) free(slot)
+            }
+          })
         })
+      // While the consumer holds deliveries, renew them every third of the visibility timeout;
+      // while it holds none, only look at the marker now and then. (Under TestClock, a long
+      // `adjust` then costs few round trips.)
+      const tick = Duration.millis(Math.max(1, Math.floor(vt / 3)))
+      const markerEvery = 5 * 60_000
+      const renewing = Effect.gen(function*() {
+        let lastMarkerCheck = yield* Clock.currentTimeMillis
+        for (;;) {
+          if (held.size === 0) yield* Effect.race(Effect.sleep(markerEvery), holding)
+          if (held.size > 0) yield* Effect.sleep(tick)
+          // without autoExtend, deliveries still waiting in the buffer are renewed until handed out
+          const slots = [...held].filter((s) => !s.done && (autoExtend || !s.handedOut))
+          const now = yield* Clock.currentTimeMillis
+          if (slots.length > 0 || now - lastMarkerCheck >= markerEvery) {
+            lastMarkerCheck = now
+            yield* renew(slots).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
+          }
+        }
       })
-      yield* Effect.forkScoped(
-        Effect.forever(
-          Effect.zipRight(
-            Effect.sleep(Duration.millis(Math.max(1, Math.floor(vt / 3)))),
-            renew.pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
-          )
-        ).pipe(Effect.annotateLogs({ module: "tasqueue/Redis", queue }))
-      )
+      yield* Effect.forkScoped(renewing.pipe(Effect.annotateLogs({ module: "tasqueue/Redis", queue })))
       yield* conn.onReconnect(
         call("marking", queue, Scripts.marker, [k.marker], ["reconnect"]).pipe(
           Effect.flatMap((existed) =>
