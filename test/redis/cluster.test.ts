@@ -1,12 +1,13 @@
 /**
- * The Broker and Results conformance suites against a three-master Redis Cluster created by
- * the test setup (redis-server --cluster-enabled yes on free ports, redis-cli --cluster create).
+ * The Broker, Results and Server conformance suites against a three-master Redis Cluster
+ * created by the test setup (redis-server --cluster-enabled yes on free ports, redis-cli
+ * --cluster create).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
-import { BrokerSuite, ResultsSuite } from "../../src/testing.js"
+import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
 import { startClusterForTests } from "../utils/redisServer.js"
 
 let cluster: Awaited<ReturnType<typeof startClusterForTests>> | undefined
@@ -29,6 +30,11 @@ BrokerSuite.run("Redis Cluster broker", {
 })
 
 ResultsSuite.run("Redis Cluster results", { layer: Layer.suspend(() => Redis.results(options())) })
+
+ServerSuite.run("Server and workflows on Redis Cluster", {
+  layer: Layer.suspend(() => Redis.layer({ ...options(), prefix: `cluster-server-${crypto.randomUUID().slice(0, 8)}` })),
+  timeout: 10_000
+})
 
 describe("Redis Cluster", () => {
   it.live("queues spread over the masters, each queue's keys in one slot", () =>
