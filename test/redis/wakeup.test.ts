@@ -87,6 +87,26 @@ describe("Redis consumer wake-ups", () => {
       yield* d.ack
     }).pipe(Effect.scoped, Effect.provide(broker)))
 
+  it.effect("delayed messages due at once, several consumers looking: each is delivered once", () =>
+    Effect.gen(function*() {
+      const b = yield* Broker
+      const queue = queueName("due-many")
+      const ids = Array.from({ length: 30 }, (_, i) => `d${i}`)
+      yield* b.enqueue(queue, ids.map((id) => ({ id, body, runAt: 1_000 })))
+      const consumers = yield* Effect.all([1, 2, 3].map(() => b.consumer(queue, { prefetch: 4 })))
+      const seen: Array<string> = []
+      const fibers = yield* Effect.forEach(consumers, (c) =>
+        Effect.fork(Effect.forever(Effect.flatMap(c.take, (d) => Effect.zipRight(Effect.sync(() => seen.push(d.id)), d.ack)))))
+      yield* live(100)
+      assert.deepStrictEqual(seen, [], "nothing is due yet")
+      yield* TestClock.adjust("1100 millis")
+      for (let i = 0; i < 300 && seen.length < ids.length; i++) yield* live(10)
+      yield* live(100)
+      yield* Effect.forEach(fibers, Fiber.interrupt)
+      assert.deepStrictEqual([...seen].sort(), [...ids].sort())
+      assert.deepStrictEqual(yield* b.pending(queue), [])
+    }).pipe(Effect.scoped, Effect.provide(broker)))
+
   it.effect("an idle consumer does not spin", () =>
     Effect.gen(function*() {
       const b = yield* Broker
