@@ -170,6 +170,11 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
 
       /** slots that claims in flight may fill */
       let claiming = 0
+      /** names the reply keys of this consumer's calls (see `claimArgs`) */
+      const consumerId = crypto.randomUUID()
+      let sequence = 0
+      /** reply keys of calls whose replies arrived: the next call deletes them */
+      const arrived: Array<string> = []
       /** wakes a `take` that waits for a slot: one was freed, or a claim came back */
       const notify = () => {
         const waiter = slotWaiter
@@ -266,9 +271,6 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       // same call re-sent by ioredis after a reconnect gets the same deliveries back instead of
       // leasing new ones (and orphaning the first). The next call deletes the keys of replies
       // that arrived; the rest expire after a visibility timeout.
-      const consumerId = crypto.randomUUID()
-      let sequence = 0
-      const arrived: Array<string> = []
       const claimArgs = (now: number, n: number): { readonly args: Array<Arg>; readonly replyKey: string } => {
         const replyKey = `${k.tag}:r:${consumerId}:${sequence++}`
         const forget = arrived.splice(0, arrived.length)
