@@ -22,7 +22,7 @@ const options = (): Redis.Options => ({
 BrokerSuite.run("Redis broker", {
   layer: Layer.suspend(() => Redis.broker({ ...options(), visibilityTimeout: "30 seconds" })),
   visibilityTimeout: "30 seconds",
-  quiet: "50 millis",
+  quiet: "100 millis",
   timeout: 10_000
 })
 
