@@ -1,7 +1,7 @@
 import { Effect, Exit, Layer, Scope } from "effect"
-import { afterAll, beforeAll } from "vitest"
+import { afterAll, beforeAll, describe } from "vitest"
 import * as Nats from "../../src/layers/Nats.js"
-import { BrokerSuite, ResultsSuite } from "../../src/testing.js"
+import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
 import * as NatsServer from "../utils/natsServer.js"
 
 // one nats-server for the file; every test builds its layer afresh and uses queues and ids of its own
@@ -12,19 +12,36 @@ beforeAll(async () => {
 }, 30_000)
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
+// the server keeps AckWait in real time: the broker and results suites run live, with a short one
 const visibilityTimeout = "1500 millis"
 const options = (): Nats.Options => ({ servers: server!.url, prefix: "conformance", visibilityTimeout })
 
-BrokerSuite.run("NATS broker", {
-  layer: Layer.unwrapEffect(Effect.sync(() => Nats.broker(options()))),
-  visibilityTimeout,
-  clock: "live",
-  quiet: "250 millis",
-  timeout: 20_000
+// The broker tests use queues of their own and run a few at a time; each results test gets a
+// bucket of its own (the suite lists the indexes as a whole), so they run a few at a time too.
+describe.concurrent("NATS", () => {
+  BrokerSuite.run("NATS broker", {
+    layer: Layer.unwrapEffect(Effect.sync(() => Nats.broker(options()))),
+    visibilityTimeout,
+    clock: "live",
+    quiet: "200 millis",
+    timeout: 20_000
+  })
+
+  ResultsSuite.run("NATS results", {
+    layer: Layer.unwrapEffect(Effect.sync(() =>
+      Nats.results({ ...options(), prefix: `conformance-${crypto.randomUUID().slice(0, 8)}` })
+    )),
+    clock: "live",
+    timeout: 20_000
+  })
 })
 
-ResultsSuite.run("NATS results", {
-  layer: Layer.unwrapEffect(Effect.sync(() => Nats.results(options()))),
-  clock: "live",
+// The Server suite moves the clock by an hour in one scenario, so it runs under TestClock here.
+// Times the layer takes from Clock then come from TestClock while the server waits in real
+// time: a delay is waited in real time once the suite has moved the clock past it, and leases
+// (30 seconds of real time) outlast every job. The one-hour delayed job of the cancellation
+// scenario is never due in real time, so on NATS that scenario's last check is weaker.
+ServerSuite.run("Server and workflows on NATS", {
+  layer: Layer.unwrapEffect(Effect.sync(() => Nats.layer({ servers: server!.url, prefix: "serversuite", visibilityTimeout: "30 seconds" }))),
   timeout: 20_000
 })

@@ -10,22 +10,40 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Duration, Effect, Schedule } from "effect"
-import type { Scope } from "effect"
+import { Duration, Effect, ExecutionStrategy, Exit, Schedule, Scope } from "effect"
 
 const binary = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server"
 
-/** a TCP port nobody listens on right now */
-export const freePort: Effect.Effect<number, Error> = Effect.async<number, Error>((resume) => {
-  const server = createServer()
-  server.unref()
-  server.on("error", (e) => resume(Effect.fail(e)))
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
+/** `n` distinct TCP ports nobody listens on right now (held together while they are picked) */
+export const freePorts = (n: number): Effect.Effect<ReadonlyArray<number>, Error> =>
+  Effect.async<ReadonlyArray<number>, Error>((resume) => {
+    const servers = Array.from({ length: n }, () => createServer())
+    const ports: Array<number> = []
+    let failed = false
+    const done = () => {
+      let open = servers.length
+      for (const server of servers) {
+        server.close(() => {
+          if (--open === 0) resume(failed ? Effect.fail(new Error("cannot pick free ports")) : Effect.succeed(ports))
+        })
+      }
+    }
+    for (const server of servers) {
+      server.unref()
+      server.on("error", () => {
+        failed = true
+        if (ports.length + 1 === n) done()
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        ports.push(typeof address === "object" && address !== null ? address.port : 0)
+        if (ports.length === n) done()
+      })
+    }
   })
-})
+
+/** a TCP port nobody listens on right now */
+export const freePort: Effect.Effect<number, Error> = Effect.map(freePorts(1), (ports) => ports[0]!)
 
 export interface NatsServer {
   readonly name: string
@@ -66,8 +84,13 @@ const healthy = (monitorPort: number) =>
   })
 
 const waitHealthy = (server: NatsServer) =>
-  healthy(server.monitorPort).pipe(
-    Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("20 seconds"))),
+  Effect.suspend(() =>
+    server.running() ? healthy(server.monitorPort) : Effect.fail(new Error("the process exited"))
+  ).pipe(
+    Effect.retry({
+      schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo("20 seconds")),
+      while: (e) => e.message !== "the process exited"
+    }),
     Effect.mapError((e) => new Error(`nats-server ${server.name} did not become ready: ${e.message}\n${server.log()}`))
   )
 
@@ -136,33 +159,53 @@ const tempDir = (label: string) =>
     (dir) => Effect.ignore(Effect.tryPromise(() => rm(dir, { recursive: true, force: true })))
   )
 
+/** runs `effect` in a scope of its own, closed when it fails, and tries again */
+const retryInChildScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>, times: number) =>
+  Effect.gen(function*() {
+    const outer = yield* Effect.scope
+    const once = Effect.gen(function*() {
+      const child = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+      return yield* effect.pipe(Scope.extend(child), Effect.onError(() => Scope.close(child, Exit.void)))
+    })
+    return yield* Effect.retry(once, { times })
+  })
+
 /** one `nats-server -js` on free ports, with a temporary store */
 export const start = (options: StartOptions = {}): Effect.Effect<NatsServer, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* tempDir("nats")
-    const [port, monitorPort] = yield* Effect.all([freePort, freePort])
-    return yield* make({ ...options, port, monitorPort, dir })
+    // another process may take a port between picking and binding it: then pick again
+    return yield* retryInChildScope(
+      Effect.gen(function*() {
+        const [port, monitorPort] = yield* freePorts(2)
+        return yield* make({ ...options, port: port!, monitorPort: monitorPort!, dir })
+      }),
+      3
+    )
   })
 
 /** `size` servers with JetStream, routed to each other on free ports */
 export const cluster = (size = 3): Effect.Effect<ReadonlyArray<NatsServer>, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const dirs = yield* Effect.all(Array.from({ length: size }, () => tempDir("nats-cluster")))
-    const ports = yield* Effect.all(Array.from({ length: size * 3 }, () => freePort))
-    const routes = ports.slice(size * 2)
-    const servers = yield* Effect.all(
-      dirs.map((dir, i) =>
-        make({
-          dir,
-          name: `n${i + 1}`,
-          port: ports[i]!,
-          monitorPort: ports[size + i]!,
-          cluster: { name: "tasqueue-test", port: routes[i]!, routes: routes.filter((_, j) => j !== i) },
-          waitReady: false
-        })
-      ),
-      { concurrency: "unbounded" }
-    )
-    yield* Effect.forEach(servers, waitHealthy, { concurrency: "unbounded", discard: true })
-    return servers
-  }).pipe(Effect.timeout(Duration.seconds(30)))
+    const attempt = Effect.gen(function*() {
+      const ports = yield* freePorts(size * 3)
+      const routes = ports.slice(size * 2)
+      const servers = yield* Effect.all(
+        dirs.map((dir, i) =>
+          make({
+            dir,
+            name: `n${i + 1}`,
+            port: ports[i]!,
+            monitorPort: ports[size + i]!,
+            cluster: { name: "tasqueue-test", port: routes[i]!, routes: routes.filter((_, j) => j !== i) },
+            waitReady: false
+          })
+        ),
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.forEach(servers, waitHealthy, { concurrency: "unbounded", discard: true })
+      return servers
+    })
+    return yield* retryInChildScope(attempt, 2)
+  }).pipe(Effect.timeout(Duration.seconds(60)))

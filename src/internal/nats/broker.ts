@@ -35,6 +35,7 @@ import type { BrokerConfig } from "./config.js"
 import type { Connection } from "./connection.js"
 import { NatsError } from "./errors.js"
 import {
+  awaitLeader,
   describe,
   ensureConsumer,
   ensureStream,
@@ -43,11 +44,19 @@ import {
   isTransient,
   nanos,
   reader,
+  setupRetry,
   tryJs,
   wrongLastSequence
 } from "./jetstream.js"
 import { decodeToken, encodeToken, Header, maxTokenLength, parseSubject } from "./names.js"
 import { jobStateKey, statusOf } from "./frame.js"
+
+/**
+ * How long a pull request waits on the server. Short enough that a pull lost to a consumer
+ * leader election is noticed soon: the client's idle heartbeats are half of it, and two missed
+ * ones make it pull again.
+ */
+const pullExpires = 5_000
 
 const brokerError = (message: string) => (cause: unknown) => new BrokerError({ message: `${message}: ${describe(cause)}`, cause })
 
@@ -123,7 +132,9 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
     // --- setup -----------------------------------------------------------------------------
 
     const setup = (what: string, f: () => Promise<void>) =>
-      tryJs(f, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up ${what}: ${describe(cause)}`, cause }))
+      setupRetry(
+        tryJs(f, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up ${what}: ${describe(cause)}`, cause }))
+      )
 
     yield* setup(`stream ${n.delayedStream}`, () =>
       ensureStream(conn, {
@@ -145,6 +156,12 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         max_ack_pending: -1,
         deliver_policy: DeliverPolicy.All
       }))
+    if (config.replicas > 1) {
+      yield* Effect.mapError(
+        Effect.all([awaitLeader(conn, n.delayedStream), awaitLeader(conn, n.delayedStream, n.scheduler)], { discard: true }),
+        (cause) => new NatsError({ reason: "JetStream", message: `stream ${n.delayedStream} has no leader: ${describe(cause)}`, cause })
+      )
+    }
     yield* setup(`stream ${n.deadStream}`, () =>
       ensureStream(conn, {
         name: n.deadStream,
@@ -198,9 +215,19 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
             max_ack_pending: config.maxAckPending,
             deliver_policy: DeliverPolicy.All
           })
-          ensured.add(queue)
           return tq
-        }, brokerError(`cannot set up queue ${queue}`)))
+        }, brokerError(`cannot set up queue ${queue}`)).pipe(
+          setupRetry,
+          Effect.zipLeft(
+            config.replicas > 1
+              ? Effect.mapError(
+                awaitLeader(conn, n.queueStream(tq), n.workers),
+                brokerError(`the consumer of queue ${queue} has no leader`)
+              )
+              : Effect.void
+          ),
+          Effect.tap(() => Effect.sync(() => ensured.add(queue)))
+        ))
 
     // --- publishing --------------------------------------------------------------------------
 
@@ -212,7 +239,8 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
 
     /** whether the job's state in the results bucket shows that a worker has taken it */
     const pickedUp = (id: string): Promise<boolean> =>
-      read.last(bucketStream, `$KV.${n.bucket}.${jobStateKey(encodeToken(id))}`).then(
+      // through the stream leader: a direct get on a bucket that does not exist waits for a timeout
+      reader(conn, false).last(bucketStream, `$KV.${n.bucket}.${jobStateKey(encodeToken(id))}`).then(
         (m) => m !== null && m.data.length > 1 && statusOf(m.data) !== "queued",
         () => false
       )
@@ -237,8 +265,9 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         const again = (seq: number): Effect.Effect<Outcome, BrokerError> =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             settled.has(subject, seq, now)
-              ? tryJs(() => attempt(seq, `${msgId}~${crypto.randomUUID()}`), (e) => e).pipe(
-                Effect.map((ack): Outcome => ({ _tag: "Published", seq: ack.seq })),
+              // the message id makes concurrent publishes over one sequence a duplicate in a cluster
+              ? tryJs(() => attempt(seq, `${subject}@${seq}`), (e) => e).pipe(
+                Effect.map((ack): Outcome => (ack.duplicate ? { _tag: "Exists", seq: ack.seq } : { _tag: "Published", seq: ack.seq })),
                 Effect.catchAll((cause) => {
                   const last = wrongLastSequence(cause)
                   return last === undefined
@@ -409,7 +438,7 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         /** a pull `consume()` of the workers' consumer, at most `prefetch` messages asked for at once */
         const open = tryJs(async () => {
           const pull = await js.consumers.get(stream, n.workers)
-          const messages = await pull.consume({ max_messages: options.prefetch, expires: Math.max(1000, Math.min(30_000, vt)) })
+          const messages = await pull.consume({ max_messages: options.prefetch, expires: pullExpires })
           return { messages, iterator: messages[Symbol.asyncIterator]() }
         }, brokerError(`cannot consume ${queue}`))
         let { iterator, messages } = yield* open
@@ -424,7 +453,9 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
          * When was a message received? The client's iterator does not say, and `consume()` reads
          * ahead, so a message may wait in the client before it is read. Observations of the
          * client's received-message count bound it: the n-th message arrived after the last
-         * observation that counted fewer than n. One is made at each read and every `sampleEvery`.
+         * observation that counted fewer than n. One is made at each read and at each tick of the
+         * lease keeper (every AckWait/4). A message read without waiting may so look up to that
+         * much older than it is; one that looks older than its lease is let go (see `inspect`).
          */
         let samples: Array<{ readonly received: number; readonly at: number }> = [
           { received: 0, at: clock.unsafeCurrentTimeMillis() }
@@ -439,7 +470,6 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           while (samples.length > 1 && samples[1]!.received < ordinal) samples.shift()
           return samples[0]!.at
         }
-        const sampleEvery = Math.min(100, Math.max(10, Math.round(vt / 20)))
 
         /**
          * Reads one message into `buffered`. One read at a time, shared by the takes waiting for
@@ -483,11 +513,6 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           )
           return reading
         }
-        yield* Effect.sync(observe).pipe(
-          Effect.repeat(Schedule.spaced(Duration.millis(sampleEvery))),
-          Effect.interruptible,
-          Effect.forkScoped
-        )
 
         // closing: stop pulling, put back what was read but not handed out, release what is held
         yield* Effect.addFinalizer(() =>
@@ -521,32 +546,38 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats", queue }))
         )
 
-        if (autoExtend) {
-          const extendAll = Effect.gen(function*() {
-            const targets = [...buffered, ...[...held].filter((h) => h.state === "held")]
-            if (targets.length === 0) return
-            const t0 = yield* Clock.currentTimeMillis
-            const sent = targets.filter((h) => {
-              try {
-                h.msg.working()
-                return true
-              } catch {
-                return false
-              }
-            })
-            yield* tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
-              Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 3))))
-            )
-            for (const h of sent) if (h.state !== "done") h.deadline = Math.max(h.deadline, t0 + vt - margin)
+        /**
+         * The lease keeper: every AckWait/4 it observes the client's received count and, with
+         * `autoExtend`, renews the lease of every message this consumer holds (read or handed
+         * out, unsettled): `working()` for each, then one flush, whose PONG says the server has
+         * them. A lease is renewed locally only when that flush succeeds.
+         */
+        const tick = Effect.gen(function*() {
+          observe()
+          if (!autoExtend) return
+          const targets = [...buffered, ...[...held].filter((h) => h.state === "held")]
+          if (targets.length === 0) return
+          const t0 = yield* Clock.currentTimeMillis
+          const sent = targets.filter((h) => {
+            try {
+              h.msg.working()
+              return true
+            } catch {
+              return false
+            }
           })
-          yield* extendAll.pipe(
-            Effect.catchAllCause((cause) => Effect.logWarning("extending leases failed", cause)),
-            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.floor(vt / 3))))),
-            Effect.annotateLogs({ module: "tasqueue/Nats", queue }),
-            Effect.interruptible,
-            Effect.forkScoped
+          yield* tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
+            Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 4))))
           )
-        }
+          for (const h of sent) if (h.state !== "done") h.deadline = Math.max(h.deadline, t0 + vt - margin)
+        })
+        yield* tick.pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning("extending leases failed", cause)),
+          Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.floor(vt / 4))))),
+          Effect.annotateLogs({ module: "tasqueue/Nats", queue }),
+          Effect.interruptible,
+          Effect.forkScoped
+        )
 
         const deliver = (h: Held): Delivery => {
           const attempt = h.base + h.msg.info.deliveryCount
@@ -707,12 +738,16 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
 
     // --- listing and removing ----------------------------------------------------------------
 
-    /** the last stream sequence handed to the queue's workers (0 when none was) */
+    /**
+     * The last stream sequence handed to the queue's workers: 0 when none was, -1 when the queue
+     * has no stream (a direct get on a stream that does not exist waits for a timeout).
+     */
     const delivered = (stream: string) =>
       jsm.consumers.info(stream, n.workers).then(
         (info) => info.delivered.stream_seq,
         (cause) => {
-          if (isConsumerNotFound(cause) || isStreamNotFound(cause)) return 0
+          if (isStreamNotFound(cause)) return -1
+          if (isConsumerNotFound(cause)) return 0
           throw cause
         }
       )
@@ -724,7 +759,7 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         const [ready, later] = yield* tryJs(async () => {
           const after = await delivered(stream)
           return Promise.all([
-            read.list(stream, n.queueSubjects(tq), after + 1),
+            after < 0 ? [] : read.list(stream, n.queueSubjects(tq), after + 1),
             read.list(n.delayedStream, n.delayedFilter(tq), 1)
           ])
         }, brokerError(`cannot list the pending messages of ${queue}`))
@@ -767,10 +802,10 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
             throw cause
           })
         return yield* tryJs(async () => {
-          const [ready, later, after] = await Promise.all([
-            read.last(stream, n.queueSubject(tq, ti)),
-            read.last(n.delayedStream, n.delayedSubject(tq, ti)),
-            delivered(stream)
+          const after = await delivered(stream)
+          const [ready, later] = await Promise.all([
+            after < 0 ? null : read.last(stream, n.queueSubject(tq, ti)),
+            read.last(n.delayedStream, n.delayedSubject(tq, ti))
           ])
           let removed = false
           if (later !== null) removed = (await drop(n.delayedStream, later.seq)) || removed
@@ -812,7 +847,7 @@ const scheduler = (
       (cause) => new NatsError({ reason: "JetStream", message: `cannot open the scheduler consumer: ${describe(cause)}`, cause })
     )
     const messages = yield* tryJs(
-      () => pull.consume({ max_messages: 256, expires: 30_000 }),
+      () => pull.consume({ max_messages: 256, expires: pullExpires }),
       (cause) => new NatsError({ reason: "JetStream", message: `cannot consume delayed messages: ${describe(cause)}`, cause })
     )
     const iterator = messages[Symbol.asyncIterator]()

@@ -9,7 +9,7 @@
 import type { ConsumerConfig, StoredMsg, StreamConfig } from "@nats-io/jetstream"
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
 import { errors } from "@nats-io/transport-node"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import type { Connection } from "./connection.js"
 
 /** @internal */
@@ -33,47 +33,71 @@ export const isConsumerNotFound = (cause: unknown): boolean => apiCode(cause) ==
 
 /**
  * Whether a failed request may have gone through or may go through if repeated: timeouts,
- * no responders (a stream leader being elected), a connection being re-established. The
- * server's explicit refusals (API errors) are not.
+ * no responders, a connection being re-established. The server's answers (API errors, a full
+ * stream included) are not.
  * @internal
  */
 export const isTransient = (cause: unknown): boolean =>
-  cause instanceof errors.TimeoutError || cause instanceof errors.NoRespondersError ||
-  cause instanceof errors.RequestError || (cause instanceof JetStreamApiError && cause.status === 503)
+  cause instanceof errors.TimeoutError || cause instanceof errors.RequestError ||
+  // what the client makes of "no responders" to a publish (a stream leader being elected)
+  (cause instanceof Error && cause.name === "JetStreamNotEnabled")
 
 /** @internal */
 export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
-const streamInUse = 10058
+/** whether `current` has every setting of `wanted` (arrays compared by their items) */
+const matches = (current: object, wanted: object): boolean =>
+  Object.entries(wanted).every(([k, v]) => {
+    const c = (current as Record<string, unknown>)[k]
+    return Array.isArray(v) ? Array.isArray(c) && c.length === v.length && v.every((x, i) => c[i] === x) : c === v
+  })
 
 /**
  * Creates a stream, or brings an existing one to `config` (limits, replicas, TTL) when it
- * differs.
+ * differs. An existing stream is looked at first: creating costs a round of the cluster's
+ * meta group even when nothing changes.
  * @internal
  */
-export const ensureStream = (conn: Connection, config: Partial<StreamConfig> & { readonly name: string }): Promise<void> =>
-  conn.jsm.streams.add(config).then(
-    () => undefined,
-    async (cause) => {
-      if (apiCode(cause) !== streamInUse) throw cause
-      await conn.jsm.streams.update(config.name, config)
+export const ensureStream = async (conn: Connection, config: Partial<StreamConfig> & { readonly name: string }): Promise<void> => {
+  let current: StreamConfig
+  try {
+    current = (await conn.jsm.streams.info(config.name)).config
+  } catch (cause) {
+    if (!isStreamNotFound(cause)) throw cause
+    try {
+      await conn.jsm.streams.add(config)
+      return
+    } catch (cause) {
+      // created meanwhile by another process
+      if (apiCode(cause) !== 10058) throw cause
+      current = (await conn.jsm.streams.info(config.name)).config
     }
-  )
+  }
+  if (!matches(current, config)) await conn.jsm.streams.update(config.name, { ...current, ...config })
+}
 
 /**
  * Creates a durable consumer, or updates it when it exists with other settings.
  * @internal
  */
-export const ensureConsumer = async (conn: Connection, stream: string, config: Partial<ConsumerConfig> & { readonly durable_name: string }): Promise<void> => {
+export const ensureConsumer = async (
+  conn: Connection,
+  stream: string,
+  config: Partial<ConsumerConfig> & { readonly durable_name: string }
+): Promise<void> => {
+  const { durable_name: name, ...update } = config
   try {
-    await conn.jsm.consumers.add(stream, config)
+    const current = (await conn.jsm.consumers.info(stream, name)).config
+    if (!matches(current, update)) await conn.jsm.consumers.update(stream, name, update)
   } catch (cause) {
-    if (cause instanceof JetStreamApiError) {
-      const { durable_name: _, ...update } = config
-      await conn.jsm.consumers.update(stream, config.durable_name, update)
-      return
+    if (!isConsumerNotFound(cause)) throw cause
+    try {
+      await conn.jsm.consumers.add(stream, config)
+    } catch (cause) {
+      if (!(cause instanceof JetStreamApiError)) throw cause
+      // created meanwhile by another process, perhaps with other settings
+      await conn.jsm.consumers.update(stream, name, update)
     }
-    throw cause
   }
 }
 
@@ -122,3 +146,34 @@ export const reader = (conn: Connection, direct: boolean): Reader => {
 /** @internal */
 export const tryJs = <A, E>(f: () => Promise<A>, onError: (cause: unknown) => E): Effect.Effect<A, E> =>
   Effect.tryPromise({ try: f, catch: onError })
+
+/**
+ * Waits until a replicated stream (or one of its consumers) has a leader: a stream just created,
+ * or one whose leader was lost, does not answer until then.
+ * @internal
+ */
+export const awaitLeader = (conn: Connection, stream: string, consumer?: string): Effect.Effect<void, unknown> =>
+  Effect.retry(
+    Effect.flatMap(
+      Effect.tryPromise(async (): Promise<{ readonly cluster?: { readonly leader?: string } | undefined }> =>
+        consumer === undefined ? conn.jsm.streams.info(stream) : conn.jsm.consumers.info(stream, consumer)
+      ),
+      (info) =>
+        info.cluster === undefined || (info.cluster.leader ?? "") !== ""
+          ? Effect.void
+          : Effect.fail(new Error(`${consumer ?? stream} has no leader yet`))
+    ),
+    { schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo("15 seconds")) }
+  )
+
+/**
+ * Setting up streams, consumers and the bucket: a request that times out while a cluster
+ * elects leaders (at start, after losing a node, or with many processes starting at once) is
+ * tried again, for about ten seconds.
+ * @internal
+ */
+export const setupRetry = <A, E extends { readonly cause?: unknown }>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.retry(effect, {
+    schedule: Schedule.exponential("100 millis", 1.5).pipe(Schedule.intersect(Schedule.recurs(8))),
+    while: (e) => isTransient(e.cause)
+  })

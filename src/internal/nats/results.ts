@@ -9,9 +9,11 @@
  * - `r.<id>`: a result saved on its own (`setResult`). `getResult` reads both keys and takes
  *   the newer of the two results (revisions are stream sequences, so they order writes).
  * - `x.s.<at>.<id>` / `x.f.<at>.<id>`: the successful and failed indexes, one empty key per
- *   entry, written after the final state; `list` reads the keys and orders them by `at`.
- *   A record refused because the job is final writes its index key again, so an index entry
- *   lost to a crash between the two writes comes back when the job is redelivered.
+ *   entry, written after the final state and removed with a subject purge (no delete marker).
+ *   `list` asks the stream for the subjects under the index's prefix (one request, paged by
+ *   the client) and orders them by `at`, then id. A record refused because the job is final
+ *   writes its index key again, so an entry lost to a crash between the two writes comes back
+ *   when the job is redelivered.
  * - `c.<key>`: coordination values; `m.<key>`: coordination sets (a JSON array), grown with a
  *   compare-and-set loop.
  *
@@ -19,7 +21,7 @@
  */
 import type { KV, KvEntry } from "@nats-io/kv"
 import { Kvm } from "@nats-io/kv"
-import { StorageType } from "@nats-io/jetstream"
+import { DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import { Effect, Option } from "effect"
 import type { Scope } from "effect"
 import { isTerminal } from "../../Job.js"
@@ -30,7 +32,7 @@ import type { Connection } from "./connection.js"
 import { NatsError } from "./errors.js"
 import type { JobState } from "./frame.js"
 import { decodeState, encodeState, indexKey, indexPrefix, jobStateKey, resultKey, setKey, valueKey } from "./frame.js"
-import { describe, nanos, tryJs, wrongLastSequence } from "./jetstream.js"
+import { awaitLeader, describe, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
 import { decodeToken, encodeToken, maxTokenLength } from "./names.js"
 
 const resultsError = (message: string) => (cause: unknown) =>
@@ -54,23 +56,33 @@ type Write = { readonly _tag: "Written"; readonly revision: number } | { readonl
 export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Results["Type"], NatsError, Scope.Scope> =>
   Effect.gen(function*() {
     const bucket = config.names.bucket
+    // the bucket's stream, as the KV client would create it; made here so that processes starting
+    // at once agree on it, and brought to the configured TTL and replicas when it exists
+    const stream = `KV_${bucket}`
     const kv: KV = yield* tryJs(async () => {
-      const kv = await new Kvm(conn.js).create(bucket, {
-        history: 1,
-        replicas: config.replicas,
+      await ensureStream(conn, {
+        name: stream,
+        subjects: [`$KV.${bucket}.>`],
+        retention: RetentionPolicy.Limits,
+        max_msgs_per_subject: 1,
+        discard: DiscardPolicy.New,
+        allow_rollup_hdrs: true,
         storage: config.storage === "memory" ? StorageType.Memory : StorageType.File,
+        num_replicas: config.replicas,
         allow_direct: config.replicas === 1,
-        ...(config.ttl === undefined ? {} : { ttl: config.ttl })
+        max_age: config.ttl === undefined ? 0 : nanos(config.ttl),
+        ...(config.ttl === undefined || config.ttl >= 120_000 ? {} : { duplicate_window: nanos(config.ttl) })
       })
-      // an existing bucket is brought to the configured TTL and replicas
-      const stream = `KV_${bucket}`
-      const info = await conn.jsm.streams.info(stream)
-      const maxAge = config.ttl === undefined ? 0 : nanos(config.ttl)
-      if (info.config.max_age !== maxAge || info.config.num_replicas !== config.replicas) {
-        await conn.jsm.streams.update(stream, { ...info.config, max_age: maxAge, num_replicas: config.replicas })
-      }
-      return kv
-    }, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up the KV bucket ${bucket}: ${describe(cause)}`, cause }))
+      return new Kvm(conn.js).open(bucket, { allow_direct: config.replicas === 1 })
+    }, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up the KV bucket ${bucket}: ${describe(cause)}`, cause })).pipe(
+      setupRetry
+    )
+    if (config.replicas > 1) {
+      yield* Effect.mapError(
+        awaitLeader(conn, stream),
+        (cause) => new NatsError({ reason: "JetStream", message: `the KV bucket ${bucket} has no leader: ${describe(cause)}`, cause })
+      )
+    }
 
     const known = new Map<string, Known>()
     const remember = (id: string, k: Known) => {
@@ -88,19 +100,36 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
           : Effect.succeed(t)
       })
 
+    /** a read; one that timed out (a leader being elected) is tried again */
     const get = (key: string) =>
-      tryJs(() => kv.get(key), resultsError(`cannot read ${key} from ${bucket}`))
+      tryJs(() => kv.get(key), resultsError(`cannot read ${key} from ${bucket}`)).pipe(
+        Effect.retry({ times: 2, while: (e) => isTransient(e.cause) })
+      )
 
     const live = (entry: KvEntry | null): KvEntry | undefined =>
       entry !== null && entry.operation === "PUT" ? entry : undefined
 
-    /** a compare-and-set write: over `revision`, or a creation when there is none */
+    /**
+     * A compare-and-set write: over `revision`, or a creation when there is none (the subject is
+     * empty or ends with a delete marker). In a cluster, nats-server 2.9 checks an expected
+     * last subject sequence other than 0 only before proposing the write, so two writers over
+     * one revision could both pass; the message id `<key>@<revision>` makes the second a
+     * duplicate when the writes are applied, in order, on every replica. (A standalone server
+     * checks at apply time already; there no message id is sent, and the duplicate window of
+     * the bucket stays empty.)
+     */
     const write = (key: string, value: Uint8Array, revision: number | undefined): Effect.Effect<Write, ResultsError> =>
       tryJs(
-        () => (revision === undefined ? kv.create(key, value) : kv.update(key, value, revision)),
+        () =>
+          conn.js.publish(`$KV.${bucket}.${key}`, value, {
+            expect: { lastSubjectSequence: revision ?? 0 },
+            ...(revision === undefined || revision === 0 || conn.nc.info?.cluster === undefined
+              ? {}
+              : { msgID: `${key}@${revision}` })
+          }),
         (e) => e
       ).pipe(
-        Effect.map((revision): Write => ({ _tag: "Written", revision })),
+        Effect.map((ack): Write => (ack.duplicate ? { _tag: "Conflict" } : { _tag: "Written", revision: ack.seq })),
         Effect.catchAll((cause) =>
           wrongLastSequence(cause) !== undefined
             ? Effect.succeed<Write>({ _tag: "Conflict" })
@@ -112,6 +141,13 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
       tryJs(() => kv.put(key, value), resultsError(`cannot write ${key} to ${bucket}`))
 
     const purge = (key: string) => tryJs(() => kv.purge(key), resultsError(`cannot delete ${key} from ${bucket}`))
+
+    /** removes an index entry without leaving a delete marker, so that listing the subjects lists the index */
+    const unindex = (key: string) =>
+      tryJs(
+        () => conn.jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }),
+        resultsError(`cannot delete ${key} from ${bucket}`)
+      )
 
     const indexOf = (state: JobState, ti: string): string | undefined =>
       state.status === "successful" || state.status === "failed" ? indexKey(state.status, state.at, ti) : undefined
@@ -128,7 +164,7 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
             const work: Array<Effect.Effect<unknown, ResultsError>> = []
             if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
               const old = indexOf(previous, ti)
-              if (old !== undefined) work.push(purge(old))
+              if (old !== undefined) work.push(unindex(old))
               work.push(purge(resultKey(ti)))
             }
             if (r.status === "successful" || r.status === "failed") work.push(put(indexKey(r.status, r.at, ti), empty))
@@ -197,23 +233,23 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
         return Option.fromNullable(withRecord)
       })
 
+    /** an index is the set of its keys' subjects: one stream-info request lists them (paged by the client) */
     const list = (index: Index, page?: Page) =>
       Effect.gen(function*() {
-        const prefix = indexPrefix(index)
-        const keys = yield* tryJs(async () => {
-          const out: Array<string> = []
-          for await (const k of await kv.keys(`${prefix}.>`)) out.push(k)
-          return out
-        }, resultsError(`cannot list the ${index} jobs`))
-        const entries = keys.map((k) => {
-          const rest = k.slice(prefix.length + 1)
+        const prefix = `$KV.${bucket}.${indexPrefix(index)}.`
+        const info = yield* tryJs(
+          () => conn.jsm.streams.info(stream, { subjects_filter: `${prefix}>` }),
+          resultsError(`cannot list the ${index} jobs`)
+        )
+        const entries = Object.keys(info.state.subjects ?? {}).map((subject) => {
+          const rest = subject.slice(prefix.length)
           const dot = rest.indexOf(".")
-          return { at: Number(rest.slice(0, dot)), id: decodeToken(rest.slice(dot + 1)) }
+          return { at: Number(rest.slice(0, dot)), token: rest.slice(dot + 1) }
         })
-        entries.sort((a, b) => a.at - b.at)
+        entries.sort((a, b) => a.at - b.at || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0))
         const offset = page?.offset ?? 0
         const end = page?.limit === undefined ? undefined : offset + page.limit
-        return entries.slice(offset, end).map((e) => e.id)
+        return entries.slice(offset, end).map((e) => decodeToken(e.token))
       })
 
     const deleteJob = (id: string) =>
@@ -223,7 +259,7 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
         const current = yield* readState(id)
         const index = current?.state === undefined ? undefined : indexOf(current.state, ti)
         yield* Effect.all(
-          [purge(jobStateKey(ti)), purge(resultKey(ti)), ...(index === undefined ? [] : [purge(index)])],
+          [purge(jobStateKey(ti)), purge(resultKey(ti)), ...(index === undefined ? [] : [unindex(index)])],
           { concurrency: "unbounded", discard: true }
         )
       })

@@ -1,0 +1,113 @@
+/**
+ * Failures surface as typed errors and crash nothing: refused credentials and unreachable
+ * servers fail the layer with `NatsError`; a server that goes away after the layer is built
+ * makes operations fail with `BrokerError` / `ResultsError`.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted, Schedule, Scope } from "effect"
+import { Broker } from "../../src/Broker.js"
+import * as Nats from "../../src/layers/Nats.js"
+import { Results } from "../../src/Results.js"
+import * as NatsServer from "../utils/natsServer.js"
+
+const scope = Effect.runSync(Scope.make())
+let withPassword: NatsServer.NatsServer | undefined
+let withToken: NatsServer.NatsServer | undefined
+beforeAll(async () => {
+  ;[withPassword, withToken] = await Effect.runPromise(Scope.extend(
+    Effect.all([
+      NatsServer.start({ config: "authorization { user: alice, password: \"s3cret-pw\" }" }),
+      NatsServer.start({ config: "authorization { token: \"s3cret-token\" }" })
+    ], { concurrency: 2 }),
+    scope
+  ))
+}, 30_000)
+afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+const prefix = `errors-${crypto.randomUUID().slice(0, 8)}`
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+/** builds `layer` and gives its failure */
+const failure = <A, E>(layer: Layer.Layer<A, E>) =>
+  Effect.scoped(Layer.build(layer)).pipe(Effect.flip, Effect.timeout("10 seconds"))
+
+describe("NATS: typed errors", () => {
+  it.live("refused credentials fail the layer with NatsError Unauthorized, without the secret", () =>
+    Effect.gen(function*() {
+      const e = yield* failure(Nats.layer({ servers: withPassword!.url, prefix, user: "alice", password: Redacted.make("wrong") }))
+      assert.strictEqual(e._tag, "NatsError")
+      assert.strictEqual(e.reason, "Unauthorized")
+      assert.notInclude(e.message, "wrong")
+      const noAuth = yield* failure(Nats.broker({ servers: withPassword!.url, prefix }))
+      assert.strictEqual(noAuth.reason, "Unauthorized")
+      const badToken = yield* failure(Nats.results({ servers: withToken!.url, prefix, token: Redacted.make("nope") }))
+      assert.strictEqual(badToken.reason, "Unauthorized")
+    }))
+
+  it.live("the right credentials work, from options or from Config", () =>
+    Effect.gen(function*() {
+      const ok = (layer: Layer.Layer<Broker | Results, unknown>) =>
+        Effect.scoped(Effect.gen(function*() {
+          const ctx = yield* Layer.build(layer)
+          const broker = Context.get(ctx, Broker)
+          const results = Context.get(ctx, Results)
+          yield* broker.enqueue("auth", [{ id: crypto.randomUUID(), body: bytes("x") }])
+          yield* results.set("k", bytes("v"))
+          assert.isTrue(Option.isSome(yield* results.get("k")))
+        }))
+      yield* ok(Nats.layer({ servers: withPassword!.url, prefix, user: "alice", password: Redacted.make("s3cret-pw") }))
+      yield* ok(Nats.layer({ servers: withToken!.url, prefix, token: Redacted.make("s3cret-token") }))
+      const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map(Option.getOrUndefined))
+      const fromConfig = Nats.layerConfig({
+        servers: Config.string("NATS_URL"),
+        user: optional(Config.string("NATS_USER")),
+        password: optional(Config.redacted("NATS_PASSWORD")),
+        prefix: optional(Config.string("NATS_PREFIX"))
+      })
+      yield* ok(fromConfig.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+        ["NATS_URL", withPassword!.url],
+        ["NATS_USER", "alice"],
+        ["NATS_PASSWORD", "s3cret-pw"],
+        ["NATS_PREFIX", prefix]
+      ]))))))
+    }))
+
+  it.live("an unreachable server fails the layer with NatsError Unreachable, at once", () =>
+    Effect.gen(function*() {
+      const port = yield* NatsServer.freePort
+      const started = Date.now()
+      const e = yield* failure(Nats.layer({ servers: `nats://127.0.0.1:${port}`, prefix }))
+      assert.strictEqual(e._tag, "NatsError")
+      assert.strictEqual(e.reason, "Unreachable")
+      assert.isBelow(Date.now() - started, 3000)
+    }))
+
+  it.live("a server that goes away: operations fail with BrokerError and ResultsError, and recover when it is back", () =>
+    Effect.gen(function*() {
+      const server = yield* NatsServer.start()
+      const ctx = yield* Layer.build(Nats.layer({
+        servers: server.url,
+        prefix,
+        requestTimeout: "500 millis",
+        reconnectWait: "100 millis"
+      }))
+      const broker = Context.get(ctx, Broker)
+      const results = Context.get(ctx, Results)
+      yield* broker.enqueue("away", [{ id: "before", body: bytes("x") }])
+      yield* server.stop("SIGKILL")
+      const enqueued = yield* Effect.flip(broker.enqueue("away", [{ id: "during", body: bytes("x") }]))
+      assert.strictEqual(enqueued._tag, "BrokerError")
+      const read = yield* Effect.flip(results.getJob("before"))
+      assert.strictEqual(read._tag, "ResultsError")
+      const listed = yield* Effect.flip(broker.pending("away"))
+      assert.strictEqual(listed._tag, "BrokerError")
+      yield* server.start
+      // the client reconnects by itself
+      yield* broker.enqueue("away", [{ id: "after", body: bytes("x") }]).pipe(
+        Effect.retry(Schedule.spaced("100 millis")),
+        Effect.timeout("10 seconds")
+      )
+      const ids = (yield* broker.pending("away")).map((p) => p.id)
+      assert.includeMembers(ids, ["before", "after"])
+    }).pipe(Effect.scoped), 30_000)
+})
