@@ -170,6 +170,8 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
 
       /** slots that claims in flight may fill */
       let claiming = 0
+      /** how many `take`s are under way */
+      let takers = 0
       /** names the reply keys of this consumer's calls (see `claimArgs`) */
       const consumerId = crypto.randomUUID()
       let sequence = 0
@@ -330,9 +332,13 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
         run: (slots) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            // not while the take waits for work: nothing was ready at its last look, and a claim
-            // here would consume the wake-up tokens it waits for
-            const n = open && workWaiter === undefined ? Math.max(0, prefetch - held.size - claiming + slots.length) : 0
+            // Only while a `take` is under way (the Server's intake loop always has one; during a
+            // graceful shutdown it has none, and what would be claimed would only be released),
+            // and not while it waits for work: nothing was ready at its last look, and a claim
+            // here would consume the wake-up tokens it waits for.
+            const n = open && takers > 0 && workWaiter === undefined
+              ? Math.max(0, prefetch - held.size - claiming + slots.length)
+              : 0
             const { args, replyKey } = claimArgs(now, n)
             for (const s of slots) args.push(s.id, s.attempt)
             claiming += n
@@ -404,7 +410,13 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           return Effect.raceAll(arms)
         })
 
-      const take: Effect.Effect<Delivery, BrokerError> = lock.withPermits(1)(
+      const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
+        takers++
+        return Effect.ensuring(takeOne, Effect.sync(() => {
+          takers--
+        }))
+      })
+      const takeOne: Effect.Effect<Delivery, BrokerError> = lock.withPermits(1)(
         Effect.uninterruptibleMask((restore) =>
           Effect.gen(function*() {
             for (;;) {
