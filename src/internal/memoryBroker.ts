@@ -339,10 +339,19 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
       return { take } satisfies Consumer
     })
 
+  /** runs `f` on a queue brought up to the current time (due messages ready, lost leases back) */
+  const current = <A>(queue: string, empty: A, f: (q: QueueState) => A) =>
+    Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        const q = queues.get(queue)
+        if (q === undefined) return empty
+        promote(q, clock.unsafeCurrentTimeMillis())
+        return f(q)
+      })
+    )
+
   const pending = (queue: string) =>
-    Effect.sync((): ReadonlyArray<PendingMessage> => {
-      const q = queues.get(queue)
-      if (q === undefined) return []
+    current(queue, [] as ReadonlyArray<PendingMessage>, (q) => {
       const out: Array<PendingMessage> = []
       for (const { entry, gen } of q.ready) {
         if (entry.gen === gen && entry.state === "ready") {
@@ -359,7 +368,7 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
       return out.concat(delayed)
     })
 
-  const deadLetters = (queue: string) => Effect.sync((): ReadonlyArray<DeadLetter> => [...(queues.get(queue)?.dead ?? [])])
+  const deadLetters = (queue: string) => current(queue, [] as ReadonlyArray<DeadLetter>, (q) => [...q.dead])
 
   const remove = (queue: string, id: string) =>
     Effect.sync(() => {

@@ -27,6 +27,8 @@ export interface Options {
   readonly clock?: "test" | "live" | undefined
   /** real time to wait before concluding that nothing will be delivered (100 ms by default) */
   readonly quiet?: Duration.DurationInput | undefined
+  /** the layer's `maxRedeliveries`, when it has one: checks dead-lettering after that many lost leases */
+  readonly maxRedeliveries?: number | undefined
   /** per-test timeout in milliseconds for vitest */
   readonly timeout?: number | undefined
 }
@@ -72,6 +74,22 @@ export const run = (name: string, options: Options): void => {
       yield* settle
       assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "expected nothing to be delivered yet")
       return fiber
+    })
+
+  /** the dead letters of `queue` once there are some (a lost lease may be noticed a little later) */
+  const eventuallyDead = (broker: Broker["Type"], queue: string) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 100; i++) {
+        const dead = yield* broker.deadLetters(queue)
+        if (dead.length > 0) return dead
+        const consumer = yield* openConsumer(broker, queue, 1, false)
+        const fiber = yield* Effect.fork(consumer.take)
+        yield* settle
+        const taken = yield* Fiber.poll(fiber)
+        if (Option.isSome(taken)) return yield* Effect.dieMessage("the message was delivered again instead of dead-lettered")
+        yield* Fiber.interrupt(fiber)
+      }
+      return yield* broker.deadLetters(queue)
     })
 
   const openConsumer = (broker: Broker["Type"], queue: string, prefetch = 1, autoExtend = true) =>
@@ -156,6 +174,34 @@ export const run = (name: string, options: Options): void => {
         yield* second.ack
       }))
 
+    scenario("a delayed message enqueued while a consumer waits is taken once it is due", (broker) =>
+      Effect.gen(function*() {
+        const queue = queueName("due")
+        const consumer = yield* openConsumer(broker, queue)
+        const fiber = yield* takeLater(consumer)
+        const now = yield* effectNow
+        yield* broker.enqueue(queue, [{ id: "later", body: bytes("later"), runAt: now + Duration.toMillis(vt) }])
+        yield* settle
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "not due yet")
+        yield* advance(Duration.sum(vt, "200 millis"))
+        const d = yield* Fiber.join(fiber)
+        assert.strictEqual(d.id, "later")
+        yield* d.ack
+      }))
+
+    scenario("an ack after the lease ran out fails, even before another consumer took the message", (broker) =>
+      Effect.gen(function*() {
+        const queue = queueName("late")
+        yield* broker.enqueue(queue, [{ id: "late", body: bytes("late") }])
+        const consumer = yield* openConsumer(broker, queue, 1, false)
+        const d = yield* consumer.take
+        yield* advance(Duration.sum(vt, "500 millis"))
+        assertLeaseLost(yield* Effect.exit(d.ack))
+        const again = yield* (yield* openConsumer(broker, queue)).take
+        assert.strictEqual(again.id, "late")
+        yield* again.ack
+      }))
+
     scenario("nack without options releases at once, with the next attempt", (broker) =>
       Effect.gen(function*() {
         const queue = queueName("release")
@@ -208,6 +254,24 @@ export const run = (name: string, options: Options): void => {
         assert.deepStrictEqual(yield* broker.pending(queue), [])
         assert.deepStrictEqual(yield* broker.deadLetters(queue), [])
       }))
+
+    if (options.maxRedeliveries !== undefined) {
+      const max = options.maxRedeliveries
+      scenario(`a message whose lease is lost more than ${max} times is dead-lettered`, (broker) =>
+        Effect.gen(function*() {
+          const queue = queueName("poison")
+          yield* broker.enqueue(queue, [{ id: "poison", body: bytes("poison") }])
+          for (let i = 0; i <= max; i++) {
+            const consumer = yield* openConsumer(broker, queue, 1, false)
+            const d = yield* consumer.take
+            assert.strictEqual(d.id, "poison")
+            yield* advance(Duration.sum(vt, "500 millis"))
+          }
+          const dead = yield* eventuallyDead(broker, queue)
+          assert.deepStrictEqual(dead.map((x) => x.id), ["poison"])
+          assert.deepStrictEqual(yield* broker.pending(queue), [])
+        }))
+    }
 
     scenario("extend renews a lease", (broker) =>
       Effect.gen(function*() {

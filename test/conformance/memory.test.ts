@@ -2,8 +2,9 @@ import * as Memory from "../../src/layers/Memory.js"
 import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
 
 BrokerSuite.run("Memory broker", {
-  layer: Memory.broker({ visibilityTimeout: "30 seconds" }),
+  layer: Memory.broker({ visibilityTimeout: "30 seconds", maxRedeliveries: 2 }),
   visibilityTimeout: "30 seconds",
+  maxRedeliveries: 2,
   quiet: "5 millis"
 })
 
