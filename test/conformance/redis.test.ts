@@ -20,8 +20,9 @@ const options = (): Redis.Options => ({
 })
 
 BrokerSuite.run("Redis broker", {
-  layer: Layer.suspend(() => Redis.broker({ ...options(), visibilityTimeout: "30 seconds" })),
+  layer: Layer.suspend(() => Redis.broker({ ...options(), visibilityTimeout: "30 seconds", maxRedeliveries: 2 })),
   visibilityTimeout: "30 seconds",
+  maxRedeliveries: 2,
   quiet: "100 millis",
   timeout: 10_000
 })
