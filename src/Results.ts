@@ -11,6 +11,7 @@
  */
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
+import type { BrokerError, Delivery, LeaseLost } from "./Broker.js"
 import type { Status } from "./Job.js"
 
 /**
@@ -84,6 +85,18 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
    * (a new run: the job leaves the indexes). Gives, for each record, whether it was applied.
    */
   readonly record: (records: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<boolean>, ResultsError>
+  /**
+   * Optional: records final states and acknowledges `delivery` in one step, for a store that
+   * shares a backend with the delivery's broker (one round trip instead of two). It acknowledges
+   * only while the delivery's lease holds (else `LeaseLost`, and nothing is recorded), and
+   * acknowledges even when a record is refused (the job was final already). A store that cannot
+   * do both at once for this delivery records, then acknowledges. Without it, the Server does
+   * the same in two steps.
+   */
+  readonly recordAndAck?: (
+    records: ReadonlyArray<JobRecord>,
+    delivery: Delivery
+  ) => Effect.Effect<ReadonlyArray<boolean>, ResultsError | BrokerError | LeaseLost>
   /** forgets a job: its state, result and index entries */
   readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
   /** job ids in an index, oldest first */

@@ -734,10 +734,22 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
      * finished job's, so doing this twice (after a crash) enqueues nothing twice.
      */
     const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
-      (message.job.onSuccess === undefined && message.job.onError === undefined &&
-          message.meta.schedule === undefined && message.meta.workflow === undefined)
-        ? Effect.void
-        : afterFinalSteps(message, status, now, recovering)
+      nothingFollows(message) ? Effect.void : afterFinalSteps(message, status, now, recovering)
+
+    /**
+     * Records a final state, does what follows it, then acknowledges. When nothing follows (no
+     * follow-up jobs, cron or workflow) and the results store can, the record and the ack are
+     * one step.
+     */
+    const finish = (delivery: Delivery, message: JobMessage, status: "successful" | "failed", now: number, result?: Uint8Array) => {
+      const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now }
+      return results.recordAndAck !== undefined && nothingFollows(message)
+        ? Effect.asVoid(results.recordAndAck([record], delivery))
+        : results.record([record]).pipe(
+          Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now) : Effect.void),
+          Effect.zipRight(delivery.ack)
+        )
+    }
 
     const afterFinalSteps = (message: JobMessage, status: Status, now: number, recovering: boolean) =>
       Effect.gen(function*() {
@@ -782,8 +794,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const failed = withMeta(message, { status: "failed", prevErr: error, finishedAt: now })
-        if (yield* writeState(failed, "failed", now)) yield* afterFinal(failed, "failed", now)
-        yield* delivery.ack
+        yield* finish(delivery, failed, "failed", now)
         yield* jobLog(delivery, Effect.logWarning(`job failed: ${error}`))
         return failed
       })
@@ -899,9 +910,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
         if (Exit.isSuccess(exit)) {
           const done = withMeta(processing, { status: "successful", finishedAt: now })
-          return writeState(done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
-            Effect.flatMap((applied) => applied ? afterFinal(done, "successful", now) : Effect.void),
-            Effect.zipRight(delivery.ack),
+          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
             Effect.zipRight(registration.onSuccess(jobContext(done, delivery), exit.value))
           )
         }
@@ -1035,6 +1044,11 @@ interface Shutdown {
 const backoff = Schedule.exponential("100 millis").pipe(
   Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(5)))
 )
+
+/** whether nothing follows a job's final state: no follow-up jobs, no cron, no workflow */
+const nothingFollows = (message: JobMessage) =>
+  message.job.onSuccess === undefined && message.job.onError === undefined &&
+  message.meta.schedule === undefined && message.meta.workflow === undefined
 
 /** annotates a log line about a delivery */
 const jobLog = (delivery: Delivery, log: Effect.Effect<void>) =>
