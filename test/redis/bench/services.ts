@@ -2,6 +2,7 @@
  * Throughput of the Redis Broker + Results alone, doing per job what the Server does:
  * take, record(processing), record(successful + result), ack. Not a test; run:
  * npx tsx test/redis/bench/services.ts [jobs] [concurrency] [memory|redis]
+ * (FUSED=1: `recordAndAck` instead of record + ack, as the Server does when nothing follows a job)
  */
 import { Effect, Fiber } from "effect"
 import { Broker } from "../../../src/Broker.js"
@@ -13,8 +14,16 @@ import { make as makeRedis } from "../../utils/redisServer.js"
 const n = Number(process.argv[2] ?? 50000)
 const concurrency = Number(process.argv[3] ?? 10)
 const backend = process.argv[4] ?? "redis"
+/** FUSED=1: the final record and the ack in one step, where the store offers it (as the Server does) */
+const fused = process.env.FUSED === "1"
 const body = new TextEncoder().encode(JSON.stringify({ meta: { id: "x".repeat(36), status: "queued", queue: "q" }, job: { task: "noop", payload: { i: 1 } } }))
 const result = new TextEncoder().encode(`{"ok":true}`)
+
+/** CPU seconds the Redis server has used so far (0 on Memory) */
+let serverCpu: Effect.Effect<number> = Effect.succeed(0)
+const redisCpu = (cli: (...args: ReadonlyArray<string>) => Effect.Effect<string, unknown>) =>
+  Effect.orDie(Effect.map(cli("info", "cpu"), (info) =>
+    [...info.matchAll(/used_cpu_(?:user|sys):([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)))
 
 const program = Effect.gen(function*() {
   const broker = yield* Broker
@@ -27,14 +36,22 @@ const program = Effect.gen(function*() {
   }
   const t1 = performance.now()
   let done = 0
+  const cpu0 = process.cpuUsage()
+  const server0 = yield* serverCpu
+  const tp = performance.now()
   const consumer = yield* broker.consumer("bench", { prefetch: concurrency })
   const worker = Effect.gen(function*() {
     while (done < n) {
       const d = yield* consumer.take
       yield* Effect.fork(Effect.gen(function*() {
         yield* results.record([{ id: d.id, status: "processing", message: d.body, at: 1 }])
-        yield* results.record([{ id: d.id, status: "successful", message: d.body, result, at: 2 }])
-        yield* d.ack
+        const final = [{ id: d.id, status: "successful" as const, message: d.body, result, at: 2 }]
+        if (fused && results.recordAndAck !== undefined) {
+          yield* results.recordAndAck(final, d)
+        } else {
+          yield* results.record(final)
+          yield* d.ack
+        }
         done++
       }))
     }
@@ -42,13 +59,20 @@ const program = Effect.gen(function*() {
   const fiber = yield* Effect.fork(worker)
   while (done < n) yield* Effect.sleep("2 millis")
   const t2 = performance.now()
+  const cpu = process.cpuUsage(cpu0)
+  const serverUs = ((yield* serverCpu) - server0) * 1e6
   yield* Fiber.interrupt(fiber)
-  console.log(`${backend}: ${n} jobs, prefetch ${concurrency}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, process ${Math.round(n / ((t2 - t1) / 1000))} jobs/s`)
+  console.log(
+    `${backend}: ${n} jobs, prefetch ${concurrency}${fused ? " (recordAndAck)" : ""}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, ` +
+      `process ${Math.round(n / ((t2 - tp) / 1000))} jobs/s, CPU ${Math.round((cpu.user + cpu.system) / n)} µs/job ` +
+      `(${Math.round((cpu.user + cpu.system) / 10 / (t2 - tp))}% of a core), Redis CPU ${Math.round(serverUs / n)} µs/job (${Math.round(serverUs / 10 / (t2 - tp))}%)`
+  )
 }).pipe(Effect.scoped)
 
 const main = Effect.gen(function*() {
   if (backend === "memory") return yield* program.pipe(Effect.provide(Memory.layer))
   const redis = yield* makeRedis()
+  serverCpu = redisCpu(redis.cli)
   yield* program.pipe(Effect.provide(Redis.layer({ port: redis.port })))
   if (process.env.STATS) {
     const stats = yield* redis.cli("info", "commandstats")

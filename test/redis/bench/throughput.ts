@@ -18,6 +18,12 @@ const Noop = Task.make("noop", {
   result: Schema.Struct({ ok: Schema.Boolean })
 })
 
+/** CPU seconds the Redis server has used so far (0 on Memory) */
+let serverCpu: Effect.Effect<number> = Effect.succeed(0)
+const redisCpu = (cli: (...args: ReadonlyArray<string>) => Effect.Effect<string, unknown>) =>
+  Effect.orDie(Effect.map(cli("info", "cpu"), (info) =>
+    [...info.matchAll(/used_cpu_(?:user|sys):([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)))
+
 const program = Effect.gen(function*() {
   const server = yield* Server.Server
   let ran = 0
@@ -30,6 +36,9 @@ const program = Effect.gen(function*() {
   const t0 = performance.now()
   for (let i = 0; i < n; i += 1000) yield* server.enqueueMany(jobs.slice(i, i + 1000))
   const t1 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const server0 = yield* serverCpu
+  const tp = performance.now()
   const fiber = yield* Effect.fork(server.start)
   yield* Deferred.await(allRan)
   for (;;) {
@@ -38,9 +47,12 @@ const program = Effect.gen(function*() {
     yield* Effect.sleep("5 millis")
   }
   const t2 = performance.now()
+  const cpu = process.cpuUsage(cpu0)
+  const serverUs = ((yield* serverCpu) - server0) * 1e6
   console.log(
     `${backend}: ${n} jobs, concurrency ${concurrency}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, ` +
-      `process ${Math.round(n / ((t2 - t1) / 1000))} jobs/s`
+      `process ${Math.round(n / ((t2 - tp) / 1000))} jobs/s, worker CPU ${Math.round((cpu.user + cpu.system) / n)} µs/job ` +
+      `(${Math.round((cpu.user + cpu.system) / 10 / (t2 - tp))}% of a core), Redis CPU ${Math.round(serverUs / n)} µs/job (${Math.round(serverUs / 10 / (t2 - tp))}%)`
   )
   yield* Fiber.interrupt(fiber)
 })
@@ -50,6 +62,7 @@ const main = Effect.gen(function*() {
     return yield* program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(Memory.layer))))
   }
   const redis = yield* makeRedis()
+  serverCpu = redisCpu(redis.cli)
   yield* program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(Redis.layer({ port: redis.port })))))
   if (process.env.STATS) console.log(yield* redis.cli("info", "commandstats"))
 }).pipe(Effect.scoped)
