@@ -26,6 +26,7 @@ import * as Connection from "../internal/nats/connection.js"
 import { NatsError } from "../internal/nats/errors.js"
 import { isValidPrefix, names } from "../internal/nats/names.js"
 import * as NatsResults from "../internal/nats/results.js"
+import { Revisions } from "../internal/nats/revisions.js"
 import { Results } from "../Results.js"
 
 export {
@@ -163,8 +164,11 @@ export const make = (
   Effect.gen(function*() {
     const config = yield* resolve(options)
     const conn = yield* Connection.connect(config.connection)
-    const results = yield* NatsResults.make(conn, config.results)
-    const broker = yield* NatsBroker.make(conn, config.broker)
+    // shared: the broker stamps the revision of a job's queued state on its message, and the
+    // store that records the job's next state on delivery skips a read
+    const revisions = new Revisions()
+    const results = yield* NatsResults.make(conn, config.results, revisions)
+    const broker = yield* NatsBroker.make(conn, config.broker, revisions)
     return { broker, results }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
 

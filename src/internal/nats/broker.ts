@@ -28,7 +28,7 @@ import type { JsMsg, StoredMsg } from "@nats-io/jetstream"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
-import { Clock, Duration, Effect, Exit, Fiber, Schedule, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, Schedule, Scope } from "effect"
 import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { BrokerConfig } from "./config.js"
@@ -50,6 +50,7 @@ import {
 } from "./jetstream.js"
 import { decodeToken, encodeToken, Header, maxTokenLength, parseSubject } from "./names.js"
 import { jobStateKey, statusOf } from "./frame.js"
+import type { Revisions } from "./revisions.js"
 
 /**
  * How long a pull request waits on the server. Short enough that a pull lost to a consumer
@@ -115,7 +116,11 @@ const replyOf = (msg: JsMsg): string | undefined => {
 }
 
 /** @internal */
-export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Broker["Type"], NatsError, Scope.Scope> =>
+export const make = (
+  conn: Connection,
+  config: BrokerConfig,
+  revisions?: Revisions
+): Effect.Effect<Broker["Type"], NatsError, Scope.Scope> =>
   Effect.gen(function*() {
     const { js, jsm, nc } = conn
     const n = config.names
@@ -339,32 +344,52 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
 
     // --- enqueue -----------------------------------------------------------------------------
 
+    /**
+     * The ids of `queue` that wait delayed, for a large enqueue: one stream-info request lists
+     * them all, where a small one asks about each of its ids.
+     */
+    const delayedIds = (tq: string) =>
+      tryJs(
+        () => jsm.streams.info(n.delayedStream, { subjects_filter: n.delayedFilter(tq) }),
+        brokerError(`cannot list the delayed jobs of queue ${decodeToken(tq)}`)
+      ).pipe(Effect.map((info) => new Set(Object.keys(info.state.subjects ?? {}))))
+
     const enqueue = (queue: string, messages: ReadonlyArray<Message>) =>
       Effect.gen(function*() {
         if (messages.length === 0) return
         const tq = yield* ensureQueue(queue)
         const stream = n.queueStream(tq)
         const now = yield* Clock.currentTimeMillis
+        const readyCount = messages.filter((m) => m.runAt === undefined || m.runAt <= now).length
+        const waiting = readyCount >= 16 ? yield* delayedIds(tq) : undefined
         yield* Effect.forEach(messages, (m) =>
           Effect.gen(function*() {
             const ti = yield* idToken(m.id)
             const delayed = m.runAt !== undefined && m.runAt > now
             // an id waits in one place only: a ready id is not delayed again, nor the reverse
-            const other = yield* tryJs(
-              () => delayed ? read.last(stream, n.queueSubject(tq, ti)) : read.last(n.delayedStream, n.delayedSubject(tq, ti)),
-              brokerError(`cannot enqueue job ${m.id} on ${queue}`)
-            )
-            if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return
+            if (!delayed && waiting !== undefined) {
+              if (waiting.has(n.delayedSubject(tq, ti))) return
+            } else {
+              const other = yield* tryJs(
+                () => delayed ? read.last(stream, n.queueSubject(tq, ti)) : read.last(n.delayedStream, n.delayedSubject(tq, ti)),
+                brokerError(`cannot enqueue job ${m.id} on ${queue}`)
+              )
+              if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return
+            }
             if (delayed) {
               yield* publishNew(n.delayedStream, n.delayedSubject(tq, ti), m.body, { [Header.runAt]: m.runAt }, m.id, {
                 fresh: true,
                 jobId: m.id
               })
             } else {
-              yield* publishNew(stream, n.queueSubject(tq, ti), m.body, { [Header.at]: now }, m.id, {
-                fresh: true,
-                jobId: m.id
-              })
+              yield* publishNew(
+                stream,
+                n.queueSubject(tq, ti),
+                m.body,
+                { [Header.at]: now, [Header.revision]: revisions?.get(m.id) },
+                m.id,
+                { fresh: true, jobId: m.id }
+              )
             }
           }), { concurrency: "unbounded", discard: true })
       }).pipe(Effect.withSpan("tasqueue.nats.enqueue", { attributes: { queue, messages: messages.length } }))
@@ -431,31 +456,38 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         if (!Number.isInteger(options.prefetch) || options.prefetch < 1) {
           return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${options.prefetch}` })
         }
+        const prefetch = options.prefetch
         const autoExtend = options.autoExtend ?? true
         const tq = yield* ensureQueue(queue)
         const stream = n.queueStream(tq)
         const clock = yield* Effect.clock
+
         /** a pull `consume()` of the workers' consumer, at most `prefetch` messages asked for at once */
         const open = tryJs(async () => {
           const pull = await js.consumers.get(stream, n.workers)
-          const messages = await pull.consume({ max_messages: options.prefetch, expires: pullExpires })
+          const messages = await pull.consume({ max_messages: prefetch, expires: pullExpires })
           return { messages, iterator: messages[Symbol.asyncIterator]() }
         }, brokerError(`cannot consume ${queue}`))
         let { iterator, messages } = yield* open
-        const permits = yield* Effect.makeSemaphore(options.prefetch)
-        const buffered: Array<Held> = []
+
+        const permits = yield* Effect.makeSemaphore(prefetch)
+        /** read from the pull, not handed out yet (in `ready` too, in order) */
+        const buffered = new Set<Held>()
+        const ready = yield* Queue.unbounded<Held>()
+        /** handed out, not settled */
         const held = new Set<Held>()
         let closed = false
-        let ended: { readonly cause?: unknown } | undefined
-        let reading: Promise<void> | undefined
+        /** completed when a read message is settled or skipped: the pump may read another */
+        let space = Deferred.unsafeMake<void>(FiberId.none)
+        const freed = () => Deferred.unsafeDone(space, Exit.void)
 
         /**
          * When was a message received? The client's iterator does not say, and `consume()` reads
-         * ahead, so a message may wait in the client before it is read. Observations of the
-         * client's received-message count bound it: the n-th message arrived after the last
-         * observation that counted fewer than n. One is made at each read and at each tick of the
-         * lease keeper (every AckWait/4). A message read without waiting may so look up to that
-         * much older than it is; one that looks older than its lease is let go (see `inspect`).
+         * ahead, so a message may wait in the client before the pump reads it (when this consumer
+         * holds `prefetch` messages already). Observations of the client's received-message count
+         * bound it: the n-th message arrived after the last observation that counted fewer than n.
+         * One is made at each read and at each tick of the lease keeper (every AckWait/4), so a
+         * message that waited may look up to that much older than it is.
          */
         let samples: Array<{ readonly received: number; readonly at: number }> = [
           { received: 0, at: clock.unsafeCurrentTimeMillis() }
@@ -471,58 +503,85 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           return samples[0]!.at
         }
 
-        /**
-         * Reads one message into `buffered`. One read at a time, shared by the takes waiting for
-         * it, so a take that is interrupted leaves the message it waited for to the next one.
-         */
-        const readOne = (): Promise<void> => {
-          if (reading !== undefined) return reading
-          observe()
-          // nothing waiting in the client: the message this read gets arrives while it waits
-          const waits = messages.getPending() === 0
-          reading = iterator.next().then(
-            (r) => {
-              reading = undefined
-              if (r.done === true) {
-                ended = {}
-                return
-              }
-              const msg = r.value
-              const receivedAt = waits ? clock.unsafeCurrentTimeMillis() : arrivedAfter(messages.getProcessed())
-              observe()
-              let base = 0
-              try {
-                base = numberHeader(msg.headers, Header.attempts) ?? 0
-              } catch {
-                base = 0
-              }
-              buffered.push({
-                msg,
-                seq: msg.seq,
-                subject: msg.subject,
-                id: decodeToken(msg.subject.slice(msg.subject.lastIndexOf(".") + 1)),
-                base,
-                state: "buffered",
-                deadline: receivedAt + vt - margin
-              })
-            },
-            (cause) => {
-              reading = undefined
-              ended = { cause }
-            }
-          )
-          return reading
+        const toHeld = (msg: JsMsg, receivedAt: number): Held => {
+          let base = 0
+          try {
+            base = numberHeader(msg.headers, Header.attempts) ?? 0
+          } catch {
+            base = 0
+          }
+          const id = decodeToken(msg.subject.slice(msg.subject.lastIndexOf(".") + 1))
+          if (revisions !== undefined && msg.info.deliveryCount === 1) {
+            const revision = numberHeader(msg.headers, Header.revision)
+            if (revision !== undefined) revisions.set(id, revision)
+          }
+          return {
+            msg,
+            seq: msg.seq,
+            subject: msg.subject,
+            id,
+            base,
+            state: "buffered",
+            deadline: receivedAt + vt - margin
+          }
         }
 
-        // closing: stop pulling, put back what was read but not handed out, release what is held
+        /**
+         * The pump: reads the pull while this consumer holds fewer than `prefetch` messages (read
+         * or handed out), so what it holds stays bounded and each message's lease is counted from
+         * when it arrived. A read is never interrupted (the message would be lost until AckWait);
+         * closing stops the pull, which ends the read. When the pull stops on its own (the
+         * connection closed for good, the consumer was deleted) it is opened again.
+         */
+        const pump = Effect.gen(function*() {
+          for (;;) {
+            while (!closed && held.size + buffered.size >= prefetch) {
+              const s = (space = Deferred.unsafeMake<void>(FiberId.none))
+              yield* Deferred.await(s)
+            }
+            observe()
+            const waits = messages.getPending() === 0
+            const next = yield* Effect.either(Effect.uninterruptible(tryJs(() => iterator.next(), (e) => e)))
+            if (next._tag === "Right" && next.right.done !== true) {
+              const now = clock.unsafeCurrentTimeMillis()
+              const h = toHeld(next.right.value, waits ? now : arrivedAfter(messages.getProcessed()))
+              observe()
+              buffered.add(h)
+              yield* Queue.offer(ready, h)
+              continue
+            }
+            if (closed) return
+            const cause = next._tag === "Left" ? next.left : undefined
+            yield* Effect.logWarning(`consuming ${queue} stopped${cause === undefined ? "" : `: ${describe(cause)}`}; restarting`)
+            const reopened = yield* Effect.suspend(() => {
+              ensured.delete(queue)
+              return Effect.zipRight(ensureQueue(queue), open)
+            }).pipe(
+              Effect.tapError((e) => Effect.logWarning(`restarting the pull of ${queue} failed; retrying`, e)),
+              Effect.retry(Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
+            )
+            if (closed) {
+              reopened.messages.stop()
+              return
+            }
+            messages = reopened.messages
+            iterator = reopened.iterator
+            samples = [{ received: 0, at: clock.unsafeCurrentTimeMillis() }]
+          }
+        }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats", queue }))
+
+        const pumpFiber = yield* Effect.forkDaemon(pump)
+        // closing: stop the pull, put back what was read and not handed out, release what is held
         yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
             closed = true
             messages.stop()
-            yield* tryJs(async () => {
-              while (ended === undefined) await readOne()
-            }, (e) => e).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore)
-            for (const h of buffered.splice(0)) {
+            freed()
+            // the pump reads what the client still has, then ends
+            yield* Fiber.await(pumpFiber).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore)
+            yield* Fiber.interrupt(pumpFiber)
+            yield* Queue.takeAll(ready)
+            for (const h of buffered) {
               h.state = "done"
               try {
                 h.msg.nak()
@@ -530,6 +589,7 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
                 // the connection is gone: the server redelivers after AckWait
               }
             }
+            buffered.clear()
             const now = yield* Clock.currentTimeMillis
             const releasing = [...held].filter((h) => h.state === "held" && now < h.deadline)
             for (const h of held) h.state = "done"
@@ -555,7 +615,7 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
         const tick = Effect.gen(function*() {
           observe()
           if (!autoExtend) return
-          const targets = [...buffered, ...[...held].filter((h) => h.state === "held")]
+          const targets = [...buffered, ...held].filter((h) => h.state !== "done")
           if (targets.length === 0) return
           const t0 = yield* Clock.currentTimeMillis
           const sent = targets.filter((h) => {
@@ -586,17 +646,20 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
             if (released) return Effect.void
             released = true
             held.delete(h)
+            freed()
             return permits.release(1)
           })
+          const why = (now: number) =>
+            h.state === "done"
+              ? "settled or released already"
+              : `the visibility timeout ran out ${now - h.deadline + margin} ms ago`
           /** takes the delivery out of `held` if its lease holds */
           const claim = Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.suspend(() => {
               const ok = h.state === "held" && now < h.deadline
-              const why = h.state === "done"
-                ? "settled or released already"
-                : `the visibility timeout ran out ${now - h.deadline + margin} ms ago`
+              const lostLease = ok ? undefined : lost(queue, h.id, attempt, why(now))
               if (ok) h.state = "done"
-              return Effect.zipRight(release, ok ? Effect.void : Effect.fail(lost(queue, h.id, attempt, why)))
+              return Effect.zipRight(release, lostLease === undefined ? Effect.void : Effect.fail(lostLease))
             }))
           return {
             queue,
@@ -628,18 +691,7 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
               ),
             extend: Effect.flatMap(Clock.currentTimeMillis, (t0) =>
               Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
-                if (h.state !== "held" || t0 >= h.deadline) {
-                  return Effect.fail(
-                    lost(
-                      queue,
-                      h.id,
-                      attempt,
-                      h.state === "done"
-                        ? "settled or released already"
-                        : `the visibility timeout ran out ${t0 - h.deadline + margin} ms ago`
-                    )
-                  )
-                }
+                if (h.state !== "held" || t0 >= h.deadline) return Effect.fail(lost(queue, h.id, attempt, why(t0)))
                 return Effect.try({ try: () => h.msg.working(), catch: brokerError(`cannot extend job ${h.id} of ${queue}`) }).pipe(
                   Effect.zipRight(tryJs(() => nc.flush(), brokerError(`cannot extend job ${h.id} of ${queue}`))),
                   Effect.zipRight(Effect.sync(() => {
@@ -651,19 +703,17 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
           }
         }
 
-        /** a message read from the iterator: handed out, or dealt with here and skipped */
+        /** whether a message read from the pull is handed out; if not, it is dealt with here */
         const inspect = (h: Held) =>
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
             if (now >= h.deadline) {
               // it waited in the client past its lease; the server hands it out again
-              h.state = "done"
               yield* Effect.logDebug(`skipping job ${h.id}: its lease ran out before it was taken`)
               return false
             }
             const deliveries = h.msg.info.deliveryCount
             if (deliveries - 1 > config.maxRedeliveries) {
-              h.state = "done"
               yield* bury(queue, tq, h, `lease lost ${deliveries - 1} times (visibility timeout ${vt} ms)`).pipe(
                 Effect.tap(() => Effect.logWarning(`dead-lettered job ${h.id}: lease lost ${deliveries - 1} times`)),
                 Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e))
@@ -678,7 +728,6 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
                 brokerError(`cannot inspect job ${h.id} of ${queue}`)
               ).pipe(Effect.orElseSucceed(() => [null, null] as const))
               if ((last !== null && last.seq > h.seq) || later !== null) {
-                h.state = "done"
                 settled.add(h.subject, h.seq, now)
                 yield* confirm(h.msg, "ack").pipe(Effect.ignore)
                 return false
@@ -687,49 +736,33 @@ export const make = (conn: Connection, config: BrokerConfig): Effect.Effect<Brok
             return true
           })
 
-        const next: Effect.Effect<Delivery, BrokerError> = Effect.gen(function*() {
-          for (;;) {
-            if (closed) return yield* new BrokerError({ message: `consumer of ${queue} is closed` })
-            const h = buffered.shift()
-            if (h === undefined) {
-              if (ended !== undefined) {
-                // the pull stopped on its own (the connection closed, the consumer was deleted):
-                // start it again; a failure here is retried by the caller's next take
-                const cause = ended.cause
-                yield* Effect.logWarning(`consuming ${queue} stopped${cause === undefined ? "" : `: ${describe(cause)}`}; restarting`)
-                ensured.delete(queue)
-                yield* ensureQueue(queue)
-                const reopened = yield* open
-                if (closed) {
-                  reopened.messages.stop()
-                  continue
-                }
-                messages = reopened.messages
-                iterator = reopened.iterator
-                samples = [{ received: 0, at: yield* Clock.currentTimeMillis }]
-                ended = undefined
-                continue
-              }
-              yield* tryJs(() => readOne(), brokerError(`cannot read ${queue}`))
-              continue
-            }
-            if (yield* inspect(h)) {
-              h.state = "held"
-              held.add(h)
-              return deliver(h)
-            }
-          }
-        })
-
         const take: Effect.Effect<Delivery, BrokerError> = Effect.uninterruptibleMask((restore) =>
           Effect.gen(function*() {
             yield* restore(permits.take(1))
-            const exit = yield* Effect.exit(restore(next))
-            if (Exit.isFailure(exit)) {
-              yield* permits.release(1)
-              return yield* Effect.failCause(exit.cause)
+            for (;;) {
+              const next = closed
+                ? Exit.fail(new BrokerError({ message: `consumer of ${queue} is closed` }))
+                : yield* Effect.exit(restore(Queue.take(ready)))
+              if (Exit.isFailure(next)) {
+                yield* permits.release(1)
+                return yield* Effect.failCause(next.cause)
+              }
+              const h = next.value
+              buffered.delete(h)
+              if (closed) {
+                // taken while the consumer closes: it goes back like the rest
+                h.state = "done"
+                h.msg.nak()
+                continue
+              }
+              if (yield* inspect(h)) {
+                h.state = "held"
+                held.add(h)
+                return deliver(h)
+              }
+              h.state = "done"
+              freed()
             }
-            return exit.value
           })
         )
 

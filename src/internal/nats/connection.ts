@@ -68,6 +68,8 @@ const connectionOptions = (config: ConnectionConfig, auth: ReadonlyArray<Authent
     reconnectTimeWait: config.reconnectWait,
     maxReconnectAttempts: config.maxReconnectAttempts,
     waitOnFirstConnect: false,
+    // no stack captured at each request for a possible timeout: that costs more than the request
+    noAsyncTraces: true,
     ...(config.user === undefined ? {} : { user: config.user }),
     ...(config.password === undefined ? {} : { pass: Redacted.value(config.password) }),
     ...(config.token === undefined ? {} : { token: Redacted.value(config.token) }),

@@ -121,6 +121,8 @@ export const Header = {
   at: "Tq-At",
   /** when a delayed message is due */
   runAt: "Tq-Run-At",
+  /** the revision of the job's `queued` state in the results bucket, when the enqueuer knew it */
+  revision: "Tq-Rev",
   /** why a message was dead-lettered (URI-encoded) */
   reason: "Tq-Reason"
 } as const

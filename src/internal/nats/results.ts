@@ -34,6 +34,7 @@ import type { JobState } from "./frame.js"
 import { decodeState, encodeState, indexKey, indexPrefix, jobStateKey, resultKey, setKey, valueKey } from "./frame.js"
 import { awaitLeader, describe, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
 import { decodeToken, encodeToken, maxTokenLength } from "./names.js"
+import { Revisions } from "./revisions.js"
 
 const resultsError = (message: string) => (cause: unknown) =>
   new ResultsError({ message: `${message}: ${describe(cause)}`, cause })
@@ -42,18 +43,14 @@ const empty = new Uint8Array(0)
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** the non-final states this store wrote last, with their revisions: a record over them needs no read */
-const cacheCapacity = 10_000
-
-interface Known {
-  readonly revision: number
-  readonly status: JobState["status"]
-}
-
 type Write = { readonly _tag: "Written"; readonly revision: number } | { readonly _tag: "Conflict" }
 
 /** @internal */
-export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Results["Type"], NatsError, Scope.Scope> =>
+export const make = (
+  conn: Connection,
+  config: ResultsConfig,
+  revisions: Revisions = new Revisions()
+): Effect.Effect<Results["Type"], NatsError, Scope.Scope> =>
   Effect.gen(function*() {
     const bucket = config.names.bucket
     // the bucket's stream, as the KV client would create it; made here so that processes starting
@@ -84,12 +81,9 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
       )
     }
 
-    const known = new Map<string, Known>()
-    const remember = (id: string, k: Known) => {
-      known.delete(id)
-      if (isTerminal(k.status)) return
-      known.set(id, k)
-      if (known.size > cacheCapacity) known.delete(known.keys().next().value!)
+    const remember = (id: string, revision: number, status: JobState["status"]) => {
+      if (isTerminal(status)) revisions.delete(id)
+      else revisions.set(id, revision)
     }
 
     const token = (id: string) =>
@@ -160,7 +154,7 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
         /** what follows an applied record: the index entry of a final state, and a new run's clean slate */
         const applied = (previous: JobState | undefined, revision: number) =>
           Effect.gen(function*() {
-            remember(r.id, { revision, status: r.status })
+            remember(r.id, revision, r.status)
             const work: Array<Effect.Effect<unknown, ResultsError>> = []
             if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
               const old = indexOf(previous, ti)
@@ -172,12 +166,12 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
             return true
           })
 
-        // over this store's own last write, no read is needed: a conflict means someone wrote since
-        const mine = known.get(r.id)
-        if (mine !== undefined) {
-          const w = yield* write(key, frame, mine.revision)
+        // over a known revision no read is needed: a conflict means someone wrote since
+        const known = revisions.get(r.id)
+        if (known !== undefined) {
+          const w = yield* write(key, frame, known)
           if (w._tag === "Written") return yield* applied(undefined, w.revision)
-          known.delete(r.id)
+          revisions.delete(r.id)
         }
         for (let tries = 0; tries < 100; tries++) {
           const entry = yield* get(key)
@@ -255,7 +249,7 @@ export const make = (conn: Connection, config: ResultsConfig): Effect.Effect<Res
     const deleteJob = (id: string) =>
       Effect.gen(function*() {
         const ti = yield* token(id)
-        known.delete(id)
+        revisions.delete(id)
         const current = yield* readState(id)
         const index = current?.state === undefined ? undefined : indexOf(current.state, ti)
         yield* Effect.all(
