@@ -28,7 +28,7 @@ import type { JsMsg, StoredMsg } from "@nats-io/jetstream"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, Schedule, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Queue, Schedule, Scope } from "effect"
 import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { BrokerConfig } from "./config.js"
@@ -911,13 +911,19 @@ const scheduler = (
         )
       )
 
+    // a not-yet-due message is nak'ed at once; due ones are moved, up to 64 at a time
+    const moving = yield* Effect.makeSemaphore(64)
     const loop = Effect.gen(function*() {
+      const inFlight = yield* FiberSet.make()
       for (;;) {
         const r = yield* Effect.tryPromise({ try: () => iterator.next(), catch: (e) => e })
-        if (r.done === true) return
-        yield* move(r.value)
+        if (r.done === true) break
+        yield* moving.take(1)
+        yield* FiberSet.run(inFlight, Effect.ensuring(move(r.value), moving.release(1)))
       }
+      yield* FiberSet.awaitEmpty(inFlight)
     }).pipe(
+      Effect.scoped,
       Effect.catchAllCause((cause) => Effect.logWarning("the delayed-message scheduler stopped", cause)),
       Effect.annotateLogs({ module: "tasqueue/Nats", scheduler: n.delayedStream })
     )

@@ -107,7 +107,7 @@ export interface Reader {
   readonly last: (stream: string, subject: string) => Promise<StoredMsg | null>
   /** the first message matching `filter` at or after `seq`, or null */
   readonly next: (stream: string, filter: string, seq: number) => Promise<StoredMsg | null>
-  /** every message matching `filter` from `seq` on, in stream order */
+  /** every message matching `filter` from `seq` on, in stream order (a snapshot, not atomic) */
   readonly list: (stream: string, filter: string, seq: number) => Promise<Array<StoredMsg>>
 }
 
@@ -132,13 +132,35 @@ export const reader = (conn: Connection, direct: boolean): Reader => {
     }
   }
   const next = (stream: string, filter: string, seq: number) => get(stream, { next_by_subj: filter, seq })
+  const last = (stream: string, subject: string) => get(stream, { last_by_subj: subject })
   return {
-    last: (stream, subject) => get(stream, { last_by_subj: subject }),
+    last,
     next,
     list: async (stream, filter, seq) => {
+      // the subjects first (one request), then the message of each, many at a time; a subject
+      // with more than one message is read message by message
+      let subjects: Record<string, number>
+      try {
+        subjects = (await conn.jsm.streams.info(stream, { subjects_filter: filter })).state.subjects ?? {}
+      } catch (cause) {
+        if (isStreamNotFound(cause)) return []
+        throw cause
+      }
       const out: Array<StoredMsg> = []
-      for (let m = await next(stream, filter, seq); m !== null; m = await next(stream, filter, m.seq + 1)) out.push(m)
-      return out
+      const several: Array<string> = []
+      const names = Object.entries(subjects).flatMap(([subject, count]) => {
+        if (count === 1) return [subject]
+        several.push(subject)
+        return []
+      })
+      for (let i = 0; i < names.length; i += 256) {
+        const batch = await Promise.all(names.slice(i, i + 256).map((subject) => last(stream, subject)))
+        for (const m of batch) if (m !== null && m.seq >= seq) out.push(m)
+      }
+      for (const subject of several) {
+        for (let m = await next(stream, subject, seq); m !== null; m = await next(stream, subject, m.seq + 1)) out.push(m)
+      }
+      return out.sort((a, b) => a.seq - b.seq)
     }
   }
 }
