@@ -10,6 +10,8 @@ import * as Memory from "../../../src/layers/Memory.js"
 import * as Redis from "../../../src/layers/Redis.js"
 import { Results } from "../../../src/Results.js"
 import { make as makeRedis } from "../../utils/redisServer.js"
+import { Session } from "node:inspector"
+import { writeFileSync } from "node:fs"
 
 const n = Number(process.argv[2] ?? 50000)
 const concurrency = Number(process.argv[3] ?? 10)
@@ -18,6 +20,33 @@ const backend = process.argv[4] ?? "redis"
 const fused = process.env.FUSED === "1"
 const body = new TextEncoder().encode(JSON.stringify({ meta: { id: "x".repeat(36), status: "queued", queue: "q" }, job: { task: "noop", payload: { i: 1 } } }))
 const result = new TextEncoder().encode(`{"ok":true}`)
+
+/**
+ * PROFILE=<file>: a CPU profile of the processing phase only (.cpuprofile, for Chrome devtools);
+ * ALLOC=<file>: a sampled profile of what the processing phase allocates (.heapprofile)
+ */
+const profile = process.env.PROFILE
+const alloc = process.env.ALLOC
+const session = profile === undefined && alloc === undefined ? undefined : new Session()
+const inspect = (method: string, params: object = {}) =>
+  Effect.async<any>((resume) => {
+    session!.post(method, params, (error, result) => resume(error ? Effect.die(error) : Effect.succeed(result)))
+  })
+const profiling = {
+  start: session === undefined ? Effect.void : Effect.suspend(() => {
+    session.connect()
+    return alloc !== undefined
+      ? inspect("HeapProfiler.startSampling", {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true
+      })
+      : Effect.zipRight(inspect("Profiler.enable"), inspect("Profiler.start"))
+  }),
+  stop: session === undefined ? Effect.void : alloc !== undefined
+    ? Effect.map(inspect("HeapProfiler.stopSampling"), (r) => writeFileSync(alloc, JSON.stringify(r.profile)))
+    : Effect.map(inspect("Profiler.stop"), (r) => writeFileSync(profile!, JSON.stringify(r.profile)))
+}
 
 /** CPU seconds the Redis server has used so far (0 on Memory) */
 let serverCpu: Effect.Effect<number> = Effect.succeed(0)
@@ -38,6 +67,7 @@ const program = Effect.gen(function*() {
   let done = 0
   const cpu0 = process.cpuUsage()
   const server0 = yield* serverCpu
+  yield* profiling.start
   const tp = performance.now()
   const consumer = yield* broker.consumer("bench", { prefetch: concurrency })
   const worker = Effect.gen(function*() {
@@ -59,12 +89,13 @@ const program = Effect.gen(function*() {
   const fiber = yield* Effect.fork(worker)
   while (done < n) yield* Effect.sleep("2 millis")
   const t2 = performance.now()
+  yield* profiling.stop
   const cpu = process.cpuUsage(cpu0)
   const serverUs = ((yield* serverCpu) - server0) * 1e6
   yield* Fiber.interrupt(fiber)
   console.log(
     `${backend}: ${n} jobs, prefetch ${concurrency}${fused ? " (recordAndAck)" : ""}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, ` +
-      `process ${Math.round(n / ((t2 - tp) / 1000))} jobs/s, CPU ${Math.round((cpu.user + cpu.system) / n)} µs/job ` +
+      `process ${Math.round(n / ((t2 - tp) / 1000))} jobs/s, CPU ${Math.round((cpu.user + cpu.system) / n)} µs/job (sys ${Math.round(cpu.system / n)}) ` +
       `(${Math.round((cpu.user + cpu.system) / 10 / (t2 - tp))}% of a core), Redis CPU ${Math.round(serverUs / n)} µs/job (${Math.round(serverUs / 10 / (t2 - tp))}%)`
   )
 }).pipe(Effect.scoped)

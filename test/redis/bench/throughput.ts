@@ -8,6 +8,8 @@ import { Job, Server, Task } from "../../../src/index.js"
 import * as Memory from "../../../src/layers/Memory.js"
 import * as Redis from "../../../src/layers/Redis.js"
 import { make as makeRedis } from "../../utils/redisServer.js"
+import { Session } from "node:inspector"
+import { writeFileSync } from "node:fs"
 
 const n = Number(process.argv[2] ?? 20000)
 const concurrency = Number(process.argv[3] ?? 10)
@@ -17,6 +19,33 @@ const Noop = Task.make("noop", {
   payload: Schema.Struct({ i: Schema.Number }),
   result: Schema.Struct({ ok: Schema.Boolean })
 })
+
+/**
+ * PROFILE=<file>: a CPU profile of the processing phase only (.cpuprofile, for Chrome devtools);
+ * ALLOC=<file>: a sampled profile of what the processing phase allocates (.heapprofile)
+ */
+const profile = process.env.PROFILE
+const alloc = process.env.ALLOC
+const session = profile === undefined && alloc === undefined ? undefined : new Session()
+const inspect = (method: string, params: object = {}) =>
+  Effect.async<any>((resume) => {
+    session!.post(method, params, (error, result) => resume(error ? Effect.die(error) : Effect.succeed(result)))
+  })
+const profiling = {
+  start: session === undefined ? Effect.void : Effect.suspend(() => {
+    session.connect()
+    return alloc !== undefined
+      ? inspect("HeapProfiler.startSampling", {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true
+      })
+      : Effect.zipRight(inspect("Profiler.enable"), inspect("Profiler.start"))
+  }),
+  stop: session === undefined ? Effect.void : alloc !== undefined
+    ? Effect.map(inspect("HeapProfiler.stopSampling"), (r) => writeFileSync(alloc, JSON.stringify(r.profile)))
+    : Effect.map(inspect("Profiler.stop"), (r) => writeFileSync(profile!, JSON.stringify(r.profile)))
+}
 
 /** CPU seconds the Redis server has used so far (0 on Memory) */
 let serverCpu: Effect.Effect<number> = Effect.succeed(0)
@@ -38,6 +67,7 @@ const program = Effect.gen(function*() {
   const t1 = performance.now()
   const cpu0 = process.cpuUsage()
   const server0 = yield* serverCpu
+  yield* profiling.start
   const tp = performance.now()
   const fiber = yield* Effect.fork(server.start)
   yield* Deferred.await(allRan)
@@ -47,11 +77,12 @@ const program = Effect.gen(function*() {
     yield* Effect.sleep("5 millis")
   }
   const t2 = performance.now()
+  yield* profiling.stop
   const cpu = process.cpuUsage(cpu0)
   const serverUs = ((yield* serverCpu) - server0) * 1e6
   console.log(
     `${backend}: ${n} jobs, concurrency ${concurrency}: enqueue ${Math.round(n / ((t1 - t0) / 1000))} jobs/s, ` +
-      `process ${Math.round(n / ((t2 - tp) / 1000))} jobs/s, worker CPU ${Math.round((cpu.user + cpu.system) / n)} µs/job ` +
+      `process ${Math.round(n / ((t2 - tp) / 1000))} jobs/s, worker CPU ${Math.round((cpu.user + cpu.system) / n)} µs/job (sys ${Math.round(cpu.system / n)}) ` +
       `(${Math.round((cpu.user + cpu.system) / 10 / (t2 - tp))}% of a core), Redis CPU ${Math.round(serverUs / n)} µs/job (${Math.round(serverUs / 10 / (t2 - tp))}%)`
   )
   yield* Fiber.interrupt(fiber)
