@@ -161,12 +161,6 @@ export const make = (
         max_ack_pending: -1,
         deliver_policy: DeliverPolicy.All
       }))
-    if (config.replicas > 1) {
-      yield* Effect.mapError(
-        Effect.all([awaitLeader(conn, n.delayedStream), awaitLeader(conn, n.delayedStream, n.scheduler)], { discard: true }),
-        (cause) => new NatsError({ reason: "JetStream", message: `stream ${n.delayedStream} has no leader: ${describe(cause)}`, cause })
-      )
-    }
     yield* setup(`stream ${n.deadStream}`, () =>
       ensureStream(conn, {
         name: n.deadStream,
@@ -178,6 +172,16 @@ export const make = (
         allow_direct: direct,
         ...(config.deadLetterTtl === undefined ? {} : { max_age: nanos(config.deadLetterTtl) })
       }))
+    if (config.replicas > 1) {
+      yield* Effect.mapError(
+        Effect.all([
+          awaitLeader(conn, n.delayedStream),
+          awaitLeader(conn, n.delayedStream, n.scheduler),
+          awaitLeader(conn, n.deadStream)
+        ], { concurrency: "unbounded", discard: true }),
+        (cause) => new NatsError({ reason: "JetStream", message: `the broker's streams have no leader: ${describe(cause)}`, cause })
+      )
+    }
 
     const queueToken = (queue: string) =>
       Effect.suspend(() => {
@@ -246,7 +250,10 @@ export const make = (
     const pickedUp = (id: string): Promise<boolean> =>
       // through the stream leader: a direct get on a bucket that does not exist waits for a timeout
       reader(conn, false).last(bucketStream, `$KV.${n.bucket}.${jobStateKey(encodeToken(id))}`).then(
-        (m) => m !== null && m.data.length > 1 && statusOf(m.data) !== "queued",
+        (m) => {
+          const status = m === null ? undefined : statusOf(m.data)
+          return status !== undefined && status !== "queued"
+        },
         () => false
       )
 
@@ -494,9 +501,10 @@ export const make = (
         ]
         const observe = () => {
           const received = messages.getReceived()
-          if (received !== samples[samples.length - 1]!.received) {
-            samples.push({ received, at: clock.unsafeCurrentTimeMillis() })
-          }
+          const at = clock.unsafeCurrentTimeMillis()
+          // the same count seen again: the next message had not arrived by now either
+          if (received === samples[samples.length - 1]!.received) samples[samples.length - 1] = { received, at }
+          else samples.push({ received, at })
         }
         const arrivedAfter = (ordinal: number) => {
           while (samples.length > 1 && samples[1]!.received < ordinal) samples.shift()
@@ -540,7 +548,8 @@ export const make = (
               yield* Deferred.await(s)
             }
             observe()
-            const waits = messages.getPending() === 0
+            // every message received so far has been read: the one this read gets arrives while it waits
+            const waits = messages.getReceived() === messages.getProcessed()
             const next = yield* Effect.either(Effect.uninterruptible(tryJs(() => iterator.next(), (e) => e)))
             if (next._tag === "Right" && next.right.done !== true) {
               const now = clock.unsafeCurrentTimeMillis()
@@ -575,6 +584,8 @@ export const make = (
         yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
             closed = true
+            // what the server sent before this round trip is in the client once it returns
+            yield* tryJs(() => nc.flush(), (e) => e).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore)
             messages.stop()
             freed()
             // the pump reads what the client still has, then ends

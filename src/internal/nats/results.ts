@@ -9,11 +9,12 @@
  * - `r.<id>`: a result saved on its own (`setResult`). `getResult` reads both keys and takes
  *   the newer of the two results (revisions are stream sequences, so they order writes).
  * - `x.s.<at>.<id>` / `x.f.<at>.<id>`: the successful and failed indexes, one empty key per
- *   entry, written after the final state and removed with a subject purge (no delete marker).
- *   `list` asks the stream for the subjects under the index's prefix (one request, paged by
- *   the client) and orders them by `at`, then id. A record refused because the job is final
- *   writes its index key again, so an entry lost to a crash between the two writes comes back
- *   when the job is redelivered.
+ *   entry. A final record writes its entry before the state, so whoever sees the final state
+ *   finds the job listed; one that loses to another final record purges its entry before it
+ *   answers. Entries are removed with a subject purge (no delete marker), all of a job's at once
+ *   (`x.*.*.<id>`) when it is deleted or runs again. `list` asks the stream for the subjects
+ *   under the index's prefix (one request, paged by the client), keeps the latest entry of each
+ *   job and orders them by `at`, then id.
  * - `c.<key>`: coordination values; `m.<key>`: coordination sets (a JSON array), grown with a
  *   compare-and-set loop.
  *
@@ -136,34 +137,48 @@ export const make = (
 
     const purge = (key: string) => tryJs(() => kv.purge(key), resultsError(`cannot delete ${key} from ${bucket}`))
 
-    /** removes an index entry without leaving a delete marker, so that listing the subjects lists the index */
+    /**
+     * Removes index entries (`key` may be a wildcard) without leaving delete markers, so that
+     * listing the subjects lists the index.
+     */
     const unindex = (key: string) =>
       tryJs(
         () => conn.jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }),
         resultsError(`cannot delete ${key} from ${bucket}`)
       )
 
+    /** every index entry of a job, in both indexes (orphans of a crash included) */
+    const allIndexEntries = (ti: string) => `x.*.*.${ti}`
+
     const indexOf = (state: JobState, ti: string): string | undefined =>
       state.status === "successful" || state.status === "failed" ? indexKey(state.status, state.at, ti) : undefined
 
+    /**
+     * One record. A final `successful` / `failed` record writes its index entry first and the
+     * state second, so whoever sees the final state finds the job in its index; a record that
+     * loses to another final one takes its entry back before it answers.
+     */
     const recordOne = (r: JobRecord) =>
       Effect.gen(function*() {
         const ti = yield* token(r.id)
         const key = jobStateKey(ti)
         const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result })
-        /** what follows an applied record: the index entry of a final state, and a new run's clean slate */
+        const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
+        if (ownIndex !== undefined) yield* put(ownIndex, empty)
+
+        /** a new run (`queued` over a final state) starts clean: no index entry, no result */
         const applied = (previous: JobState | undefined, revision: number) =>
           Effect.gen(function*() {
             remember(r.id, revision, r.status)
-            const work: Array<Effect.Effect<unknown, ResultsError>> = []
             if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
-              const old = indexOf(previous, ti)
-              if (old !== undefined) work.push(unindex(old))
-              work.push(purge(resultKey(ti)))
+              yield* Effect.all([unindex(allIndexEntries(ti)), purge(resultKey(ti))], { concurrency: 2, discard: true })
             }
-            if (r.status === "successful" || r.status === "failed") work.push(put(indexKey(r.status, r.at, ti), empty))
-            yield* Effect.all(work, { concurrency: "unbounded", discard: true })
             return true
+          })
+        const refused = (current: JobState) =>
+          Effect.gen(function*() {
+            if (ownIndex !== undefined && ownIndex !== indexOf(current, ti)) yield* unindex(ownIndex)
+            return false
           })
 
         // over a known revision no read is needed: a conflict means someone wrote since
@@ -178,14 +193,11 @@ export const make = (
           const current = Option.getOrUndefined(
             Option.flatMap(Option.fromNullable(live(entry)), (e) => Option.fromNullable(decodeState(e.value)))
           )
-          if (r.status !== "queued" && current !== undefined && isTerminal(current.status)) {
-            const index = indexOf(current, ti)
-            if (index !== undefined) yield* put(index, empty).pipe(Effect.ignore)
-            return false
-          }
+          if (r.status !== "queued" && current !== undefined && isTerminal(current.status)) return yield* refused(current)
           const w = yield* write(key, frame, entry === null ? undefined : entry.revision)
           if (w._tag === "Written") return yield* applied(current, w.revision)
         }
+        if (ownIndex !== undefined) yield* unindex(ownIndex)
         return yield* new ResultsError({ message: `recording job ${r.id}: too many concurrent writes` })
       })
 
@@ -235,11 +247,16 @@ export const make = (
           () => conn.jsm.streams.info(stream, { subjects_filter: `${prefix}>` }),
           resultsError(`cannot list the ${index} jobs`)
         )
-        const entries = Object.keys(info.state.subjects ?? {}).map((subject) => {
+        // one entry per job: a crash between an entry and its state can leave an older one
+        const latest = new Map<string, number>()
+        for (const subject of Object.keys(info.state.subjects ?? {})) {
           const rest = subject.slice(prefix.length)
           const dot = rest.indexOf(".")
-          return { at: Number(rest.slice(0, dot)), token: rest.slice(dot + 1) }
-        })
+          const at = Number(rest.slice(0, dot))
+          const token = rest.slice(dot + 1)
+          if (!(at <= (latest.get(token) ?? -1))) latest.set(token, at)
+        }
+        const entries = [...latest].map(([token, at]) => ({ at, token }))
         entries.sort((a, b) => a.at - b.at || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0))
         const offset = page?.offset ?? 0
         const end = page?.limit === undefined ? undefined : offset + page.limit
@@ -250,10 +267,8 @@ export const make = (
       Effect.gen(function*() {
         const ti = yield* token(id)
         revisions.delete(id)
-        const current = yield* readState(id)
-        const index = current?.state === undefined ? undefined : indexOf(current.state, ti)
         yield* Effect.all(
-          [purge(jobStateKey(ti)), purge(resultKey(ti)), ...(index === undefined ? [] : [unindex(index)])],
+          [purge(jobStateKey(ti)), purge(resultKey(ti)), unindex(allIndexEntries(ti))],
           { concurrency: "unbounded", discard: true }
         )
       })
