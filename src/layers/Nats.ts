@@ -48,6 +48,9 @@ export {
 export type TlsOptions = TlsConfig
 
 /**
+ * The options of the NATS layers: where the servers are, how to authenticate, and how the
+ * streams, consumers and bucket are set up. Times are `Duration` inputs, secrets `Redacted`.
+ *
  * @since 0.1.0
  * @category models
  */
