@@ -8,17 +8,23 @@ import { Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted,
 import { Broker } from "../../src/Broker.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
+import { nkeys } from "@nats-io/transport-node"
 import * as NatsServer from "../utils/natsServer.js"
+
+const user = nkeys.createUser()
+const seed = new TextDecoder().decode(user.getSeed())
 
 const scope = Effect.runSync(Scope.make())
 let withPassword: NatsServer.NatsServer | undefined
 let withToken: NatsServer.NatsServer | undefined
+let withNkey: NatsServer.NatsServer | undefined
 beforeAll(async () => {
-  ;[withPassword, withToken] = await Effect.runPromise(Scope.extend(
+  ;[withPassword, withToken, withNkey] = await Effect.runPromise(Scope.extend(
     Effect.all([
       NatsServer.start({ config: "authorization { user: alice, password: \"s3cret-pw\" }" }),
-      NatsServer.start({ config: "authorization { token: \"s3cret-token\" }" })
-    ], { concurrency: 2 }),
+      NatsServer.start({ config: "authorization { token: \"s3cret-token\" }" }),
+      NatsServer.start({ config: `authorization { users: [ { nkey: "${user.getPublicKey()}" } ] }` })
+    ], { concurrency: 3 }),
     scope
   ))
 }, 30_000)
@@ -32,7 +38,7 @@ const failure = <A, E>(layer: Layer.Layer<A, E>) =>
   Effect.scoped(Layer.build(layer)).pipe(Effect.flip, Effect.timeout("10 seconds"))
 
 describe("NATS: typed errors", () => {
-  it.live("refused credentials fail the layer with NatsError Unauthorized, without the secret", () =>
+  it.live("refused credentials (password, token, nkey) fail the layer with NatsError Unauthorized, without the secret", () =>
     Effect.gen(function*() {
       const e = yield* failure(Nats.layer({ servers: withPassword!.url, prefix, user: "alice", password: Redacted.make("wrong") }))
       assert.strictEqual(e._tag, "NatsError")
@@ -42,9 +48,12 @@ describe("NATS: typed errors", () => {
       assert.strictEqual(noAuth.reason, "Unauthorized")
       const badToken = yield* failure(Nats.results({ servers: withToken!.url, prefix, token: Redacted.make("nope") }))
       assert.strictEqual(badToken.reason, "Unauthorized")
+      const otherNkey = new TextDecoder().decode(nkeys.createUser().getSeed())
+      const badNkey = yield* failure(Nats.results({ servers: withNkey!.url, prefix, nkeySeed: Redacted.make(otherNkey) }))
+      assert.strictEqual(badNkey.reason, "Unauthorized")
     }))
 
-  it.live("the right credentials work, from options or from Config", () =>
+  it.live("the right credentials (password, token, nkey) work, from options or from Config", () =>
     Effect.gen(function*() {
       const ok = (layer: Layer.Layer<Broker | Results, unknown>) =>
         Effect.scoped(Effect.gen(function*() {
@@ -57,6 +66,7 @@ describe("NATS: typed errors", () => {
         }))
       yield* ok(Nats.layer({ servers: withPassword!.url, prefix, user: "alice", password: Redacted.make("s3cret-pw") }))
       yield* ok(Nats.layer({ servers: withToken!.url, prefix, token: Redacted.make("s3cret-token") }))
+      yield* ok(Nats.layer({ servers: withNkey!.url, prefix, nkeySeed: Redacted.make(seed) }))
       const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map(Option.getOrUndefined))
       const fromConfig = Nats.layerConfig({
         servers: Config.string("NATS_URL"),
