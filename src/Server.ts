@@ -627,7 +627,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
     const untilFinal = Schedule.passthrough(pollSchedule as Schedule.Schedule<unknown, JobMessage>).pipe(
       Schedule.whileInput((message: JobMessage) => !isTerminal(message.meta.status))
     )
-    const awaitJob = (id: string) => Effect.repeat(getJob(id), untilFinal)
+    const awaitJob = (id: string) => Effect.repeat(Effect.retry(getJob(id), transient), untilFinal)
 
     const getPending = (queue: string = defaultQueue) =>
       Effect.map(broker.pending(queue), (list) =>
@@ -698,7 +698,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       Effect.zipRight(
         engine.load(id),
         Effect.repeat(
-          engine.getEnd(id),
+          Effect.retry(engine.getEnd(id), transient),
           Schedule.passthrough(pollSchedule as Schedule.Schedule<unknown, Option.Option<Workflows.End>>).pipe(
             Schedule.whileInput(Option.isNone)
           )
@@ -1039,6 +1039,15 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
 /** `start`'s shutdown flag: set once running jobs are to be released rather than failed */
 interface Shutdown {
   started: boolean
+}
+
+/** how waiting for a job or workflow rides out a store that is briefly unreachable (about 30 s) */
+const transient = {
+  while: (e: { readonly _tag: string }) => e._tag === "ResultsError",
+  schedule: Schedule.exponential("100 millis").pipe(
+    Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(2))),
+    Schedule.compose(Schedule.recurs(20))
+  )
 }
 
 const backoff = Schedule.exponential("100 millis").pipe(

@@ -7,8 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer, Scope } from "effect"
-import type { Duration } from "effect"
-import { Deferred, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
 import type { Broker } from "../Broker.js"
 import * as Job from "../Job.js"
 import * as JobCtx from "../JobCtx.js"
@@ -26,6 +25,11 @@ export interface Options {
   readonly layer: Layer.Layer<Broker | Results, unknown>
   /** "test" (the default) advances TestClock; "live" waits in real time */
   readonly clock?: "test" | "live" | undefined
+  /**
+   * A delay long enough that a job is still waiting when the test looks ("1 hour" by default;
+   * with `clock: "live"` use a few seconds: the scenario waits it out)
+   */
+  readonly longDelay?: Duration.DurationInput | undefined
   /** per-test timeout in milliseconds for vitest */
   readonly timeout?: number | undefined
 }
@@ -64,6 +68,7 @@ export const run = (name: string, options: Options): void => {
   const live = options.clock === "live"
   const test = live ? it.live : it.effect
   const advance = (d: Duration.DurationInput) => (live ? Effect.sleep(d) : TestClock.adjust(d))
+  const longDelay = options.longDelay ?? "1 hour"
   const pause = TestServices.provideLive(Effect.sleep("10 millis"))
 
   /** polls `effect` (real time between polls) until `f` holds */
@@ -335,7 +340,7 @@ export const run = (name: string, options: Options): void => {
           Workflow.group([
             yield* job(Gate, { name: "hold" }),
             yield* job(Gate, { name: "hold" }),
-            yield* job(Step, { add: 1 }, { delay: "1 hour" })
+            yield* job(Step, { add: 1 }, { delay: longDelay })
           ]),
           yield* job(Step, { add: 1 })
         ], { id })
@@ -353,7 +358,7 @@ export const run = (name: string, options: Options): void => {
         yield* Deferred.succeed(gate, undefined)
         yield* awaitStatus(`${id}/0.0`, "successful")
         yield* awaitStatus(`${id}/0.1`, "successful")
-        yield* advance("1 hour")
+        yield* advance(longDelay)
         yield* pause
         yield* pause
         assert.strictEqual(yield* runsOf(`${id}/0.2`), 0, "a cancelled job is skipped")

@@ -36,12 +36,13 @@ describe.concurrent("NATS", () => {
   })
 })
 
-// The Server suite moves the clock by an hour in one scenario, so it runs under TestClock here.
-// Times the layer takes from Clock then come from TestClock while the server waits in real
-// time: a delay is waited in real time once the suite has moved the clock past it, and leases
-// (30 seconds of real time) outlast every job. The one-hour delayed job of the cancellation
-// scenario is never due in real time, so on NATS that scenario's last check is weaker.
+// The Server suite runs live here: the server keeps AckWait in real time, and the cancellation
+// scenario's "long" delay is a few seconds that it waits out.
 ServerSuite.run("Server and workflows on NATS", {
-  layer: Layer.unwrapEffect(Effect.sync(() => Nats.layer({ servers: server!.url, prefix: "serversuite", visibilityTimeout: "30 seconds" }))),
-  timeout: 20_000
+  layer: Layer.unwrapEffect(Effect.sync(() =>
+    Nats.layer({ servers: server!.url, prefix: `serversuite-${crypto.randomUUID().slice(0, 8)}`, visibilityTimeout: "30 seconds" })
+  )),
+  clock: "live",
+  longDelay: "3 seconds",
+  timeout: 30_000
 })
