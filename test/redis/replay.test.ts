@@ -98,4 +98,45 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}j`, "s", "m", "r")), ["successful", "m2", "result@2"])
       assert.deepStrictEqual(yield* Effect.promise(() => client!.zrange(r.successful, 0, -1)), ["j"])
     }))
+
+  it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>
+    Effect.gen(function*() {
+      const k = queueKeys("replay", crypto.randomUUID())
+      const r = resultsKeys(`replay-${crypto.randomUUID()}`)
+      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
+      const settleKeys = [...claimKeys, r.successful, r.failed]
+      yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0, "c", "C", 0])
+      yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
+      const record = (id: string, status: string, at: number) => [id, status, `${status}@${at}`, at, "1", `result of ${id}`]
+      // a plain record of another job; a's ack with its final record; b's ack under a wrong
+      // attempt (lease lost: its record is not written); one more message claimed
+      const args = [
+        ...[k.job, 2, 2 + vt, 1, 10, 64, vt, `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`],
+        ...[r.job, 0, 0],
+        "r", ...record("side", "processing", 2),
+        "a", "a", "1", 1, ...record("a", "successful", 2),
+        "a", "b", "2", 1, ...record("b", "successful", 2)
+      ]
+      const [first, second] = yield* twice(Scripts.settle, settleKeys, args)
+      assert.deepStrictEqual(first.slice(0, 6), [5, 1, 1, 1, 0, 0])
+      assert.deepStrictEqual(first.slice(7), ["c", 1, "C"])
+      // the same flags and deliveries (the "next due time" hint in between may differ, as for ack)
+      assert.deepStrictEqual([...second.slice(0, 6), ...second.slice(7)], [...first.slice(0, 6), ...first.slice(7)], "a re-sent settle gets the same reply")
+      assert.strictEqual(yield* Effect.promise(() => client!.hget(`${k.job}c`, "a")), "1", "c claimed once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
+      assert.strictEqual(yield* Effect.promise(() => client!.exists(`${r.job}b`)), 0, "nothing written for a lost lease")
+      assert.strictEqual(yield* Effect.promise(() => client!.hget(`${r.job}side`, "s")), "processing")
+      assert.strictEqual(yield* Effect.promise(() => client!.exists(`${k.job}a`)), 0, "a acknowledged")
+      assert.deepStrictEqual((yield* Effect.promise(() => client!.zrange(k.leases, 0, -1))).sort(), ["b", "c"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client!.zrange(r.successful, 0, -1)), ["a"])
+
+      // a different call (another reply key) for a is fenced: lost, and its record not written
+      const stale = yield* run(Scripts.settle, settleKeys, [
+        ...[k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0],
+        ...[r.job, 0, 0],
+        "a", "a", "1", 1, ...record("a", "failed", 3)
+      ])
+      assert.deepStrictEqual(stale, [2, 0, 0])
+      assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
+    }))
 })

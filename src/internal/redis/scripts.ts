@@ -468,67 +468,150 @@ return 1
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * One record, shared by the record and settle scripts. `recordOne` applies the record at
+ * ARGV[i .. i + 5] (id, status, message, at, has result "1"/"0", result) to the job hash under
+ * the results prefix `rp`, with the first-final-wins rule: a record of a job whose status is
+ * final is refused unless it is `queued` (a new run: the job leaves the indexes and its result
+ * is dropped). A record equal to the stored final one (status, at and message) is reported
+ * applied without change: it is the same record sent again after a reconnect. `indexes` are the
+ * successful and failed index keys; `latest` collects the newest `at` added to each, for
+ * `trimIndexes`. Returns 1 (applied) or 0 (refused).
+ */
+const recordLua = `
+local final = { successful = true, failed = true, cancelled = true }
+local function recordOne(rp, ttl, i, indexes, latest)
+  local id, status, message, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local k = rp .. id
+  local current = redis.call('HMGET', k, 's', 'a')
+  if current[1] and final[current[1]] then
+    if status == 'queued' then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', k, 'r')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', k, 'm') == message then
+      return 1
+    else
+      return 0
+    end
+  end
+  if ARGV[i + 4] == '1' then
+    redis.call('HSET', k, 'm', message, 's', status, 'a', at, 'r', ARGV[i + 5])
+  else
+    redis.call('HSET', k, 'm', message, 's', status, 'a', at)
+  end
+  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local t = tonumber(at)
+    if not latest[index] or t > latest[index] then latest[index] = t end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, t in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (t - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
+`
+
+/**
  * KEYS: successful index, failed index. ARGV: job prefix, ttl (ms, 0 for none), index ttl
  * (ms, 0 for none), then (id, status, message, at, has result, result) per record.
  *
- * Applies the records in order, with the first-final-wins rule: a record of a job whose
- * status is final is refused unless it is `queued` (a new run: the job leaves the indexes and
- * its result is dropped). A record equal to the stored final one (status, at and message) is
- * reported applied without change: it is the same record sent again after a reconnect.
- * Returns 1 or 0 per record.
+ * Applies the records in order, with the first-final-wins rule (see `recordLua`); trims the
+ * indexes by the index ttl. Returns 1 or 0 per record.
  */
 export const record = script(
   "tasqueueRecord",
   2,
-  `
-local jp = ARGV[1]
+  recordLua + `
+local indexes = { KEYS[1], KEYS[2] }
 local ttl = tonumber(ARGV[2])
-local indexTtl = tonumber(ARGV[3])
-local final = { successful = true, failed = true, cancelled = true }
 local latest = {}
 local out = {}
 for i = 4, #ARGV, 6 do
-  local id, status, message, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local k = jp .. id
-  local current = redis.call('HMGET', k, 's', 'a')
-  local apply = true
-  if current[1] and final[current[1]] then
-    if status == 'queued' then
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('HDEL', k, 'r')
-    else
-      apply = false
-      if current[1] == status and current[2] == at and redis.call('HGET', k, 'm') == message then
-        out[#out + 1] = 1
-      else
-        out[#out + 1] = 0
+  out[#out + 1] = recordOne(ARGV[1], ttl, i, indexes, latest)
+end
+trimIndexes(indexes, latest, tonumber(ARGV[3]))
+return out
+`
+)
+
+/**
+ * Acknowledgements with the records that go with them, the records of other jobs, and the
+ * claim that rides on them, in one call: what one tick of a connection sends for one consumer
+ * on a standalone Redis (on a Cluster the results are in another slot, and `ack` and `record`
+ * go separately).
+ *
+ * KEYS: ready, delayed, leases, signal, dead, successful index, failed index. ARGV: as `claim`
+ * (up to the reply keys to forget), then the results' job prefix, ttl, index ttl, then entries
+ * in order:
+ * - `r` and one record (id, status, message, at, has result, result): recorded
+ * - `a`, id, attempt, k, then k records: if the lease holds, the records are applied (first
+ *   final wins: a refused record does not stop the acknowledgement) and the message is
+ *   removed; if it does not, nothing is written
+ *
+ * Then claims up to n messages, as `ack` does. Returns { count, flags..., then what `claim`
+ * returns when n > 0 }: per `r` entry 1 or 0; per `a` entry 1 (acknowledged) or 0 (lease lost),
+ * then 1 or 0 per record. Run again with the same reply key, it returns the same reply.
+ */
+export const settle = script(
+  "tasqueueSettle",
+  7,
+  claimLua + holdsLua + recordLua + `
+local jp = ARGV[1]
+local now = tonumber(ARGV[2])
+local n = tonumber(ARGV[4])
+local from = forget()
+local previous = recall()
+if previous then
+  local out = { #previous.flags }
+  for _, flag in ipairs(previous.flags) do out[#out + 1] = flag end
+  if n > 0 then replayClaim(jp, previous.claimed, out) end
+  return out
+end
+local rp = ARGV[from]
+local ttl = tonumber(ARGV[from + 1])
+local indexes = { KEYS[6], KEYS[7] }
+local latest = {}
+local flags = {}
+local i = from + 3
+while i <= #ARGV do
+  if ARGV[i] == 'r' then
+    flags[#flags + 1] = recordOne(rp, ttl, i + 1, indexes, latest)
+    i = i + 7
+  else
+    local id = ARGV[i + 1]
+    local k = jp .. id
+    local records = tonumber(ARGV[i + 3])
+    i = i + 4
+    if holds(KEYS[3], k, id, ARGV[i - 2], now) then
+      flags[#flags + 1] = 1
+      for _ = 1, records do
+        flags[#flags + 1] = recordOne(rp, ttl, i, indexes, latest)
+        i = i + 6
       end
-    end
-  end
-  if apply then
-    if ARGV[i + 4] == '1' then
-      redis.call('HSET', k, 'm', message, 's', status, 'a', at, 'r', ARGV[i + 5])
+      redis.call('ZREM', KEYS[3], id)
+      redis.call('DEL', k)
     else
-      redis.call('HSET', k, 'm', message, 's', status, 'a', at)
+      flags[#flags + 1] = 0
+      for _ = 1, records do flags[#flags + 1] = 0 end
+      i = i + 6 * records
     end
-    if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
-    local index = nil
-    if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-    if index then
-      redis.call('ZADD', KEYS[index], at, id)
-      local t = tonumber(at)
-      if not latest[index] or t > latest[index] then latest[index] = t end
-    end
-    out[#out + 1] = 1
   end
 end
-if indexTtl > 0 then
-  for index, t in pairs(latest) do
-    redis.call('ZREMRANGEBYSCORE', KEYS[index], '-inf', '(' .. (t - indexTtl))
-    redis.call('PEXPIRE', KEYS[index], indexTtl)
-  end
-end
+trimIndexes(indexes, latest, tonumber(ARGV[from + 2]))
+local out = { #flags }
+for _, flag in ipairs(flags) do out[#out + 1] = flag end
+local leasedPairs = {}
+if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out, leasedPairs) end
+remember({ flags = flags, claimed = leasedPairs }, ARGV[7])
 return out
 `
 )
@@ -600,6 +683,7 @@ export const all: ReadonlyArray<Script> = [
   pending,
   marker,
   record,
+  settle,
   setResult,
   deleteJob,
   fields,
