@@ -26,6 +26,7 @@ import * as RedisBroker from "../internal/redis/broker.js"
 import * as Connection from "../internal/redis/connection.js"
 import { RedisError } from "../internal/redis/errors.js"
 import * as RedisResults from "../internal/redis/results.js"
+import * as Tick from "../internal/redis/tick.js"
 import { Results } from "../Results.js"
 
 export {
@@ -163,6 +164,14 @@ const resultsOptions = (options: Options): RedisResults.ResultsOptions => {
   }
 }
 
+/** a connection and its tick (closed with the current scope) */
+const open = (options: Options) =>
+  Effect.gen(function*() {
+    const conn = yield* Connection.make(yield* connectionOptions(options))
+    const tick = yield* Tick.make(conn, () => new Error("the Redis connection is closed"))
+    return { conn, tick }
+  })
+
 const asRedisError = (e: { readonly message: string; readonly cause?: unknown }) =>
   new RedisError({ message: e.message, cause: e.cause })
 
@@ -178,9 +187,9 @@ export const make = (
 ): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, RedisError, Scope.Scope> =>
   Effect.gen(function*() {
     const brokerConfig = yield* brokerOptions(options)
-    const conn = yield* Connection.make(yield* connectionOptions(options))
-    const results = yield* RedisResults.make(conn, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
-    return { broker: RedisBroker.make(conn, brokerConfig), results }
+    const { conn, tick } = yield* open(options)
+    const results = yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
+    return { broker: RedisBroker.make(conn, tick, brokerConfig), results }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 
 /**
@@ -194,8 +203,8 @@ export const broker = (options: Options = {}): Layer.Layer<Broker, RedisError> =
     Broker,
     Effect.gen(function*() {
       const brokerConfig = yield* brokerOptions(options)
-      const conn = yield* Connection.make(yield* connectionOptions(options))
-      return RedisBroker.make(conn, brokerConfig)
+      const { conn, tick } = yield* open(options)
+      return RedisBroker.make(conn, tick, brokerConfig)
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
 
@@ -209,8 +218,8 @@ export const results = (options: Options = {}): Layer.Layer<Results, RedisError>
   Layer.scoped(
     Results,
     Effect.gen(function*() {
-      const conn = yield* Connection.make(yield* connectionOptions(options))
-      return yield* RedisResults.make(conn, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
+      const { conn, tick } = yield* open(options)
+      return yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
 

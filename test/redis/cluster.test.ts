@@ -1,7 +1,7 @@
 /**
- * The Broker, Results and Server conformance suites against a three-master Redis Cluster
- * created by the test setup (redis-server --cluster-enabled yes on free ports, redis-cli
- * --cluster create).
+ * The Broker, Results and Server conformance suites, and the recordAndAck suite, against a
+ * three-master Redis Cluster created by the test setup (redis-server --cluster-enabled yes on
+ * free ports, redis-cli --cluster create).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -9,6 +9,7 @@ import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
 import { startClusterForTests } from "../utils/redisServer.js"
+import * as RecordAndAckSuite from "./recordAndAckSuite.js"
 
 let cluster: Awaited<ReturnType<typeof startClusterForTests>> | undefined
 beforeAll(async () => {
@@ -34,6 +35,13 @@ ResultsSuite.run("Redis Cluster results", { layer: Layer.suspend(() => Redis.res
 ServerSuite.run("Server and workflows on Redis Cluster", {
   layer: Layer.suspend(() => Redis.layer({ ...options(), prefix: `cluster-server-${crypto.randomUUID().slice(0, 8)}` })),
   timeout: 10_000
+})
+
+// on a Cluster the results and the queue are in different slots: the store records, then acknowledges
+RecordAndAckSuite.run("Redis Cluster recordAndAck", {
+  layer: Layer.suspend(() => Redis.layer({ ...options(), prefix: `cluster-raa-${crypto.randomUUID().slice(0, 8)}`, visibilityTimeout: "30 seconds" })),
+  visibilityTimeout: "30 seconds",
+  fused: false
 })
 
 describe("Redis Cluster", () => {

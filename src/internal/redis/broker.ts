@@ -3,8 +3,9 @@
  * `scripts.ts`, with time from `Clock` passed to every script.
  *
  * A consumer claims up to its free prefetch slots in one script call, renews the leases of
- * everything it holds in one script call per tick, and acknowledges through a micro-batcher
- * (one script call for the acks that arrive while the previous call is in flight). An idle
+ * everything it holds in one script call per renewal, and acknowledges through the
+ * connection's tick (one script call for its acks of the moment, which also claims for the
+ * slots they free, and carries the records of the moment on a standalone Redis). An idle
  * consumer races a blocking pop on the queue's signal list (its own connection, real time)
  * against a `Clock` sleep until the earliest due time or lease deadline, so it wakes when a
  * message is enqueued, or becomes due, or a lease runs out, and never spins.
@@ -14,14 +15,38 @@
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Exit, FiberId } from "effect"
 import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type { JobRecord } from "../../Results.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
-import * as Batcher from "./batcher.js"
-import type { Arg, Client, Connection } from "./connection.js"
+import type { Arg, Client, Connection, Reply } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { describe } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import { queueKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
+import type { Participant, ResultsTarget, Tick } from "./tick.js"
+
+/**
+ * What a delivery of this broker carries so that the results store on the same connection can
+ * record and acknowledge it in one script (`Results.recordAndAck`).
+ *
+ * @internal
+ */
+export const fusedSettle: unique symbol = Symbol("tasqueue/redis/fusedSettle")
+
+/** @internal */
+export interface FusedSettle {
+  readonly tick: Tick
+  /** applies `records` and acknowledges, in one script, while the lease holds */
+  readonly recordAndAck: (
+    records: ReadonlyArray<JobRecord>,
+    target: ResultsTarget
+  ) => Effect.Effect<ReadonlyArray<boolean>, BrokerError | LeaseLost>
+}
+
+/** a delivery of this broker */
+interface RedisDelivery extends Delivery {
+  readonly [fusedSettle]: FusedSettle
+}
 
 /** @internal */
 export interface BrokerOptions {
@@ -63,6 +88,7 @@ const parseDead = (entry: Buffer): DeadLetter => {
 /** a delivery's claim on one of its consumer's prefetch slots */
 interface Slot {
   readonly id: string
+  /** the fencing token, as sent to scripts */
   readonly attempt: string
   /** the slot was given back (the delivery settled, or failed to) */
   freed: boolean
@@ -73,11 +99,12 @@ interface Slot {
 }
 
 /**
- * Makes the broker over a connection; consumers open blocking connections of their own.
+ * Makes the broker over a connection and its tick (through which consumers acknowledge);
+ * consumers open blocking connections of their own.
  *
  * @internal
  */
-export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] => {
+export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Broker["Type"] => {
   const vt = options.visibilityTimeout
   const keysCache = new Map<string, QueueKeys>()
   const keysOf = (queue: string) => {
@@ -140,9 +167,10 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       const buffer: Array<{ readonly slot: Slot; readonly delivery: Delivery }> = []
       let open = true
       const closed = Deferred.unsafeMake<void>(FiberId.none)
-      /** resumes a `take` that waits for a free slot */
+      /** resumes a `take` that waits for a free slot (or for the consumer to close) */
       let slotWaiter: (() => void) | undefined
       const slotFreed = Effect.async<void>((resume) => {
+        if (!open || prefetch - held.size - claiming > 0) return resume(Effect.void)
         slotWaiter = () => resume(Effect.void)
         return Effect.sync(() => {
           slotWaiter = undefined
@@ -191,13 +219,15 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       }
 
       // --- closing: release what was not settled. Finalizers run in reverse order, so this one,
-      // registered before the ack batcher and the renewing fiber, runs after them: acks already
-      // made are flushed first.
+      // registered before the renewing fiber, runs after it. Acknowledgements already made are
+      // sent first (the tick's barrier), claiming nothing more.
 
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           open = false
           Deferred.unsafeDone(closed, Exit.void)
+          notify()
+          yield* tick.barrier
           const unsettled = [...held].filter((s) => !s.done)
           buffer.length = 0
           for (const s of held) free(s)
@@ -232,12 +262,40 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
           )
         })
 
-      const makeDelivery = (slot: Slot, attempt: number, body: Uint8Array): Delivery => ({
+      const tickFailed = (what: string, cause: unknown) =>
+        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause })
+
+      /**
+       * Acknowledges through the tick, with `records` applied in the same script while the lease
+       * holds; gives 1 then 1 or 0 per record, or fails with LeaseLost (nothing written). The
+       * tick frees the slot (with those it acknowledges at the same time) before this resumes;
+       * the slot stays taken while the call is in flight, even if the caller is interrupted.
+       */
+      const acknowledge = (slot: Slot, attempt: number, records?: ReadonlyArray<JobRecord>, target?: ResultsTarget) =>
+        Effect.async<ReadonlyArray<number>, BrokerError | LeaseLost>((resume) => {
+          if (slot.done) {
+            free(slot)
+            return resume(Effect.fail(lost(queue, slot.id, attempt)))
+          }
+          tick.settle(participant, slot, records, target, {
+            done: (flags) => {
+              free(slot)
+              slot.done = true
+              resume(flags[0] === 1 ? Effect.succeed(flags) : Effect.fail(lost(queue, slot.id, attempt)))
+            },
+            fail: (cause) => {
+              free(slot)
+              resume(Effect.fail(tickFailed(records === undefined ? "ack" : "recording and acknowledging", cause)))
+            }
+          })
+        })
+
+      const makeDelivery = (slot: Slot, attempt: number, body: Uint8Array): RedisDelivery => ({
         queue,
         id: slot.id,
         body,
         attempt,
-        ack: settle(slot, attempt, () => ackBatch(slot)),
+        ack: Effect.asVoid(acknowledge(slot, attempt)),
         nack: (nackOptions) =>
           settle(slot, attempt, (now) => {
             const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))
@@ -265,7 +323,16 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
         }),
         deadLetter: (reason) =>
           settle(slot, attempt, (now) =>
-            call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason]))
+            call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason])),
+        [fusedSettle]: {
+          tick,
+          recordAndAck: (records, target) =>
+            Effect.map(acknowledge(slot, attempt, records, target), (flags) => {
+              const applied = new Array<boolean>(flags.length - 1)
+              for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
+              return applied
+            })
+        }
       })
 
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
@@ -283,7 +350,7 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       }
 
       /** adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many */
-      const addClaimed = (r: ReadonlyArray<number | Buffer>, from: number) => {
+      const addClaimed = (r: ReadonlyArray<Reply>, from: number) => {
         for (let i = from + 1; i + 2 < r.length; i += 3) {
           const attempt = r[i + 1] as number
           const slot: Slot = {
@@ -320,54 +387,42 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
             })),
             Effect.map((reply) => {
               arrived.push(replyKey)
-              const r = reply as ReadonlyArray<number | Buffer>
+              const r = reply as ReadonlyArray<Reply>
               return { claimed: addClaimed(r, 0), next: r[0] as number }
             })
           )
         })
 
-      // Acks go out in batches; a batch also claims messages for the slots it frees (and any
-      // other free slot), so a busy worker gets its next jobs in the same round trip. While the
-      // consumer is open it takes; what it claims counts against prefetch at once.
-      const ackBatch = yield* Batcher.make<Slot, number, BrokerError>({
-        run: (slots) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            // Only while a `take` is under way (the Server's intake loop always has one; during a
-            // graceful shutdown it has none, and what would be claimed would only be released),
-            // and not while it waits for work: nothing was ready at its last look, and a claim
-            // here would consume the wake-up tokens it waits for.
-            const n = open && takers > 0 && workWaiter === undefined
-              ? Math.max(0, prefetch - held.size - claiming + slots.length)
-              : 0
-            const { args, replyKey } = claimArgs(now, n)
-            for (const s of slots) args.push(s.id, s.attempt)
-            claiming += n
-            return call("ack", queue, Scripts.ack, claimKeys, args, true).pipe(
-              Effect.ensuring(Effect.sync(() => {
-                claiming -= n
-              })),
-              Effect.map((reply) => {
-                arrived.push(replyKey)
-                const r = reply as ReadonlyArray<number | Buffer>
-                const count = r[0] as number
-                if (n > 0) addClaimed(r, count + 1)
-                // free the whole batch's slots at once, so that a waiting `take` sees them all
-                // (and the deliveries claimed for them) rather than one slot at a time
-                for (const s of slots) free(s)
-                notify()
-                return r.slice(1, count + 1) as ReadonlyArray<number>
-              })
-            )
-          }),
-        maxBatch: 1000,
-        closed: () => new BrokerError({ message: `consumer of ${queue} is closed` })
-      })
-      // runs first on close: the flush of the acks claims nothing more
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          open = false
-        })
-      )
+      // Acks go out through the connection's tick, together with the other acks and records of
+      // the moment; each call also claims messages for the slots it frees (and any other free
+      // slot), so a busy worker gets its next jobs in the same round trip. While the consumer is
+      // open it takes; what it claims counts against prefetch at once.
+      const participant: Participant<Slot> = {
+        claimKeys,
+        begin: (now, slots) => {
+          // Only while a `take` is under way (the Server's intake loop always has one; during a
+          // graceful shutdown it has none, and what would be claimed would only be released),
+          // and not while it waits for work: nothing was ready at its last look, and a claim
+          // here would consume the wake-up tokens it waits for.
+          const n = open && takers > 0 && workWaiter === undefined
+            ? Math.max(0, prefetch - held.size - claiming + slots.length)
+            : 0
+          const { args, replyKey } = claimArgs(now, n)
+          claiming += n
+          return { args, n, replyKey }
+        },
+        end: (claim, slots, reply, from) => {
+          claiming -= claim.n
+          if (reply !== undefined) {
+            arrived.push(claim.replyKey)
+            if (claim.n > 0) addClaimed(reply, from)
+          }
+          // free the whole call's slots at once, so that a waiting `take` sees them all (and the
+          // deliveries claimed for them) rather than one slot at a time
+          for (const s of slots) free(s)
+          notify()
+        }
+      }
 
       // --- waiting for work: one blocking pop in flight at a time, on this consumer's connection
 
@@ -411,6 +466,15 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
         })
 
       const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
+        // the common case, without the lock: a delivery is waiting in the buffer and no other
+        // take is under way
+        if (open && takers === 0) {
+          for (let next = buffer.shift(); next !== undefined; next = buffer.shift()) {
+            if (next.slot.done) continue // its lease was lost while it waited here
+            next.slot.handedOut = true
+            return Effect.succeed(next.delivery)
+          }
+        }
         takers++
         return Effect.ensuring(takeOne, Effect.sync(() => {
           takers--
@@ -429,7 +493,7 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
               }
               const slots = prefetch - held.size - claiming
               if (slots <= 0) {
-                yield* restore(Effect.race(slotFreed, Deferred.await(closed)))
+                yield* restore(slotFreed)
                 // let the other settles of this moment free their slots too: one claim for all
                 yield* Effect.yieldNow()
                 continue
@@ -467,13 +531,13 @@ export const make = (conn: Connection, options: BrokerOptions): Broker["Type"] =
       // While the consumer holds deliveries, renew them every third of the visibility timeout;
       // while it holds none, only look at the marker now and then. (Under TestClock, a long
       // `adjust` then costs few round trips.)
-      const tick = Duration.millis(Math.max(1, Math.floor(vt / 3)))
+      const renewEvery = Duration.millis(Math.max(1, Math.floor(vt / 3)))
       const markerEvery = 5 * 60_000
       const renewing = Effect.gen(function*() {
         let lastMarkerCheck = yield* Clock.currentTimeMillis
         for (;;) {
           if (held.size === 0) yield* Effect.race(Effect.sleep(markerEvery), holding)
-          if (held.size > 0) yield* Effect.sleep(tick)
+          if (held.size > 0) yield* Effect.sleep(renewEvery)
           // without autoExtend, deliveries still waiting in the buffer are renewed until handed out
           const slots = [...held].filter((s) => !s.done && (autoExtend || !s.handedOut))
           const now = yield* Clock.currentTimeMillis

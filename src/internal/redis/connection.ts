@@ -45,11 +45,29 @@ export interface ConnectionOptions {
 /** an argument of a command */
 export type Arg = string | number | Buffer
 
+/** an element of a script's reply (bulk strings as Buffers when asked) */
+export type Reply = number | Buffer | string | null
+
+/** a script call for `runAll` */
+export interface ScriptCall {
+  readonly script: Scripts.Script
+  readonly keys: ReadonlyArray<string>
+  readonly args: ReadonlyArray<Arg>
+  readonly buffers: boolean
+}
+
 /** @internal */
 export interface Connection {
   readonly client: Client
+  /** a Redis Cluster: keys in different slots cannot meet in one script */
+  readonly cluster: boolean
   /** runs a script; with `buffers`, bulk replies come back as Buffers */
   readonly run: (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) => Promise<unknown>
+  /**
+   * runs scripts in order; on a standalone Redis that is connected, all in one socket write
+   * (the socket is corked while they are written)
+   */
+  readonly runAll: (calls: ReadonlyArray<ScriptCall>) => Array<Promise<unknown>>
   /** a new connection with the same settings, closed with the scope (for blocking commands) */
   readonly duplicate: (label: string) => Effect.Effect<Client, RedisError, Scope.Scope>
   /** registers an effect to run after each reconnect, for as long as the scope is open */
@@ -246,9 +264,22 @@ export const make = (options: ConnectionOptions): Effect.Effect<Connection, Redi
       ]!
       return method.call(client, ...keys, ...args)
     }
+    const cluster = client instanceof Cluster
+    const runAll: Connection["runAll"] = (calls) => {
+      const stream = calls.length > 1 && !cluster && client.status === "ready" ? (client as Redis).stream : undefined
+      if (stream === undefined) return calls.map((c) => run(c.script, c.keys, c.args, c.buffers))
+      stream.cork()
+      try {
+        return calls.map((c) => run(c.script, c.keys, c.args, c.buffers))
+      } finally {
+        stream.uncork()
+      }
+    }
     return {
       client,
+      cluster,
       run,
+      runAll,
       duplicate: (label) => connect(options, `${options.clientName}:${label}`, true),
       onReconnect: (hook) =>
         Effect.acquireRelease(Effect.sync(() => hooks.add(hook)), () => Effect.sync(() => hooks.delete(hook))).pipe(

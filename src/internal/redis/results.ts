@@ -1,8 +1,10 @@
 /**
  * The Redis results store. One hash per job (m message, s status, a at, r result), two sorted
  * sets for the success and failed indexes (score: the record's `at`), coordination values and
- * sets; all under the hash tag `{prefix}`. `record` calls from many fibers are micro-batched
- * into one script call; the script applies the first-final-wins rule atomically.
+ * sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out through the
+ * connection's tick (see `tick.ts`), with the acknowledgements of the moment; the scripts apply
+ * the first-final-wins rule atomically. `recordAndAck` of a delivery from a Redis broker on the
+ * same connection of a standalone Redis is one script: fenced records and the acknowledgement.
  *
  * Times to live are relative (PEXPIRE), so they do not depend on the clock that wrote them.
  *
@@ -12,12 +14,15 @@ import type { Scope } from "effect"
 import { Clock, Effect, Option } from "effect"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
-import * as Batcher from "./batcher.js"
+import type { Delivery } from "../../Broker.js"
+import type { FusedSettle } from "./broker.js"
+import { fusedSettle } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { describe } from "./errors.js"
 import { resultsKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
+import type { ResultsTarget, Tick } from "./tick.js"
 
 /** @internal */
 export interface ResultsOptions {
@@ -28,19 +33,21 @@ export interface ResultsOptions {
   readonly indexTtl: number
 }
 
-/** records per script call */
-const recordChunk = 500
-
 /**
- * Makes the results store over a connection, with its batcher in the current scope.
+ * Makes the results store over a connection and its tick.
  *
  * @internal
  */
-export const make = (conn: Connection, options: ResultsOptions): Effect.Effect<Results["Type"], ResultsError, Scope.Scope> =>
+export const make = (
+  conn: Connection,
+  tick: Tick,
+  options: ResultsOptions
+): Effect.Effect<Results["Type"], ResultsError, Scope.Scope> =>
   Effect.gen(function*() {
     const k = resultsKeys(options.prefix)
     const ttl = Math.max(0, Math.ceil(options.ttl))
     const indexTtl = Math.max(0, Math.ceil(options.indexTtl))
+    const target: ResultsTarget = { job: k.job, successful: k.successful, failed: k.failed, ttl, indexTtl }
 
     const attempt = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({
@@ -51,40 +58,26 @@ export const make = (conn: Connection, options: ResultsOptions): Effect.Effect<R
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
       attempt(what, () => conn.run(script, keys, args, buffers))
 
-    const recordArgs = (records: ReadonlyArray<JobRecord>) => {
-      const args: Array<Arg> = [k.job, ttl, indexTtl]
-      for (const r of records) {
-        args.push(
-          r.id,
-          r.status,
-          toBuffer(r.message),
-          Math.round(r.at),
-          r.result === undefined ? "0" : "1",
-          r.result === undefined ? "" : toBuffer(r.result)
-        )
-      }
-      return args
-    }
+    const record = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> =>
+      records.length === 0 ? Effect.succeed([]) : Effect.async((resume) =>
+        tick.record(records, target, {
+          done: (applied) => resume(Effect.succeed(applied)),
+          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause })))
+        })
+      )
 
-    const recordNow = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> => {
-      if (records.length === 0) return Effect.succeed([])
-      const chunks: Array<ReadonlyArray<JobRecord>> = []
-      for (let i = 0; i < records.length; i += recordChunk) chunks.push(records.slice(i, i + recordChunk))
-      return attempt("record", () =>
-        Promise.all(chunks.map((chunk) => conn.run(Scripts.record, [k.successful, k.failed], recordArgs(chunk))))).pipe(
-          Effect.map((replies) => (replies as ReadonlyArray<ReadonlyArray<number>>).flat().map((n) => n === 1))
-        )
+    /**
+     * One script for a delivery of a Redis broker on this connection (standalone Redis): the
+     * lease is checked, the records applied, the message removed. Otherwise (another broker,
+     * another connection, a Cluster, where the results and the queue are in different slots):
+     * record, then acknowledge.
+     */
+    const recordAndAck = (records: ReadonlyArray<JobRecord>, delivery: Delivery) => {
+      const fused = (delivery as { readonly [fusedSettle]?: FusedSettle })[fusedSettle]
+      return fused !== undefined && fused.tick === tick && tick.fuses
+        ? fused.recordAndAck(records, target)
+        : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied))
     }
-
-    const recordBatch = yield* Batcher.make<ReadonlyArray<JobRecord>, ReadonlyArray<boolean>, ResultsError>({
-      run: (calls) =>
-        Effect.map(recordNow(calls.flat()), (applied) => {
-          let at = 0
-          return calls.map((c) => applied.slice(at, at += c.length))
-        }),
-      maxBatch: 256,
-      closed: () => new ResultsError({ message: "the Redis results store is closed" })
-    })
 
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 
@@ -148,7 +141,8 @@ export const make = (conn: Connection, options: ResultsOptions): Effect.Effect<R
       getResult: one("r"),
       getResults: field("r"),
       setResult: (id, result) => Effect.asVoid(run(`saving the result of ${id}`, Scripts.setResult, [k.job + id], [ttl, toBuffer(result)])),
-      record: (records) => (records.length === 0 ? Effect.succeed([]) : recordBatch(records)),
+      record,
+      recordAndAck,
       deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [k.successful, k.failed, k.job + id], [id])),
       list,
       get: (key) => Effect.map(attempt(`reading ${key}`, () => conn.client.getBuffer(k.kv + key)), bytes),

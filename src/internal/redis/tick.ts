@@ -1,0 +1,422 @@
+/**
+ * The tick of a connection: one micro-batcher for everything on a job's hot path, so that the
+ * records and acknowledgements that many fibers make at about the same time leave in one
+ * socket write, as few script calls as the keys allow, and come back in one round trip.
+ *
+ * Three kinds of items queue here: records (the results store's `record`), acknowledgements of
+ * a consumer's deliveries, and acknowledgements with records (`recordAndAck`). While one tick is
+ * in flight the next one fills; then it is sent as:
+ * - on a standalone Redis, one `settle` call per consumer that has acknowledgements carrying
+ *   records (the first such call, or else the first consumer's call, also takes the plain
+ *   records), one `ack` call per other consumer, and one `record` call per 500 records left;
+ *   all written at once (the socket is corked around them);
+ * - on a Cluster, where the results and each queue are in different slots: `record` calls for
+ *   the records and one `ack` call per consumer (acknowledgements carrying records never come
+ *   here on a Cluster: the results store records, then acknowledges).
+ *
+ * Each consumer's call also claims messages for the slots it frees (see `Participant`), so a
+ * busy worker gets its next jobs in the same round trip.
+ *
+ * @internal
+ */
+import type { Scope } from "effect"
+import { Clock, Effect } from "effect"
+import type { JobRecord } from "../../Results.js"
+import type { Arg, Connection, Reply, ScriptCall } from "./connection.js"
+import { toBuffer } from "./connection.js"
+import * as Scripts from "./scripts.js"
+
+/** where a results store keeps job states: what a record needs besides itself */
+export interface ResultsTarget {
+  /** prefix of the per-job hashes */
+  readonly job: string
+  readonly successful: string
+  readonly failed: string
+  /** ms; 0 keeps forever */
+  readonly ttl: number
+  /** ms; 0 keeps forever */
+  readonly indexTtl: number
+}
+
+/** a leased message a consumer acknowledges */
+export interface Lease {
+  readonly id: string
+  /** the fencing token, as sent to scripts */
+  readonly attempt: string
+}
+
+/** the claim that rides on a consumer's call */
+export interface Claim {
+  /** the call's ARGV up to the reply keys to forget (see `Scripts.claim`) */
+  readonly args: Array<Arg>
+  /** how many messages it claims */
+  readonly n: number
+  /** the key the call leaves its reply under */
+  readonly replyKey: string
+}
+
+/**
+ * A consumer that acknowledges through the tick. `begin` is called when its call is built, with
+ * the leases it acknowledges, and gives the claim part of the call; `end` is called once the
+ * reply arrived (`from`: where the claim's part of it begins) or the call failed (`reply`
+ * undefined), before any of the acknowledging fibers resumes.
+ */
+export interface Participant<L extends Lease> {
+  /** KEYS of its queue: ready, delayed, leases, signal, dead */
+  readonly claimKeys: ReadonlyArray<string>
+  readonly begin: (now: number, leases: ReadonlyArray<L>) => Claim
+  readonly end: (claim: Claim, leases: ReadonlyArray<L>, reply: ReadonlyArray<Reply> | undefined, from: number) => void
+}
+
+/** what is told the outcome of an item: called once, from the reply's callback */
+export interface Waiter<A> {
+  readonly done: (value: A) => void
+  readonly fail: (cause: unknown) => void
+}
+
+interface RecordItem {
+  readonly _tag: "record"
+  readonly records: ReadonlyArray<JobRecord>
+  readonly target: ResultsTarget
+  readonly waiter: Waiter<ReadonlyArray<boolean>>
+}
+
+/** an acknowledgement, with the records that go with it; gives 1 or 0 (lease lost), then 1 or 0 per record */
+interface SettleItem {
+  readonly _tag: "settle"
+  readonly participant: Participant<any>
+  readonly lease: Lease
+  readonly records: ReadonlyArray<JobRecord> | undefined
+  readonly target: ResultsTarget | undefined
+  readonly waiter: Waiter<ReadonlyArray<number>>
+}
+
+/** told once every item queued before it has been sent and answered */
+interface BarrierItem {
+  readonly _tag: "barrier"
+  readonly waiter: Waiter<void>
+}
+
+type Item = RecordItem | SettleItem | BarrierItem
+
+/** a script call of a tick, with what to do with its reply */
+interface Call extends ScriptCall {
+  readonly reply: (reply: ReadonlyArray<Reply>) => void
+  readonly fail: (cause: unknown) => void
+}
+
+/**
+ * The tick of one connection.
+ *
+ * @internal
+ */
+export interface Tick {
+  /**
+   * records through the next tick; `waiter` is told, per record, whether it was applied (or
+   * the failure; at once when the tick is closed)
+   */
+  readonly record: (records: ReadonlyArray<JobRecord>, target: ResultsTarget, waiter: Waiter<ReadonlyArray<boolean>>) => void
+  /**
+   * acknowledges `lease` through the next tick, with `records` (for `target`) applied in the
+   * same script while the lease holds (standalone Redis only: see `fuses`); `waiter` is told 1
+   * or 0 (lease lost), then 1 or 0 per record
+   */
+  readonly settle: <L extends Lease>(
+    participant: Participant<L>,
+    lease: L,
+    records: ReadonlyArray<JobRecord> | undefined,
+    target: ResultsTarget | undefined,
+    waiter: Waiter<ReadonlyArray<number>>
+  ) => void
+  /** waits until every item queued before it has been sent and answered */
+  readonly barrier: Effect.Effect<void>
+  /** whether acknowledgements may carry records (a standalone Redis) */
+  readonly fuses: boolean
+}
+
+/**
+ * Resumes once the microtasks of the current turn of the event loop have run (Effect's default
+ * scheduler runs fibers in microtasks). Not a timer: no time passes, nor is any read.
+ */
+const endOfTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+/** records per `record` call, and the most records that ride on one consumer's call */
+const recordChunk = 500
+/** items per tick */
+const maxItems = 1000
+
+const recordArgs = (args: Array<Arg>, r: JobRecord) => {
+  args.push(
+    r.id,
+    r.status,
+    toBuffer(r.message),
+    Math.round(r.at),
+    r.result === undefined ? "0" : "1",
+    r.result === undefined ? "" : toBuffer(r.result)
+  )
+}
+
+/** the results target of a consumer's acknowledgements that carry records (one per connection) */
+const targetOf = (group: ReadonlyArray<SettleItem>): ResultsTarget | undefined => {
+  let target: ResultsTarget | undefined
+  for (const s of group) {
+    if (s.target === undefined) continue
+    if (target !== undefined && s.target !== target) throw new Error("records for two results stores in one tick")
+    target = s.target
+  }
+  return target
+}
+
+const failAll = (items: ReadonlyArray<Item>, cause: unknown) => {
+  for (const item of items) item.waiter.fail(cause)
+}
+
+/**
+ * Makes the tick of a connection, its loop forked in the current scope. When the scope closes,
+ * items already queued are still sent; later ones fail with `closed()`.
+ *
+ * @internal
+ */
+export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tick, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const fuses = !conn.cluster
+    let pending: Array<Item> = []
+    let wake: (() => void) | undefined
+    let open = true
+
+    /** the script calls of a tick's items */
+    const build = (items: ReadonlyArray<Item>, now: number): Array<Call> => {
+      const calls: Array<Call> = []
+      const records: Array<RecordItem> = []
+      const groups = new Map<Participant<any>, Array<SettleItem>>()
+      for (const item of items) {
+        if (item._tag === "record") {
+          records.push(item)
+        } else if (item._tag === "settle") {
+          const group = groups.get(item.participant)
+          if (group === undefined) groups.set(item.participant, [item])
+          else group.push(item)
+        }
+      }
+
+      // On a standalone Redis, plain records ride on a consumer's call (one whose
+      // acknowledgements carry records, else the first), up to `recordChunk` of them.
+      let host: Participant<any> | undefined
+      let riding: Array<RecordItem> = []
+      let rest = records
+      if (fuses && records.length > 0 && groups.size > 0) {
+        const target = records[0]!.target
+        for (const [participant, group] of groups) {
+          const own = targetOf(group)
+          if (own === target) {
+            host = participant
+            break
+          }
+          if (own === undefined) host ??= participant
+        }
+        if (host !== undefined) {
+          rest = []
+          let count = 0
+          for (const r of records) {
+            if (r.target === target && count + r.records.length <= recordChunk) {
+              riding.push(r)
+              count += r.records.length
+            } else {
+              rest.push(r)
+            }
+          }
+        }
+      }
+
+      for (const [participant, group] of groups) {
+        const attached = participant === host ? riding : []
+        const target = attached.length > 0 ? attached[0]!.target : targetOf(group)
+        const leases = group.map((s) => s.lease)
+        const claim = participant.begin(now, leases)
+        const args = claim.args
+        if (target === undefined) {
+          for (const s of group) args.push(s.lease.id, s.lease.attempt)
+        } else {
+          args.push(target.job, target.ttl, target.indexTtl)
+          for (const r of attached) {
+            for (const record of r.records) {
+              args.push("r")
+              recordArgs(args, record)
+            }
+          }
+          for (const s of group) {
+            const rs = s.records ?? []
+            args.push("a", s.lease.id, s.lease.attempt, rs.length)
+            for (const record of rs) recordArgs(args, record)
+          }
+        }
+        calls.push({
+          script: target === undefined ? Scripts.ack : Scripts.settle,
+          keys: target === undefined ? participant.claimKeys : [...participant.claimKeys, target.successful, target.failed],
+          args,
+          buffers: true,
+          reply: (reply) => {
+            const count = reply[0] as number
+            participant.end(claim, leases, reply, count + 1)
+            let at = 1
+            for (const r of attached) {
+              const applied = new Array<boolean>(r.records.length)
+              for (let i = 0; i < applied.length; i++) applied[i] = reply[at++] === 1
+              r.waiter.done(applied)
+            }
+            for (const s of group) {
+              const k = target === undefined ? 1 : 1 + (s.records?.length ?? 0)
+              s.waiter.done(reply.slice(at, at + k) as Array<number>)
+              at += k
+            }
+          },
+          fail: (cause) => {
+            participant.end(claim, leases, undefined, -1)
+            failAll(attached, cause)
+            failAll(group, cause)
+          }
+        })
+      }
+
+      // the other records, in calls of up to `recordChunk` records (whole items)
+      let chunk: Array<RecordItem> = []
+      let size = 0
+      const flushChunk = () => {
+        if (chunk.length === 0) return
+        const these = chunk
+        const target = these[0]!.target
+        const args: Array<Arg> = [target.job, target.ttl, target.indexTtl]
+        for (const r of these) for (const record of r.records) recordArgs(args, record)
+        calls.push({
+          script: Scripts.record,
+          keys: [target.successful, target.failed],
+          args,
+          buffers: false,
+          reply: (reply) => {
+            let at = 0
+            for (const r of these) {
+              const applied = new Array<boolean>(r.records.length)
+              for (let i = 0; i < applied.length; i++) applied[i] = reply[at++] === 1
+              r.waiter.done(applied)
+            }
+          },
+          fail: (cause) => failAll(these, cause)
+        })
+        chunk = []
+        size = 0
+      }
+      for (const r of rest) {
+        if (chunk.length > 0 && (size + r.records.length > recordChunk || r.target !== chunk[0]!.target)) flushChunk()
+        chunk.push(r)
+        size += r.records.length
+      }
+      flushChunk()
+      return calls
+    }
+
+    /** sends the calls of a tick, all in one socket write where it can */
+    const send = (calls: ReadonlyArray<Call>): Promise<void> => {
+      if (calls.length === 0) return Promise.resolve()
+      const promises = conn.runAll(calls)
+      return Promise.all(promises.map((p, i) => {
+        const call = calls[i]!
+        return p.then((reply) => {
+          try {
+            call.reply(reply as ReadonlyArray<Reply>)
+          } catch (cause) {
+            call.fail(cause)
+          }
+        }, call.fail)
+      })).then(() => undefined)
+    }
+
+    /** sends up to `maxItems` queued items; resumes when every call has come back */
+    const flush = (items: ReadonlyArray<Item>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.async<void>((resume) => {
+          let calls: Array<Call>
+          try {
+            calls = build(items, now)
+          } catch (cause) {
+            failAll(items, cause)
+            return resume(Effect.void)
+          }
+          const after = () => {
+            for (const item of items) if (item._tag === "barrier") item.waiter.done(undefined)
+            resume(Effect.void)
+          }
+          send(calls).then(after, after)
+        }))
+
+    const take = () => {
+      if (pending.length <= maxItems) {
+        const items = pending
+        pending = []
+        return items
+      }
+      const items = pending.slice(0, maxItems)
+      pending = pending.slice(maxItems)
+      return items
+    }
+
+    /** waits until there is something to send */
+    const ready = Effect.async<void>((resume) => {
+      if (pending.length > 0) return resume(Effect.void)
+      wake = () => resume(Effect.void)
+      return Effect.sync(() => {
+        wake = undefined
+      })
+    })
+
+    // Registered before the loop's fiber, so it runs after the fiber was interrupted (which
+    // waits for a tick in flight): then the items left are sent.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        open = false
+        const rest = pending
+        pending = []
+        const ticks: Array<ReadonlyArray<Item>> = []
+        for (let i = 0; i < rest.length; i += maxItems) ticks.push(rest.slice(i, i + maxItems))
+        return Effect.forEach(ticks, flush, { discard: true })
+      })
+    )
+
+    // After a wake-up, wait for the end of the current turn of the event loop: the fibers that
+    // the last reply resumed (and those they fork) run in microtasks, and each queues its next
+    // item before they are all done; then everything goes out together rather than in pieces.
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(Effect.zipRight(ready, endOfTurn)), () => flush(take()))
+        )
+      )
+    )
+
+    const push = (item: Item) => {
+      if (!open) return item.waiter.fail(closed())
+      pending.push(item)
+      if (wake !== undefined) {
+        const w = wake
+        wake = undefined
+        w()
+      }
+    }
+
+    return {
+      fuses,
+      barrier: Effect.async<void>((resume) => {
+        const waiter = { done: () => resume(Effect.void), fail: () => resume(Effect.void) }
+        push({ _tag: "barrier", waiter })
+      }),
+      record: (records, target, waiter) => push({ _tag: "record", records, target, waiter }),
+      settle: (participant, lease, records, target, waiter) => {
+        if (records !== undefined && (!fuses || target === undefined)) {
+          return waiter.fail(new Error("acknowledgements carry records only on a standalone Redis, with their results store"))
+        }
+        push({ _tag: "settle", participant, lease, records, target, waiter })
+      }
+    } satisfies Tick
+  })
