@@ -7,6 +7,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { queueKeys, resultsKeys } from "../../src/internal/redis/keys.js"
+import { packer } from "../../src/internal/redis/pack.js"
 import * as Scripts from "../../src/internal/redis/scripts.js"
 import { startForTests } from "../utils/redisServer.js"
 
@@ -22,10 +23,19 @@ afterAll(async () => {
   await redis?.stop()
 })
 
-const run = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
+type Arg = string | number | Buffer
+
+/** values packed into one argument, as the record and settle scripts read them */
+const pack = (values: ReadonlyArray<string | number>): Buffer => {
+  const p = packer()
+  for (const v of values) p.string(String(v))
+  return p.done()
+}
+
+const run = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>) =>
   Effect.promise(() => (client as any)[script.name](...keys, ...args) as Promise<any>)
 /** the same call twice, as a re-send after a lost reply */
-const twice = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
+const twice = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>) =>
   Effect.zip(run(script, keys, args), run(script, keys, args))
 
 const vt = 30_000
@@ -88,7 +98,7 @@ describe("Redis scripts run twice", () => {
   it.effect("record: a final record sent again is reported applied once more, and changes nothing", () =>
     Effect.gen(function*() {
       const r = resultsKeys(`replay-${crypto.randomUUID()}`)
-      const rec = (status: string, at: number, message: string) => [r.job, 0, 0, "j", status, message, at, "1", `result@${at}`]
+      const rec = (status: string, at: number, message: string) => [r.job, 0, 0, pack(["j", status, message, at, "1", `result@${at}`])]
       yield* run(Scripts.record, [r.successful, r.failed], rec("processing", 1, "m1"))
       const [first, again] = yield* twice(Scripts.record, [r.successful, r.failed], rec("successful", 2, "m2"))
       assert.deepStrictEqual([first, again], [[1], [1]])
@@ -113,9 +123,11 @@ describe("Redis scripts run twice", () => {
       const args = [
         ...[k.job, 2, 2 + vt, 1, 10, 64, vt, `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`],
         ...[r.job, 0, 0],
-        "r", ...record("side", "processing", 2),
-        "a", "a", "1", 1, ...record("a", "successful", 2),
-        "a", "b", "2", 1, ...record("b", "successful", 2)
+        pack([
+          "r", ...record("side", "processing", 2),
+          "a", "a", "1", 1, ...record("a", "successful", 2),
+          "a", "b", "2", 1, ...record("b", "successful", 2)
+        ])
       ]
       const [first, second] = yield* twice(Scripts.settle, settleKeys, args)
       assert.deepStrictEqual(first.slice(0, 6), [5, 1, 1, 1, 0, 0])
@@ -134,7 +146,7 @@ describe("Redis scripts run twice", () => {
       const stale = yield* run(Scripts.settle, settleKeys, [
         ...[k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0],
         ...[r.job, 0, 0],
-        "a", "a", "1", 1, ...record("a", "failed", 3)
+        pack(["a", "a", "1", 1, ...record("a", "failed", 3)])
       ])
       assert.deepStrictEqual(stale, [2, 0, 0])
       assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])

@@ -469,18 +469,21 @@ return 1
 
 /**
  * One record, shared by the record and settle scripts. `recordOne` applies the record at
- * ARGV[i .. i + 5] (id, status, message, at, has result "1"/"0", result) to the job hash under
+ * t[i .. i + 5] (id, status, message, at, has result "1"/"0", result) to the job hash under
  * the results prefix `rp`, with the first-final-wins rule: a record of a job whose status is
  * final is refused unless it is `queued` (a new run: the job leaves the indexes and its result
  * is dropped). A record equal to the stored final one (status, at and message) is reported
  * applied without change: it is the same record sent again after a reconnect. `indexes` are the
  * successful and failed index keys; `latest` collects the newest `at` added to each, for
  * `trimIndexes`. Returns 1 (applied) or 0 (refused).
+ *
+ * Records travel packed: one argument holding a MessagePack array of strings (see `pack.ts`),
+ * read with `cmsgpack.unpack`.
  */
 const recordLua = `
 local final = { successful = true, failed = true, cancelled = true }
-local function recordOne(rp, ttl, i, indexes, latest)
-  local id, status, message, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+local function recordOne(rp, ttl, t, i, indexes, latest)
+  local id, status, message, at = t[i], t[i + 1], t[i + 2], t[i + 3]
   local k = rp .. id
   local current = redis.call('HMGET', k, 's', 'a')
   if current[1] and final[current[1]] then
@@ -494,8 +497,8 @@ local function recordOne(rp, ttl, i, indexes, latest)
       return 0
     end
   end
-  if ARGV[i + 4] == '1' then
-    redis.call('HSET', k, 'm', message, 's', status, 'a', at, 'r', ARGV[i + 5])
+  if t[i + 4] == '1' then
+    redis.call('HSET', k, 'm', message, 's', status, 'a', at, 'r', t[i + 5])
   else
     redis.call('HSET', k, 'm', message, 's', status, 'a', at)
   end
@@ -504,16 +507,16 @@ local function recordOne(rp, ttl, i, indexes, latest)
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
   if index then
     redis.call('ZADD', indexes[index], at, id)
-    local t = tonumber(at)
-    if not latest[index] or t > latest[index] then latest[index] = t end
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
   end
   return 1
 end
 
 local function trimIndexes(indexes, latest, indexTtl)
   if indexTtl > 0 then
-    for index, t in pairs(latest) do
-      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (t - indexTtl))
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
       redis.call('PEXPIRE', indexes[index], indexTtl)
     end
   end
@@ -522,7 +525,8 @@ end
 
 /**
  * KEYS: successful index, failed index. ARGV: job prefix, ttl (ms, 0 for none), index ttl
- * (ms, 0 for none), then (id, status, message, at, has result, result) per record.
+ * (ms, 0 for none), then the records packed: (id, status, message, at, has result, result)
+ * per record.
  *
  * Applies the records in order, with the first-final-wins rule (see `recordLua`); trims the
  * indexes by the index ttl. Returns 1 or 0 per record.
@@ -533,10 +537,11 @@ export const record = script(
   recordLua + `
 local indexes = { KEYS[1], KEYS[2] }
 local ttl = tonumber(ARGV[2])
+local t = cmsgpack.unpack(ARGV[4])
 local latest = {}
 local out = {}
-for i = 4, #ARGV, 6 do
-  out[#out + 1] = recordOne(ARGV[1], ttl, i, indexes, latest)
+for i = 1, #t, 6 do
+  out[#out + 1] = recordOne(ARGV[1], ttl, t, i, indexes, latest)
 end
 trimIndexes(indexes, latest, tonumber(ARGV[3]))
 return out
@@ -550,8 +555,8 @@ return out
  * go separately).
  *
  * KEYS: ready, delayed, leases, signal, dead, successful index, failed index. ARGV: as `claim`
- * (up to the reply keys to forget), then the results' job prefix, ttl, index ttl, then entries
- * in order:
+ * (up to the reply keys to forget), then the results' job prefix, ttl, index ttl, then the
+ * entries packed, in order:
  * - `r` and one record (id, status, message, at, has result, result): recorded
  * - `a`, id, attempt, k, then k records: if the lease holds, the records are applied (first
  *   final wins: a refused record does not stop the acknowledgement) and the message is
@@ -578,31 +583,32 @@ if previous then
 end
 local rp = ARGV[from]
 local ttl = tonumber(ARGV[from + 1])
+local t = cmsgpack.unpack(ARGV[from + 3])
 local indexes = { KEYS[6], KEYS[7] }
 local latest = {}
 local flags = {}
-local i = from + 3
-while i <= #ARGV do
-  if ARGV[i] == 'r' then
-    flags[#flags + 1] = recordOne(rp, ttl, i + 1, indexes, latest)
+local i = 1
+while i <= #t do
+  if t[i] == 'r' then
+    flags[#flags + 1] = recordOne(rp, ttl, t, i + 1, indexes, latest)
     i = i + 7
   else
-    local id = ARGV[i + 1]
+    local id = t[i + 1]
     local k = jp .. id
-    local records = tonumber(ARGV[i + 3])
-    i = i + 4
-    if holds(KEYS[3], k, id, ARGV[i - 2], now) then
+    local records = tonumber(t[i + 3])
+    if holds(KEYS[3], k, id, t[i + 2], now) then
+      i = i + 4
       flags[#flags + 1] = 1
       for _ = 1, records do
-        flags[#flags + 1] = recordOne(rp, ttl, i, indexes, latest)
+        flags[#flags + 1] = recordOne(rp, ttl, t, i, indexes, latest)
         i = i + 6
       end
       redis.call('ZREM', KEYS[3], id)
       redis.call('DEL', k)
     else
+      i = i + 4 + 6 * records
       flags[#flags + 1] = 0
       for _ = 1, records do flags[#flags + 1] = 0 end
-      i = i + 6 * records
     end
   end
 end

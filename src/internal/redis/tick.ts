@@ -23,7 +23,8 @@ import type { Scope } from "effect"
 import { Clock, Effect } from "effect"
 import type { JobRecord } from "../../Results.js"
 import type { Arg, Connection, Reply, ScriptCall } from "./connection.js"
-import { toBuffer } from "./connection.js"
+import type { Packer } from "./pack.js"
+import { packer } from "./pack.js"
 import * as Scripts from "./scripts.js"
 
 /** where a results store keeps job states: what a record needs besides itself */
@@ -148,15 +149,26 @@ const recordChunk = 500
 /** items per tick */
 const maxItems = 1000
 
-const recordArgs = (args: Array<Arg>, r: JobRecord) => {
-  args.push(
-    r.id,
-    r.status,
-    toBuffer(r.message),
-    Math.round(r.at),
-    r.result === undefined ? "0" : "1",
-    r.result === undefined ? "" : toBuffer(r.result)
-  )
+/** appends a record's six values (see `Scripts.record`) */
+const packRecord = (p: Packer, r: JobRecord) => {
+  p.string(r.id)
+  p.string(r.status)
+  p.bytes(r.message)
+  p.string(String(Math.round(r.at)))
+  if (r.result === undefined) {
+    p.string("0")
+    p.string("")
+  } else {
+    p.string("1")
+    p.bytes(r.result)
+  }
+}
+
+/** a guess of the packed size of records, to allocate once */
+const sizeOf = (records: ReadonlyArray<JobRecord>) => {
+  let size = 64
+  for (const r of records) size += 120 + r.id.length + r.message.length + (r.result?.length ?? 0)
+  return size
 }
 
 /** the results target of a consumer's acknowledgements that carry records (one per connection) */
@@ -240,18 +252,28 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         if (target === undefined) {
           for (const s of group) args.push(s.lease.id, s.lease.attempt)
         } else {
-          args.push(target.job, target.ttl, target.indexTtl)
+          let size = 64 * group.length
+          for (const r of attached) size += sizeOf(r.records)
+          for (const s of group) if (s.records !== undefined) size += sizeOf(s.records)
+          const p = packer(size)
           for (const r of attached) {
             for (const record of r.records) {
-              args.push("r")
-              recordArgs(args, record)
+              p.string("r")
+              packRecord(p, record)
             }
           }
           for (const s of group) {
-            const rs = s.records ?? []
-            args.push("a", s.lease.id, s.lease.attempt, rs.length)
-            for (const record of rs) recordArgs(args, record)
+            p.string("a")
+            p.string(s.lease.id)
+            p.string(s.lease.attempt)
+            if (s.records === undefined) {
+              p.string("0")
+            } else {
+              p.string(String(s.records.length))
+              for (const record of s.records) packRecord(p, record)
+            }
           }
+          args.push(target.job, target.ttl, target.indexTtl, p.done())
         }
         calls.push({
           script: target === undefined ? Scripts.ack : Scripts.settle,
@@ -288,8 +310,11 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         if (chunk.length === 0) return
         const these = chunk
         const target = these[0]!.target
-        const args: Array<Arg> = [target.job, target.ttl, target.indexTtl]
-        for (const r of these) for (const record of r.records) recordArgs(args, record)
+        let size = 64
+        for (const r of these) size += sizeOf(r.records)
+        const p = packer(size)
+        for (const r of these) for (const record of r.records) packRecord(p, record)
+        const args: Array<Arg> = [target.job, target.ttl, target.indexTtl, p.done()]
         calls.push({
           script: Scripts.record,
           keys: [target.successful, target.failed],
