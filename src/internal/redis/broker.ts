@@ -25,27 +25,61 @@ import { queueKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
 import type { Participant, ResultsTarget, Tick } from "./tick.js"
 
-/**
- * What a delivery of this broker carries so that the results store on the same connection can
- * record and acknowledge it in one script (`Results.recordAndAck`).
- *
- * @internal
- */
-export const fusedSettle: unique symbol = Symbol("tasqueue/redis/fusedSettle")
-
-/** @internal */
-export interface FusedSettle {
+/** what a consumer does for its deliveries: one per consumer, shared by its deliveries */
+interface DeliveryOps {
+  readonly queue: string
   readonly tick: Tick
-  /** applies `records` and acknowledges, in one script, while the lease holds */
+  readonly ack: (slot: Slot, attempt: number) => Effect.Effect<void, BrokerError | LeaseLost>
+  readonly nack: (slot: Slot, attempt: number, options: Parameters<Delivery["nack"]>[0]) => Effect.Effect<void, BrokerError | LeaseLost>
+  readonly extend: (slot: Slot, attempt: number) => Effect.Effect<void, BrokerError | LeaseLost>
+  readonly deadLetter: (slot: Slot, attempt: number, reason: string) => Effect.Effect<void, BrokerError | LeaseLost>
   readonly recordAndAck: (
+    slot: Slot,
+    attempt: number,
     records: ReadonlyArray<JobRecord>,
     target: ResultsTarget
   ) => Effect.Effect<ReadonlyArray<boolean>, BrokerError | LeaseLost>
 }
 
-/** a delivery of this broker */
-interface RedisDelivery extends Delivery {
-  readonly [fusedSettle]: FusedSettle
+/**
+ * A delivery of the Redis broker. Its effects are made when they are used (one object per
+ * delivery on the hot path, not one per operation), and the results store on the same
+ * connection can record and acknowledge it in one script (`Results.recordAndAck`).
+ *
+ * @internal
+ */
+export class RedisDelivery implements Delivery {
+  readonly queue: string
+  readonly id: string
+  constructor(
+    private readonly ops: DeliveryOps,
+    private readonly slot: Slot,
+    readonly attempt: number,
+    readonly body: Uint8Array
+  ) {
+    this.queue = ops.queue
+    this.id = slot.id
+  }
+  get ack() {
+    return this.ops.ack(this.slot, this.attempt)
+  }
+  get nack() {
+    return (options?: Parameters<Delivery["nack"]>[0]) => this.ops.nack(this.slot, this.attempt, options)
+  }
+  get extend() {
+    return this.ops.extend(this.slot, this.attempt)
+  }
+  get deadLetter() {
+    return (reason: string) => this.ops.deadLetter(this.slot, this.attempt, reason)
+  }
+  /** whether a results store whose records go through `tick` can settle this delivery in one script */
+  fusesWith(tick: Tick): boolean {
+    return this.ops.tick === tick && tick.fuses
+  }
+  /** applies `records` and acknowledges, in one script, while the lease holds */
+  recordAndAck(records: ReadonlyArray<JobRecord>, target: ResultsTarget) {
+    return this.ops.recordAndAck(this.slot, this.attempt, records, target)
+  }
 }
 
 /** @internal */
@@ -290,13 +324,11 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           })
         })
 
-      const makeDelivery = (slot: Slot, attempt: number, body: Uint8Array): RedisDelivery => ({
+      const ops: DeliveryOps = {
         queue,
-        id: slot.id,
-        body,
-        attempt,
-        ack: Effect.asVoid(acknowledge(slot, attempt)),
-        nack: (nackOptions) =>
+        tick,
+        ack: (slot, attempt) => Effect.asVoid(acknowledge(slot, attempt)),
+        nack: (slot, attempt, nackOptions) =>
           settle(slot, attempt, (now) => {
             const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))
             const body = nackOptions?.body
@@ -311,29 +343,27 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
               body === undefined ? "" : toBuffer(body)
             ])
           }),
-        extend: Effect.suspend(() => {
-          if (slot.done) return Effect.fail(lost(queue, slot.id, attempt))
-          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            call("extend", queue, Scripts.extend, [k.leases, k.marker], [k.job, now, now + vt, slot.id, slot.attempt])
-          ).pipe(
-            Effect.flatMap((reply) =>
-              (reply as ReadonlyArray<number>)[1] === 1 ? Effect.void : Effect.fail(lost(queue, slot.id, attempt))
+        extend: (slot, attempt) =>
+          Effect.suspend(() => {
+            if (slot.done) return Effect.fail(lost(queue, slot.id, attempt))
+            return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              call("extend", queue, Scripts.extend, [k.leases, k.marker], [k.job, now, now + vt, slot.id, slot.attempt])
+            ).pipe(
+              Effect.flatMap((reply) =>
+                (reply as ReadonlyArray<number>)[1] === 1 ? Effect.void : Effect.fail(lost(queue, slot.id, attempt))
+              )
             )
-          )
-        }),
-        deadLetter: (reason) =>
+          }),
+        deadLetter: (slot, attempt, reason) =>
           settle(slot, attempt, (now) =>
             call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason])),
-        [fusedSettle]: {
-          tick,
-          recordAndAck: (records, target) =>
-            Effect.map(acknowledge(slot, attempt, records, target), (flags) => {
-              const applied = new Array<boolean>(flags.length - 1)
-              for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
-              return applied
-            })
-        }
-      })
+        recordAndAck: (slot, attempt, records, target) =>
+          Effect.map(acknowledge(slot, attempt, records, target), (flags) => {
+            const applied = new Array<boolean>(flags.length - 1)
+            for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
+            return applied
+          })
+      }
 
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
       // Reply keys: each claim or ack call leaves its reply under a key of its own, so that the
@@ -361,7 +391,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
             handedOut: false
           }
           held.add(slot)
-          buffer.push({ slot, delivery: makeDelivery(slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
+          buffer.push({ slot, delivery: new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
         }
         if (held.size > 0 && holdingWaiter !== undefined) {
           const waiter = holdingWaiter

@@ -15,8 +15,7 @@ import { Clock, Effect, Option } from "effect"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
-import type { FusedSettle } from "./broker.js"
-import { fusedSettle } from "./broker.js"
+import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { describe } from "./errors.js"
@@ -73,9 +72,8 @@ export const make = (
      * record, then acknowledge.
      */
     const recordAndAck = (records: ReadonlyArray<JobRecord>, delivery: Delivery) => {
-      const fused = (delivery as { readonly [fusedSettle]?: FusedSettle })[fusedSettle]
-      return fused !== undefined && fused.tick === tick && tick.fuses
-        ? fused.recordAndAck(records, target)
+      return delivery instanceof RedisDelivery && delivery.fusesWith(tick)
+        ? delivery.recordAndAck(records, target)
         : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied))
     }
 
