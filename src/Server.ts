@@ -30,7 +30,7 @@ import {
 } from "effect"
 import type { BrokerError, Consumer, Delivery, LeaseLost } from "./Broker.js"
 import { Broker } from "./Broker.js"
-import { fromBase64, decodeMessage, encodeMessage, fromUtf8, utf8 } from "./internal/codec.js"
+import { decodeMessage, encodeBody, encodeMessage, fromBase64, fromUtf8, utf8 } from "./internal/codec.js"
 import { dueAt, makeMessage, nextOccurrence } from "./internal/messages.js"
 import { delayBefore } from "./internal/retry.js"
 import * as Workflows from "./internal/workflow.js"
@@ -309,10 +309,10 @@ interface Registration {
   readonly decodePayload: (encoded: unknown) => Either.Either<unknown, ParseResult.ParseError>
   /** runs the handler and encodes its result */
   readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Option.Option<Uint8Array>, unknown>
-  readonly onProcessing: (ctx: JobCtx["Type"]) => Effect.Effect<void>
-  readonly onSuccess: (ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>
-  readonly onRetrying: (ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>
-  readonly onFailed: (ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>
+  readonly onProcessing: ((ctx: JobCtx["Type"]) => Effect.Effect<void>) | undefined
+  readonly onSuccess: ((ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>) | undefined
+  readonly onRetrying: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
+  readonly onFailed: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -492,8 +492,9 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             FiberRef.set(FiberRef.currentContext, Context.add(context, JobCtx, ctx)),
             effect
           ) as Effect.Effect<A, E>
-        const callback = (name: string, effect: Effect.Effect<void, unknown, any> | undefined, ctx: JobCtx["Type"]) =>
-          effect === undefined ? Effect.void : logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+        const callback = (name: string, effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
+          logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+        const { onFailed, onProcessing, onRetrying, onSuccess } = opts
         const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
         const encodeResult = resultSchema && Schema.encodeEither(resultSchema)
         registry.set(task.name, {
@@ -522,10 +523,10 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
               }),
               ctx
             ),
-          onProcessing: (ctx) => callback("onProcessing", opts.onProcessing, ctx),
-          onSuccess: (ctx, result) => callback("onSuccess", opts.onSuccess?.(result as any), ctx),
-          onRetrying: (ctx, failure) => callback("onRetrying", opts.onRetrying?.(failure as any), ctx),
-          onFailed: (ctx, failure) => callback("onFailed", opts.onFailed?.(failure as any), ctx)
+          onProcessing: onProcessing && ((ctx) => callback("onProcessing", onProcessing, ctx)),
+          onSuccess: onSuccess && ((ctx, result) => callback("onSuccess", onSuccess(result as any), ctx)),
+          onRetrying: onRetrying && ((ctx, failure) => callback("onRetrying", onRetrying(failure as any), ctx)),
+          onFailed: onFailed && ((ctx, failure) => callback("onFailed", onFailed(failure as any), ctx))
         })
       })
 
@@ -551,7 +552,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
           fresh = items.filter((_, i) => Option.isNone(statuses[i]!))
           requeue = items.filter((_, i) => Option.contains(statuses[i]!, "queued"))
         }
-        const encoded = fresh.map((item) => encodeMessage(item.message))
+        const encoded = fresh.map((item) => encodeBody(item.message))
         for (let i = 0; i < fresh.length; i++) {
           if (encoded[i]!.byteLength > maxMessageBytes) {
             const { job, meta } = fresh[i]!.message
@@ -579,7 +580,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
           list.push({ id: item.message.meta.id, body, runAt: item.runAt })
         }
         fresh.forEach((item, i) => add(item, encoded[i]!))
-        requeue.forEach((item) => add(item, encodeMessage(item.message)))
+        requeue.forEach((item) => add(item, encodeBody(item.message)))
         for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
       })
 
@@ -776,18 +777,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         yield* engine.onFinal(message, status, recovering)
       })
 
-    const jobContext = (message: JobMessage, delivery: Delivery): JobCtx["Type"] => ({
-      meta: message.meta,
-      job: message.job,
-      attempt: delivery.attempt,
-      get prevJobResult() {
-        return Option.map(Option.fromNullable(message.meta.prevJobResult), fromBase64)
-      },
-      get prevJobResults() {
-        return (message.meta.prevJobResults ?? []).map(fromBase64)
-      },
-      save: (result) => results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result)
-    })
+    const jobContext = (message: JobMessage, delivery: Delivery): JobCtx["Type"] => new JobContext(message, delivery.attempt, results)
 
     /** records a final failure, enqueues what follows it and acknowledges */
     const fail = (delivery: Delivery, message: JobMessage, error: string) =>
@@ -833,7 +823,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
           })
           return Effect.flatMap(
             fail(delivery, message, describeError(error)),
-            (failed) => registration.onFailed(jobContext(failed, delivery), Cause.fail(error))
+            (failed) => registration.onFailed?.(jobContext(failed, delivery), Cause.fail(error)) ?? Effect.void
           )
         }
         return message.meta.workflow === undefined
@@ -891,8 +881,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             Effect.interruptible,
             Effect.exit
           )
-          return registration.onProcessing(ctx).pipe(
-            Effect.zipRight(run),
+          return (registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)).pipe(
             Effect.flatMap((exit) => settle(delivery, message, processing, registration, shutdown, exit))
           )
         })
@@ -911,7 +900,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         if (Exit.isSuccess(exit)) {
           const done = withMeta(processing, { status: "successful", finishedAt: now })
           return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
-            Effect.zipRight(registration.onSuccess(jobContext(done, delivery), exit.value))
+            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value) ?? Effect.void)
           )
         }
         const cause = exit.cause
@@ -927,15 +916,16 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
           if (Option.isSome(delay)) {
             const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
             yield* writeState(retrying, "retrying", now)
-            yield* delivery.nack({ delay: delay.value, body: encodeMessage(retrying) })
+            yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
             yield* jobLog(
               delivery,
               Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
             )
-            return yield* registration.onRetrying(jobContext(retrying, delivery), cause)
+            if (registration.onRetrying !== undefined) yield* registration.onRetrying(jobContext(retrying, delivery), cause)
+            return
           }
           const failed = yield* fail(delivery, processing, error)
-          return yield* registration.onFailed(jobContext(failed, delivery), cause)
+          if (registration.onFailed !== undefined) yield* registration.onFailed(jobContext(failed, delivery), cause)
         })
       })
 
@@ -1053,6 +1043,24 @@ const transient = {
 const backoff = Schedule.exponential("100 millis").pipe(
   Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(5)))
 )
+
+/** what a handler finds as `JobCtx`: results of earlier chain steps decoded when read */
+class JobContext implements Context.Tag.Service<typeof JobCtx> {
+  readonly meta: Meta
+  readonly job: JobMessage["job"]
+  readonly save: JobCtx["Type"]["save"]
+  constructor(message: JobMessage, readonly attempt: number, results: Results["Type"]) {
+    this.meta = message.meta
+    this.job = message.job
+    this.save = (result) => results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result)
+  }
+  get prevJobResult() {
+    return Option.map(Option.fromNullable(this.meta.prevJobResult), fromBase64)
+  }
+  get prevJobResults() {
+    return (this.meta.prevJobResults ?? []).map(fromBase64)
+  }
+}
 
 /** whether nothing follows a job's final state: no follow-up jobs, no cron, no workflow */
 const nothingFollows = (message: JobMessage) =>
