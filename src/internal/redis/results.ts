@@ -32,6 +32,9 @@ export interface ResultsOptions {
   readonly indexTtl: number
 }
 
+/** records per script call */
+const recordChunk = 500
+
 /**
  * Makes the results store over a connection and its tick.
  *
@@ -57,13 +60,21 @@ export const make = (
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
       attempt(what, () => conn.run(script, keys, args, buffers))
 
-    const record = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> =>
-      records.length === 0 ? Effect.succeed([]) : Effect.async((resume) =>
+    const recordSome = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> =>
+      Effect.async((resume) =>
         tick.record(records, target, {
           done: (applied) => resume(Effect.succeed(applied)),
           fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause })))
         })
       )
+    /** through the tick; a long list in script calls of up to `recordChunk` records (one tick) */
+    const record = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> => {
+      if (records.length === 0) return Effect.succeed([])
+      if (records.length <= recordChunk) return recordSome(records)
+      const chunks: Array<ReadonlyArray<JobRecord>> = []
+      for (let i = 0; i < records.length; i += recordChunk) chunks.push(records.slice(i, i + recordChunk))
+      return Effect.map(Effect.forEach(chunks, recordSome, { concurrency: "unbounded" }), (applied) => applied.flat())
+    }
 
     /**
      * One script for a delivery of a Redis broker on this connection (standalone Redis): the

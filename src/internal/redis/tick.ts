@@ -345,7 +345,13 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
     /** sends the calls of a tick, all in one socket write where it can */
     const send = (calls: ReadonlyArray<Call>): Promise<void> => {
       if (calls.length === 0) return Promise.resolve()
-      const promises = conn.runAll(calls)
+      let promises: Array<Promise<unknown>>
+      try {
+        promises = conn.runAll(calls)
+      } catch (cause) {
+        for (const call of calls) call.fail(cause)
+        return Promise.resolve()
+      }
       return Promise.all(promises.map((p, i) => {
         const call = calls[i]!
         return p.then((reply) => {
