@@ -1,36 +1,78 @@
 /**
  * Throughput of the NATS backend next to raw JetStream, on a nats-server of its own (not a
  * test; docs/nats.md quotes its output). Each part runs in a child process of its own, so the
- * producer and the worker of the Server part do not share a client.
+ * producer and the worker of the Server parts do not share a client. Every line gives jobs per
+ * second and the CPU the measured phase cost per job: the client process (user + system) and
+ * nats-server.
  *
- *   npx tsx test/nats/bench.ts [jobs=20000]
+ *   npx tsx test/nats/bench.ts [jobs=20000] [parts=raw,broker,server,memory] [concurrencies=10,100]
+ *
+ * `NATS_URL` and `NATS_PID` reuse a running server instead of starting one.
  */
-import { jetstream, jetstreamManager, AckPolicy, DiscardPolicy, RetentionPolicy } from "@nats-io/jetstream"
+import { AckPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
-import { Context, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
+import * as Memory from "../../src/layers/Memory.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
 import * as NatsServer from "../utils/natsServer.js"
 
-const [part = "all", url = "", jobsArg = "20000", prefix = "bench"] = process.argv.slice(2)
-const jobs = Number(part === "all" ? url || 20000 : jobsArg)
-const rate = (n: number, started: number) => `${Math.round((n / (performance.now() - started)) * 1000)}/s`
+const argv = process.argv.slice(2)
 const body = "x".repeat(300)
 
-const Noop = Task.make("bench.noop", { payload: Schema.Struct({ n: Schema.Number }) })
+const Add = Task.make("add", {
+  payload: Schema.Struct({ arg1: Schema.Number, arg2: Schema.Number }),
+  result: Schema.Struct({ result: Schema.Number })
+})
 
-const raw = async () => {
+/** CPU seconds nats-server has used so far (utime + stime), or NaN when unknown */
+const serverCpu = (pid: number) => {
+  if (!(pid > 0)) return NaN
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
+/** a measured phase: call `done(n)` at its end to print its line */
+const phase = (name: string, serverPid: number) => {
+  const cpu0 = process.cpuUsage()
+  const srv0 = serverCpu(serverPid)
+  const t0 = performance.now()
+  return (n: number) => {
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    const srv = serverCpu(serverPid) - srv0
+    const line = {
+      name,
+      jobs: n,
+      perSecond: Math.round(n / seconds),
+      clientCpuUsPerJob: Math.round((cpu.user + cpu.system) / n),
+      serverCpuUsPerJob: Number.isNaN(srv) ? null : Math.round((srv * 1e6) / n)
+    }
+    console.log(
+      `${name.padEnd(52)} ${String(line.perSecond).padStart(7)}/s   client ${
+        String(line.clientCpuUsPerJob).padStart(4)
+      } µs/job   server ${line.serverCpuUsPerJob === null ? "?" : String(line.serverCpuUsPerJob).padStart(4)} µs/job`
+    )
+  }
+}
+
+const raw = async (url: string, jobs: number, pid: number) => {
   const nc = await connect({ servers: url, noAsyncTraces: true })
   const jsm = await jetstreamManager(nc)
   const js = jetstream(nc)
   await jsm.streams.add({ name: "RAW", subjects: ["raw.>"], retention: RetentionPolicy.Workqueue, discard: DiscardPolicy.New })
-  let started = performance.now()
+  let done = phase("raw JetStream publish, 256 in flight", pid)
   let next = 0
   await Promise.all(Array.from({ length: 256 }, async () => {
     while (next < jobs) {
@@ -38,94 +80,170 @@ const raw = async () => {
       await js.publish("raw.x", body)
     }
   }))
-  console.log(`raw JetStream publish, 256 in flight: ${rate(jobs, started)}`)
+  done(jobs)
   await jsm.consumers.add("RAW", { durable_name: "w", ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000 })
   const consumer = await js.consumers.get("RAW", "w")
-  started = performance.now()
+  done = phase("raw JetStream consume({ max_messages: 1000 }) + ack", pid)
   let n = 0
   for await (const m of await consumer.consume({ max_messages: 1000 })) {
     m.ack()
     if (++n === jobs) break
   }
-  console.log(`raw JetStream consume + ack: ${rate(jobs, started)}`)
+  done(jobs)
   await nc.close()
 }
 
-const broker = Effect.gen(function*() {
-  const b = Context.get(yield* Layer.build(Nats.broker({ servers: url, prefix })), Broker)
-  const payload = new TextEncoder().encode(body)
-  let started = performance.now()
-  for (let i = 0; i < jobs; i += 1000) {
-    yield* b.enqueue("bench", Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => ({ id: `b${i + j}`, body: payload })))
-  }
-  console.log(`Broker enqueue, batches of 1000: ${rate(jobs, started)}`)
-  started = performance.now()
-  let n = 0
-  const consumer = yield* b.consumer("bench", { prefetch: 100 })
-  const takers = yield* Effect.forEach(Array.from({ length: 10 }), () =>
-    Effect.fork(Effect.forever(Effect.flatMap(consumer.take, (d) => {
-      n++
-      return d.ack
-    }))))
-  while (n < jobs) yield* Effect.sleep("5 millis")
-  console.log(`Broker take + ack, prefetch 100, 10 takers: ${rate(jobs, started)}`)
-  yield* Effect.forEach(takers, Fiber.interrupt)
-}).pipe(Effect.scoped)
+const broker = (url: string, jobs: number, pid: number, prefix: string) =>
+  Effect.gen(function*() {
+    const b = Context.get(yield* Layer.build(Nats.broker({ servers: url, prefix })), Broker)
+    const payload = new TextEncoder().encode(body)
+    let done = phase("Broker enqueue, batches of 1000", pid)
+    for (let i = 0; i < jobs; i += 1000) {
+      yield* b.enqueue("bench", Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => ({ id: `b${i + j}`, body: payload })))
+    }
+    done(jobs)
+    let n = 0
+    const all = Deferred.unsafeMake<void>(undefined as never)
+    done = phase("Broker take + ack, prefetch 100, 10 takers", pid)
+    const consumer = yield* b.consumer("bench", { prefetch: 100 })
+    const takers = yield* Effect.forEach(Array.from({ length: 10 }), () =>
+      Effect.fork(Effect.forever(Effect.flatMap(consumer.take, (d) =>
+        Effect.zipRight(d.ack, Effect.sync(() => {
+          if (++n === jobs) Deferred.unsafeDone(all, Exit.void)
+        }))))))
+    yield* Deferred.await(all)
+    done(jobs)
+    yield* Effect.forEach(takers, Fiber.interrupt)
+  }).pipe(Effect.scoped)
 
-const serverOf = Effect.gen(function*() {
-  const backend = yield* Layer.build(Nats.layer({ servers: url, prefix }))
-  const server = Context.get(yield* Layer.build(Server.layerWith({ shutdownGrace: 0 }).pipe(Layer.provide(Layer.succeedContext(backend)))), Server.Server)
-  return { server, results: Context.get(backend, Results) }
-})
+const serverOf = (url: string, prefix: string) =>
+  Effect.gen(function*() {
+    const backend = yield* Layer.build(url === "memory" ? Memory.layer : Nats.layer({ servers: url, prefix }))
+    const server = Context.get(
+      yield* Layer.build(Server.layerWith({ shutdownGrace: 0 }).pipe(Layer.provide(Layer.succeedContext(backend)))),
+      Server.Server
+    )
+    return { server, results: Context.get(backend, Results) }
+  })
 
-const produce = Effect.gen(function*() {
-  const { server } = yield* serverOf
-  const all = yield* Effect.forEach(Array.from({ length: jobs }, (_, n) => n), (n) => Job.make(Noop, { n }, { queue: "server" }))
-  const started = performance.now()
-  for (let i = 0; i < jobs; i += 1000) yield* server.enqueueMany(all.slice(i, i + 1000))
-  console.log(`Server enqueueMany, batches of 1000: ${rate(jobs, started)}`)
-}).pipe(Effect.scoped)
+const produce = (url: string, jobs: number, pid: number, prefix: string, queue: string) =>
+  Effect.gen(function*() {
+    const { server } = yield* serverOf(url, prefix)
+    const all = yield* Effect.forEach(
+      Array.from({ length: jobs }, (_, n) => n),
+      (n) => Job.make(Add, { arg1: n, arg2: 1 }, { queue })
+    )
+    const done = phase("Server enqueueMany, batches of 1000", pid)
+    for (let i = 0; i < jobs; i += 1000) yield* server.enqueueMany(all.slice(i, i + 1000))
+    done(jobs)
+  }).pipe(Effect.scoped)
 
-const work = Effect.gen(function*() {
-  const { results, server } = yield* serverOf
-  yield* server.register(Noop, () => Effect.void, { queue: "server", concurrency: 100 })
-  const started = performance.now()
-  const running = yield* Effect.fork(server.start)
-  while ((yield* results.list("successful")).length < jobs) yield* Effect.sleep("500 millis")
-  console.log(`Server processing no-op jobs, concurrency 100: ${rate(jobs, started)}`)
-  yield* Fiber.interrupt(running)
-}).pipe(Effect.scoped)
+/**
+ * The Server's own cost, for comparison: the same processing on the Memory layer (the jobs
+ * enqueued first, in the same process, not measured).
+ */
+const memory = (jobs: number, concurrency: number) =>
+  Effect.gen(function*() {
+    const { server } = yield* serverOf("memory", "")
+    const all = yield* Effect.forEach(
+      Array.from({ length: jobs }, (_, n) => n),
+      (n) => Job.make(Add, { arg1: n, arg2: 1 }, { queue: "memory" })
+    )
+    for (let i = 0; i < jobs; i += 1000) yield* server.enqueueMany(all.slice(i, i + 1000))
+    yield* work("memory", jobs, 0, "", "memory", concurrency, server)
+  }).pipe(Effect.scoped)
+
+const work = (
+  url: string,
+  jobs: number,
+  pid: number,
+  prefix: string,
+  queue: string,
+  concurrency: number,
+  given?: Server.Server["Type"]
+) =>
+  Effect.gen(function*() {
+    const { results, server } = given === undefined ? yield* serverOf(url, prefix) : { server: given, results: undefined }
+    let n = 0
+    const all = Deferred.unsafeMake<void>(undefined as never)
+    yield* server.register(Add, ({ arg1, arg2 }) => Effect.succeed({ result: arg1 + arg2 }), {
+      queue,
+      concurrency,
+      // after the final record and the ack
+      onSuccess: () =>
+        Effect.sync(() => {
+          if (++n === jobs) Deferred.unsafeDone(all, Exit.void)
+        })
+    })
+    const done = phase(`Server processing${url === "memory" ? " on Memory" : ""}, concurrency ${concurrency}`, pid)
+    const running = yield* Effect.fork(server.start)
+    yield* Deferred.await(all)
+    done(jobs)
+    yield* Fiber.interrupt(running)
+    const listed = results === undefined ? jobs : (yield* results.list("successful")).length
+    if (listed !== jobs) console.log(`  !! ${listed} of ${jobs} jobs are listed successful`)
+  }).pipe(Effect.scoped)
 
 const self = fileURLToPath(import.meta.url)
-const child = (name: string, serverUrl: string, p: string) =>
-  spawnSync(process.execPath, ["--import", "tsx", self, name, serverUrl, String(jobs), p], { stdio: "inherit" })
+/** `PROFILE=<dir>` writes a CPU profile of each child named in `PROFILE_PARTS` (all by default) */
+const profile = (part: string) => {
+  const dir = process.env["PROFILE"]
+  const parts = process.env["PROFILE_PARTS"]?.split(",")
+  return dir === undefined || (parts !== undefined && !parts.includes(part)) ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`]
+}
+const child = (part: string, ...args: ReadonlyArray<string | number>) =>
+  spawnSync(process.execPath, [...profile(part), "--import", "tsx", self, "--part", part, ...args.map(String)], {
+    stdio: "inherit"
+  })
 
-const main = Effect.gen(function*() {
-  const server = yield* NatsServer.start()
-  child("raw", server.url, "raw")
-  child("broker", server.url, "broker")
-  child("produce", server.url, "server")
-  child("work", server.url, "server")
-})
+const main = (jobs: number, parts: ReadonlyArray<string>, concurrencies: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    const given = process.env["NATS_URL"]
+    const server = given === undefined ? yield* NatsServer.start() : undefined
+    const url = given ?? server!.url
+    const pid = given === undefined ? server!.pid() ?? 0 : Number(process.env["NATS_PID"] ?? 0)
+    const run = crypto.randomUUID().slice(0, 6)
+    if (parts.includes("raw")) child("raw", url, jobs, pid)
+    if (parts.includes("broker")) child("broker", url, jobs, pid, `b${run}`)
+    if (parts.includes("memory")) for (const c of concurrencies) child("memory", "memory", jobs, 0, "", "", c)
+    if (parts.includes("server")) {
+      for (const c of concurrencies) {
+        child("produce", url, jobs, pid, `s${run}c${c}`, `c${c}`)
+        child("work", url, jobs, pid, `s${run}c${c}`, `c${c}`, c)
+      }
+    }
+  })
 
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
   Effect.runPromiseExit(Effect.scoped(effect)).then((exit) => {
-    if (Exit.isFailure(exit)) console.error(exit.cause)
+    if (Exit.isFailure(exit)) {
+      console.error(exit.cause)
+      process.exitCode = 1
+    }
   })
 
-switch (part) {
-  case "raw":
-    void raw()
-    break
-  case "broker":
-    void run(broker)
-    break
-  case "produce":
-    void run(produce)
-    break
-  case "work":
-    void run(work)
-    break
-  default:
-    void run(main)
+if (argv[0] === "--part") {
+  const [, part, url = "", jobsArg = "0", pidArg = "0", prefix = "bench", queue = "bench", c = "10"] = argv
+  const jobs = Number(jobsArg)
+  const pid = Number(pidArg)
+  switch (part) {
+    case "raw":
+      void raw(url, jobs, pid)
+      break
+    case "broker":
+      void run(broker(url, jobs, pid, prefix))
+      break
+    case "produce":
+      void run(produce(url, jobs, pid, prefix, queue))
+      break
+    case "memory":
+      void run(memory(jobs, Number(c)))
+      break
+    case "work":
+      void run(work(url, jobs, pid, prefix, queue, Number(c)))
+      break
+  }
+} else {
+  const [jobs = "20000", parts = "raw,broker,server", concurrencies = "10,100"] = argv
+  void run(main(Number(jobs), parts.split(","), concurrencies.split(",").map(Number)))
 }

@@ -51,6 +51,8 @@ export interface NatsServer {
   readonly port: number
   readonly monitorPort: number
   readonly storeDir: string
+  /** the process id while it runs (for CPU accounting in benchmarks) */
+  readonly pid: () => number | undefined
   /** whether the process is running */
   readonly running: () => boolean
   /** stops the process: SIGTERM lets it shut down cleanly, SIGKILL does not */
@@ -136,6 +138,7 @@ const make = (options: StartOptions & { readonly port: number; readonly monitorP
       port: options.port,
       monitorPort: options.monitorPort,
       storeDir,
+      pid: () => (running() ? child?.pid : undefined),
       running,
       stop,
       log: () => log,
