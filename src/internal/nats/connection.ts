@@ -14,6 +14,7 @@ import { Duration, Effect, Redacted } from "effect"
 import type { Scope } from "effect"
 import type { ConnectionConfig } from "./config.js"
 import { NatsError } from "./errors.js"
+import * as Publisher from "./publisher.js"
 
 /** @internal */
 export interface Connection {
@@ -22,6 +23,8 @@ export interface Connection {
   readonly jsm: JetStreamManager
   /** the JetStream API timeout, milliseconds */
   readonly requestTimeout: number
+  /** JetStream publishes with their acknowledgement, cheaper than `js.publish` (see publisher.ts) */
+  readonly publish: Publisher.Publisher["publish"]
 }
 
 const encoder = new TextEncoder()
@@ -148,5 +151,6 @@ export const connect = (config: ConnectionConfig): Effect.Effect<Connection, Nat
       Effect.annotateLogs({ module: "tasqueue/Nats", connection: config.name }),
       Effect.forkScoped
     )
-    return { nc, js, jsm, requestTimeout: config.requestTimeout }
+    const publisher = yield* Publisher.make(nc, config.requestTimeout)
+    return { nc, js, jsm, requestTimeout: config.requestTimeout, publish: publisher.publish }
   })

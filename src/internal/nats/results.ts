@@ -116,11 +116,11 @@ export const make = (
     const write = (key: string, value: Uint8Array, revision: number | undefined): Effect.Effect<Write, ResultsError> =>
       tryJs(
         () =>
-          conn.js.publish(`$KV.${bucket}.${key}`, value, {
-            expect: { lastSubjectSequence: revision ?? 0 },
-            ...(revision === undefined || revision === 0 || conn.nc.info?.cluster === undefined
-              ? {}
-              : { msgID: `${key}@${revision}` })
+          conn.publish(`$KV.${bucket}.${key}`, value, {
+            expectLastSubjectSequence: revision ?? 0,
+            msgId: revision === undefined || revision === 0 || conn.nc.info?.cluster === undefined
+              ? undefined
+              : `${key}@${revision}`
           }),
         (e) => e
       ).pipe(
@@ -153,69 +153,132 @@ export const make = (
     const indexOf = (state: JobState, ti: string): string | undefined =>
       state.status === "successful" || state.status === "failed" ? indexKey(state.status, state.at, ti) : undefined
 
+    /** a failure inside a promise-based step, as a `ResultsError` (one thrown as such is kept) */
+    const toResultsError = (message: string) => (cause: unknown) =>
+      cause instanceof ResultsError ? cause : resultsError(message)(cause)
+
+    /** `get`, as a promise for the record path */
+    const getNow = async (key: string): Promise<KvEntry | null> => {
+      for (let tries = 0;; tries++) {
+        try {
+          return await kv.get(key)
+        } catch (cause) {
+          if (tries < 2 && isTransient(cause)) continue
+          throw resultsError(`cannot read ${key} from ${bucket}`)(cause)
+        }
+      }
+    }
+
+    /** `write`, as a promise for the record path: the new revision, or undefined on a conflict */
+    const writeNow = async (key: string, value: Uint8Array, revision: number | undefined): Promise<number | undefined> => {
+      try {
+        const ack = await conn.publish(`$KV.${bucket}.${key}`, value, {
+          expectLastSubjectSequence: revision ?? 0,
+          msgId: revision === undefined || revision === 0 || conn.nc.info?.cluster === undefined
+            ? undefined
+            : `${key}@${revision}`
+        })
+        return ack.duplicate ? undefined : ack.seq
+      } catch (cause) {
+        if (wrongLastSequence(cause) !== undefined) return undefined
+        throw resultsError(`cannot write ${key} to ${bucket}`)(cause)
+      }
+    }
+
+    const putNow = (key: string, value: Uint8Array) =>
+      conn.publish(`$KV.${bucket}.${key}`, value).catch((cause) => {
+        throw resultsError(`cannot write ${key} to ${bucket}`)(cause)
+      })
+
+    const unindexNow = (key: string) =>
+      conn.jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }).catch((cause) => {
+        throw resultsError(`cannot delete ${key} from ${bucket}`)(cause)
+      })
+
+    const purgeNow = (key: string) =>
+      kv.purge(key).catch((cause) => {
+        throw resultsError(`cannot delete ${key} from ${bucket}`)(cause)
+      })
+
     /**
      * One record. A final `successful` / `failed` record writes its index entry first and the
      * state second, so whoever sees the final state finds the job in its index; a record that
      * loses to another final one takes its entry back before it answers.
+     *
+     * A plain promise: a record is the hot path of every job (two or three per run), and its
+     * steps are requests one after the other, so one Effect wraps them all (`record`).
      */
-    const recordOne = (r: JobRecord) =>
-      Effect.gen(function*() {
-        const ti = yield* token(r.id)
-        const key = jobStateKey(ti)
-        const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result })
-        const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
-        if (ownIndex !== undefined) yield* put(ownIndex, empty)
+    const recordOne = async (r: JobRecord, ti: string): Promise<boolean> => {
+      const key = jobStateKey(ti)
+      const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result })
+      const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
+      if (ownIndex !== undefined) await putNow(ownIndex, empty)
 
-        /** a new run (`queued` over a final state) starts clean: no index entry, no result */
-        const applied = (previous: JobState | undefined, revision: number) =>
-          Effect.gen(function*() {
-            remember(r.id, revision, r.status)
-            if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
-              yield* Effect.all([unindex(allIndexEntries(ti)), purge(resultKey(ti))], { concurrency: 2, discard: true })
-            }
-            return true
-          })
-        const refused = (current: JobState) =>
-          Effect.gen(function*() {
-            if (ownIndex !== undefined && ownIndex !== indexOf(current, ti)) yield* unindex(ownIndex)
-            return false
-          })
-
-        // over a known revision no read is needed: a conflict means someone wrote since
-        const known = revisions.get(r.id)
-        if (known !== undefined) {
-          const w = yield* write(key, frame, known)
-          if (w._tag === "Written") return yield* applied(undefined, w.revision)
-          revisions.delete(r.id)
+      /** a new run (`queued` over a final state) starts clean: no index entry, no result */
+      const applied = async (previous: JobState | undefined, revision: number) => {
+        remember(r.id, revision, r.status)
+        if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
+          await Promise.all([unindexNow(allIndexEntries(ti)), purgeNow(resultKey(ti))])
         }
-        for (let tries = 0; tries < 100; tries++) {
-          const entry = yield* get(key)
-          const current = Option.getOrUndefined(
-            Option.flatMap(Option.fromNullable(live(entry)), (e) => Option.fromNullable(decodeState(e.value)))
-          )
-          if (r.status !== "queued" && current !== undefined && isTerminal(current.status)) return yield* refused(current)
-          const w = yield* write(key, frame, entry === null ? undefined : entry.revision)
-          if (w._tag === "Written") return yield* applied(current, w.revision)
-        }
-        if (ownIndex !== undefined) yield* unindex(ownIndex)
-        return yield* new ResultsError({ message: `recording job ${r.id}: too many concurrent writes` })
-      })
+        return true
+      }
 
-    const record = (records: ReadonlyArray<JobRecord>) =>
-      Effect.gen(function*() {
-        // records of one job are applied in order; different jobs at once
-        const groups = new Map<string, Array<number>>()
-        records.forEach((r, i) => {
-          const g = groups.get(r.id)
-          if (g === undefined) groups.set(r.id, [i])
-          else g.push(i)
-        })
-        const out: Array<boolean> = new Array(records.length).fill(false)
-        yield* Effect.forEach(groups.values(), (indexes) =>
-          Effect.forEach(indexes, (i) => Effect.map(recordOne(records[i]!), (ok) => {
-            out[i] = ok
-          }), { discard: true }), { concurrency: "unbounded", discard: true })
+      // over a known revision no read is needed: a conflict means someone wrote since
+      const known = revisions.get(r.id)
+      if (known !== undefined) {
+        const revision = await writeNow(key, frame, known)
+        if (revision !== undefined) return applied(undefined, revision)
+        revisions.delete(r.id)
+      } else if (r.status === "queued") {
+        // a new job, usually: try to create its state; a conflict means it has one, read below
+        const revision = await writeNow(key, frame, undefined)
+        if (revision !== undefined) return applied(undefined, revision)
+      }
+      for (let tries = 0; tries < 100; tries++) {
+        const entry = await getNow(key)
+        const e = live(entry)
+        const current = e === undefined ? undefined : decodeState(e.value)
+        if (r.status !== "queued" && current !== undefined && isTerminal(current.status)) {
+          if (ownIndex !== undefined && ownIndex !== indexOf(current, ti)) await unindexNow(ownIndex)
+          return false
+        }
+        const revision = await writeNow(key, frame, entry === null ? undefined : entry.revision)
+        if (revision !== undefined) return applied(current, revision)
+      }
+      if (ownIndex !== undefined) await unindexNow(ownIndex)
+      throw new ResultsError({ message: `recording job ${r.id}: too many concurrent writes` })
+    }
+
+    /** records of one job are applied in order; different jobs at once */
+    const recordAll = async (records: ReadonlyArray<JobRecord>, tokens: ReadonlyArray<string>) => {
+      const out: Array<boolean> = new Array(records.length).fill(false)
+      if (records.length === 1) {
+        out[0] = await recordOne(records[0]!, tokens[0]!)
         return out
+      }
+      const groups = new Map<string, Array<number>>()
+      records.forEach((r, i) => {
+        const g = groups.get(r.id)
+        if (g === undefined) groups.set(r.id, [i])
+        else g.push(i)
+      })
+      await Promise.all(Array.from(groups.values(), async (indexes) => {
+        for (const i of indexes) out[i] = await recordOne(records[i]!, tokens[i]!)
+      }))
+      return out
+    }
+
+    const record = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> =>
+      Effect.suspend(() => {
+        const tokens: Array<string> = []
+        for (const r of records) {
+          const t = encodeToken(r.id)
+          if (t.length > maxTokenLength) {
+            return Effect.fail(new ResultsError({ message: `id is too long for a KV key: ${r.id.slice(0, 40)}...` }))
+          }
+          tokens.push(t)
+        }
+        return Effect.tryPromise({ try: () => recordAll(records, tokens), catch: toResultsError("cannot record job states") })
       })
 
     const readState = (id: string) =>
