@@ -28,7 +28,7 @@ import type { JsMsg, StoredMsg } from "@nats-io/jetstream"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Queue, Schedule, Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberSet, Schedule, Scope } from "effect"
 import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { BrokerConfig } from "./config.js"
@@ -273,7 +273,7 @@ export const make = (
     ): Effect.Effect<Outcome, BrokerError> =>
       Effect.gen(function*() {
         const attempt = (expect: number, id: string) =>
-          js.publish(subject, body, { msgID: id, expect: { lastSubjectSequence: expect }, headers: makeHeaders(values) })
+          conn.publish(subject, body, { msgId: id, expectLastSubjectSequence: expect, headers: makeHeaders(values) })
         const again = (seq: number): Effect.Effect<Outcome, BrokerError> =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             settled.has(subject, seq, now)
@@ -422,9 +422,9 @@ export const make = (
         } else {
           const published = yield* tryJs(
             () =>
-              js.publish(h.subject, body, {
-                msgID: msgId,
-                expect: { lastSubjectSequence: h.seq },
+              conn.publish(h.subject, body, {
+                msgId,
+                expectLastSubjectSequence: h.seq,
                 headers: makeHeaders({ [Header.at]: now, [Header.attempts]: attempts })
               }),
             (e) => e
@@ -446,8 +446,8 @@ export const make = (
         const ti = encodeToken(h.id)
         yield* tryJs(
           () =>
-            js.publish(n.deadSubject(tq, ti), h.msg.data, {
-              msgID: `${h.id}~x${h.seq}`,
+            conn.publish(n.deadSubject(tq, ti), h.msg.data, {
+              msgId: `${h.id}~x${h.seq}`,
               headers: makeHeaders({ [Header.reason]: encodeURIComponent(reason), [Header.at]: now })
             }),
           brokerError(`cannot dead-letter job ${h.id} of ${queue}`)
@@ -477,16 +477,62 @@ export const make = (
         }, brokerError(`cannot consume ${queue}`))
         let { iterator, messages } = yield* open
 
-        const permits = yield* Effect.makeSemaphore(prefetch)
-        /** read from the pull, not handed out yet (in `ready` too, in order) */
+        // The hot path (read, hand out, settle) is plain synchronous code over these structures,
+        // run inside single Effect steps: no semaphore, queue or Deferred per message.
+        /** read from the pull and not handed out yet, in order */
         const buffered = new Set<Held>()
-        const ready = yield* Queue.unbounded<Held>()
         /** handed out, not settled */
         const held = new Set<Held>()
+        /** takers waiting for a message, in order; each is handed one (or undefined when closing) */
+        const waiters = new Set<(h: Held | undefined) => void>()
         let closed = false
-        /** completed when a read message is settled or skipped: the pump may read another */
-        let space = Deferred.unsafeMake<void>(FiberId.none)
-        const freed = () => Deferred.unsafeDone(space, Exit.void)
+        /** resumes the pump when it waits for room (read + held below `prefetch`) */
+        let pumpWaiting: (() => void) | undefined
+
+        /**
+         * Hands buffered messages to waiting takers while fewer than `prefetch` are held, and
+         * lets the pump read on when there is room. A message whose lease ran out while it
+         * waited in this process is not handed out (JetStream gives it to another worker).
+         */
+        const dispatch = () => {
+          while (!closed && waiters.size > 0 && held.size < prefetch) {
+            const h = next()
+            if (h === undefined) break
+            const w = waiters.values().next().value!
+            waiters.delete(w)
+            w(h)
+          }
+          wakePump()
+        }
+
+        const wakePump = () => {
+          if (pumpWaiting !== undefined && (closed || held.size + buffered.size < prefetch)) {
+            const resume = pumpWaiting
+            pumpWaiting = undefined
+            resume()
+          }
+        }
+
+        /** the next buffered message whose lease still holds, now held */
+        const next = (): Held | undefined => {
+          for (const h of buffered) {
+            buffered.delete(h)
+            if (clock.unsafeCurrentTimeMillis() >= h.deadline) {
+              h.state = "done"
+              wakePump()
+              continue
+            }
+            h.state = "held"
+            held.add(h)
+            return h
+          }
+          return undefined
+        }
+
+        /** a settled, released or lost delivery frees its place */
+        const release = (h: Held) => {
+          if (held.delete(h)) dispatch()
+        }
 
         /**
          * When was a message received? The client's iterator does not say, and `consume()` reads
@@ -513,16 +559,16 @@ export const make = (
 
         const toHeld = (msg: JsMsg, receivedAt: number): Held => {
           let base = 0
+          let revision: number | undefined
           try {
-            base = numberHeader(msg.headers, Header.attempts) ?? 0
+            const h = msg.headers
+            base = numberHeader(h, Header.attempts) ?? 0
+            revision = numberHeader(h, Header.revision)
           } catch {
             base = 0
           }
           const id = decodeToken(msg.subject.slice(msg.subject.lastIndexOf(".") + 1))
-          if (revisions !== undefined && msg.info.deliveryCount === 1) {
-            const revision = numberHeader(msg.headers, Header.revision)
-            if (revision !== undefined) revisions.set(id, revision)
-          }
+          if (revisions !== undefined && revision !== undefined && msg.info.deliveryCount === 1) revisions.set(id, revision)
           return {
             msg,
             seq: msg.seq,
@@ -535,6 +581,66 @@ export const make = (
         }
 
         /**
+         * Whether a redelivered message is handed out; if not, it is dealt with here: one whose
+         * lease was lost more than `maxRedeliveries` times is dead-lettered, one whose newer copy
+         * exists (a release or retry republished it and the ack of this one was lost) is acked away.
+         */
+        const inspect = (h: Held) =>
+          Effect.gen(function*() {
+            const deliveries = h.msg.info.deliveryCount
+            if (deliveries - 1 > config.maxRedeliveries) {
+              yield* bury(queue, tq, h, `lease lost ${deliveries - 1} times (visibility timeout ${vt} ms)`).pipe(
+                Effect.tap(() => Effect.logWarning(`dead-lettered job ${h.id}: lease lost ${deliveries - 1} times`)),
+                Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e))
+              )
+              return false
+            }
+            const ti = encodeToken(h.id)
+            const [last, later] = yield* tryJs(
+              () => Promise.all([read.last(stream, h.subject), read.last(n.delayedStream, n.delayedSubject(tq, ti))]),
+              brokerError(`cannot inspect job ${h.id} of ${queue}`)
+            ).pipe(Effect.orElseSucceed(() => [null, null] as const))
+            if ((last !== null && last.seq > h.seq) || later !== null) {
+              settled.add(h.subject, h.seq, clock.unsafeCurrentTimeMillis())
+              yield* confirm(h.msg, "ack").pipe(Effect.ignore)
+              return false
+            }
+            return true
+          })
+
+        /** the next message of the pull; never interrupted (the message would be lost until AckWait) */
+        const pullNext = () =>
+          Effect.async<IteratorResult<JsMsg>, unknown>((resume) => {
+            iterator.next().then(
+              (r) => resume(Effect.succeed(r)),
+              (e) => resume(Effect.fail(e))
+            )
+          })
+
+        const room = Effect.async<void>((resume) => {
+          if (closed || held.size + buffered.size < prefetch) return resume(Effect.void)
+          pumpWaiting = () => resume(Effect.void)
+        })
+
+        /** one read message: buffered for the takers, unless it is a redelivery that is not handed out */
+        const admit = (msg: JsMsg, waits: boolean): Effect.Effect<void> => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const h = toHeld(msg, waits ? now : arrivedAfter(messages.getProcessed()))
+          observe()
+          const add = () => {
+            if (closed) {
+              h.state = "done"
+              msg.nak()
+              return
+            }
+            buffered.add(h)
+            dispatch()
+          }
+          if (msg.info.deliveryCount === 1) return Effect.sync(add)
+          return Effect.flatMap(inspect(h), (ok) => (ok ? Effect.sync(add) : Effect.void))
+        }
+
+        /**
          * The pump: reads the pull while this consumer holds fewer than `prefetch` messages (read
          * or handed out), so what it holds stays bounded and each message's lease is counted from
          * when it arrived. A read is never interrupted (the message would be lost until AckWait);
@@ -544,24 +650,18 @@ export const make = (
         const pump = Effect.gen(function*() {
           for (;;) {
             if (closed) return
-            while (!closed && held.size + buffered.size >= prefetch) {
-              const s = (space = Deferred.unsafeMake<void>(FiberId.none))
-              yield* Deferred.await(s)
-            }
+            yield* room
+            if (closed) return
             observe()
             // every message received so far has been read: the one this read gets arrives while it waits
             const waits = messages.getReceived() === messages.getProcessed()
-            const next = yield* Effect.either(Effect.uninterruptible(tryJs(() => iterator.next(), (e) => e)))
-            if (next._tag === "Right" && next.right.done !== true) {
-              const now = clock.unsafeCurrentTimeMillis()
-              const h = toHeld(next.right.value, waits ? now : arrivedAfter(messages.getProcessed()))
-              observe()
-              buffered.add(h)
-              yield* Queue.offer(ready, h)
-              continue
-            }
+            const ended = yield* Effect.uninterruptible(Effect.flatMap(Effect.either(pullNext()), (next) =>
+              next._tag === "Right" && next.right.done !== true
+                ? Effect.as(admit(next.right.value, waits), undefined)
+                : Effect.succeed(next)))
+            if (ended === undefined) continue
             if (closed) return
-            const cause = next._tag === "Left" ? next.left : undefined
+            const cause = ended._tag === "Left" ? ended.left : undefined
             yield* Effect.logWarning(`consuming ${queue} stopped${cause === undefined ? "" : `: ${describe(cause)}`}; restarting`)
             const reopened = yield* Effect.suspend(() => {
               ensured.delete(queue)
@@ -591,11 +691,12 @@ export const make = (
             // nats-server 2.9 then delivered one message twice (once nak'ed, once as new) in
             // `test/nats/broker.test.ts`. Those messages come back after AckWait.
             messages.stop()
-            freed()
+            for (const w of [...waiters]) w(undefined)
+            waiters.clear()
+            dispatch()
             // a read in progress ends with the stop
             yield* Fiber.await(pumpFiber).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore)
             yield* Fiber.interrupt(pumpFiber)
-            yield* Queue.takeAll(ready)
             for (const h of buffered) {
               h.state = "done"
               try {
@@ -605,7 +706,7 @@ export const make = (
               }
             }
             buffered.clear()
-            const now = yield* Clock.currentTimeMillis
+            const now = clock.unsafeCurrentTimeMillis()
             const releasing = [...held].filter((h) => h.state === "held" && now < h.deadline)
             for (const h of held) h.state = "done"
             held.clear()
@@ -632,7 +733,7 @@ export const make = (
           if (!autoExtend) return
           const targets = [...buffered, ...held].filter((h) => h.state !== "done")
           if (targets.length === 0) return
-          const t0 = yield* Clock.currentTimeMillis
+          const t0 = clock.unsafeCurrentTimeMillis()
           const sent = targets.filter((h) => {
             try {
               h.msg.working()
@@ -656,45 +757,45 @@ export const make = (
 
         const deliver = (h: Held): Delivery => {
           const attempt = h.base + h.msg.info.deliveryCount
-          let released = false
-          const release = Effect.suspend(() => {
-            if (released) return Effect.void
-            released = true
-            held.delete(h)
-            freed()
-            return permits.release(1)
-          })
           const why = (now: number) =>
             h.state === "done"
               ? "settled or released already"
               : `the visibility timeout ran out ${now - h.deadline + margin} ms ago`
-          /** takes the delivery out of `held` if its lease holds */
-          const claim = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.suspend(() => {
-              const ok = h.state === "held" && now < h.deadline
-              const lostLease = ok ? undefined : lost(queue, h.id, attempt, why(now))
-              if (ok) h.state = "done"
-              return Effect.zipRight(release, lostLease === undefined ? Effect.void : Effect.fail(lostLease))
-            }))
+          /**
+           * Takes the delivery out of `held` if its lease holds: the LeaseLost, or undefined and the
+           * time of the check. The check and what settles the message run in one synchronous step.
+           */
+          const claim = (): LeaseLost | number => {
+            const now = clock.unsafeCurrentTimeMillis()
+            const ok = h.state === "held" && now < h.deadline
+            const lostLease = ok ? undefined : lost(queue, h.id, attempt, why(now))
+            if (ok) h.state = "done"
+            release(h)
+            return lostLease ?? now
+          }
+          const claimed = Effect.suspend(() => {
+            const c = claim()
+            return typeof c === "number" ? Effect.void : Effect.fail(c)
+          })
           return {
             queue,
             id: h.id,
             body: h.msg.data,
             attempt,
-            ack: Effect.zipRight(
-              claim,
-              Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                Effect.try({
-                  try: () => {
-                    h.msg.ack()
-                    settled.add(h.subject, h.seq, now)
-                  },
-                  catch: brokerError(`cannot ack job ${h.id} of ${queue}`)
-                }))
-            ),
+            ack: Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
+              const c = claim()
+              if (typeof c !== "number") return Effect.fail(c)
+              try {
+                h.msg.ack()
+              } catch (cause) {
+                return Effect.fail(brokerError(`cannot ack job ${h.id} of ${queue}`)(cause))
+              }
+              settled.add(h.subject, h.seq, c)
+              return Effect.void
+            }),
             nack: (nackOptions) =>
               Effect.zipRight(
-                claim,
+                claimed,
                 replace(
                   queue,
                   tq,
@@ -704,82 +805,62 @@ export const make = (
                   nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
                 )
               ),
-            extend: Effect.flatMap(Clock.currentTimeMillis, (t0) =>
-              Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
-                if (h.state !== "held" || t0 >= h.deadline) return Effect.fail(lost(queue, h.id, attempt, why(t0)))
-                return Effect.try({ try: () => h.msg.working(), catch: brokerError(`cannot extend job ${h.id} of ${queue}`) }).pipe(
-                  Effect.zipRight(tryJs(() => nc.flush(), brokerError(`cannot extend job ${h.id} of ${queue}`))),
-                  Effect.zipRight(Effect.sync(() => {
-                    if (h.state === "held") h.deadline = Math.max(h.deadline, t0 + vt - margin)
-                  }))
-                )
-              })),
-            deadLetter: (reason) => Effect.zipRight(claim, bury(queue, tq, h, reason))
+            extend: Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
+              const t0 = clock.unsafeCurrentTimeMillis()
+              if (h.state !== "held" || t0 >= h.deadline) return Effect.fail(lost(queue, h.id, attempt, why(t0)))
+              return Effect.try({ try: () => h.msg.working(), catch: brokerError(`cannot extend job ${h.id} of ${queue}`) }).pipe(
+                Effect.zipRight(tryJs(() => nc.flush(), brokerError(`cannot extend job ${h.id} of ${queue}`))),
+                Effect.zipRight(Effect.sync(() => {
+                  if (h.state === "held") h.deadline = Math.max(h.deadline, t0 + vt - margin)
+                }))
+              )
+            }),
+            deadLetter: (reason) => Effect.zipRight(claimed, bury(queue, tq, h, reason))
           }
         }
 
-        /** whether a message read from the pull is handed out; if not, it is dealt with here */
-        const inspect = (h: Held) =>
-          Effect.gen(function*() {
-            const now = yield* Clock.currentTimeMillis
-            if (now >= h.deadline) {
-              // it waited in the client past its lease; the server hands it out again
-              yield* Effect.logDebug(`skipping job ${h.id}: its lease ran out before it was taken`)
-              return false
-            }
-            const deliveries = h.msg.info.deliveryCount
-            if (deliveries - 1 > config.maxRedeliveries) {
-              yield* bury(queue, tq, h, `lease lost ${deliveries - 1} times (visibility timeout ${vt} ms)`).pipe(
-                Effect.tap(() => Effect.logWarning(`dead-lettered job ${h.id}: lease lost ${deliveries - 1} times`)),
-                Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e))
-              )
-              return false
-            }
-            if (deliveries > 1) {
-              // a redelivery: if a newer copy of the job was published, this one is stale
-              const ti = encodeToken(h.id)
-              const [last, later] = yield* tryJs(
-                () => Promise.all([read.last(stream, h.subject), read.last(n.delayedStream, n.delayedSubject(tq, ti))]),
-                brokerError(`cannot inspect job ${h.id} of ${queue}`)
-              ).pipe(Effect.orElseSucceed(() => [null, null] as const))
-              if ((last !== null && last.seq > h.seq) || later !== null) {
-                settled.add(h.subject, h.seq, now)
-                yield* confirm(h.msg, "ack").pipe(Effect.ignore)
-                return false
-              }
-            }
-            return true
-          })
+        const closedError = () => new BrokerError({ message: `consumer of ${queue} is closed` })
 
-        const take: Effect.Effect<Delivery, BrokerError> = Effect.uninterruptibleMask((restore) =>
-          Effect.gen(function*() {
-            yield* restore(permits.take(1))
-            for (;;) {
-              const next = closed
-                ? Exit.fail(new BrokerError({ message: `consumer of ${queue} is closed` }))
-                : yield* Effect.exit(restore(Queue.take(ready)))
-              if (Exit.isFailure(next)) {
-                yield* permits.release(1)
-                return yield* Effect.failCause(next.cause)
-              }
-              const h = next.value
-              buffered.delete(h)
-              if (closed) {
-                // taken while the consumer closes: it goes back like the rest
-                h.state = "done"
-                h.msg.nak()
-                continue
-              }
-              if (yield* inspect(h)) {
-                h.state = "held"
-                held.add(h)
-                return deliver(h)
-              }
-              h.state = "done"
-              freed()
+        /**
+         * A taker that waits is handed its message by `dispatch`. One interrupted after that and
+         * before it resumed gives the message back to the front of the line.
+         */
+        const wait = Effect.suspend(() => {
+          let handed: Held | undefined
+          return Effect.async<Held | undefined>((resume) => {
+            const w = (h: Held | undefined) => {
+              handed = h
+              resume(Effect.succeed(h))
             }
+            waiters.add(w)
+            return Effect.sync(() => {
+              waiters.delete(w)
+              const h = handed
+              if (h !== undefined && h.state === "held" && held.delete(h)) {
+                if (closed) {
+                  h.state = "done"
+                  h.msg.nak()
+                  return
+                }
+                h.state = "buffered"
+                const rest = [...buffered]
+                buffered.clear()
+                buffered.add(h)
+                for (const r of rest) buffered.add(r)
+                dispatch()
+              }
+            })
           })
-        )
+        })
+
+        const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
+          if (closed) return Effect.fail(closedError())
+          if (waiters.size === 0 && held.size < prefetch) {
+            const h = next()
+            if (h !== undefined) return Effect.succeed(deliver(h))
+          }
+          return Effect.flatMap(wait, (h) => (h === undefined ? Effect.fail(closedError()) : Effect.succeed(deliver(h))))
+        })
 
         return { take } satisfies Consumer
       })
