@@ -214,6 +214,10 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         }
       }
 
+      // each consumer's target first: nothing below may throw once a consumer's claim has begun
+      const targets = new Map<Participant<any>, ResultsTarget | undefined>()
+      for (const [participant, group] of groups) targets.set(participant, targetOf(group))
+
       // On a standalone Redis, plain records ride on a consumer's call (one whose
       // acknowledgements carry records, else the first), up to `recordChunk` of them.
       let host: Participant<any> | undefined
@@ -221,8 +225,8 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       let rest = records
       if (fuses && records.length > 0 && groups.size > 0) {
         const target = records[0]!.target
-        for (const [participant, group] of groups) {
-          const own = targetOf(group)
+        for (const participant of groups.keys()) {
+          const own = targets.get(participant)
           if (own === target) {
             host = participant
             break
@@ -245,7 +249,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
 
       for (const [participant, group] of groups) {
         const attached = participant === host ? riding : []
-        const target = attached.length > 0 ? attached[0]!.target : targetOf(group)
+        const target = attached.length > 0 ? attached[0]!.target : targets.get(participant)
         const leases = group.map((s) => s.lease)
         const claim = participant.begin(now, leases)
         const args = claim.args
