@@ -24,7 +24,7 @@
  *
  * @internal
  */
-import type { JsMsg, StoredMsg } from "@nats-io/jetstream"
+import type { JsMsg, PubAck, StoredMsg } from "@nats-io/jetstream"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
@@ -87,6 +87,12 @@ class Settled {
 }
 
 type Outcome = { readonly _tag: "Published"; readonly seq: number } | { readonly _tag: "Exists"; readonly seq: number }
+
+/** the outcome of one publish: its acknowledgement or why it failed */
+type Tried = { readonly ok: true; readonly ack: PubAck } | { readonly ok: false; readonly cause: unknown }
+
+const tryPublish = (publish: Promise<PubAck>): Promise<Tried> =>
+  publish.then((ack) => ({ ok: true, ack }), (cause) => ({ ok: false, cause }))
 
 /** one message taken from the consumer's iterator */
 interface Held {
@@ -269,7 +275,12 @@ export const make = (
       body: Uint8Array,
       values: Record<string, string | number | undefined>,
       msgId: string,
-      options: { readonly fresh: boolean; readonly jobId?: string | undefined }
+      options: {
+        readonly fresh: boolean
+        readonly jobId?: string | undefined
+        /** the outcome of the first try, when the caller made it */
+        readonly first?: Tried | undefined
+      }
     ): Effect.Effect<Outcome, BrokerError> =>
       Effect.gen(function*() {
         const attempt = (expect: number, id: string) =>
@@ -291,9 +302,11 @@ export const make = (
         let tries = 0
         for (;;) {
           tries++
-          const result = yield* Effect.either(tryJs(() => attempt(0, msgId), (e) => e))
-          if (result._tag === "Right") {
-            const ack = result.right
+          const result: Tried = tries === 1 && options.first !== undefined
+            ? options.first
+            : yield* Effect.promise(() => tryPublish(attempt(0, msgId)))
+          if (result.ok) {
+            const ack = result.ack
             if (!ack.duplicate) return { _tag: "Published", seq: ack.seq }
             if (!options.fresh || tries > 1) return { _tag: "Exists", seq: ack.seq }
             const last = yield* tryJs(() => read.last(stream, subject), brokerError(`cannot read ${subject}`))
@@ -313,7 +326,7 @@ export const make = (
             }
             return yield* again(last.seq)
           }
-          const cause = result.left
+          const cause = result.cause
           const seq = wrongLastSequence(cause)
           if (seq !== undefined) return yield* again(seq)
           if (!isTransient(cause) || tries >= 5) {
@@ -361,44 +374,69 @@ export const make = (
         brokerError(`cannot list the delayed jobs of queue ${decodeToken(tq)}`)
       ).pipe(Effect.map((info) => new Set(Object.keys(info.state.subjects ?? {}))))
 
+    /**
+     * The first publish of every message goes out at once, as plain promises (the check that
+     * the id is not waiting in the other stream first); only what that leaves open (a
+     * duplicate, a conflict, a failure) goes on in `publishNew`, one Effect per message.
+     */
     const enqueue = (queue: string, messages: ReadonlyArray<Message>) =>
       Effect.gen(function*() {
         if (messages.length === 0) return
         const tq = yield* ensureQueue(queue)
         const stream = n.queueStream(tq)
         const now = yield* Clock.currentTimeMillis
+        const tokens: Array<string> = []
+        for (const m of messages) tokens.push(yield* idToken(m.id))
         const readyCount = messages.filter((m) => m.runAt === undefined || m.runAt <= now).length
         const waiting = readyCount >= 16 ? yield* delayedIds(tq) : undefined
-        yield* Effect.forEach(messages, (m) =>
-          Effect.gen(function*() {
-            const ti = yield* idToken(m.id)
-            const delayed = m.runAt !== undefined && m.runAt > now
-            // an id waits in one place only: a ready id is not delayed again, nor the reverse
-            if (!delayed && waiting !== undefined) {
-              if (waiting.has(n.delayedSubject(tq, ti))) return
-            } else {
-              const other = yield* tryJs(
-                () => delayed ? read.last(stream, n.queueSubject(tq, ti)) : read.last(n.delayedStream, n.delayedSubject(tq, ti)),
-                brokerError(`cannot enqueue job ${m.id} on ${queue}`)
-              )
-              if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return
+        const target = (m: Message, ti: string) =>
+          m.runAt !== undefined && m.runAt > now
+            ? {
+              stream: n.delayedStream,
+              subject: n.delayedSubject(tq, ti),
+              values: { [Header.runAt]: m.runAt } as Record<string, number | undefined>
             }
-            if (delayed) {
-              yield* publishNew(n.delayedStream, n.delayedSubject(tq, ti), m.body, { [Header.runAt]: m.runAt }, m.id, {
-                fresh: true,
-                jobId: m.id
-              })
-            } else {
-              yield* publishNew(
-                stream,
-                n.queueSubject(tq, ti),
-                m.body,
-                { [Header.at]: now, [Header.revision]: revisions?.get(m.id) },
-                m.id,
-                { fresh: true, jobId: m.id }
-              )
+            : {
+              stream,
+              subject: n.queueSubject(tq, ti),
+              values: { [Header.at]: now, [Header.revision]: revisions?.get(m.id) } as Record<string, number | undefined>
             }
-          }), { concurrency: "unbounded", discard: true })
+        const firsts = yield* tryJs(
+          () =>
+            Promise.all(messages.map(async (m, i): Promise<Tried | undefined> => {
+              const ti = tokens[i]!
+              const delayed = m.runAt !== undefined && m.runAt > now
+              // an id waits in one place only: a ready id is not delayed again, nor the reverse
+              if (!delayed && waiting !== undefined) {
+                if (waiting.has(n.delayedSubject(tq, ti))) return undefined
+              } else {
+                let other: StoredMsg | null
+                try {
+                  other = delayed
+                    ? await read.last(stream, n.queueSubject(tq, ti))
+                    : await read.last(n.delayedStream, n.delayedSubject(tq, ti))
+                } catch (cause) {
+                  throw brokerError(`cannot enqueue job ${m.id} on ${queue}`)(cause)
+                }
+                if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return undefined
+              }
+              const t = target(m, ti)
+              return tryPublish(
+                conn.publish(t.subject, m.body, { msgId: m.id, expectLastSubjectSequence: 0, headers: makeHeaders(t.values) })
+              )
+            })),
+          (cause) => cause instanceof BrokerError ? cause : brokerError(`cannot enqueue on ${queue}`)(cause)
+        )
+        const open: Array<number> = []
+        firsts.forEach((first, i) => {
+          if (first !== undefined && !(first.ok && !first.ack.duplicate)) open.push(i)
+        })
+        if (open.length === 0) return
+        yield* Effect.forEach(open, (i) => {
+          const m = messages[i]!
+          const t = target(m, tokens[i]!)
+          return publishNew(t.stream, t.subject, m.body, t.values, m.id, { fresh: true, jobId: m.id, first: firsts[i] })
+        }, { concurrency: "unbounded", discard: true })
       }).pipe(Effect.withSpan("tasqueue.nats.enqueue", { attributes: { queue, messages: messages.length } }))
 
     /** republishes a leased message (release or retry), then acks the old copy */

@@ -68,9 +68,16 @@ export const ensureStream = async (conn: Connection, config: Partial<StreamConfi
       await conn.jsm.streams.add(config)
       return
     } catch (cause) {
-      // created meanwhile by another process
-      if (apiCode(cause) !== 10058) throw cause
-      current = (await conn.jsm.streams.info(config.name)).config
+      // created meanwhile by another process: 2.9 answers a racing create with "name in use"
+      // (10058) or, when the other create won by a hair, "subjects overlap" (10065)
+      const code = apiCode(cause)
+      if (code !== 10058 && code !== 10065) throw cause
+      try {
+        current = (await conn.jsm.streams.info(config.name)).config
+      } catch (again) {
+        // no stream of that name: the subjects really belong to another stream
+        throw isStreamNotFound(again) ? cause : again
+      }
     }
   }
   if (!matches(current, config)) await conn.jsm.streams.update(config.name, { ...current, ...config })
