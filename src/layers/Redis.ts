@@ -46,17 +46,7 @@ export {
  * @since 0.1.0
  * @category models
  */
-export interface TlsOptions {
-  /** PEM certificate authorities to trust instead of Node's */
-  readonly ca?: string | undefined
-  /** PEM client certificate */
-  readonly cert?: string | undefined
-  /** PEM client key */
-  readonly key?: Redacted.Redacted<string> | undefined
-  readonly servername?: string | undefined
-  /** true by default */
-  readonly rejectUnauthorized?: boolean | undefined
-}
+export type TlsOptions = Connection.TlsOptions
 
 /**
  * Where Redis is, how to log in, and how the queues and results behave.

@@ -4,19 +4,15 @@
  * jobs; an id waits in one place only; closing a consumer leaves no subscription behind; results
  * expire with the bucket's TTL.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Fiber, Layer, Option } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
 import * as NatsServer from "../utils/natsServer.js"
+import { perFile } from "../utils/perFile.js"
 
-const scope = Effect.runSync(Scope.make())
-let nats: NatsServer.NatsServer | undefined
-beforeAll(async () => {
-  nats = await Effect.runPromise(Scope.extend(NatsServer.start(), scope))
-}, 30_000)
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+const nats = perFile(NatsServer.start())
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (body: Uint8Array) => new TextDecoder().decode(body)
@@ -24,14 +20,14 @@ const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
 
 const brokerWith = (options: Partial<Nats.Options> = {}) =>
   Effect.map(
-    Layer.build(Nats.broker({ servers: nats!.url, prefix: unique("broker"), visibilityTimeout: "1 second", ...options })),
+    Layer.build(Nats.broker({ servers: nats().url, prefix: unique("broker"), visibilityTimeout: "1 second", ...options })),
     Context.get(Broker)
   )
 
 /** the subscriptions the server has for the connection named `name` */
 const subscriptionsOf = (name: string) =>
   Effect.tryPromise(async () => {
-    const res = await fetch(`http://127.0.0.1:${nats!.monitorPort}/connz?subs=1`)
+    const res = await fetch(`http://127.0.0.1:${nats().monitorPort}/connz?subs=1`)
     const body = (await res.json()) as {
       readonly connections: ReadonlyArray<{ readonly name?: string; readonly subscriptions_list?: ReadonlyArray<string> }>
     }
@@ -139,7 +135,7 @@ describe("NATS broker", () => {
   it.live("results expire with the bucket's TTL", () =>
     Effect.gen(function*() {
       const results = Context.get(
-        yield* Layer.build(Nats.results({ servers: nats!.url, prefix: unique("ttl"), resultsTtl: "1 second" })),
+        yield* Layer.build(Nats.results({ servers: nats().url, prefix: unique("ttl"), resultsTtl: "1 second" })),
         Results
       )
       yield* results.record([{ id: "t", status: "successful", message: bytes("m"), result: bytes("r"), at: 1 }])
@@ -153,7 +149,7 @@ describe("NATS broker", () => {
 
   it.live("invalid options fail the layer with NatsError InvalidOptions", () =>
     Effect.gen(function*() {
-      const e = yield* Effect.flip(Effect.scoped(Layer.build(Nats.layer({ servers: nats!.url, prefix: "no.dots" }))))
+      const e = yield* Effect.flip(Effect.scoped(Layer.build(Nats.layer({ servers: nats().url, prefix: "no.dots" }))))
       assert.strictEqual(e._tag, "NatsError")
       assert.strictEqual(e.reason, "InvalidOptions")
     }))

@@ -3,8 +3,8 @@
  * timeout) JetStream redelivers them, another worker process completes them, and each job ends
  * `successful` exactly once; nothing is lost, nothing is dead-lettered.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
@@ -12,13 +12,9 @@ import * as Server from "../../src/Server.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { spawnWorker } from "../utils/natsWorker.js"
 import { Sleep } from "./fixtures/tasks.js"
+import { perFile } from "../utils/perFile.js"
 
-const scope = Effect.runSync(Scope.make())
-let nats: NatsServer.NatsServer | undefined
-beforeAll(async () => {
-  nats = await Effect.runPromise(Scope.extend(NatsServer.start(), scope))
-}, 30_000)
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+const nats = perFile(NatsServer.start())
 
 const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`
 const vt = 1500
@@ -27,7 +23,7 @@ describe("NATS: a worker killed mid-job", () => {
   it.live("its jobs are redelivered after AckWait, completed by another worker, and end successful exactly once", () =>
     Effect.gen(function*() {
       const queue = "crash"
-      const common = { servers: [nats!.url], prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
+      const common = { servers: [nats().url], prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
       const server = yield* Server.Server
       const results = yield* Results
       const jobs = yield* Effect.forEach(Array.from({ length: 8 }, (_, n) => n), (n) => Job.make(Sleep, { n }, { queue }))
@@ -63,7 +59,7 @@ describe("NATS: a worker killed mid-job", () => {
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
-        Layer.provideMerge(Server.layer, Nats.layer({ servers: nats!.url, prefix, visibilityTimeout: vt }))
+        Layer.provideMerge(Server.layer, Nats.layer({ servers: nats().url, prefix, visibilityTimeout: vt }))
       )))
     ), 40_000)
 })

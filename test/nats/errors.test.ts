@@ -3,32 +3,26 @@
  * servers fail the layer with `NatsError`; a server that goes away after the layer is built
  * makes operations fail with `BrokerError` / `ResultsError`.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted, Schedule, Scope } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
 import { nkeys } from "@nats-io/transport-node"
 import * as NatsServer from "../utils/natsServer.js"
+import { perFile } from "../utils/perFile.js"
 
 const user = nkeys.createUser()
 const seed = new TextDecoder().decode(user.getSeed())
 
-const scope = Effect.runSync(Scope.make())
-let withPassword: NatsServer.NatsServer | undefined
-let withToken: NatsServer.NatsServer | undefined
-let withNkey: NatsServer.NatsServer | undefined
-beforeAll(async () => {
-  ;[withPassword, withToken, withNkey] = await Effect.runPromise(Scope.extend(
-    Effect.all([
-      NatsServer.start({ config: "authorization { user: alice, password: \"s3cret-pw\" }" }),
-      NatsServer.start({ config: "authorization { token: \"s3cret-token\" }" }),
-      NatsServer.start({ config: `authorization { users: [ { nkey: "${user.getPublicKey()}" } ] }` })
-    ], { concurrency: 3 }),
-    scope
-  ))
-}, 30_000)
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+const servers = perFile(Effect.all([
+  NatsServer.start({ config: "authorization { user: alice, password: \"s3cret-pw\" }" }),
+  NatsServer.start({ config: "authorization { token: \"s3cret-token\" }" }),
+  NatsServer.start({ config: `authorization { users: [ { nkey: "${user.getPublicKey()}" } ] }` })
+], { concurrency: 3 }))
+const withPassword = () => servers()[0]
+const withToken = () => servers()[1]
+const withNkey = () => servers()[2]
 
 const prefix = `errors-${crypto.randomUUID().slice(0, 8)}`
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -40,16 +34,16 @@ const failure = <A, E>(layer: Layer.Layer<A, E>) =>
 describe("NATS: typed errors", () => {
   it.live("refused credentials (password, token, nkey) fail the layer with NatsError Unauthorized, without the secret", () =>
     Effect.gen(function*() {
-      const e = yield* failure(Nats.layer({ servers: withPassword!.url, prefix, user: "alice", password: Redacted.make("wrong") }))
+      const e = yield* failure(Nats.layer({ servers: withPassword().url, prefix, user: "alice", password: Redacted.make("wrong") }))
       assert.strictEqual(e._tag, "NatsError")
       assert.strictEqual(e.reason, "Unauthorized")
       assert.notInclude(e.message, "wrong")
-      const noAuth = yield* failure(Nats.broker({ servers: withPassword!.url, prefix }))
+      const noAuth = yield* failure(Nats.broker({ servers: withPassword().url, prefix }))
       assert.strictEqual(noAuth.reason, "Unauthorized")
-      const badToken = yield* failure(Nats.results({ servers: withToken!.url, prefix, token: Redacted.make("nope") }))
+      const badToken = yield* failure(Nats.results({ servers: withToken().url, prefix, token: Redacted.make("nope") }))
       assert.strictEqual(badToken.reason, "Unauthorized")
       const otherNkey = new TextDecoder().decode(nkeys.createUser().getSeed())
-      const badNkey = yield* failure(Nats.results({ servers: withNkey!.url, prefix, nkeySeed: Redacted.make(otherNkey) }))
+      const badNkey = yield* failure(Nats.results({ servers: withNkey().url, prefix, nkeySeed: Redacted.make(otherNkey) }))
       assert.strictEqual(badNkey.reason, "Unauthorized")
     }))
 
@@ -64,9 +58,9 @@ describe("NATS: typed errors", () => {
           yield* results.set("k", bytes("v"))
           assert.isTrue(Option.isSome(yield* results.get("k")))
         }))
-      yield* ok(Nats.layer({ servers: withPassword!.url, prefix, user: "alice", password: Redacted.make("s3cret-pw") }))
-      yield* ok(Nats.layer({ servers: withToken!.url, prefix, token: Redacted.make("s3cret-token") }))
-      yield* ok(Nats.layer({ servers: withNkey!.url, prefix, nkeySeed: Redacted.make(seed) }))
+      yield* ok(Nats.layer({ servers: withPassword().url, prefix, user: "alice", password: Redacted.make("s3cret-pw") }))
+      yield* ok(Nats.layer({ servers: withToken().url, prefix, token: Redacted.make("s3cret-token") }))
+      yield* ok(Nats.layer({ servers: withNkey().url, prefix, nkeySeed: Redacted.make(seed) }))
       const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map(Option.getOrUndefined))
       const fromConfig = Nats.layerConfig({
         servers: Config.string("NATS_URL"),
@@ -75,7 +69,7 @@ describe("NATS: typed errors", () => {
         prefix: optional(Config.string("NATS_PREFIX"))
       })
       yield* ok(fromConfig.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
-        ["NATS_URL", withPassword!.url],
+        ["NATS_URL", withPassword().url],
         ["NATS_USER", "alice"],
         ["NATS_PASSWORD", "s3cret-pw"],
         ["NATS_PREFIX", prefix]

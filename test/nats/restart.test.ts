@@ -2,21 +2,17 @@
  * nats-server restarted (cleanly, then killed) while jobs are queued, delayed and in flight:
  * the client reconnects by itself, and every job reaches a terminal status.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Ref, Schedule, Scope } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Ref, Schedule } from "effect"
 import * as Job from "../../src/Job.js"
 import { JobCtx } from "../../src/JobCtx.js"
 import * as Nats from "../../src/layers/Nats.js"
 import * as Server from "../../src/Server.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { Sleep } from "./fixtures/tasks.js"
+import { perFile } from "../utils/perFile.js"
 
-const scope = Effect.runSync(Scope.make())
-let nats: NatsServer.NatsServer | undefined
-beforeAll(async () => {
-  nats = await Effect.runPromise(Scope.extend(NatsServer.start(), scope))
-}, 30_000)
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+const nats = perFile(NatsServer.start())
 
 const vt = 1500
 
@@ -45,9 +41,9 @@ const restartWith = (signal: "SIGTERM" | "SIGKILL") =>
       if (s.filter((x) => x === "successful").length >= 4 && s.includes("processing")) break
       yield* Effect.sleep("20 millis")
     }
-    yield* nats!.stop(signal)
+    yield* nats().stop(signal)
     yield* Effect.sleep("500 millis")
-    yield* nats!.start
+    yield* nats().start
 
     // queries made while the server is away fail with ResultsError; the caller retries them
     const finished = yield* Effect.forEach(
@@ -68,7 +64,7 @@ const layerFor = (prefix: string) =>
   Layer.unwrapEffect(Effect.sync(() =>
     Layer.provideMerge(
       Server.layerWith({ shutdownGrace: 0 }),
-      Nats.layer({ servers: nats!.url, prefix, visibilityTimeout: vt, requestTimeout: "1 second", reconnectWait: "100 millis" })
+      Nats.layer({ servers: nats().url, prefix, visibilityTimeout: vt, requestTimeout: "1 second", reconnectWait: "100 millis" })
     )
   ))
 

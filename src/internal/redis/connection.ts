@@ -17,12 +17,16 @@ import * as Scripts from "./scripts.js"
 /** @internal */
 export type Client = Redis | Cluster
 
-/** @internal */
+/** TLS settings beyond the defaults of Node's `tls.connect` (public as `Redis.TlsOptions`) */
 export interface TlsOptions {
+  /** PEM certificate authorities to trust instead of Node's */
   readonly ca?: string | undefined
+  /** PEM client certificate */
   readonly cert?: string | undefined
+  /** PEM client key */
   readonly key?: Redacted.Redacted<string> | undefined
   readonly servername?: string | undefined
+  /** true by default */
   readonly rejectUnauthorized?: boolean | undefined
 }
 

@@ -10,8 +10,7 @@ import * as Memory from "../../../src/layers/Memory.js"
 import * as Redis from "../../../src/layers/Redis.js"
 import { Results } from "../../../src/Results.js"
 import { make as makeRedis } from "../../utils/redisServer.js"
-import { Session } from "node:inspector"
-import { writeFileSync } from "node:fs"
+import { profiling, redisCpu } from "./profiling.js"
 
 const n = Number(process.argv[2] ?? 50000)
 const concurrency = Number(process.argv[3] ?? 10)
@@ -21,38 +20,8 @@ const fused = process.env.FUSED === "1"
 const body = new TextEncoder().encode(JSON.stringify({ meta: { id: "x".repeat(36), status: "queued", queue: "q" }, job: { task: "noop", payload: { i: 1 } } }))
 const result = new TextEncoder().encode(`{"ok":true}`)
 
-/**
- * PROFILE=<file>: a CPU profile of the processing phase only (.cpuprofile, for Chrome devtools);
- * ALLOC=<file>: a sampled profile of what the processing phase allocates (.heapprofile)
- */
-const profile = process.env.PROFILE
-const alloc = process.env.ALLOC
-const session = profile === undefined && alloc === undefined ? undefined : new Session()
-const inspect = (method: string, params: object = {}) =>
-  Effect.async<any>((resume) => {
-    session!.post(method, params, (error, result) => resume(error ? Effect.die(error) : Effect.succeed(result)))
-  })
-const profiling = {
-  start: session === undefined ? Effect.void : Effect.suspend(() => {
-    session.connect()
-    return alloc !== undefined
-      ? inspect("HeapProfiler.startSampling", {
-        samplingInterval: 4096,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true
-      })
-      : Effect.zipRight(inspect("Profiler.enable"), inspect("Profiler.start"))
-  }),
-  stop: session === undefined ? Effect.void : alloc !== undefined
-    ? Effect.map(inspect("HeapProfiler.stopSampling"), (r) => writeFileSync(alloc, JSON.stringify(r.profile)))
-    : Effect.map(inspect("Profiler.stop"), (r) => writeFileSync(profile!, JSON.stringify(r.profile)))
-}
-
 /** CPU seconds the Redis server has used so far (0 on Memory) */
 let serverCpu: Effect.Effect<number> = Effect.succeed(0)
-const redisCpu = (cli: (...args: ReadonlyArray<string>) => Effect.Effect<string, unknown>) =>
-  Effect.orDie(Effect.map(cli("info", "cpu"), (info) =>
-    [...info.matchAll(/used_cpu_(?:user|sys):([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)))
 
 const program = Effect.gen(function*() {
   const broker = yield* Broker

@@ -8,8 +8,7 @@ import { Job, Server, Task } from "../../../src/index.js"
 import * as Memory from "../../../src/layers/Memory.js"
 import * as Redis from "../../../src/layers/Redis.js"
 import { make as makeRedis } from "../../utils/redisServer.js"
-import { Session } from "node:inspector"
-import { writeFileSync } from "node:fs"
+import { profiling, redisCpu } from "./profiling.js"
 
 const n = Number(process.argv[2] ?? 20000)
 const concurrency = Number(process.argv[3] ?? 10)
@@ -20,38 +19,8 @@ const Noop = Task.make("noop", {
   result: Schema.Struct({ ok: Schema.Boolean })
 })
 
-/**
- * PROFILE=<file>: a CPU profile of the processing phase only (.cpuprofile, for Chrome devtools);
- * ALLOC=<file>: a sampled profile of what the processing phase allocates (.heapprofile)
- */
-const profile = process.env.PROFILE
-const alloc = process.env.ALLOC
-const session = profile === undefined && alloc === undefined ? undefined : new Session()
-const inspect = (method: string, params: object = {}) =>
-  Effect.async<any>((resume) => {
-    session!.post(method, params, (error, result) => resume(error ? Effect.die(error) : Effect.succeed(result)))
-  })
-const profiling = {
-  start: session === undefined ? Effect.void : Effect.suspend(() => {
-    session.connect()
-    return alloc !== undefined
-      ? inspect("HeapProfiler.startSampling", {
-        samplingInterval: 4096,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true
-      })
-      : Effect.zipRight(inspect("Profiler.enable"), inspect("Profiler.start"))
-  }),
-  stop: session === undefined ? Effect.void : alloc !== undefined
-    ? Effect.map(inspect("HeapProfiler.stopSampling"), (r) => writeFileSync(alloc, JSON.stringify(r.profile)))
-    : Effect.map(inspect("Profiler.stop"), (r) => writeFileSync(profile!, JSON.stringify(r.profile)))
-}
-
 /** CPU seconds the Redis server has used so far (0 on Memory) */
 let serverCpu: Effect.Effect<number> = Effect.succeed(0)
-const redisCpu = (cli: (...args: ReadonlyArray<string>) => Effect.Effect<string, unknown>) =>
-  Effect.orDie(Effect.map(cli("info", "cpu"), (info) =>
-    [...info.matchAll(/used_cpu_(?:user|sys):([\d.]+)/g)].reduce((sum, m) => sum + Number(m[1]), 0)))
 
 const program = Effect.gen(function*() {
   const server = yield* Server.Server

@@ -1,0 +1,19 @@
+/**
+ * A scoped resource (a server, say) shared by the tests of one file: acquired before them,
+ * released after them. Gives a getter for use inside tests.
+ */
+import { Effect, Exit, Scope } from "effect"
+import { afterAll, beforeAll } from "vitest"
+
+export const perFile = <A>(acquire: Effect.Effect<A, unknown, Scope.Scope>, timeout = 30_000): () => A => {
+  const scope = Effect.runSync(Scope.make())
+  let value: { readonly a: A } | undefined
+  beforeAll(async () => {
+    value = { a: await Effect.runPromise(Scope.extend(acquire, scope)) }
+  }, timeout)
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  return () => {
+    if (value === undefined) throw new Error("the file's resource is used before it was acquired")
+    return value.a
+  }
+}
