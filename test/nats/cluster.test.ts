@@ -32,7 +32,9 @@ const options = (prefix: string): Nats.Options => ({
   prefix,
   replicas: 3,
   visibilityTimeout,
-  reconnectWait: "100 millis"
+  reconnectWait: "100 millis",
+  // a request waits through leader elections of a cluster that other test files load too
+  requestTimeout: "15 seconds"
 })
 
 // The suites' tests run a few at a time (creating an R3 stream or consumer takes a leader

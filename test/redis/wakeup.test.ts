@@ -120,4 +120,27 @@ describe("Redis consumer wake-ups", () => {
       assert.isAtMost(after - before, 1, "script calls while idle")
       yield* Fiber.interrupt(take)
     }).pipe(Effect.scoped, Effect.provide(broker)))
+
+  // The race: a take's claim finds nothing and an ack's call (sent just after an enqueue) claims
+  // the new message; when both replies are read at once, the ack's claim fills the buffer before
+  // the take starts to wait, and the wake-up tokens are gone. The take must still get it. Each
+  // round lets it happen; before the fix about one round in ten hung.
+  it.effect("a message an ack claims just as a take starts to wait is taken (50 rounds)", () =>
+    Effect.gen(function*() {
+      const b = yield* Broker
+      for (let round = 0; round < 50; round++) {
+        yield* Effect.scoped(Effect.gen(function*() {
+          const queue = queueName("race")
+          const consumer = yield* b.consumer(queue, { prefetch: 2 })
+          yield* b.enqueue(queue, [{ id: "first", body }])
+          const first = yield* consumer.take
+          const second = yield* Effect.fork(consumer.take)
+          yield* Effect.yieldNow()
+          yield* Effect.fork(b.enqueue(queue, [{ id: "second", body }]))
+          yield* first.ack
+          assert.isTrue(yield* doneWithin(second, 2000), `round ${round}: the second message is taken`)
+          yield* (yield* Fiber.join(second)).ack
+        }))
+      }
+    }).pipe(Effect.provide(broker)), 120_000)
 })

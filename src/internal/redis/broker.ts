@@ -219,9 +219,14 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           holdingWaiter = undefined
         })
       })
-      /** resumes a `take` that waits for work, when an ack's claim filled the buffer */
+      /**
+       * Resumes a `take` that waits for work, when an ack's claim filled the buffer. The buffer
+       * is looked at first: an ack's reply may have filled it between the take's own empty claim
+       * and the start of its wait (both replies read at once), and its wake-up tokens are gone.
+       */
       let workWaiter: (() => void) | undefined
       const buffered = Effect.async<void>((resume) => {
+        if (buffer.length > 0) return resume(Effect.void)
         workWaiter = () => resume(Effect.void)
         return Effect.sync(() => {
           workWaiter = undefined
