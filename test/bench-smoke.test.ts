@@ -2,26 +2,18 @@
  * Keeps the benchmark's workloads runnable: each one, tiny, on Memory and (for BullMQ and the
  * baselines) on servers of their own. Numbers are not checked: benchmarks measure, tests don't.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as Memory from "../src/layers/Memory.js"
 import * as Baselines from "../bench/baselines.js"
 import * as BullMQ from "../bench/bullmq.js"
 import * as Tasqueue from "../bench/tasqueue.js"
 import * as NatsServer from "./utils/natsServer.js"
-import { startForTests } from "./utils/redisServer.js"
+import { perFile } from "./utils/perFile.js"
+import * as RedisServer from "./utils/redisServer.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-const natsScope = Effect.runSync(Scope.make())
-let nats: NatsServer.NatsServer | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-  nats = await Effect.runPromise(Scope.extend(NatsServer.start(), natsScope))
-}, 60_000)
-afterAll(async () => {
-  await redis?.stop()
-  await Effect.runPromise(Scope.close(natsScope, Exit.void))
-})
+const redis = perFile(RedisServer.make(), 60_000)
+const nats = perFile(NatsServer.start(), 60_000)
 
 const memory: Tasqueue.Backend = { name: "memory", layer: () => Memory.layer }
 const positive = (x: number) => assert.isTrue(Number.isFinite(x) && x > 0, `${x}`)
@@ -43,12 +35,12 @@ describe("bench workloads (smoke)", () => {
 
   it.live("BullMQ and the baselines", () =>
     Effect.gen(function*() {
-      const target = { host: redis!.server.host, port: redis!.server.port }
+      const target = { host: redis().host, port: redis().port }
       positive(yield* BullMQ.processing(target, 200, 10))
       positive(yield* BullMQ.enqueue(target, 200, "bulk"))
       positive((yield* BullMQ.latency(target, 20, 1)).doneP50)
       positive(yield* Baselines.effectQueue(1000, 10))
-      positive((yield* Baselines.jetStream(nats!.url, 500)).consumeRate)
-      positive((yield* Baselines.redisBenchmark(redis!.server.port, 2000)).SET ?? 0)
+      positive((yield* Baselines.jetStream(nats().url, 500)).consumeRate)
+      positive((yield* Baselines.redisBenchmark(redis().port, 2000)).SET ?? 0)
     }), 60_000)
 })

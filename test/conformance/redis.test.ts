@@ -1,20 +1,16 @@
-import { afterAll, beforeAll } from "@effect/vitest"
 import { Layer } from "effect"
 import * as Redis from "../../src/layers/Redis.js"
 import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 // A poll interval far longer than the tests' timeout: every wake-up must come from a signal or
 // from the clock, never from the real-time poll.
 const options = (): Redis.Options => ({
   host: "127.0.0.1",
-  port: redis!.server.port,
+  port: redis().port,
   prefix: "conformance",
   pollInterval: "60 seconds"
 })

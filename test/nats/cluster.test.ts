@@ -3,8 +3,8 @@
  * bucket: both conformance suites pass against it, and queued jobs survive the loss of the node
  * that leads their stream.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import { JobCtx } from "../../src/JobCtx.js"
 import * as Nats from "../../src/layers/Nats.js"
@@ -12,23 +12,19 @@ import * as Server from "../../src/Server.js"
 import { BrokerSuite, ResultsSuite } from "../../src/testing.js"
 import { encodeToken } from "../../src/internal/nats/names.js"
 import * as NatsServer from "../utils/natsServer.js"
+import { perFile } from "../utils/perFile.js"
 import { connect } from "@nats-io/transport-node"
 import { jetstreamManager } from "@nats-io/jetstream"
 import { Sleep } from "./fixtures/tasks.js"
 
-const scope = Effect.runSync(Scope.make())
-let nodes: ReadonlyArray<NatsServer.NatsServer> = []
-beforeAll(async () => {
-  nodes = await Effect.runPromise(Scope.extend(NatsServer.cluster(3), scope))
-}, 60_000)
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+const nodes = perFile(NatsServer.cluster(3), 60_000)
 
 // creating a queue (an R3 stream and its consumer, a leader election each) takes up to a couple of
 // seconds on a loaded machine; the suite's delayed message is due one visibility timeout after it
 // is enqueued, so the timeout here is longer than that
 const visibilityTimeout = "3 seconds"
 const options = (prefix: string): Nats.Options => ({
-  servers: nodes.map((n) => n.url),
+  servers: nodes().map((n) => n.url),
   prefix,
   replicas: 3,
   visibilityTimeout,
@@ -60,7 +56,7 @@ describe.concurrent("on a 3-node cluster", () => {
 /** the name of the server that leads `stream` */
 const leaderOf = (stream: string) =>
   Effect.acquireUseRelease(
-    Effect.tryPromise(() => connect({ servers: nodes.map((n) => n.url) })),
+    Effect.tryPromise(() => connect({ servers: nodes().map((n) => n.url) })),
     (nc) =>
       Effect.tryPromise(async () => {
         const jsm = await jetstreamManager(nc)
@@ -85,7 +81,7 @@ describe("NATS: a 3-node cluster loses a node", () => {
       const ids = yield* client.enqueueMany([...ready, later])
 
       const leader = yield* leaderOf(`${prefix}_q_${encodeToken(queue)}`)
-      const victim = nodes.find((n) => n.name === leader)
+      const victim = nodes().find((n) => n.name === leader)
       assert.isDefined(victim, `leader ${leader} is one of the nodes`)
       yield* victim!.stop("SIGKILL")
 

@@ -3,22 +3,19 @@
  * three-master Redis Cluster created by the test setup (redis-server --cluster-enabled yes on
  * free ports, redis-cli --cluster create).
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { BrokerSuite, ResultsSuite, ServerSuite } from "../../src/testing.js"
-import { startClusterForTests } from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
+import * as RedisServer from "../utils/redisServer.js"
 import * as RecordAndAckSuite from "./recordAndAckSuite.js"
 
-let cluster: Awaited<ReturnType<typeof startClusterForTests>> | undefined
-beforeAll(async () => {
-  cluster = await startClusterForTests()
-}, 30_000)
-afterAll(() => cluster?.stop())
+const nodes = perFile(RedisServer.makeCluster())
 
 const options = (): Redis.Options => ({
-  cluster: cluster!.nodes.map((node) => ({ host: node.host, port: node.port })),
+  cluster: nodes().map((node) => ({ host: node.host, port: node.port })),
   prefix: "cluster-conformance",
   pollInterval: "60 seconds"
 })
@@ -50,7 +47,7 @@ describe("Redis Cluster", () => {
       const broker = yield* Broker
       const queues = Array.from({ length: 12 }, (_, i) => `spread-${i}`)
       yield* Effect.forEach(queues, (queue) => broker.enqueue(queue, [{ id: "a", body: new Uint8Array([1]) }, { id: "b", body: new Uint8Array([2]), runAt: 10 ** 13 }]))
-      const perNode = yield* Effect.forEach(cluster!.nodes, (node) =>
+      const perNode = yield* Effect.forEach(nodes(), (node) =>
         Effect.map(node.cli("--scan", "--pattern", "{cluster-conformance:spread-*"), (out) => out.split("\n").filter((k) => k !== "")))
       assert.isAtLeast(perNode.filter((keys) => keys.length > 0).length, 2, "queues on at least two masters")
       for (const queue of queues) {

@@ -2,7 +2,7 @@
  * A worker process killed with SIGKILL in the middle of its jobs: once their leases run out,
  * another worker process completes them, and each job ends `successful` exactly once.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -10,21 +10,18 @@ import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 import { spawnWorker } from "../utils/redisWorker.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`
 
 describe("Redis: a worker killed mid-job", () => {
   it.live("its jobs are completed by another worker and end successful exactly once", () =>
     Effect.gen(function*() {
-      const port = redis!.server.port
+      const port = redis().port
       const queue = "crash"
       const vt = 1500
       const common = { port, prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
@@ -61,7 +58,7 @@ describe("Redis: a worker killed mid-job", () => {
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
-        Layer.provideMerge(Server.layer, Redis.layer({ port: redis!.server.port, prefix }))
+        Layer.provideMerge(Server.layer, Redis.layer({ port: redis().port, prefix }))
       )))
     , Effect.provide(captureLogs().layer)), 30_000)
 })

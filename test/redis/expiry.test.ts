@@ -3,18 +3,15 @@
  * PEXPIRE, real time, whatever the Clock), index entries after `indexTtl`; and messages whose
  * lease ran out more than `maxRedeliveries` times go to the dead letters.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, TestClock, TestServices } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { Results } from "../../src/Results.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
@@ -42,7 +39,7 @@ describe("Redis expiry", () => {
       assert.strictEqual(yield* results.add(s, "y"), 1, "the set expired with its ttl")
       assert.deepStrictEqual(yield* results.list("successful"), [], "the index expired")
     }).pipe(Effect.provide(Layer.suspend(() =>
-      Redis.results({ port: redis!.server.port, prefix: unique("ttl"), resultsTtl: "300 millis", indexTtl: "300 millis" })
+      Redis.results({ port: redis().port, prefix: unique("ttl"), resultsTtl: "300 millis", indexTtl: "300 millis" })
     ))))
 
   it.live("without ttl nothing expires", () =>
@@ -50,9 +47,9 @@ describe("Redis expiry", () => {
       const results = yield* Results
       const a = unique("a")
       yield* results.record([{ id: a, status: "failed", message: bytes("m"), at: 1 }])
-      const key = (yield* redis!.server.cli("--scan", "--pattern", `*:job:${a}`)).trim()
-      assert.strictEqual((yield* redis!.server.cli("PTTL", key)).trim(), "-1")
-    }).pipe(Effect.provide(Layer.suspend(() => Redis.results({ port: redis!.server.port, prefix: unique("forever") })))))
+      const key = (yield* redis().cli("--scan", "--pattern", `*:job:${a}`)).trim()
+      assert.strictEqual((yield* redis().cli("PTTL", key)).trim(), "-1")
+    }).pipe(Effect.provide(Layer.suspend(() => Redis.results({ port: redis().port, prefix: unique("forever") })))))
 
   it.effect("a message whose lease runs out more than maxRedeliveries times is dead-lettered", () =>
     Effect.gen(function*() {
@@ -84,6 +81,6 @@ describe("Redis expiry", () => {
       assert.deepStrictEqual(yield* broker.pending(queue), [])
       assert.strictEqual((yield* Effect.exit(second.ack))._tag, "Failure")
     }).pipe(Effect.scoped, Effect.provide(Layer.suspend(() =>
-      Redis.broker({ port: redis!.server.port, prefix: unique("dead"), visibilityTimeout: "1 second", maxRedeliveries: 1 })
+      Redis.broker({ port: redis().port, prefix: unique("dead"), visibilityTimeout: "1 second", maxRedeliveries: 1 })
     ))))
 })

@@ -2,25 +2,22 @@
  * Two apps with different key prefixes on one Redis: the same queue name and the same job ids,
  * and neither sees the other's jobs, results or dead letters.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 /** a Server of app `prefix`, its worker tagging results with `tag` */
 const app = (prefix: string) =>
   Layer.unwrapEffect(Effect.sync(() =>
-    Layer.provideMerge(Server.layer, Redis.layer({ port: redis!.server.port, prefix, pollInterval: "200 millis" }))
+    Layer.provideMerge(Server.layer, Redis.layer({ port: redis().port, prefix, pollInterval: "200 millis" }))
   ))
 
 describe("Redis key prefixes", () => {
@@ -64,7 +61,7 @@ describe("Redis key prefixes", () => {
       }).pipe(Effect.provide(app("app-b")))
 
       // and every key of each app is under its own namespace
-      const all = (yield* redis!.server.cli("--scan")).split("\n").filter((k) => k !== "")
+      const all = (yield* redis().cli("--scan")).split("\n").filter((k) => k !== "")
       assert.isTrue(all.length > 0)
       for (const key of all) assert.match(key, /^\{app-[ab][:}]/, key)
       // processed jobs leave no residue in the queue: only the queue's marker key is left of app A's

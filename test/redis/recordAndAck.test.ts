@@ -4,24 +4,21 @@
  * recorded, then acknowledged through that broker. (The same suite runs against the Cluster in
  * cluster.test.ts.)
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Memory from "../../src/layers/Memory.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { Results } from "../../src/Results.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 import * as RecordAndAckSuite from "./recordAndAckSuite.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 const options = (): Redis.Options => ({
   host: "127.0.0.1",
-  port: redis!.server.port,
+  port: redis().port,
   prefix: "record-and-ack",
   pollInterval: "60 seconds",
   visibilityTimeout: "30 seconds"
@@ -37,7 +34,7 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (body: Uint8Array) => new TextDecoder().decode(body)
 
 /** how many scripts Redis has run (EVAL, the first time on a connection, or EVALSHA) */
-const scriptCalls = Effect.map(Effect.suspend(() => redis!.server.cli("info", "commandstats")), (info) =>
+const scriptCalls = Effect.map(Effect.suspend(() => redis().cli("info", "commandstats")), (info) =>
   [...info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0))
 
 describe("Redis recordAndAck, beyond the suite", () => {

@@ -3,25 +3,27 @@
  * whose replies it had not received, and Redis may have run them already. Here each script is
  * run twice with the same arguments, as the re-send would.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { queueKeys, resultsKeys } from "../../src/internal/redis/keys.js"
 import { packer } from "../../src/internal/redis/pack.js"
 import * as Scripts from "../../src/internal/redis/scripts.js"
-import { startForTests } from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
+import * as RedisServer from "../utils/redisServer.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-let client: Redis | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-  client = new Redis({ port: redis.server.port })
-  for (const s of Scripts.all) client.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.keys })
-})
-afterAll(async () => {
-  client?.disconnect()
-  await redis?.stop()
-})
+/** a server of its own, and a plain ioredis client with the scripts defined on it */
+const client = perFile(Effect.gen(function*() {
+  const server = yield* RedisServer.make()
+  return yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      const redis = new Redis({ port: server.port })
+      for (const s of Scripts.all) redis.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.keys })
+      return redis
+    }),
+    (redis) => Effect.sync(() => redis.disconnect())
+  )
+}))
 
 type Arg = string | number | Buffer
 
@@ -33,7 +35,7 @@ const pack = (values: ReadonlyArray<string | number>): Buffer => {
 }
 
 const run = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>) =>
-  Effect.promise(() => (client as any)[script.name](...keys, ...args) as Promise<any>)
+  Effect.promise(() => (client() as any)[script.name](...keys, ...args) as Promise<any>)
 /** the same call twice, as a re-send after a lost reply */
 const twice = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>) =>
   Effect.zip(run(script, keys, args), run(script, keys, args))
@@ -49,13 +51,13 @@ describe("Redis scripts run twice", () => {
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
       const [added, again] = yield* twice(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0, "c", "C", 0])
       assert.deepStrictEqual([added, again], [3, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.lrange(k.ready, 0, -1)), ["a", "b", "c"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["a", "b", "c"])
 
       const [first, second] = yield* twice(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
       assert.deepStrictEqual(first.slice(1), ["a", 1, "A", "b", 1, "B"])
       assert.deepStrictEqual(second.slice(1), first.slice(1), "the re-sent claim gets the same deliveries")
-      assert.strictEqual(yield* Effect.promise(() => client!.hget(`${k.job}a`, "a")), "1", "attempt counted once")
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.lrange(k.ready, 0, -1)), ["c"])
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}a`, "a")), "1", "attempt counted once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["c"])
 
       // ack of a and b, claiming one more for the freed slots; the old reply key is deleted
       const ackArgs = [k.job, 2, 2 + vt, 1, 10, 64, vt, `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`, "a", "1", "b", "1"]
@@ -64,8 +66,8 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(acked.slice(4), ["c", 1, "C"])
       assert.deepStrictEqual(ackedAgain.slice(0, 3), [2, 1, 1], "a re-sent ack reports what the first applied")
       assert.deepStrictEqual(ackedAgain.slice(4), ["c", 1, "C"])
-      assert.strictEqual(yield* Effect.promise(() => client!.exists(`${k.tag}:r:test:1`)), 0)
-      assert.strictEqual(yield* Effect.promise(() => client!.hget(`${k.job}c`, "a")), "1")
+      assert.strictEqual(yield* Effect.promise(() => client().exists(`${k.tag}:r:test:1`)), 0)
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "a")), "1")
 
       // a different call (another reply key) is fenced as usual
       const stale = yield* run(Scripts.ack, claimKeys, [k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0, "a", "1"])
@@ -74,8 +76,8 @@ describe("Redis scripts run twice", () => {
       // release, twice: one put back
       const released = yield* twice(Scripts.release, [k.ready, k.leases, k.signal], [k.job, 4, 64, 2, `${k.tag}:r:test:2`, `${k.tag}:r:test:3`, "c", "1"])
       assert.deepStrictEqual(released, [1, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.lrange(k.ready, 0, -1)), ["c"])
-      const left = yield* Effect.promise(() => client!.keys(`${k.tag}*`))
+      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["c"])
+      const left = yield* Effect.promise(() => client().keys(`${k.tag}*`))
       assert.deepStrictEqual(left.sort(), [`${k.job}c`, k.ready, k.signal].sort())
     }))
 
@@ -87,10 +89,10 @@ describe("Redis scripts run twice", () => {
       yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 2, ""))
       const nacked = yield* twice(Scripts.nack, [k.ready, k.delayed, k.leases, k.signal], [k.job, 2, 64, "a", "1", 1000, "1", "A2"])
       assert.deepStrictEqual(nacked, [1, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.zrange(k.delayed, 0, -1, "WITHSCORES")), ["a", "1002"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(k.delayed, 0, -1, "WITHSCORES")), ["a", "1002"])
       const dead = yield* twice(Scripts.deadLetter, [k.leases, k.dead], [k.job, 3, "b", "1", "bad"])
       assert.deepStrictEqual(dead, [1, 0])
-      assert.strictEqual(yield* Effect.promise(() => client!.llen(k.dead)), 1)
+      assert.strictEqual(yield* Effect.promise(() => client().llen(k.dead)), 1)
       const extended = yield* twice(Scripts.extend, [k.leases, k.marker], [k.job, 4, 4 + vt, "b", "1"])
       assert.deepStrictEqual(extended.map((r: Array<number>) => r[1]), [0, 0])
     }))
@@ -105,8 +107,8 @@ describe("Redis scripts run twice", () => {
       // a different final record is refused: the first final record won
       assert.deepStrictEqual(yield* run(Scripts.record, [r.successful, r.failed], rec("successful", 3, "m3")), [0])
       assert.deepStrictEqual(yield* run(Scripts.record, [r.successful, r.failed], rec("failed", 2, "m2")), [0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}j`, "s", "m", "r")), ["successful", "m2", "result@2"])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.zrange(r.successful, 0, -1)), ["j"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}j`, "s", "m", "r")), ["successful", "m2", "result@2"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(r.successful, 0, -1)), ["j"])
     }))
 
   it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>
@@ -134,13 +136,13 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(first.slice(7), ["c", 1, "C"])
       // the same flags and deliveries (the "next due time" hint in between may differ, as for ack)
       assert.deepStrictEqual([...second.slice(0, 6), ...second.slice(7)], [...first.slice(0, 6), ...first.slice(7)], "a re-sent settle gets the same reply")
-      assert.strictEqual(yield* Effect.promise(() => client!.hget(`${k.job}c`, "a")), "1", "c claimed once")
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
-      assert.strictEqual(yield* Effect.promise(() => client!.exists(`${r.job}b`)), 0, "nothing written for a lost lease")
-      assert.strictEqual(yield* Effect.promise(() => client!.hget(`${r.job}side`, "s")), "processing")
-      assert.strictEqual(yield* Effect.promise(() => client!.exists(`${k.job}a`)), 0, "a acknowledged")
-      assert.deepStrictEqual((yield* Effect.promise(() => client!.zrange(k.leases, 0, -1))).sort(), ["b", "c"])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.zrange(r.successful, 0, -1)), ["a"])
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "a")), "1", "c claimed once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
+      assert.strictEqual(yield* Effect.promise(() => client().exists(`${r.job}b`)), 0, "nothing written for a lost lease")
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${r.job}side`, "s")), "processing")
+      assert.strictEqual(yield* Effect.promise(() => client().exists(`${k.job}a`)), 0, "a acknowledged")
+      assert.deepStrictEqual((yield* Effect.promise(() => client().zrange(k.leases, 0, -1))).sort(), ["b", "c"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(r.successful, 0, -1)), ["a"])
 
       // a different call (another reply key) for a is fenced: lost, and its record not written
       const stale = yield* run(Scripts.settle, settleKeys, [
@@ -149,6 +151,6 @@ describe("Redis scripts run twice", () => {
         pack(["a", "a", "1", 1, ...record("a", "failed", 3)])
       ])
       assert.deepStrictEqual(stale, [2, 0, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client!.hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
     }))
 })

@@ -2,20 +2,17 @@
  * A worker that shuts down gracefully lets its running jobs finish and takes no new ones: the
  * jobs it did not start stay in the queue in their order, with no attempt used.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 describe("Redis: graceful shutdown", () => {
   it.live("running jobs finish, the others stay queued in order, untouched", () =>
@@ -49,12 +46,12 @@ describe("Redis: graceful shutdown", () => {
         assert.deepStrictEqual(pending.map((p) => p.id), ids.slice(2))
         // no attempt was used on the jobs that never ran
         for (const id of ids.slice(2)) {
-          const attempt = yield* redis!.server.cli("HGET", `{${prefix}:${queue}}:j:${id}`, "a")
+          const attempt = yield* redis().cli("HGET", `{${prefix}:${queue}}:j:${id}`, "a")
           assert.strictEqual(attempt.trim(), "", `attempts of ${id}`)
         }
       }).pipe(Effect.provide(Layer.provideMerge(
         Server.layerWith({ shutdownGrace: "5 seconds" }),
-        Redis.layer({ port: redis!.server.port, prefix })
+        Redis.layer({ port: redis().port, prefix })
       )))
     }).pipe(Effect.provide(captureLogs().layer)), 20_000)
 })

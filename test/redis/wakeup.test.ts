@@ -3,20 +3,17 @@
  * (TestClock drives due times, even against real Redis), and it does not spin while idle.
  * The poll interval is long here, so only the wake-ups under test can deliver in time.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, TestClock, TestServices } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
-import { startForTests } from "../utils/redisServer.js"
+import * as RedisServer from "../utils/redisServer.js"
+import { perFile } from "../utils/perFile.js"
 
-let redis: Awaited<ReturnType<typeof startForTests>> | undefined
-beforeAll(async () => {
-  redis = await startForTests()
-})
-afterAll(() => redis?.stop())
+const redis = perFile(RedisServer.make())
 
 const broker = Layer.suspend(() =>
-  Redis.broker({ port: redis!.server.port, prefix: "wakeup", visibilityTimeout: "10 seconds", pollInterval: "20 seconds" })
+  Redis.broker({ port: redis().port, prefix: "wakeup", visibilityTimeout: "10 seconds", pollInterval: "20 seconds" })
 )
 const live = (ms: number) => TestServices.provideLive(Effect.sleep(ms))
 const queueName = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
@@ -24,7 +21,7 @@ const body = new Uint8Array([1])
 
 /** the number of script calls Redis has run so far */
 const scriptCalls = Effect.map(
-  Effect.promise(() => Effect.runPromise(redis!.server.cli("info", "commandstats"))),
+  Effect.promise(() => Effect.runPromise(redis().cli("info", "commandstats"))),
   (info) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0)
 )
 

@@ -3,7 +3,7 @@
  * scoped resource (spawned, waited for until it answers PING, killed on release). Never the
  * Redis on 6379.
  */
-import { Data, Effect, Exit, Scope } from "effect"
+import { Data, Effect, Scope } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
@@ -155,15 +155,6 @@ export const make = (options: Options = {}): Effect.Effect<RedisServer, RedisSer
     }
   })
 
-/**
- * For vitest hooks: starts a server now and gives it with a function that stops it.
- */
-export const startForTests = async (options: Options = {}) => {
-  const scope = Effect.runSync(Scope.make())
-  const server = await Effect.runPromise(Scope.extend(make(options), scope))
-  return { server, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
-
 /** a three-master Redis Cluster on free ports, created with redis-cli --cluster create */
 export const makeCluster = (options: Options = {}): Effect.Effect<ReadonlyArray<RedisServer>, RedisServerError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -185,9 +176,3 @@ export const makeCluster = (options: Options = {}): Effect.Effect<ReadonlyArray<
     }
     return yield* new RedisServerError({ message: "the Redis Cluster did not reach cluster_state:ok" })
   })
-
-export const startClusterForTests = async (options: Options = {}) => {
-  const scope = Effect.runSync(Scope.make())
-  const nodes = await Effect.runPromise(Scope.extend(makeCluster(options), scope))
-  return { nodes, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
