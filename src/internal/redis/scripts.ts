@@ -72,6 +72,14 @@ local function holds(leasesKey, jobKey, id, attempt, now)
   if not deadline or tonumber(deadline) <= now then return false end
   return redis.call('HGET', jobKey, 'a') == attempt
 end
+
+-- removes the message of (id, attempt) if its lease holds; gives 1, else 0
+local function acknowledge(leasesKey, jobKey, id, attempt, now)
+  if not holds(leasesKey, jobKey, id, attempt, now) then return 0 end
+  redis.call('ZREM', leasesKey, id)
+  redis.call('DEL', jobKey)
+  return 1
+end
 `
 
 /**
@@ -232,6 +240,25 @@ local function recall()
   if v then return cmsgpack.unpack(v) end
   return nil
 end
+
+-- The reply of a call that settles deliveries: { count, flags..., then what \`claim\` returns
+-- when n > 0 }, remembered under the call's reply key. \`replyOf\` claims; \`replayed\` gives
+-- the first run's reply again (the same flags, the same deliveries).
+local function replyOf(jp, n, flags)
+  local out = { #flags }
+  for _, flag in ipairs(flags) do out[#out + 1] = flag end
+  local leasedPairs = {}
+  if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out, leasedPairs) end
+  remember({ flags = flags, claimed = leasedPairs }, ARGV[7])
+  return out
+end
+
+local function replayed(jp, n, previous)
+  local out = { #previous.flags }
+  for _, flag in ipairs(previous.flags) do out[#out + 1] = flag end
+  if n > 0 then replayClaim(jp, previous.claimed, out) end
+  return out
+end
 `
 
 /**
@@ -270,31 +297,13 @@ local now = tonumber(ARGV[2])
 local n = tonumber(ARGV[4])
 local from = forget()
 local previous = recall()
-if previous then
-  local out = { #previous.acked }
-  for _, flag in ipairs(previous.acked) do out[#out + 1] = flag end
-  if n > 0 then replayClaim(jp, previous.claimed, out) end
-  return out
-end
-local out = { 0 }
-local acked = {}
+if previous then return replayed(jp, n, previous) end
+local flags = {}
 for i = from, #ARGV, 2 do
   local id = ARGV[i]
-  local k = jp .. id
-  local flag = 0
-  if holds(KEYS[3], k, id, ARGV[i + 1], now) then
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('DEL', k)
-    flag = 1
-  end
-  out[#out + 1] = flag
-  acked[#acked + 1] = flag
-  out[1] = out[1] + 1
+  flags[#flags + 1] = acknowledge(KEYS[3], jp .. id, id, ARGV[i + 1], now)
 end
-local leasedPairs = {}
-if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out, leasedPairs) end
-remember({ acked = acked, claimed = leasedPairs }, ARGV[7])
-return out
+return replyOf(jp, n, flags)
 `
 )
 
@@ -575,12 +584,7 @@ local now = tonumber(ARGV[2])
 local n = tonumber(ARGV[4])
 local from = forget()
 local previous = recall()
-if previous then
-  local out = { #previous.flags }
-  for _, flag in ipairs(previous.flags) do out[#out + 1] = flag end
-  if n > 0 then replayClaim(jp, previous.claimed, out) end
-  return out
-end
+if previous then return replayed(jp, n, previous) end
 local rp = ARGV[from]
 local ttl = tonumber(ARGV[from + 1])
 local t = cmsgpack.unpack(ARGV[from + 3])
@@ -594,31 +598,18 @@ while i <= #t do
     i = i + 7
   else
     local id = t[i + 1]
-    local k = jp .. id
     local records = tonumber(t[i + 3])
-    if holds(KEYS[3], k, id, t[i + 2], now) then
-      i = i + 4
-      flags[#flags + 1] = 1
-      for _ = 1, records do
-        flags[#flags + 1] = recordOne(rp, ttl, t, i, indexes, latest)
-        i = i + 6
-      end
-      redis.call('ZREM', KEYS[3], id)
-      redis.call('DEL', k)
-    else
-      i = i + 4 + 6 * records
-      flags[#flags + 1] = 0
-      for _ = 1, records do flags[#flags + 1] = 0 end
+    local acked = acknowledge(KEYS[3], jp .. id, id, t[i + 2], now)
+    flags[#flags + 1] = acked
+    i = i + 4
+    for _ = 1, records do
+      flags[#flags + 1] = acked == 1 and recordOne(rp, ttl, t, i, indexes, latest) or 0
+      i = i + 6
     end
   end
 end
 trimIndexes(indexes, latest, tonumber(ARGV[from + 2]))
-local out = { #flags }
-for _, flag in ipairs(flags) do out[#out + 1] = flag end
-local leasedPairs = {}
-if n > 0 then claim(jp, ARGV[2], ARGV[3], n, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], out, leasedPairs) end
-remember({ flags = flags, claimed = leasedPairs }, ARGV[7])
-return out
+return replyOf(jp, n, flags)
 `
 )
 
