@@ -133,6 +133,32 @@ interface Slot {
 }
 
 /**
+ * One fiber waiting until `ready()` holds. `wait` looks at `ready` first, so a change made
+ * before the wait began is not missed; `wake` resumes the waiter if `ready()` holds now.
+ */
+const waiting = (ready: () => boolean) => {
+  let waiter: (() => void) | undefined
+  return {
+    wait: Effect.async<void>((resume) => {
+      if (ready()) return resume(Effect.void)
+      waiter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        waiter = undefined
+      })
+    }),
+    wake: () => {
+      if (waiter === undefined || !ready()) return
+      const resume = waiter
+      waiter = undefined
+      resume()
+    },
+    get waiting() {
+      return waiter !== undefined
+    }
+  }
+}
+
+/**
  * Makes the broker over a connection and its tick (through which consumers acknowledge);
  * consumers open blocking connections of their own.
  *
@@ -201,37 +227,19 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       const buffer: Array<{ readonly slot: Slot; readonly delivery: Delivery }> = []
       let open = true
       const closed = Deferred.unsafeMake<void>(FiberId.none)
-      /** resumes a `take` that waits for a free slot (or for the consumer to close) */
-      let slotWaiter: (() => void) | undefined
-      const slotFreed = Effect.async<void>((resume) => {
-        if (!open || prefetch - held.size - claiming > 0) return resume(Effect.void)
-        slotWaiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          slotWaiter = undefined
-        })
-      })
-      /** resumes the renewing fiber when the consumer starts to hold deliveries */
-      let holdingWaiter: (() => void) | undefined
-      const holding = Effect.async<void>((resume) => {
-        if (held.size > 0) return resume(Effect.void)
-        holdingWaiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          holdingWaiter = undefined
-        })
-      })
       /**
-       * Resumes a `take` that waits for work, when an ack's claim filled the buffer. The buffer
-       * is looked at first: an ack's reply may have filled it between the take's own empty claim
-       * and the start of its wait (both replies read at once), and its wake-up tokens are gone.
+       * Resumes a `take` that waits for a free slot, for deliveries a claim that rides on acks
+       * brought back (they may fill the freed slots), or for the consumer to close
        */
-      let workWaiter: (() => void) | undefined
-      const buffered = Effect.async<void>((resume) => {
-        if (buffer.length > 0) return resume(Effect.void)
-        workWaiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          workWaiter = undefined
-        })
-      })
+      const slotFreed = waiting(() => !open || buffer.length > 0 || prefetch - held.size - claiming > 0)
+      /** resumes the renewing fiber when the consumer starts to hold deliveries */
+      const holding = waiting(() => held.size > 0)
+      /**
+       * Resumes a `take` that waits for work, when an ack's claim filled the buffer (which may
+       * happen between the take's own empty claim and the start of its wait: both replies read
+       * at once, the wake-up tokens gone).
+       */
+      const buffered = waiting(() => buffer.length > 0)
       const lock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
 
@@ -244,17 +252,11 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       let sequence = 0
       /** reply keys of calls whose replies arrived: the next call deletes them */
       const arrived: Array<string> = []
-      /** wakes a `take` that waits for a slot: one was freed, or a claim came back */
-      const notify = () => {
-        const waiter = slotWaiter
-        slotWaiter = undefined
-        waiter?.()
-      }
       const free = (slot: Slot) => {
         if (slot.freed) return
         slot.freed = true
         held.delete(slot)
-        notify()
+        slotFreed.wake()
       }
 
       // --- closing: release what was not settled. Finalizers run in reverse order, so this one,
@@ -265,7 +267,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         Effect.gen(function*() {
           open = false
           Deferred.unsafeDone(closed, Exit.void)
-          notify()
+          slotFreed.wake()
           yield* tick.barrier
           const unsettled = [...held].filter((s) => !s.done)
           buffer.length = 0
@@ -398,16 +400,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           held.add(slot)
           buffer.push({ slot, delivery: new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
         }
-        if (held.size > 0 && holdingWaiter !== undefined) {
-          const waiter = holdingWaiter
-          holdingWaiter = undefined
-          waiter()
-        }
-        if (buffer.length > 0 && workWaiter !== undefined) {
-          const waiter = workWaiter
-          workWaiter = undefined
-          waiter()
-        }
+        holding.wake()
+        buffered.wake()
         return (r.length - from - 1) / 3
       }
 
@@ -439,7 +433,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           // graceful shutdown it has none, and what would be claimed would only be released),
           // and not while it waits for work: nothing was ready at its last look, and a claim
           // here would consume the wake-up tokens it waits for.
-          const n = open && takers > 0 && workWaiter === undefined
+          const n = open && takers > 0 && !buffered.waiting
             ? Math.max(0, prefetch - held.size - claiming + slots.length)
             : 0
           const { args, replyKey } = claimArgs(now, n)
@@ -455,7 +449,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           // free the whole call's slots at once, so that a waiting `take` sees them all (and the
           // deliveries claimed for them) rather than one slot at a time
           for (const s of slots) free(s)
-          notify()
+          slotFreed.wake()
         }
       }
 
@@ -492,7 +486,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
        */
       const waitForWork = (next: number) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const arms: Array<Effect.Effect<void>> = [signalWait, buffered, Deferred.await(closed)]
+          const arms: Array<Effect.Effect<void>> = [signalWait, buffered.wait, Deferred.await(closed)]
           if (next >= 0) {
             if (next <= now) return Effect.void
             arms.push(Effect.sleep(Duration.millis(next - now)))
@@ -528,7 +522,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
               }
               const slots = prefetch - held.size - claiming
               if (slots <= 0) {
-                yield* restore(slotFreed)
+                yield* restore(slotFreed.wait)
                 // let the other settles of this moment free their slots too: one claim for all
                 yield* Effect.yieldNow()
                 continue
@@ -571,7 +565,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       const renewing = Effect.gen(function*() {
         let lastMarkerCheck = yield* Clock.currentTimeMillis
         for (;;) {
-          if (held.size === 0) yield* Effect.race(Effect.sleep(markerEvery), holding)
+          if (held.size === 0) yield* Effect.race(Effect.sleep(markerEvery), holding.wait)
           if (held.size > 0) yield* Effect.sleep(renewEvery)
           // without autoExtend, deliveries still waiting in the buffer are renewed until handed out
           const slots = [...held].filter((s) => !s.done && (autoExtend || !s.handedOut))
