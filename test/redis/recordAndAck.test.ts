@@ -91,4 +91,21 @@ describe("Redis recordAndAck, beyond the suite", () => {
       assert.strictEqual(after - before, 1, "one settle script for the ten")
       assert.deepStrictEqual(yield* broker.pending(queue), [])
     }).pipe(Effect.scoped, Effect.provide(Layer.suspend(() => Redis.layer(options())))))
+
+  it.effect("many records of one moment go out in calls of up to 500 records", () =>
+    Effect.gen(function*() {
+      const results = yield* Results
+      const prefix = `many-${crypto.randomUUID().slice(0, 8)}`
+      const ids = Array.from({ length: 1000 }, (_, i) => `${prefix}-${i}`)
+      const before = yield* scriptCalls
+      const applied = yield* Effect.forEach(
+        ids,
+        (id) => results.record([{ id, status: "queued", at: 1, message: bytes(id) }]),
+        { concurrency: "unbounded" }
+      )
+      const after = yield* scriptCalls
+      assert.deepStrictEqual(applied.flat(), ids.map(() => true))
+      // two calls when the thousand land in one tick; a few more if they span ticks, never one each
+      assert.isAtMost(after - before, 6, "record calls for 1000 one-record items")
+    }).pipe(Effect.provide(Layer.suspend(() => Redis.results(options())))))
 })

@@ -23,6 +23,7 @@ import { describe } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import { queueKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
+import { waiting } from "../waiting.js"
 import type { Participant, ResultsTarget, Tick } from "./tick.js"
 
 /** what a consumer does for its deliveries: one per consumer, shared by its deliveries */
@@ -130,32 +131,6 @@ interface Slot {
   done: boolean
   /** handed out by `take` (else waiting in the consumer's buffer) */
   handedOut: boolean
-}
-
-/**
- * One fiber waiting until `ready()` holds. `wait` looks at `ready` first, so a change made
- * before the wait began is not missed; `wake` resumes the waiter if `ready()` holds now.
- */
-const waiting = (ready: () => boolean) => {
-  let waiter: (() => void) | undefined
-  return {
-    wait: Effect.async<void>((resume) => {
-      if (ready()) return resume(Effect.void)
-      waiter = () => resume(Effect.void)
-      return Effect.sync(() => {
-        waiter = undefined
-      })
-    }),
-    wake: () => {
-      if (waiter === undefined || !ready()) return
-      const resume = waiter
-      waiter = undefined
-      resume()
-    },
-    get waiting() {
-      return waiter !== undefined
-    }
-  }
 }
 
 /**
@@ -434,7 +409,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           // and not while it waits for work: nothing was ready at its last look, and a claim
           // here would consume the wake-up tokens it waits for.
           const n = open && takers > 0 && !buffered.waiting
-            ? Math.max(0, prefetch - held.size - claiming + slots.length)
+            ? Math.max(0, prefetch - held.size - claiming + slots.filter((s) => !s.freed).length)
             : 0
           const { args, replyKey } = claimArgs(now, n)
           claiming += n

@@ -15,8 +15,6 @@ export interface Packer {
   readonly string: (value: string) => void
   /** appends bytes */
   readonly bytes: (value: Uint8Array) => void
-  /** how many values were appended */
-  readonly count: () => number
   /** the array, as the bytes of one script argument */
   readonly done: () => Buffer
 }
@@ -50,7 +48,6 @@ export const packer = (sizeHint = 4096): Packer => {
       pos += 5 + value.length
       count++
     },
-    count: () => count,
     done: () => {
       buf[0] = 0xdd
       buf.writeUInt32BE(count, 1)

@@ -22,6 +22,7 @@ import { describe } from "./errors.js"
 import { resultsKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
+import { recordChunk } from "./tick.js"
 
 /** @internal */
 export interface ResultsOptions {
@@ -33,7 +34,6 @@ export interface ResultsOptions {
 }
 
 /** records per script call */
-const recordChunk = 500
 
 /**
  * Makes the results store over a connection and its tick.

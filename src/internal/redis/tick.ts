@@ -25,6 +25,7 @@ import type { JobRecord } from "../../Results.js"
 import type { Arg, Connection, Reply, ScriptCall } from "./connection.js"
 import type { Packer } from "./pack.js"
 import { packer } from "./pack.js"
+import { waiting } from "../waiting.js"
 import * as Scripts from "./scripts.js"
 
 /** where a results store keeps job states: what a record needs besides itself */
@@ -145,7 +146,7 @@ const endOfTurn = Effect.async<void>((resume) => {
 })
 
 /** records per `record` call, and the most records that ride on one consumer's call */
-const recordChunk = 500
+export const recordChunk = 500
 /** items per tick */
 const maxItems = 1000
 
@@ -196,7 +197,6 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
   Effect.gen(function*() {
     const fuses = !conn.cluster
     let pending: Array<Item> = []
-    let wake: (() => void) | undefined
     let open = true
 
     /** the script calls of a tick's items */
@@ -252,6 +252,13 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         const target = attached.length > 0 ? attached[0]!.target : targets.get(participant)
         const leases = group.map((s) => s.lease)
         const claim = participant.begin(now, leases)
+        // once: a reply handler that throws is followed by \`fail\`
+        let ended = false
+        const end = (reply: ReadonlyArray<Reply> | undefined, from: number) => {
+          if (ended) return
+          ended = true
+          participant.end(claim, leases, reply, from)
+        }
         const args = claim.args
         if (target === undefined) {
           for (const s of group) args.push(s.lease.id, s.lease.attempt)
@@ -286,7 +293,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           buffers: true,
           reply: (reply) => {
             const count = reply[0] as number
-            participant.end(claim, leases, reply, count + 1)
+            end(reply, count + 1)
             let at = 1
             for (const r of attached) {
               const applied = new Array<boolean>(r.records.length)
@@ -300,7 +307,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
             }
           },
           fail: (cause) => {
-            participant.end(claim, leases, undefined, -1)
+            end(undefined, -1)
             failAll(attached, cause)
             failAll(group, cause)
           }
@@ -314,9 +321,9 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         if (chunk.length === 0) return
         const these = chunk
         const target = these[0]!.target
-        let size = 64
-        for (const r of these) size += sizeOf(r.records)
-        const p = packer(size)
+        let bytes = 64
+        for (const r of these) bytes += sizeOf(r.records)
+        const p = packer(bytes)
         for (const r of these) for (const record of r.records) packRecord(p, record)
         const args: Array<Arg> = [target.job, target.ttl, target.indexTtl, p.done()]
         calls.push({
@@ -398,13 +405,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
     }
 
     /** waits until there is something to send */
-    const ready = Effect.async<void>((resume) => {
-      if (pending.length > 0) return resume(Effect.void)
-      wake = () => resume(Effect.void)
-      return Effect.sync(() => {
-        wake = undefined
-      })
-    })
+    const work = waiting(() => pending.length > 0)
 
     // Registered before the loop's fiber, so it runs after the fiber was interrupted (which
     // waits for a tick in flight): then the items left are sent.
@@ -425,7 +426,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(Effect.zipRight(ready, endOfTurn)), () => flush(take()))
+          Effect.flatMap(restore(Effect.zipRight(work.wait, endOfTurn)), () => flush(take()))
         )
       )
     )
@@ -433,11 +434,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
     const push = (item: Item) => {
       if (!open) return item.waiter.fail(closed())
       pending.push(item)
-      if (wake !== undefined) {
-        const w = wake
-        wake = undefined
-        w()
-      }
+      work.wake()
     }
 
     return {
