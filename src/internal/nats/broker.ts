@@ -94,6 +94,18 @@ type Tried = { readonly ok: true; readonly ack: PubAck } | { readonly ok: false;
 const tryPublish = (publish: Promise<PubAck>): Promise<Tried> =>
   publish.then((ack) => ({ ok: true, ack }), (cause) => ({ ok: false, cause }))
 
+/**
+ * Naks a message, ignoring a closed connection (the client throws then): the server redelivers
+ * it after AckWait anyway.
+ */
+const nakQuietly = (msg: JsMsg, delay?: number) => {
+  try {
+    msg.nak(delay)
+  } catch {
+    // the connection is gone
+  }
+}
+
 /** one message taken from the consumer's iterator */
 interface Held {
   readonly msg: JsMsg
@@ -668,7 +680,7 @@ export const make = (
           const add = () => {
             if (closed) {
               h.state = "done"
-              msg.nak()
+              nakQuietly(msg)
               return
             }
             buffered.add(h)
@@ -737,11 +749,7 @@ export const make = (
             yield* Fiber.interrupt(pumpFiber)
             for (const h of buffered) {
               h.state = "done"
-              try {
-                h.msg.nak()
-              } catch {
-                // the connection is gone: the server redelivers after AckWait
-              }
+              nakQuietly(h.msg)
             }
             buffered.clear()
             const now = clock.unsafeCurrentTimeMillis()
@@ -877,7 +885,7 @@ export const make = (
               if (h !== undefined && h.state === "held" && held.delete(h)) {
                 if (closed) {
                   h.state = "done"
-                  h.msg.nak()
+                  nakQuietly(h.msg)
                   return
                 }
                 h.state = "buffered"
@@ -1040,7 +1048,7 @@ const scheduler = (
         Effect.catchAllCause((cause) =>
           Effect.zipRight(
             Effect.logWarning(`moving delayed message ${msg.subject} failed; retrying in 1 s`, cause),
-            Effect.sync(() => msg.nak(1000))
+            Effect.sync(() => nakQuietly(msg, 1000))
           )
         )
       )

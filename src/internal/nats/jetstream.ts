@@ -39,8 +39,12 @@ export const isConsumerNotFound = (cause: unknown): boolean => apiCode(cause) ==
  */
 export const isTransient = (cause: unknown): boolean =>
   cause instanceof errors.TimeoutError || cause instanceof errors.RequestError ||
-  // what the client makes of "no responders" to a publish (a stream leader being elected)
-  (cause instanceof Error && cause.name === "JetStreamNotEnabled")
+  // what the client makes of "no responders" to a request or publish (a stream leader being
+  // elected); the same class for "JetStream not enabled for the account" carries the server's
+  // API error as its cause, and that one is for good
+  (cause instanceof Error && cause.name === "JetStreamNotEnabled" && !(cause.cause instanceof JetStreamApiError)) ||
+  // "JetStream temporarily unavailable" (a leader election)
+  apiCode(cause) === 10008
 
 /** @internal */
 export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
