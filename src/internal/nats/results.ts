@@ -87,65 +87,41 @@ export const make = (
       else revisions.set(id, revision)
     }
 
+    /** a job id as one KV key token, or why it cannot be one */
+    const tokenOf = (id: string): string | ResultsError => {
+      const t = encodeToken(id)
+      return t.length > maxTokenLength ? new ResultsError({ message: `id is too long for a KV key: ${id.slice(0, 40)}...` }) : t
+    }
+
     const token = (id: string) =>
       Effect.suspend(() => {
-        const t = encodeToken(id)
-        return t.length > maxTokenLength
-          ? Effect.fail(new ResultsError({ message: `id is too long for a KV key: ${id.slice(0, 40)}...` }))
-          : Effect.succeed(t)
+        const t = tokenOf(id)
+        return typeof t === "string" ? Effect.succeed(t) : Effect.fail(t)
       })
 
     /** a read; one that timed out (a leader being elected) is tried again */
-    const get = (key: string) =>
-      tryJs(() => kv.get(key), resultsError(`cannot read ${key} from ${bucket}`)).pipe(
-        Effect.retry({ times: 2, while: (e) => isTransient(e.cause) })
-      )
+    const get = (key: string) => tryJs(() => getNow(key), toResultsError(`cannot read ${key} from ${bucket}`))
 
     const live = (entry: KvEntry | null): KvEntry | undefined =>
       entry !== null && entry.operation === "PUT" ? entry : undefined
 
-    /**
-     * A compare-and-set write: over `revision`, or a creation when there is none (the subject is
-     * empty or ends with a delete marker). In a cluster, nats-server 2.9 checks an expected
-     * last subject sequence other than 0 only before proposing the write, so two writers over
-     * one revision could both pass; the message id `<key>@<revision>` makes the second a
-     * duplicate when the writes are applied, in order, on every replica. (A standalone server
-     * checks at apply time already; there no message id is sent, and the duplicate window of
-     * the bucket stays empty.)
-     */
+    /** `writeNow` (a compare-and-set write) as an Effect */
     const write = (key: string, value: Uint8Array, revision: number | undefined): Effect.Effect<Write, ResultsError> =>
-      tryJs(
-        () =>
-          conn.publish(`$KV.${bucket}.${key}`, value, {
-            expectLastSubjectSequence: revision ?? 0,
-            msgId: revision === undefined || revision === 0 || conn.nc.info?.cluster === undefined
-              ? undefined
-              : `${key}@${revision}`
-          }),
-        (e) => e
-      ).pipe(
-        Effect.map((ack): Write => (ack.duplicate ? { _tag: "Conflict" } : { _tag: "Written", revision: ack.seq })),
-        Effect.catchAll((cause) =>
-          wrongLastSequence(cause) !== undefined
-            ? Effect.succeed<Write>({ _tag: "Conflict" })
-            : Effect.fail(resultsError(`cannot write ${key} to ${bucket}`)(cause))
-        )
+      Effect.map(
+        tryJs(() => writeNow(key, value, revision), toResultsError(`cannot write ${key} to ${bucket}`)),
+        (written): Write => (written === undefined ? { _tag: "Conflict" } : { _tag: "Written", revision: written })
       )
 
     const put = (key: string, value: Uint8Array) =>
-      tryJs(() => kv.put(key, value), resultsError(`cannot write ${key} to ${bucket}`))
+      tryJs(() => putNow(key, value), toResultsError(`cannot write ${key} to ${bucket}`))
 
-    const purge = (key: string) => tryJs(() => kv.purge(key), resultsError(`cannot delete ${key} from ${bucket}`))
+    const purge = (key: string) => tryJs(() => purgeNow(key), toResultsError(`cannot delete ${key} from ${bucket}`))
 
     /**
      * Removes index entries (`key` may be a wildcard) without leaving delete markers, so that
      * listing the subjects lists the index.
      */
-    const unindex = (key: string) =>
-      tryJs(
-        () => conn.jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }),
-        resultsError(`cannot delete ${key} from ${bucket}`)
-      )
+    const unindex = (key: string) => tryJs(() => unindexNow(key), toResultsError(`cannot delete ${key} from ${bucket}`))
 
     /** every index entry of a job, in both indexes (orphans of a crash included) */
     const allIndexEntries = (ti: string) => `x.*.*.${ti}`
@@ -157,7 +133,7 @@ export const make = (
     const toResultsError = (message: string) => (cause: unknown) =>
       cause instanceof ResultsError ? cause : resultsError(message)(cause)
 
-    /** `get`, as a promise for the record path */
+    /** a read, as a promise (the record path); one that timed out (a leader being elected) is tried again */
     const getNow = async (key: string): Promise<KvEntry | null> => {
       for (let tries = 0;; tries++) {
         try {
@@ -169,7 +145,16 @@ export const make = (
       }
     }
 
-    /** `write`, as a promise for the record path: the new revision, or undefined on a conflict */
+    /**
+     * A compare-and-set write, as a promise (the record path): over `revision`, or a creation
+     * when there is none (the subject is empty or ends with a delete marker). Gives the new
+     * revision, or undefined on a conflict. In a cluster, nats-server 2.9 checks an expected
+     * last subject sequence other than 0 only before proposing the write, so two writers over
+     * one revision could both pass; the message id `<key>@<revision>` makes the second a
+     * duplicate when the writes are applied, in order, on every replica. (A standalone server
+     * checks at apply time already; there no message id is sent, and the duplicate window of
+     * the bucket stays empty.)
+     */
     const writeNow = async (key: string, value: Uint8Array, revision: number | undefined): Promise<number | undefined> => {
       try {
         const ack = await conn.publish(`$KV.${bucket}.${key}`, value, {
@@ -190,6 +175,7 @@ export const make = (
         throw resultsError(`cannot write ${key} to ${bucket}`)(cause)
       })
 
+    /** removes index entries without delete markers (see `unindex`) */
     const unindexNow = (key: string) =>
       conn.jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }).catch((cause) => {
         throw resultsError(`cannot delete ${key} from ${bucket}`)(cause)
@@ -272,10 +258,8 @@ export const make = (
       Effect.suspend(() => {
         const tokens: Array<string> = []
         for (const r of records) {
-          const t = encodeToken(r.id)
-          if (t.length > maxTokenLength) {
-            return Effect.fail(new ResultsError({ message: `id is too long for a KV key: ${r.id.slice(0, 40)}...` }))
-          }
+          const t = tokenOf(r.id)
+          if (typeof t !== "string") return Effect.fail(t)
           tokens.push(t)
         }
         return Effect.tryPromise({ try: () => recordAll(records, tokens), catch: toResultsError("cannot record job states") })
