@@ -103,6 +103,24 @@ describe("NATS broker", () => {
       assert.strictEqual(pending[1]!.runAt, later)
     }).pipe(Effect.scoped))
 
+  it.live("an id waits in one place, in large enqueues too: listed when few wait delayed, asked about one by one when many do", () =>
+    Effect.gen(function*() {
+      const broker = yield* brokerWith()
+      const later = Date.now() + 60_000
+      const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+      for (const [label, delayedCount] of [["few", 20], ["many", 100]] as const) {
+        const queue = unique(label)
+        const delayed = ids("d", delayedCount)
+        yield* broker.enqueue(queue, delayed.map((id) => ({ id, body: bytes("delayed"), runAt: later })))
+        // 16 or more ready messages: the delayed ids are listed (20 wait) or each asked about (100 wait)
+        const fresh = ids("n", 5)
+        yield* broker.enqueue(queue, [...delayed.slice(0, 20), ...fresh].map((id) => ({ id, body: bytes("ready") })))
+        const pending = yield* broker.pending(queue)
+        assert.deepStrictEqual(pending.filter((p) => p.state === "ready").map((p) => p.id).sort(), fresh, label)
+        assert.strictEqual(pending.filter((p) => p.state === "delayed").length, delayedCount, label)
+      }
+    }).pipe(Effect.scoped))
+
   it.live("closing a consumer stops its pull: no subscription is left, and every message but the acked one comes back", () =>
     Effect.gen(function*() {
       const name = unique("conn")

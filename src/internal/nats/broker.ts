@@ -377,14 +377,19 @@ export const make = (
     // --- enqueue -----------------------------------------------------------------------------
 
     /**
-     * The ids of `queue` that wait delayed, for a large enqueue: one stream-info request lists
-     * them all, where a small one asks about each of its ids.
+     * The ids of `queue` that wait delayed, for an enqueue of `ready` ready messages: one
+     * stream-info request lists them, where a small enqueue asks about each of its ids. Not when
+     * the delayed jobs far outnumber the enqueue (undefined: ask about each id then), nor a
+     * second request when none wait.
      */
-    const delayedIds = (tq: string) =>
-      tryJs(
-        () => jsm.streams.info(n.delayedStream, { subjects_filter: n.delayedFilter(tq) }),
-        brokerError(`cannot list the delayed jobs of queue ${decodeToken(tq)}`)
-      ).pipe(Effect.map((info) => new Set(Object.keys(info.state.subjects ?? {}))))
+    const delayedIds = (tq: string, ready: number) =>
+      tryJs(async () => {
+        const waiting = (await jsm.streams.info(n.delayedStream)).state.messages
+        if (waiting === 0) return new Set<string>()
+        if (waiting > 4 * ready) return undefined
+        const info = await jsm.streams.info(n.delayedStream, { subjects_filter: n.delayedFilter(tq) })
+        return new Set(Object.keys(info.state.subjects ?? {}))
+      }, brokerError(`cannot list the delayed jobs of queue ${decodeToken(tq)}`))
 
     /**
      * The first publish of every message goes out at once, as plain promises (the check that
@@ -400,7 +405,7 @@ export const make = (
         const tokens: Array<string> = []
         for (const m of messages) tokens.push(yield* idToken(m.id))
         const readyCount = messages.filter((m) => m.runAt === undefined || m.runAt <= now).length
-        const waiting = readyCount >= 16 ? yield* delayedIds(tq) : undefined
+        const waiting = readyCount >= 16 ? yield* delayedIds(tq, readyCount) : undefined
         const target = (m: Message, ti: string) =>
           m.runAt !== undefined && m.runAt > now
             ? {
