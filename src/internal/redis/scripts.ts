@@ -253,6 +253,13 @@ local function replyOf(jp, n, flags)
   return out
 end
 
+-- what a call that settles deliveries starts with: job prefix, now, how many to claim, the
+-- index of its own arguments, and its first run's reply if it is a re-send
+local function settling()
+  local from = forget()
+  return ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4]), from, recall()
+end
+
 local function replayed(jp, n, previous)
   local out = { #previous.flags }
   for _, flag in ipairs(previous.flags) do out[#out + 1] = flag end
@@ -292,11 +299,7 @@ export const ack = script(
   "tasqueueAck",
   5,
   claimLua + holdsLua + `
-local jp = ARGV[1]
-local now = tonumber(ARGV[2])
-local n = tonumber(ARGV[4])
-local from = forget()
-local previous = recall()
+local jp, now, n, from, previous = settling()
 if previous then return replayed(jp, n, previous) end
 local flags = {}
 for i = from, #ARGV, 2 do
@@ -579,11 +582,7 @@ export const settle = script(
   "tasqueueSettle",
   7,
   claimLua + holdsLua + recordLua + `
-local jp = ARGV[1]
-local now = tonumber(ARGV[2])
-local n = tonumber(ARGV[4])
-local from = forget()
-local previous = recall()
+local jp, now, n, from, previous = settling()
 if previous then return replayed(jp, n, previous) end
 local rp = ARGV[from]
 local ttl = tonumber(ARGV[from + 1])
