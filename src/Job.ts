@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Cron, Data, Duration, Effect, Either, ParseResult, Pipeable, Schema } from "effect"
+import { Cron, Duration, Effect, Either, ParseResult, Pipeable, Schema } from "effect"
 import type * as Task from "./Task.js"
+import { InvalidJobOptions, InvalidPayload, InvalidSchedule } from "./TasqueueError.js"
 
 /**
  * A job's id: given by the client or generated at enqueue.
@@ -193,40 +194,12 @@ export const JobMessage = Schema.Struct({
 export type JobMessage = typeof JobMessage.Type
 
 /**
- * A payload that does not satisfy its task's schema, or that cannot be encoded as JSON.
+ * The errors of building a job, defined in `TasqueueError` and re-exported here.
  *
  * @since 0.1.0
  * @category errors
  */
-export class InvalidPayload extends Data.TaggedError("InvalidPayload")<{
-  readonly task: string
-  readonly message: string
-  readonly cause?: unknown
-}> {}
-
-/**
- * A cron expression that does not parse.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidSchedule extends Data.TaggedError("InvalidSchedule")<{
-  readonly schedule: string
-  readonly message: string
-  readonly cause?: unknown
-}> {}
-
-/**
- * Job options out of range: negative or fractional retries, an empty id or queue, a negative
- * delay, a non-positive timeout, both `eta` and `delay`.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidJobOptions extends Data.TaggedError("InvalidJobOptions")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+export { InvalidJobOptions, InvalidPayload, InvalidSchedule } from "./TasqueueError.js"
 
 /**
  * @since 0.1.0

@@ -16,14 +16,24 @@
  */
 import type { Option } from "effect"
 import { Effect, Either, ParseResult, Pipeable, Schema } from "effect"
-import { fromUtf8 } from "./internal/codec.js"
-import * as Workflows from "./internal/workflow.js"
-import type * as Job from "./Job.js"
-import type { InvalidPayload } from "./Job.js"
 import type { BrokerError } from "./Broker.js"
+import { fromUtf8 } from "./internal/codec.js"
+import * as Workflows from "./internal/workflow/definition.js"
+import type * as Job from "./Job.js"
+import type { InvalidPayload, Status } from "./Job.js"
 import type { ResultsError } from "./Results.js"
 import * as Server from "./Server.js"
 import type * as Task from "./Task.js"
+import type { InvalidWorkflow, JobNotFound, WorkflowExists, WorkflowNotFound } from "./TasqueueError.js"
+import { Cancelled, JobFailed } from "./TasqueueError.js"
+
+/**
+ * The errors of workflows, defined in `TasqueueError` and re-exported here.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export { Cancelled, InvalidWorkflow, JobFailed, WorkflowExists, WorkflowNotFound } from "./TasqueueError.js"
 
 /**
  * @since 0.1.0
@@ -75,36 +85,57 @@ export type Output<S> = S extends Workflow<infer A> ? A
 type Last<S extends ReadonlyArray<unknown>> = S extends readonly [...Array<unknown>, infer L] ? L : S[number]
 
 /**
- * A job of a workflow failed for good: the job, its task and its last error.
+ * One job of a workflow: its status, or undefined while it is not enqueued (a later step of a
+ * chain).
  *
  * @since 0.1.0
- * @category errors
+ * @category models
  */
-export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
-  jobId: Schema.String,
-  task: Schema.String,
-  error: Schema.String,
-  workflowId: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    return `job ${this.jobId} (task "${this.task}")${
-      this.workflowId === undefined ? "" : ` of workflow ${this.workflowId}`
-    } failed: ${this.error}`
-  }
+export interface WorkflowJob {
+  readonly id: string
+  readonly task: string
+  readonly status: Status | undefined
 }
 
 /**
- * The job or workflow was cancelled before it finished.
+ * The state of a workflow (group, chain, or any nesting of them).
  *
  * @since 0.1.0
- * @category errors
+ * @category models
  */
-export class Cancelled extends Schema.TaggedError<Cancelled>()("Cancelled", {
-  id: Schema.String
-}) {
-  override get message(): string {
-    return `${this.id} was cancelled`
-  }
+export interface WorkflowStatus {
+  readonly id: string
+  /** `successful` when every job is; `failed` as soon as one failed for good; `cancelled` */
+  readonly status: Status
+  /** every job, in the workflow's order */
+  readonly jobs: ReadonlyArray<WorkflowJob>
+  /** the job that failed, with its error */
+  readonly failedJob?: { readonly id: string; readonly task: string; readonly error: string } | undefined
+}
+
+/**
+ * A group's state, as Tasqueue gives it: its status and each job's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GroupStatus {
+  readonly id: string
+  readonly status: Status
+  readonly jobs: Readonly<Record<string, Status | undefined>>
+}
+
+/**
+ * A chain's state, as Tasqueue gives it: its status, the job it is at, the jobs it has finished.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChainStatus {
+  readonly id: string
+  readonly status: Status
+  readonly currentJob: string | undefined
+  readonly finishedJobs: ReadonlyArray<string>
 }
 
 const Proto = {
@@ -220,7 +251,7 @@ export const enqueue = (
   step: Step
 ): Effect.Effect<
   string,
-  BrokerError | ResultsError | InvalidPayload | Server.WorkflowExists | Server.InvalidWorkflow,
+  BrokerError | ResultsError | InvalidPayload | WorkflowExists | InvalidWorkflow,
   Server.Server
 > =>
   Effect.flatMap(Server.Server, (server) =>
@@ -238,10 +269,10 @@ export type RunError =
   | BrokerError
   | ResultsError
   | InvalidPayload
-  | Server.WorkflowExists
-  | Server.InvalidWorkflow
-  | Server.WorkflowNotFound
-  | Server.JobNotFound
+  | WorkflowExists
+  | InvalidWorkflow
+  | WorkflowNotFound
+  | JobNotFound
   | ParseResult.ParseError
 
 /**
@@ -298,7 +329,7 @@ export const run = <S extends Step>(step: S): Effect.Effect<Output<S>, RunError,
  */
 export const status = (
   id: string
-): Effect.Effect<Server.WorkflowStatus, Server.WorkflowNotFound | ResultsError, Server.Server> =>
+): Effect.Effect<WorkflowStatus, WorkflowNotFound | ResultsError, Server.Server> =>
   Effect.flatMap(Server.Server, (server) => server.getWorkflow(id))
 
 /**
@@ -309,5 +340,5 @@ export const status = (
  */
 export const cancel = (
   id: string
-): Effect.Effect<boolean, Server.WorkflowNotFound | BrokerError | ResultsError, Server.Server> =>
+): Effect.Effect<boolean, WorkflowNotFound | BrokerError | ResultsError, Server.Server> =>
   Effect.flatMap(Server.Server, (server) => server.cancelWorkflow(id))

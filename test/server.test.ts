@@ -582,7 +582,7 @@ describe("Server on Memory", () => {
 
   it.effect("the default retry schedule backs off exponentially with jitter, capped at 10 minutes", () =>
     Effect.gen(function*() {
-      const { delayBefore } = yield* Effect.promise(() => import("../src/internal/retry.js"))
+      const { delayBefore } = yield* Effect.promise(() => import("../src/internal/server/retry.js"))
       const delays = yield* Effect.forEach([1, 2, 3, 12], (n) => delayBefore(Server.defaultRetrySchedule, n, undefined, 0))
       const [d1, d2, d3, d12] = delays.map(Option.getOrThrow)
       assert.isTrue(d1! >= 800 && d1! <= 1200, `${d1}`)

@@ -18,127 +18,31 @@
  *
  * @internal
  */
-import { Clock, Data, Effect, Either, Option, ParseResult, Schema } from "effect"
-import type { Broker, BrokerError } from "../Broker.js"
-import type { InvalidPayload, JobMessage, JobSpec, Status } from "../Job.js"
-import { isTerminal, JobSpec as JobSpecSchema } from "../Job.js"
-import type { Results, ResultsError } from "../Results.js"
-import { decodeMessage, fromUtf8, toBase64, utf8 } from "./codec.js"
-import { dueAt, makeMessage } from "./messages.js"
-
-/** A node of a workflow as stored. */
-export type Node =
-  | { readonly _tag: "job"; readonly id: string; readonly spec: JobSpec }
-  | { readonly _tag: "group"; readonly children: ReadonlyArray<Node> }
-  | { readonly _tag: "chain"; readonly children: ReadonlyArray<Node> }
-
-type NodeEncoded =
-  | { readonly _tag: "job"; readonly id: string; readonly spec: Schema.Schema.Encoded<typeof JobSpecSchema> }
-  | { readonly _tag: "group"; readonly children: ReadonlyArray<NodeEncoded> }
-  | { readonly _tag: "chain"; readonly children: ReadonlyArray<NodeEncoded> }
-
-const NodeSchema: Schema.Schema<Node, NodeEncoded> = Schema.Union(
-  Schema.Struct({ _tag: Schema.Literal("job"), id: Schema.String, spec: JobSpecSchema }),
-  Schema.Struct({
-    _tag: Schema.Literal("group"),
-    children: Schema.Array(Schema.suspend((): Schema.Schema<Node, NodeEncoded> => NodeSchema))
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("chain"),
-    children: Schema.Array(Schema.suspend((): Schema.Schema<Node, NodeEncoded> => NodeSchema))
-  })
-)
-
-/** A stored workflow. */
-export const Definition = Schema.Struct({
-  id: Schema.String,
-  root: NodeSchema,
-  createdAt: Schema.Number
-})
-export type Definition = typeof Definition.Type
-
-/** How a workflow ended. */
-export const End = Schema.Struct({
-  status: Schema.Literal("successful", "failed", "cancelled"),
-  at: Schema.Number,
-  jobId: Schema.optional(Schema.String),
-  task: Schema.optional(Schema.String),
-  error: Schema.optional(Schema.String)
-})
-export type End = typeof End.Type
-
-/** A node before ids are given: what the public constructors build. */
-export type Draft =
-  | { readonly _tag: "job"; readonly spec: JobSpec }
-  | { readonly _tag: "group"; readonly children: ReadonlyArray<Draft> }
-  | { readonly _tag: "chain"; readonly children: ReadonlyArray<Draft> }
-
-export class WorkflowNotFound extends Data.TaggedError("WorkflowNotFound")<{
-  readonly id: string
-  readonly message: string
-}> {}
-
-export const definitionKey = (id: string) => `wf:${id}`
-export const endKey = (id: string) => `wf:${id}:end`
-const doneKey = (id: string, path: string) => `wf:${id}:done:${path}`
-
-/** why a draft cannot run, if it cannot: an empty group, a chain of fewer than two steps */
-export const validate = (draft: Draft): string | undefined => {
-  if (draft._tag === "job") return undefined
-  if (draft._tag === "group" && draft.children.length === 0) return "a group needs at least one job"
-  if (draft._tag === "chain" && draft.children.length < 2) return "a chain needs at least two steps"
-  for (const child of draft.children) {
-    const invalid = validate(child)
-    if (invalid !== undefined) return invalid
-  }
-  return undefined
-}
-
-const childPath = (path: string, i: number) => (path === "" ? `${i}` : `${path}.${i}`)
-
-/** gives every job of a draft its id: the one in its options, or `<workflow id>/<path>` */
-export const assignIds = (workflowId: string, draft: Draft, path = ""): Node =>
-  draft._tag === "job"
-    ? { _tag: "job", id: draft.spec.opts.id ?? `${workflowId}/${path === "" ? "job" : path}`, spec: draft.spec }
-    : { _tag: draft._tag, children: draft.children.map((child, i) => assignIds(workflowId, child, childPath(path, i))) }
-
-export const nodeAt = (root: Node, path: string): Node | undefined => {
-  if (path === "") return root
-  let node: Node | undefined = root
-  for (const part of path.split(".")) {
-    if (node === undefined || node._tag === "job") return undefined
-    node = node.children[Number(part)]
-  }
-  return node
-}
-
-const parentPath = (path: string): string | undefined =>
-  path === "" ? undefined : path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : ""
-
-const indexIn = (path: string) => Number(path.slice(path.lastIndexOf(".") + 1))
-
-/** the jobs of a node, in order */
-export const leaves = (node: Node): Array<{ readonly id: string; readonly spec: JobSpec }> =>
-  node._tag === "job" ? [node] : node.children.flatMap(leaves)
-
-/** the jobs whose results are a node's output: a job's own; a chain's last step's; all of a group's */
-export const outputLeaves = (node: Node): Array<string> =>
-  node._tag === "job"
-    ? [node.id]
-    : node._tag === "chain"
-    ? outputLeaves(node.children[node.children.length - 1]!)
-    : node.children.flatMap(outputLeaves)
-
-/** whether a node's output is one result (passed on as `prevJobResult`) or a list (`prevJobResults`) */
-const isSingle = (node: Node): boolean =>
-  node._tag === "job" ? true : node._tag === "chain" ? isSingle(node.children[node.children.length - 1]!) : false
+import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
+import type { Broker, BrokerError } from "../../Broker.js"
+import type { InvalidPayload, JobMessage, Status } from "../../Job.js"
+import type { Results, ResultsError } from "../../Results.js"
+import { WorkflowExists, WorkflowNotFound } from "../../TasqueueError.js"
+import { decodeMessage, fromUtf8, toBase64, utf8 } from "../codec.js"
+import { dueAt, makeMessage } from "../messages.js"
+import type { PendingMessage } from "../server/producer.js"
+import type { Node } from "./definition.js"
+import {
+  childPath,
+  Definition,
+  definitionKey,
+  doneKey,
+  End,
+  endKey,
+  indexIn,
+  isSingle,
+  leaves,
+  nodeAt,
+  outputLeaves,
+  parentPath
+} from "./definition.js"
 
 type Input = { readonly prevJobResult?: string; readonly prevJobResults?: ReadonlyArray<string> }
-
-interface Pending {
-  readonly message: JobMessage
-  readonly runAt: number | undefined
-}
 
 /** What the engine needs from the server. */
 export interface Deps {
@@ -146,7 +50,7 @@ export interface Deps {
   readonly broker: Broker["Type"]
   /** encodes and writes messages; when recovering, skips jobs already past `queued` */
   readonly enqueueMessages: (
-    items: ReadonlyArray<Pending>,
+    items: ReadonlyArray<PendingMessage>,
     recovering: boolean
   ) => Effect.Effect<void, BrokerError | ResultsError | InvalidPayload>
 }
@@ -185,7 +89,7 @@ export const make = (deps: Deps) => {
     Effect.map(results.get(endKey(id)), Option.flatMap((bytes) => Either.getRight(decodeEnd(fromUtf8(bytes)))))
 
   /** the messages that start `node`: every job that can run at once, with the input */
-  const starting = (workflowId: string, node: Node, path: string, input: Input, now: number): Array<Pending> => {
+  const starting = (workflowId: string, node: Node, path: string, input: Input, now: number): Array<PendingMessage> => {
     switch (node._tag) {
       case "job": {
         const message = makeMessage(node.spec, node.id, now, { workflow: { id: workflowId, node: path }, ...input })
@@ -199,15 +103,14 @@ export const make = (deps: Deps) => {
   }
 
   /** stores a workflow and enqueues the jobs it starts with */
-  const enqueue = (definition: Definition) =>
-    Effect.gen(function*() {
-      const created = yield* results.create(definitionKey(definition.id), encodeJson(definition))
-      if (!created) {
-        return yield* Effect.fail(new WorkflowExists({ id: definition.id, message: `workflow ${definition.id} exists already` }))
-      }
-      remember(definition)
-      yield* deps.enqueueMessages(starting(definition.id, definition.root, "", {}, definition.createdAt), false)
-    })
+  const enqueue = Effect.fnUntraced(function*(definition: Definition) {
+    const created = yield* results.create(definitionKey(definition.id), encodeJson(definition))
+    if (!created) {
+      return yield* Effect.fail(new WorkflowExists({ id: definition.id, message: `workflow ${definition.id} exists already` }))
+    }
+    remember(definition)
+    yield* deps.enqueueMessages(starting(definition.id, definition.root, "", {}, definition.createdAt), false)
+  })
 
   /** the output of a finished node, as the next step's input */
   const outputOf = (node: Node) =>
@@ -219,117 +122,95 @@ export const make = (deps: Deps) => {
   const end = (id: string, value: End) => results.create(endKey(id), encodeJson(value))
 
   /** marks the waiting jobs of a workflow cancelled and takes them out of their queues */
-  const cancelWaiting = (definition: Definition) =>
-    Effect.gen(function*() {
-      const jobs = leaves(definition.root)
-      const stored = yield* results.getJobs(jobs.map((j) => j.id))
-      const now = yield* Clock.currentTimeMillis
-      const records: Array<{ id: string; status: Status; message: Uint8Array; at: number }> = []
-      const removals: Array<{ queue: string; id: string }> = []
-      stored.forEach((bytes) => {
-        const message = Option.flatMap(bytes, (b) => Either.getRight(decodeMessage(b)))
-        if (Option.isNone(message)) return
-        const { meta } = message.value
-        if (meta.status !== "queued" && meta.status !== "retrying") return
-        const cancelled: JobMessage = { meta: { ...meta, status: "cancelled", finishedAt: now }, job: message.value.job }
-        records.push({ id: meta.id, status: "cancelled", message: encodeJson(cancelled), at: now })
-        removals.push({ queue: meta.queue, id: meta.id })
-      })
-      if (records.length > 0) yield* results.record(records)
-      yield* Effect.forEach(removals, ({ id, queue }) => deps.broker.remove(queue, id), { discard: true })
+  const cancelWaiting = Effect.fnUntraced(function*(definition: Definition) {
+    const jobs = leaves(definition.root)
+    const stored = yield* results.getJobs(jobs.map((j) => j.id))
+    const now = yield* Clock.currentTimeMillis
+    const records: Array<{ id: string; status: Status; message: Uint8Array; at: number }> = []
+    const removals: Array<{ queue: string; id: string }> = []
+    stored.forEach((bytes) => {
+      const message = Option.flatMap(bytes, (b) => Either.getRight(decodeMessage(b)))
+      if (Option.isNone(message)) return
+      const { meta } = message.value
+      if (meta.status !== "queued" && meta.status !== "retrying") return
+      const cancelled: JobMessage = { meta: { ...meta, status: "cancelled", finishedAt: now }, job: message.value.job }
+      records.push({ id: meta.id, status: "cancelled", message: encodeJson(cancelled), at: now })
+      removals.push({ queue: meta.queue, id: meta.id })
     })
+    if (records.length > 0) yield* results.record(records)
+    yield* Effect.forEach(removals, ({ id, queue }) => deps.broker.remove(queue, id), { discard: true })
+  })
 
   /** what follows a final state of a workflow's job */
-  const onFinal = (message: JobMessage, status: Status, recovering: boolean) =>
-    Effect.gen(function*() {
-      const ref = message.meta.workflow
-      if (ref === undefined || status === "cancelled") return
-      const definition = yield* load(ref.id)
-      const now = yield* Clock.currentTimeMillis
-      if (status === "failed") {
-        const ended = yield* end(ref.id, {
-          status: "failed",
-          at: now,
-          jobId: message.meta.id,
-          task: message.job.task,
-          error: message.meta.prevErr
-        })
-        if (ended || recovering) yield* cancelWaiting(definition)
+  const onFinal = Effect.fnUntraced(function*(message: JobMessage, status: Status, recovering: boolean) {
+    const ref = message.meta.workflow
+    if (ref === undefined || status === "cancelled") return
+    const definition = yield* load(ref.id)
+    const now = yield* Clock.currentTimeMillis
+    if (status === "failed") {
+      const ended = yield* end(ref.id, {
+        status: "failed",
+        at: now,
+        jobId: message.meta.id,
+        task: message.job.task,
+        error: message.meta.prevErr
+      })
+      if (ended || recovering) yield* cancelWaiting(definition)
+      return
+    }
+    if (Option.isSome(yield* getEnd(ref.id))) return
+    let path = ref.node
+    for (;;) {
+      const parent = parentPath(path)
+      if (parent === undefined) {
+        yield* end(ref.id, { status: "successful", at: now })
         return
       }
-      if (Option.isSome(yield* getEnd(ref.id))) return
-      let path = ref.node
-      for (;;) {
-        const parent = parentPath(path)
-        if (parent === undefined) {
-          yield* end(ref.id, { status: "successful", at: now })
-          return
-        }
-        const parentNode = nodeAt(definition.root, parent)!
-        if (parentNode._tag === "group") {
-          const size = yield* results.add(doneKey(ref.id, parent), `${indexIn(path)}`)
-          if (size < parentNode.children.length) return
+      const parentNode = nodeAt(definition.root, parent)!
+      if (parentNode._tag === "group") {
+        const size = yield* results.add(doneKey(ref.id, parent), `${indexIn(path)}`)
+        if (size < parentNode.children.length) return
+        path = parent
+        continue
+      }
+      if (parentNode._tag === "chain") {
+        const i = indexIn(path)
+        if (i === parentNode.children.length - 1) {
           path = parent
           continue
         }
-        if (parentNode._tag === "chain") {
-          const i = indexIn(path)
-          if (i === parentNode.children.length - 1) {
-            path = parent
-            continue
-          }
-          const input = yield* outputOf(parentNode.children[i]!)
-          const next = childPath(parent, i + 1)
-          yield* deps.enqueueMessages(starting(ref.id, parentNode.children[i + 1]!, next, input, now), recovering)
-          return
-        }
-        return yield* Effect.dieMessage(`workflow ${ref.id}: node ${parent} is not a group or chain`)
+        const input = yield* outputOf(parentNode.children[i]!)
+        const next = childPath(parent, i + 1)
+        yield* deps.enqueueMessages(starting(ref.id, parentNode.children[i + 1]!, next, input, now), recovering)
+        return
       }
-    })
+      return yield* Effect.dieMessage(`workflow ${ref.id}: node ${parent} is not a group or chain`)
+    }
+  })
 
   /** cancels a workflow: it ends as cancelled (unless it ended already) and its waiting jobs are cancelled */
-  const cancel = (id: string) =>
-    Effect.gen(function*() {
-      const definition = yield* load(id)
-      const now = yield* Clock.currentTimeMillis
-      const ended = yield* end(id, { status: "cancelled", at: now })
-      if (ended) yield* cancelWaiting(definition)
-      return ended
-    })
+  const cancel = Effect.fnUntraced(function*(id: string) {
+    const definition = yield* load(id)
+    const now = yield* Clock.currentTimeMillis
+    const ended = yield* end(id, { status: "cancelled", at: now })
+    if (ended) yield* cancelWaiting(definition)
+    return ended
+  })
 
   /** the statuses of a workflow's jobs, in order; none for a job not enqueued yet */
-  const jobStatuses = (definition: Definition) =>
-    Effect.gen(function*() {
-      const jobs = leaves(definition.root)
-      const stored = yield* results.getJobs(jobs.map((j) => j.id))
-      return jobs.map((job, i) => ({
-        id: job.id,
-        task: job.spec.task,
-        status: Option.flatMap(stored[i]!, (b) => Either.getRight(decodeMessage(b))).pipe(
-          Option.map((m) => m.meta.status)
-        )
-      }))
-    })
+  const jobStatuses = Effect.fnUntraced(function*(definition: Definition) {
+    const jobs = leaves(definition.root)
+    const stored = yield* results.getJobs(jobs.map((j) => j.id))
+    return jobs.map((job, i) => ({
+      id: job.id,
+      task: job.spec.task,
+      status: Option.flatMap(stored[i]!, (b) => Either.getRight(decodeMessage(b))).pipe(
+        Option.map((m) => m.meta.status)
+      )
+    }))
+  })
 
   return { enqueue, onFinal, cancel, load, getEnd, jobStatuses }
 }
 
 export type Engine = ReturnType<typeof make>
-
-export class WorkflowExists extends Data.TaggedError("WorkflowExists")<{
-  readonly id: string
-  readonly message: string
-}> {}
-
-/** the status of a workflow from its end and its jobs' statuses */
-export const workflowStatus = (
-  end: Option.Option<End>,
-  jobs: ReadonlyArray<{ readonly status: Option.Option<Status> }>
-): Status =>
-  Option.isSome(end)
-    ? end.value.status
-    : jobs.some((j) => Option.isSome(j.status) && j.status.value !== "queued" && !isTerminal(j.status.value))
-    ? "processing"
-    : jobs.some((j) => Option.exists(j.status, isTerminal))
-    ? "processing"
-    : "queued"

@@ -1,0 +1,195 @@
+/**
+ * The errors of tasqueue's public API, in one place. Each is a `Schema.TaggedError` with a
+ * human-readable `message` and the ids it is about, so it can be stored and read back as data.
+ *
+ * The modules that raise them re-export them under their old names (`Server.UnknownTask`,
+ * `Job.InvalidPayload`, `Workflow.JobFailed`, ...). The errors of the backend seams,
+ * `Broker.BrokerError`, `Broker.LeaseLost` and `Results.ResultsError`, stay with their services:
+ * they are in-process failures of a backend, never stored.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+// ---------------------------------------------------------------------------------------------
+// jobs
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A payload that does not satisfy its task's schema, or that cannot be encoded as JSON.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
+  task: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * A cron expression that does not parse.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidSchedule extends Schema.TaggedError<InvalidSchedule>()("InvalidSchedule", {
+  schedule: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * Job options out of range: negative or fractional retries, an empty id or queue, a negative
+ * delay, a non-positive timeout, both `eta` and `delay`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidJobOptions extends Schema.TaggedError<InvalidJobOptions>()("InvalidJobOptions", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * No job with this id is known to the results store (never enqueued, deleted or expired).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The job has saved no result (it has not finished, or saved nothing).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultNotFound extends Schema.TaggedError<ResultNotFound>()("ResultNotFound", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+// ---------------------------------------------------------------------------------------------
+// workers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A handler for this task name is registered already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateTask extends Schema.TaggedError<DuplicateTask>()("DuplicateTask", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A job names a task that no handler is registered for. The job is marked failed with it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownTask extends Schema.TaggedError<UnknownTask>()("UnknownTask", {
+  id: Schema.String,
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The handler ran past the job's `timeout` and was interrupted. The attempt counts as failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobTimeout extends Schema.TaggedError<JobTimeout>()("JobTimeout", {
+  id: Schema.String,
+  timeout: Schema.DurationFromMillis,
+  message: Schema.String
+}) {}
+
+/**
+ * The value a handler returned does not match its task's result schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidResult extends Schema.TaggedError<InvalidResult>()("InvalidResult", {
+  id: Schema.String,
+  task: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+// ---------------------------------------------------------------------------------------------
+// workflows
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * No workflow (group or chain) with this id is known to the results store.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>()("WorkflowNotFound", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A workflow with this id exists already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowExists extends Schema.TaggedError<WorkflowExists>()("WorkflowExists", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A workflow that cannot run: an empty group, a chain of fewer than two steps.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidWorkflow extends Schema.TaggedError<InvalidWorkflow>()("InvalidWorkflow", {
+  message: Schema.String
+}) {}
+
+/**
+ * A job of a workflow failed for good: the job, its task and its last error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
+  jobId: Schema.String,
+  task: Schema.String,
+  error: Schema.String,
+  workflowId: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `job ${this.jobId} (task "${this.task}")${
+      this.workflowId === undefined ? "" : ` of workflow ${this.workflowId}`
+    } failed: ${this.error}`
+  }
+}
+
+/**
+ * The job or workflow was cancelled before it finished.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Cancelled extends Schema.TaggedError<Cancelled>()("Cancelled", {
+  id: Schema.String
+}) {
+  override get message(): string {
+    return `${this.id} was cancelled`
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What a handler finds as `JobCtx`: the job's meta and spec, the attempt, `save`, and the
+ * results of earlier chain steps, decoded only when read.
+ *
+ * @internal
+ */
+import type { Context } from "effect"
+import { Option } from "effect"
+import type { JobMessage, Meta } from "../../Job.js"
+import type { JobCtx } from "../../JobCtx.js"
+import type { Results } from "../../Results.js"
+import { fromBase64, utf8 } from "../codec.js"
+
+class JobContext implements Context.Tag.Service<typeof JobCtx> {
+  readonly meta: Meta
+  readonly job: JobMessage["job"]
+  readonly save: JobCtx["Type"]["save"]
+  constructor(message: JobMessage, readonly attempt: number, results: Results["Type"]) {
+    this.meta = message.meta
+    this.job = message.job
+    this.save = (result) => results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result)
+  }
+  get prevJobResult() {
+    return Option.map(Option.fromNullable(this.meta.prevJobResult), fromBase64)
+  }
+  get prevJobResults() {
+    return (this.meta.prevJobResults ?? []).map(fromBase64)
+  }
+}
+
+/** the `JobCtx` of one attempt of a job */
+export const make = (message: JobMessage, attempt: number, results: Results["Type"]): JobCtx["Type"] =>
+  new JobContext(message, attempt, results)

@@ -1,0 +1,96 @@
+/**
+ * Recording a job's states, and what follows a final one: the follow-up jobs of `onSuccess` /
+ * `onError`, the next run of a cron job, the next steps of its workflow. Ids of what follows are
+ * derived from the finished job's, so doing it twice (after a crash) enqueues nothing twice.
+ *
+ * @internal
+ */
+import { Effect, Either } from "effect"
+import type { Delivery } from "../../Broker.js"
+import type { JobMessage, Meta, Status } from "../../Job.js"
+import { parseSchedule } from "../../Job.js"
+import type { Results } from "../../Results.js"
+import { encodeMessage } from "../codec.js"
+import { dueAt, makeMessage, nextOccurrence } from "../messages.js"
+import type { Engine } from "../workflow/engine.js"
+import type { PendingMessage, Producer } from "./producer.js"
+
+/** a message with some of its meta replaced */
+export const withMeta = (message: JobMessage, meta: Partial<Meta>): JobMessage => ({
+  meta: { ...message.meta, ...meta },
+  job: message.job
+})
+
+/** whether nothing follows a job's final state: no follow-up jobs, no cron, no workflow */
+export const nothingFollows = (message: JobMessage) =>
+  message.job.onSuccess === undefined && message.job.onError === undefined &&
+  message.meta.schedule === undefined && message.meta.workflow === undefined
+
+export interface Deps {
+  readonly results: Results["Type"]
+  readonly enqueueMessages: Producer["enqueueMessages"]
+  readonly workflows: Engine
+}
+
+export const make = ({ enqueueMessages, results, workflows }: Deps) => {
+  /** records a state of a job; true when the store applied it (a final state is never overwritten) */
+  const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
+    Effect.map(
+      results.record([{ id: message.meta.id, status, message: encodeMessage(message), result, at: now }]),
+      (applied) => applied[0] === true
+    )
+
+  /** enqueues the follow-up jobs and the next cron run, then lets the workflow go on */
+  const followUps = Effect.fnUntraced(function*(message: JobMessage, status: Status, now: number, recovering: boolean) {
+    const { job, meta } = message
+    const next: Array<PendingMessage> = []
+    const specs = status === "successful" ? job.onSuccess : status === "failed" ? job.onError : undefined
+    const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
+    specs?.forEach((spec, i) => {
+      const id = ids[i] ?? `${meta.id}/${status === "successful" ? "ok" : "err"}${i}`
+      next.push({ message: makeMessage(spec, id, now), runAt: dueAt(spec, now) })
+    })
+    if (meta.schedule !== undefined && status !== "cancelled") {
+      const cron = parseSchedule(meta.schedule)
+      if (Either.isRight(cron)) {
+        const at = nextOccurrence(cron.right, now)
+        const series = meta.seriesId ?? meta.id
+        next.push({
+          message: makeMessage(job, `${series}@${at}`, now, { seriesId: series }),
+          runAt: at
+        })
+      }
+    }
+    yield* enqueueMessages(next, recovering)
+    yield* workflows.onFinal(message, status, recovering)
+  })
+
+  /** what follows a final state (nothing for most jobs) */
+  const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
+    nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering)
+
+  /**
+   * Records a final state, does what follows it, then acknowledges. When nothing follows (no
+   * follow-up jobs, cron or workflow) and the results store can, the record and the ack are
+   * one step.
+   */
+  const finish = (
+    delivery: Delivery,
+    message: JobMessage,
+    status: "successful" | "failed",
+    now: number,
+    result?: Uint8Array
+  ) => {
+    const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now }
+    return results.recordAndAck !== undefined && nothingFollows(message)
+      ? Effect.asVoid(results.recordAndAck([record], delivery))
+      : results.record([record]).pipe(
+        Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now) : Effect.void),
+        Effect.zipRight(delivery.ack)
+      )
+  }
+
+  return { writeState, afterFinal, finish }
+}
+
+export type Lifecycle = ReturnType<typeof make>

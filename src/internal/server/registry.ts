@@ -1,0 +1,112 @@
+/**
+ * The registry of a server: the handlers registered by task name, with their types erased.
+ * Registering captures the handler's context (what its layer required) and builds, once, what
+ * a worker runs per job: the payload decoder, the handler with its result encoder, and the
+ * callbacks, each given the handler's context plus `JobCtx`.
+ *
+ * @internal
+ */
+import type { Cause, Schedule } from "effect"
+import { Context, Effect, Either, FiberRef, Option, ParseResult, Schema } from "effect"
+import { defaultQueue } from "../../Job.js"
+import { JobCtx } from "../../JobCtx.js"
+import type * as Server from "../../Server.js"
+import type * as Task from "../../Task.js"
+import { DuplicateTask, InvalidResult } from "../../TasqueueError.js"
+import { utf8 } from "../codec.js"
+import { logged } from "./tracing.js"
+
+/** A registered handler with its types erased. */
+export interface Registration {
+  readonly task: Task.Task.Any
+  readonly queue: string
+  readonly concurrency: number
+  readonly retrySchedule: Schedule.Schedule<unknown, unknown> | undefined
+  readonly decodePayload: (encoded: unknown) => Either.Either<unknown, ParseResult.ParseError>
+  /** runs the handler and encodes its result */
+  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Option.Option<Uint8Array>, unknown>
+  readonly onProcessing: ((ctx: JobCtx["Type"]) => Effect.Effect<void>) | undefined
+  readonly onSuccess: ((ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>) | undefined
+  readonly onRetrying: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
+  readonly onFailed: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
+}
+
+/** The handlers of one server. */
+export interface Registry {
+  readonly register: Server.Server["Type"]["register"]
+  readonly get: (task: string) => Registration | undefined
+  /** the names of the registered tasks */
+  readonly tasks: Effect.Effect<ReadonlyArray<string>>
+  /** the queues that have registered tasks, with their concurrency summed */
+  readonly queues: () => Map<string, number>
+}
+
+export const make = (): Registry => {
+  const registrations = new Map<string, Registration>()
+
+  const register: Registry["register"] = (task, handler, options = {}) =>
+    Effect.gen(function*() {
+      if (registrations.has(task.name)) {
+        return yield* new DuplicateTask({ task: task.name, message: `task "${task.name}" is registered already` })
+      }
+      const context = yield* Effect.context<any>()
+      const concurrency = options.concurrency ?? 1
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        return yield* Effect.dieMessage(`concurrency of task "${task.name}" must be a positive integer`)
+      }
+      // A job runs in a fiber of its own: give that fiber the handler's context (what the
+      // registration captured, plus JobCtx) for good, which is cheaper than providing it locally.
+      const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"]) =>
+        Effect.zipRight(
+          FiberRef.set(FiberRef.currentContext, Context.add(context, JobCtx, ctx)),
+          effect
+        ) as Effect.Effect<A, E>
+      const callback = (name: string, effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
+        logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+      const { onFailed, onProcessing, onRetrying, onSuccess } = options
+      const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
+      const encodeResult = resultSchema && Schema.encodeEither(resultSchema)
+      registrations.set(task.name, {
+        task,
+        queue: options.queue ?? defaultQueue,
+        concurrency,
+        retrySchedule: options.retrySchedule,
+        decodePayload: Schema.decodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>),
+        run: (payload, ctx) =>
+          withCtx(
+            Effect.flatMap(handler(payload as any), (value) => {
+              if (encodeResult === undefined) return Effect.succeed(Option.none())
+              const encoded = encodeResult(value)
+              return Either.isRight(encoded)
+                ? Effect.succeed(Option.some(utf8(JSON.stringify(encoded.right))))
+                : Effect.fail(
+                  new InvalidResult({
+                    id: ctx.meta.id,
+                    task: task.name,
+                    message: `result of task "${task.name}" does not match its schema: ${
+                      ParseResult.TreeFormatter.formatErrorSync(encoded.left)
+                    }`,
+                    cause: encoded.left
+                  })
+                )
+            }),
+            ctx
+          ),
+        onProcessing: onProcessing && ((ctx) => callback("onProcessing", onProcessing, ctx)),
+        onSuccess: onSuccess && ((ctx, result) => callback("onSuccess", onSuccess(result as any), ctx)),
+        onRetrying: onRetrying && ((ctx, failure) => callback("onRetrying", onRetrying(failure as any), ctx)),
+        onFailed: onFailed && ((ctx, failure) => callback("onFailed", onFailed(failure as any), ctx))
+      })
+    })
+
+  return {
+    register,
+    get: (task) => registrations.get(task),
+    tasks: Effect.sync(() => [...registrations.keys()]),
+    queues: () => {
+      const queues = new Map<string, number>()
+      for (const r of registrations.values()) queues.set(r.queue, (queues.get(r.queue) ?? 0) + r.concurrency)
+      return queues
+    }
+  }
+}

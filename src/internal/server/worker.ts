@@ -1,0 +1,296 @@
+/**
+ * The worker: consumes every queue that has registered tasks and runs each delivery to a
+ * settled end. Per delivery: decode it (dead-letter what does not decode), find its handler,
+ * decode the payload, skip it if its workflow has ended, record `processing`, run the handler
+ * under the job's timeout, record the outcome (successful, retrying after a delay from the retry
+ * schedule, failed) and settle the delivery. A delivery whose job is final already is a
+ * redelivery after a crash: what follows the final state is redone, then it is acknowledged.
+ *
+ * Shutdown is graceful: intake stops, running jobs get a grace period to finish, then they are
+ * interrupted and released for redelivery without using an attempt.
+ *
+ * This is the hot path: plain functions and `Effect.flatMap` chains, no generators per job.
+ *
+ * @internal
+ */
+import type { Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, FiberSet, identity, Option, ParseResult } from "effect"
+import type { Broker, BrokerError, Consumer, Delivery, LeaseLost } from "../../Broker.js"
+import type { JobMessage } from "../../Job.js"
+import type { Results, ResultsError } from "../../Results.js"
+import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
+import type { WorkflowNotFound } from "../../TasqueueError.js"
+import { decodeMessage, encodeBody } from "../codec.js"
+import type { Engine } from "../workflow/engine.js"
+import { describe, describeError } from "./failure.js"
+import * as JobContext from "./jobContext.js"
+import type { Lifecycle } from "./lifecycle.js"
+import { withMeta } from "./lifecycle.js"
+import type { Registration, Registry } from "./registry.js"
+import { backoff, delayBefore } from "./retry.js"
+import { jobLog, traced } from "./tracing.js"
+
+/** set once running jobs are to be released rather than failed */
+interface Shutdown {
+  started: boolean
+}
+
+export interface Deps {
+  readonly broker: Broker["Type"]
+  readonly results: Results["Type"]
+  readonly registry: Registry
+  readonly lifecycle: Lifecycle
+  readonly workflows: Engine
+  /** the retry schedule of tasks that set none */
+  readonly retrySchedule: Schedule.Schedule<unknown, unknown>
+  /** how long running jobs may finish after shutdown starts */
+  readonly shutdownGrace: Duration.Duration
+}
+
+export const make = (deps: Deps) => {
+  const { broker, lifecycle, registry, results, workflows } = deps
+  const { afterFinal, finish, writeState } = lifecycle
+
+  const jobContext = (message: JobMessage, delivery: Delivery) => JobContext.make(message, delivery.attempt, results)
+
+  /** records a final failure, enqueues what follows it and acknowledges */
+  const fail = (delivery: Delivery, message: JobMessage, error: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const failed = withMeta(message, { status: "failed", prevErr: error, finishedAt: now })
+      return finish(delivery, failed, "failed", now).pipe(
+        Effect.zipRight(jobLog(delivery, Effect.logWarning(`job failed: ${error}`))),
+        Effect.as(failed)
+      )
+    })
+
+  /**
+   * A job whose state is final already was delivered: a worker finished it and died before
+   * acknowledging, or it was cancelled. Redo what follows a final state, then acknowledge.
+   */
+  const recover = Effect.fnUntraced(function*(delivery: Delivery, id: string) {
+    const stored = yield* results.getJob(id)
+    const decoded = Option.flatMap(stored, (bytes) => Either.getRight(decodeMessage(bytes)))
+    if (Option.isSome(decoded)) {
+      const now = yield* Clock.currentTimeMillis
+      yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`))
+      yield* afterFinal(decoded.value, decoded.value.meta.status, now, true)
+    }
+    yield* delivery.ack
+  })
+
+  /**
+   * Processes one delivery. Uninterruptible but for the handler itself: whatever happens, the
+   * delivery is settled (interrupting the handler during shutdown releases it).
+   */
+  const process = (delivery: Delivery, shutdown: Shutdown) =>
+    Effect.suspend(() => {
+      const decoded = decodeMessage(delivery.body)
+      if (Either.isLeft(decoded)) {
+        return Effect.zipRight(
+          jobLog(delivery, Effect.logError(`dead-lettering the message: it does not decode: ${decoded.left}`)),
+          delivery.deadLetter(`undecodable message: ${decoded.left}`)
+        )
+      }
+      const message = decoded.right
+      const registration = registry.get(message.job.task)
+      if (registration === undefined) {
+        const error = new UnknownTask({
+          id: message.meta.id,
+          task: message.job.task,
+          message: `no handler is registered for task "${message.job.task}"`
+        })
+        return fail(delivery, message, describeError(error))
+      }
+      const payload = registration.decodePayload(message.job.payload)
+      if (Either.isLeft(payload)) {
+        const error = new InvalidPayload({
+          task: message.job.task,
+          message: `payload of job ${message.meta.id} does not match the schema of task "${message.job.task}": ${
+            ParseResult.TreeFormatter.formatErrorSync(payload.left)
+          }`,
+          cause: payload.left
+        })
+        return Effect.flatMap(
+          fail(delivery, message, describeError(error)),
+          (failed) => registration.onFailed?.(jobContext(failed, delivery), Cause.fail(error)) ?? Effect.void
+        )
+      }
+      return message.meta.workflow === undefined
+        ? attempt(delivery, message, registration, payload.right, shutdown)
+        : Effect.flatMap(workflows.getEnd(message.meta.workflow.id), (end) =>
+          Option.isNone(end)
+            ? attempt(delivery, message, registration, payload.right, shutdown)
+            // its workflow failed or was cancelled before it ran
+            : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.zipRight(
+                writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now),
+                delivery.ack
+              )))
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(
+          jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
+          delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
+        )
+      ),
+      Effect.uninterruptible
+    )
+
+  /** one attempt of a decoded job: record `processing`, run the handler, record the outcome */
+  const attempt = (
+    delivery: Delivery,
+    message: JobMessage,
+    registration: Registration,
+    payload: unknown,
+    shutdown: Shutdown
+  ) =>
+    Effect.flatMap(Clock.currentTimeMillis, (started) => {
+      const processing = withMeta(message, { status: "processing", processedAt: started })
+      return Effect.flatMap(writeState(processing, "processing", started), (applied) => {
+        if (!applied) return recover(delivery, message.meta.id)
+        const ctx = jobContext(processing, delivery)
+        const id = message.meta.id
+        const timeout = message.job.opts.timeout
+        const run = registration.run(payload, ctx).pipe(
+          timeout === undefined ? identity : Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
+          }),
+          traced(`tasqueue.job ${message.job.task}`, {
+            kind: "consumer",
+            attributes: {
+              "tasqueue.job.id": id,
+              "tasqueue.task": message.job.task,
+              "tasqueue.queue": message.meta.queue,
+              "tasqueue.attempt": delivery.attempt,
+              "tasqueue.retried": message.meta.retried
+            }
+          }),
+          Effect.interruptible,
+          Effect.exit
+        )
+        return (registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)).pipe(
+          Effect.flatMap((exit) => settle(delivery, message, processing, registration, shutdown, exit))
+        )
+      })
+    })
+
+  /** records the outcome of an attempt and settles the delivery */
+  const settle = (
+    delivery: Delivery,
+    message: JobMessage,
+    processing: JobMessage,
+    registration: Registration,
+    shutdown: Shutdown,
+    exit: Exit.Exit<Option.Option<Uint8Array>, unknown>
+  ) =>
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
+        if (Exit.isSuccess(exit)) {
+          const done = withMeta(processing, { status: "successful", finishedAt: now })
+          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
+            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value) ?? Effect.void)
+          )
+        }
+        const cause = exit.cause
+        if (Cause.isInterruptedOnly(cause) && shutdown.started) {
+          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now), delivery.nack())
+        }
+        return retryOrFail(delivery, message, processing, registration, cause, now)
+      }
+    )
+
+  /** a failed attempt: retried after the schedule's next delay, or failed for good */
+  const retryOrFail = Effect.fnUntraced(function*(
+    delivery: Delivery,
+    message: JobMessage,
+    processing: JobMessage,
+    registration: Registration,
+    cause: Cause.Cause<unknown>,
+    now: number
+  ) {
+    const error = describe(cause)
+    const retries = message.meta.retried
+    const delay = retries < message.meta.maxRetry
+      ? yield* delayBefore(registration.retrySchedule ?? deps.retrySchedule, retries + 1, Cause.squash(cause), now)
+      : Option.none<number>()
+    if (Option.isSome(delay)) {
+      const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
+      yield* writeState(retrying, "retrying", now)
+      yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
+      yield* jobLog(
+        delivery,
+        Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
+      )
+      if (registration.onRetrying !== undefined) yield* registration.onRetrying(jobContext(retrying, delivery), cause)
+      return
+    }
+    const failed = yield* fail(delivery, processing, error)
+    if (registration.onFailed !== undefined) yield* registration.onFailed(jobContext(failed, delivery), cause)
+  })
+
+  /** takes deliveries and runs each in `handlers`; the consumer's prefetch bounds how many run */
+  const intake = (queue: string, consumer: Consumer, handlers: FiberSet.FiberSet, shutdown: Shutdown) =>
+    Effect.forever(
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(consumer.take), (delivery) => FiberSet.run(handlers, process(delivery, shutdown)))
+      )
+    ).pipe(
+      Effect.tapErrorCause((cause) => Effect.logWarning("taking jobs failed; retrying", cause)),
+      Effect.retry(backoff),
+      Effect.orDie, // the retry never ends
+      Effect.annotateLogs({ module: "tasqueue/Server", queue })
+    )
+
+  /** opens a consumer of `queue`, retrying until it opens */
+  const open = (queue: string, concurrency: number) =>
+    broker.consumer(queue, { prefetch: concurrency }).pipe(
+      Effect.tapErrorCause((cause) => Effect.logWarning("opening a consumer failed; retrying", cause)),
+      Effect.retry(backoff),
+      Effect.orDie, // the retry never ends
+      Effect.map((consumer) => [queue, consumer] as const),
+      Effect.annotateLogs({ module: "tasqueue/Server", queue })
+    )
+
+  /** lets running jobs finish within the grace period, then interrupts them (they are released) */
+  const drain = (handlers: FiberSet.FiberSet) =>
+    Effect.gen(function*() {
+      if ((yield* FiberSet.size(handlers)) === 0) return
+      yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(deps.shutdownGrace)}`)
+      // finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it
+      yield* Effect.interruptible(FiberSet.awaitEmpty(handlers)).pipe(Effect.timeout(deps.shutdownGrace), Effect.ignore)
+      yield* FiberSet.clear(handlers)
+    })
+
+  /** consumes every queue with registered tasks until interrupted, then shuts down gracefully */
+  const start: Effect.Effect<never> = Effect.scoped(
+    Effect.gen(function*() {
+      const queues = registry.queues()
+      if (queues.size === 0) yield* Effect.logWarning("start: no task is registered; nothing to consume")
+      const shutdown: Shutdown = { started: false }
+      // Finalizers run in reverse: first the graceful shutdown below, then the intake loops'
+      // FiberSet, then the consumers (which release what is still unsettled), then `handlers`.
+      const handlers = yield* FiberSet.make()
+      const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) => open(queue, concurrency))
+      const loops = yield* FiberSet.make()
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          yield* FiberSet.clear(loops)
+          shutdown.started = true
+          yield* drain(handlers)
+        }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
+      )
+      for (const [queue, consumer] of consumers) {
+        yield* FiberSet.run(loops, intake(queue, consumer, handlers, shutdown))
+        yield* Effect.logInfo(`consuming ${queue} with concurrency ${queues.get(queue)}`).pipe(
+          Effect.annotateLogs({ module: "tasqueue/Server" })
+        )
+      }
+      return yield* Effect.never
+    })
+  )
+
+  return { start }
+}
