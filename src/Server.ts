@@ -11,8 +11,8 @@
  *
  * @since 0.1.0
  */
-import type { Cause, Duration, Option, ParseResult, Schedule } from "effect"
-import { Context, Effect, Layer } from "effect"
+import type { Cause, Duration, Option, ParseResult, Schedule, Scope } from "effect"
+import { Context, Effect, Layer, Stream } from "effect"
 import type { Broker, BrokerError } from "./Broker.js"
 import * as internal from "./internal/server/server.js"
 import { defaultRetrySchedule as defaultRetry } from "./internal/server/retry.js"
@@ -20,6 +20,7 @@ import type { Draft } from "./internal/workflow/definition.js"
 import type * as Job from "./Job.js"
 import type { InvalidPayload, JobId, JobMessage } from "./Job.js"
 import type { JobCtx } from "./JobCtx.js"
+import type { Filter, JobEvent } from "./JobEvent.js"
 import type { Page, Results, ResultsError } from "./Results.js"
 import type * as Task from "./Task.js"
 import type {
@@ -117,7 +118,12 @@ export interface Options {
   readonly shutdownGrace?: Duration.DurationInput | undefined
   /** the largest encoded job message `enqueue` accepts (1 MiB by default) */
   readonly maxMessageBytes?: number | undefined
-  /** how `awaitJob` polls the results store (by default from 5 ms, growing to 1 s) */
+  /**
+   * How `awaitJob` and `awaitWorkflow` read the results store while they wait. With a backend
+   * that provides events they wake on those, and this only covers a missed event (by default
+   * from 1 s, doubling, at most 5 s); without events it is all there is (by default from 5 ms,
+   * growing to 1 s).
+   */
   readonly pollSchedule?: Schedule.Schedule<unknown> | undefined
 }
 
@@ -189,8 +195,22 @@ export class Server extends Context.Tag("tasqueue/Server")<Server, {
   readonly getResultBytes: (
     ids: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<Option.Option<Uint8Array>>, ResultsError>
-  /** waits until the job's status is final and gives its message */
+  /**
+   * Waits until the job's status is final and gives its message. It wakes on the job's events
+   * and reads the results store to confirm (and, rarely, in case an event was missed).
+   */
   readonly awaitJob: (id: string) => Effect.Effect<JobMessage, JobNotFound | ResultsError>
+  /**
+   * The lifecycle events of jobs, from every process sharing the backend, that pass `filter`
+   * (all by default), from the moment the stream starts. Hints, not the source of truth: see
+   * `JobEvent` for which can be missed. Fails when the backend provides no events.
+   */
+  readonly events: (filter?: Filter) => Stream.Stream<JobEvent, BrokerError>
+  /**
+   * Like `events`, but subscribed when this effect completes (in the current scope): the stream
+   * holds every event published from then on, however late it is read.
+   */
+  readonly subscribe: (filter?: Filter) => Effect.Effect<Stream.Stream<JobEvent>, BrokerError, Scope.Scope>
   /**
    * Enqueues a workflow (see `Workflow`): stores it, then enqueues the jobs it starts with.
    * Gives its id.
@@ -381,6 +401,43 @@ export const getResult = <T extends Task.Task.Any>(
  */
 export const awaitJob = (id: string): Effect.Effect<JobMessage, JobNotFound | ResultsError, Server> =>
   Effect.flatMap(Server, (server) => server.awaitJob(id))
+
+/**
+ * The lifecycle events that pass `filter`, from every process sharing the backend; see
+ * `Server.events` and `JobEvent`.
+ *
+ * @example
+ * ```ts
+ * yield* Server.events({ queue: "emails" }).pipe(
+ *   Stream.runForEach((event) => Console.log(event._tag, event.id)),
+ *   Effect.forkScoped
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const events = (filter?: Filter): Stream.Stream<JobEvent, BrokerError, Server> =>
+  Stream.unwrap(Effect.map(Server, (server) => server.events(filter)))
+
+/**
+ * Subscribes to the lifecycle events that pass `filter`, in the current scope: the stream holds
+ * every event published after this effect completed. See `Server.subscribe`.
+ *
+ * @example
+ * ```ts
+ * const events = yield* Server.subscribe({ id })   // live from here on
+ * const id = yield* Server.enqueue(job)
+ * yield* events.pipe(Stream.takeUntil((e) => e._tag === "Succeeded"), Stream.runForEach(Console.log))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const subscribe = (
+  filter?: Filter
+): Effect.Effect<Stream.Stream<JobEvent>, BrokerError, Server | Scope.Scope> =>
+  Effect.flatMap(Server, (server) => server.subscribe(filter))
 
 /**
  * @since 0.1.0

@@ -11,6 +11,8 @@ export * as Job from "./Job.js"
 /** @since 0.1.0 */
 export * as JobCtx from "./JobCtx.js"
 /** @since 0.1.0 */
+export * as JobEvent from "./JobEvent.js"
+/** @since 0.1.0 */
 export * as Results from "./Results.js"
 /** @since 0.1.0 */
 export * as Server from "./Server.js"

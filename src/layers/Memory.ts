@@ -9,8 +9,10 @@
  */
 import { Duration, Layer } from "effect"
 import { Broker } from "../Broker.js"
+import * as MemoryEvents from "../internal/events/memory.js"
 import * as MemoryBroker from "../internal/memoryBroker.js"
 import * as MemoryResults from "../internal/memoryResults.js"
+import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
 
 /**
@@ -52,18 +54,26 @@ export const results = (options: Options = {}): Layer.Layer<Results> =>
     }))
 
 /**
- * Broker and Results in memory, with options.
+ * Lifecycle events within this process (see `JobEvent`); free when nobody subscribes.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<Broker | Results> =>
-  Layer.merge(broker(options), results(options))
+export const events: Layer.Layer<Events> = Layer.sync(Events, MemoryEvents.make)
 
 /**
- * Broker and Results in memory, with the default options.
+ * Broker, Results and Events in memory, with options.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Broker | Results> = layerWith({})
+export const layerWith = (options: Options): Layer.Layer<Broker | Results | Events> =>
+  Layer.mergeAll(broker(options), results(options), events)
+
+/**
+ * Broker, Results and Events in memory, with the default options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Broker | Results | Events> = layerWith({})

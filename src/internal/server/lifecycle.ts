@@ -13,6 +13,7 @@ import type { Results } from "../../Results.js"
 import { encodeMessage } from "../codec.js"
 import { dueAt, makeMessage, nextOccurrence } from "../messages.js"
 import type { Engine } from "../workflow/engine.js"
+import type { Hooks } from "./hooks.js"
 import type { PendingMessage, Producer } from "./producer.js"
 
 /** a message with some of its meta replaced */
@@ -30,9 +31,10 @@ export interface Deps {
   readonly results: Results["Type"]
   readonly enqueueMessages: Producer["enqueueMessages"]
   readonly workflows: Engine
+  readonly hooks: Hooks
 }
 
-export const make = ({ enqueueMessages, results, workflows }: Deps) => {
+export const make = ({ enqueueMessages, hooks, results, workflows }: Deps) => {
   /** records a state of a job; true when the store applied it (a final state is never overwritten) */
   const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
     Effect.map(
@@ -70,9 +72,9 @@ export const make = ({ enqueueMessages, results, workflows }: Deps) => {
     nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering)
 
   /**
-   * Records a final state, does what follows it, then acknowledges. When nothing follows (no
-   * follow-up jobs, cron or workflow) and the results store can, the record and the ack are
-   * one step.
+   * Records a final state, does what follows it, then acknowledges, and publishes the event.
+   * When nothing follows (no follow-up jobs, cron or workflow) and the results store can, the
+   * record and the ack are one step.
    */
   const finish = (
     delivery: Delivery,
@@ -82,11 +84,16 @@ export const make = ({ enqueueMessages, results, workflows }: Deps) => {
     result?: Uint8Array
   ) => {
     const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now }
+    const published = () =>
+      status === "successful"
+        ? hooks.succeeded(message, delivery.attempt, now)
+        : hooks.failed(message, delivery.attempt, message.meta.prevErr ?? "", now)
     return results.recordAndAck !== undefined && nothingFollows(message)
-      ? Effect.asVoid(results.recordAndAck([record], delivery))
+      ? Effect.flatMap(results.recordAndAck([record], delivery), published)
       : results.record([record]).pipe(
         Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now) : Effect.void),
-        Effect.zipRight(delivery.ack)
+        Effect.zipRight(delivery.ack),
+        Effect.flatMap(published)
       )
   }
 

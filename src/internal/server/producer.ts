@@ -14,6 +14,7 @@ import type { Results } from "../../Results.js"
 import { InvalidPayload } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
+import type { Hooks } from "./hooks.js"
 import { traced } from "./tracing.js"
 
 /** A message to write, with the time it is due. */
@@ -27,9 +28,10 @@ export interface Deps {
   readonly results: Results["Type"]
   /** the largest encoded message accepted */
   readonly maxMessageBytes: number
+  readonly hooks: Hooks
 }
 
-export const make = ({ broker, maxMessageBytes, results }: Deps) => {
+export const make = ({ broker, hooks, maxMessageBytes, results }: Deps) => {
   /**
    * Encodes messages and writes them: states first, then the queues (one write per queue).
    * When `recovering` (redoing what followed a final state after a crash), a job whose state
@@ -79,6 +81,7 @@ export const make = ({ broker, maxMessageBytes, results }: Deps) => {
     fresh.forEach((item, i) => add(item, encoded[i]!))
     requeue.forEach((item) => add(item, encodeBody(item.message)))
     for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
+    yield* hooks.enqueued(fresh, now)
   })
 
   /** enqueues jobs together and gives their ids in order */

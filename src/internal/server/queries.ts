@@ -1,11 +1,13 @@
 /**
- * Reading jobs: their states and results, waiting until a job is final (polling the results
- * store), the waiting and dead-lettered messages of a queue, the success and failed indexes;
+ * Reading jobs: their states and results, waiting until a job is final (woken by events, reading
+ * the results store to confirm), the waiting and dead-lettered messages of a queue, the success and failed indexes;
  * and cancelling a waiting job.
  *
  * @internal
  */
 import { Clock, Duration, Effect, Either, Option, ParseResult, Schedule, Schema } from "effect"
+import type { Events } from "../../JobEvent.js"
+import { isFinal } from "../../JobEvent.js"
 import type { Broker } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import { defaultQueue, isTerminal } from "../../Job.js"
@@ -14,11 +16,13 @@ import type * as Server from "../../Server.js"
 import type * as Task from "../../Task.js"
 import { JobNotFound, ResultNotFound } from "../../TasqueueError.js"
 import { decodeMessage, fromUtf8 } from "../codec.js"
+import type { Hooks } from "./hooks.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
 import { transient } from "./retry.js"
+import * as Waiting from "./waiting.js"
 
-/** how `awaitJob` and `awaitWorkflow` poll by default: from 5 ms, growing by half, at most 1 s */
+/** how `awaitJob` and `awaitWorkflow` poll without events: from 5 ms, growing by half, at most 1 s */
 export const defaultPollSchedule: Schedule.Schedule<unknown> = Schedule.exponential("5 millis", 1.5).pipe(
   Schedule.modifyDelay((d) => Duration.min(d, Duration.seconds(1)))
 )
@@ -26,11 +30,14 @@ export const defaultPollSchedule: Schedule.Schedule<unknown> = Schedule.exponent
 export interface Deps {
   readonly broker: Broker["Type"]
   readonly results: Results["Type"]
+  readonly events: Option.Option<Events["Type"]>
+  /** how the store is read while waiting, besides the wake-ups by events */
   readonly pollSchedule: Schedule.Schedule<unknown>
   readonly writeState: Lifecycle["writeState"]
+  readonly hooks: Hooks
 }
 
-export const make = ({ broker, pollSchedule, results, writeState }: Deps) => {
+export const make = ({ broker, events, hooks, pollSchedule, results, writeState }: Deps) => {
   const getJob = (id: string): Effect.Effect<JobMessage, JobNotFound | ResultsError> =>
     Effect.flatMap(results.getJob(id), (bytes): Effect.Effect<JobMessage, JobNotFound> => {
       if (Option.isNone(bytes)) return Effect.fail(new JobNotFound({ id, message: `job ${id} not found` }))
@@ -57,11 +64,15 @@ export const make = ({ broker, pollSchedule, results, writeState }: Deps) => {
       }
     )
 
-  const untilFinal = Schedule.passthrough(pollSchedule as Schedule.Schedule<unknown, JobMessage>).pipe(
-    Schedule.whileInput((message: JobMessage) => !isTerminal(message.meta.status))
-  )
-
-  const awaitJob = (id: string) => Effect.repeat(Effect.retry(getJob(id), transient), untilFinal)
+  const awaitJob = (id: string) =>
+    Waiting.until({
+      events,
+      filter: { id },
+      wake: isFinal,
+      read: Effect.retry(getJob(id), transient),
+      done: (message: JobMessage) => isTerminal(message.meta.status),
+      schedule: pollSchedule
+    })
 
   const getPending = (queue: string = defaultQueue) =>
     Effect.map(broker.pending(queue), (list) =>
@@ -84,8 +95,10 @@ export const make = ({ broker, pollSchedule, results, writeState }: Deps) => {
     const { meta } = message
     if (meta.status !== "queued" && meta.status !== "retrying") return false
     const now = yield* Clock.currentTimeMillis
-    const applied = yield* writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now)
+    const cancelled = withMeta(message, { status: "cancelled", finishedAt: now })
+    const applied = yield* writeState(cancelled, "cancelled", now)
     yield* broker.remove(meta.queue, id)
+    if (applied) yield* hooks.cancelled([cancelled], now)
     return applied
   })
 

@@ -6,41 +6,43 @@
  */
 import { Duration, Effect } from "effect"
 import { Broker } from "../../Broker.js"
+import { Events } from "../../JobEvent.js"
 import { Results } from "../../Results.js"
 import type * as Server from "../../Server.js"
+import * as EventStream from "../events/stream.js"
 import * as WorkflowEngine from "../workflow/engine.js"
 import * as WorkflowOperations from "../workflow/operations.js"
+import * as Hooks from "./hooks.js"
 import * as Lifecycle from "./lifecycle.js"
 import * as Producer from "./producer.js"
 import * as Queries from "./queries.js"
 import * as Registry from "./registry.js"
 import { defaultRetrySchedule } from "./retry.js"
+import * as Waiting from "./waiting.js"
 import * as Worker from "./worker.js"
 
 export const make = (options: Server.Options = {}): Effect.Effect<Server.Server["Type"], never, Broker | Results> =>
   Effect.gen(function*() {
     const broker = yield* Broker
     const results = yield* Results
+    const events = yield* Effect.serviceOption(Events)
+    const hooks = Hooks.make(events)
     const registry = Registry.make()
-    const producer = Producer.make({ broker, results, maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 })
-    const engine = WorkflowEngine.make({ broker, results, enqueueMessages: producer.enqueueMessages })
-    const lifecycle = Lifecycle.make({ results, enqueueMessages: producer.enqueueMessages, workflows: engine })
-    const queries = Queries.make({
-      broker,
-      results,
-      pollSchedule: options.pollSchedule ?? Queries.defaultPollSchedule,
-      writeState: lifecycle.writeState
-    })
-    const workflows = WorkflowOperations.make({
-      engine,
-      pollSchedule: options.pollSchedule ?? Queries.defaultPollSchedule
-    })
+    const producer = Producer.make({ broker, results, hooks, maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 })
+    const engine = WorkflowEngine.make({ broker, results, hooks, enqueueMessages: producer.enqueueMessages })
+    const lifecycle = Lifecycle.make({ results, hooks, enqueueMessages: producer.enqueueMessages, workflows: engine })
+    // with events, waiting wakes on them and the store is read only rarely besides
+    const pollSchedule = options.pollSchedule ??
+      (events._tag === "Some" ? Waiting.defaultFallbackSchedule : Queries.defaultPollSchedule)
+    const queries = Queries.make({ broker, results, events, hooks, pollSchedule, writeState: lifecycle.writeState })
+    const workflows = WorkflowOperations.make({ engine, events, pollSchedule })
     const worker = Worker.make({
       broker,
       results,
       registry,
       lifecycle,
       workflows: engine,
+      hooks,
       retrySchedule: options.retrySchedule ?? defaultRetrySchedule,
       shutdownGrace: Duration.decode(options.shutdownGrace ?? "30 seconds")
     })
@@ -51,6 +53,8 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
       enqueueMany: producer.enqueueMany,
       ...queries,
       ...workflows,
+      events: (filter = {}) => EventStream.stream(events, filter),
+      subscribe: (filter = {}) => EventStream.subscribe(events, filter),
       start: worker.start
     } satisfies Server.Server["Type"]
   })

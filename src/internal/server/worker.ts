@@ -23,6 +23,7 @@ import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import type { Engine } from "../workflow/engine.js"
 import { describe, describeError } from "./failure.js"
+import type { Hooks } from "./hooks.js"
 import * as JobContext from "./jobContext.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
@@ -41,6 +42,7 @@ export interface Deps {
   readonly registry: Registry
   readonly lifecycle: Lifecycle
   readonly workflows: Engine
+  readonly hooks: Hooks
   /** the retry schedule of tasks that set none */
   readonly retrySchedule: Schedule.Schedule<unknown, unknown>
   /** how long running jobs may finish after shutdown starts */
@@ -48,7 +50,7 @@ export interface Deps {
 }
 
 export const make = (deps: Deps) => {
-  const { broker, lifecycle, registry, results, workflows } = deps
+  const { broker, hooks, lifecycle, registry, results, workflows } = deps
   const { afterFinal, finish, writeState } = lifecycle
 
   const jobContext = (message: JobMessage, delivery: Delivery) => JobContext.make(message, delivery.attempt, results)
@@ -86,9 +88,11 @@ export const make = (deps: Deps) => {
     Effect.suspend(() => {
       const decoded = decodeMessage(delivery.body)
       if (Either.isLeft(decoded)) {
-        return Effect.zipRight(
-          jobLog(delivery, Effect.logError(`dead-lettering the message: it does not decode: ${decoded.left}`)),
-          delivery.deadLetter(`undecodable message: ${decoded.left}`)
+        const reason = `undecodable message: ${decoded.left}`
+        return jobLog(delivery, Effect.logError(`dead-lettering the message: it does not decode: ${decoded.left}`)).pipe(
+          Effect.zipRight(delivery.deadLetter(reason)),
+          Effect.zipRight(Clock.currentTimeMillis),
+          Effect.flatMap((now) => hooks.deadLettered(delivery.queue, delivery.id, reason, now))
         )
       }
       const message = decoded.right
@@ -121,11 +125,13 @@ export const make = (deps: Deps) => {
           Option.isNone(end)
             ? attempt(delivery, message, registration, payload.right, shutdown)
             // its workflow failed or was cancelled before it ran
-            : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.zipRight(
-                writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now),
-                delivery.ack
-              )))
+            : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              const cancelled = withMeta(message, { status: "cancelled", finishedAt: now })
+              return writeState(cancelled, "cancelled", now).pipe(
+                Effect.zipRight(delivery.ack),
+                Effect.zipRight(hooks.cancelled([cancelled], now))
+              )
+            }))
     }).pipe(
       Effect.catchAllCause((cause) =>
         Effect.zipRight(
@@ -170,7 +176,10 @@ export const make = (deps: Deps) => {
           Effect.interruptible,
           Effect.exit
         )
-        return (registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)).pipe(
+        return Effect.zipRight(
+          hooks.started(processing, delivery.attempt, started),
+          registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)
+        ).pipe(
           Effect.flatMap((exit) => settle(delivery, message, processing, registration, shutdown, exit))
         )
       })
@@ -220,6 +229,7 @@ export const make = (deps: Deps) => {
       const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
       yield* writeState(retrying, "retrying", now)
       yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
+      yield* hooks.retrying(retrying, delivery.attempt, delay.value, error, now)
       yield* jobLog(
         delivery,
         Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)

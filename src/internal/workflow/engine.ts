@@ -25,6 +25,7 @@ import type { Results, ResultsError } from "../../Results.js"
 import { WorkflowExists, WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, fromUtf8, toBase64, utf8 } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
+import type { Hooks } from "../server/hooks.js"
 import type { PendingMessage } from "../server/producer.js"
 import type { Node } from "./definition.js"
 import {
@@ -53,6 +54,7 @@ export interface Deps {
     items: ReadonlyArray<PendingMessage>,
     recovering: boolean
   ) => Effect.Effect<void, BrokerError | ResultsError | InvalidPayload>
+  readonly hooks: Hooks
 }
 
 const decodeDefinition = Schema.decodeUnknownEither(Schema.parseJson(Definition))
@@ -128,6 +130,7 @@ export const make = (deps: Deps) => {
     const now = yield* Clock.currentTimeMillis
     const records: Array<{ id: string; status: Status; message: Uint8Array; at: number }> = []
     const removals: Array<{ queue: string; id: string }> = []
+    const messages: Array<JobMessage> = []
     stored.forEach((bytes) => {
       const message = Option.flatMap(bytes, (b) => Either.getRight(decodeMessage(b)))
       if (Option.isNone(message)) return
@@ -135,10 +138,12 @@ export const make = (deps: Deps) => {
       if (meta.status !== "queued" && meta.status !== "retrying") return
       const cancelled: JobMessage = { meta: { ...meta, status: "cancelled", finishedAt: now }, job: message.value.job }
       records.push({ id: meta.id, status: "cancelled", message: encodeJson(cancelled), at: now })
+      messages.push(cancelled)
       removals.push({ queue: meta.queue, id: meta.id })
     })
     if (records.length > 0) yield* results.record(records)
     yield* Effect.forEach(removals, ({ id, queue }) => deps.broker.remove(queue, id), { discard: true })
+    yield* deps.hooks.cancelled(messages, now)
   })
 
   /** what follows a final state of a workflow's job */

@@ -4,18 +4,24 @@
  *
  * @internal
  */
-import { Clock, Effect, Option, Schedule } from "effect"
+import type { Schedule } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type * as Job from "../../Job.js"
+import type { Events } from "../../JobEvent.js"
+import { isFinal } from "../../JobEvent.js"
 import { InvalidWorkflow } from "../../TasqueueError.js"
 import type * as Workflow from "../../Workflow.js"
 import { transient } from "../server/retry.js"
 import { traced } from "../server/tracing.js"
-import type { Draft, End } from "./definition.js"
+import * as Waiting from "../server/waiting.js"
+import type { Draft } from "./definition.js"
 import { assignIds, validate, workflowStatus } from "./definition.js"
 import type { Engine } from "./engine.js"
 
 export interface Deps {
   readonly engine: Engine
+  readonly events: Option.Option<Events["Type"]>
+  /** how the store is read while waiting, besides the wake-ups by events */
   readonly pollSchedule: Schedule.Schedule<unknown>
 }
 
@@ -25,7 +31,7 @@ const jobsDraft = (tag: "group" | "chain", jobs: ReadonlyArray<Job.Job>): Draft 
   children: jobs.map((job) => ({ _tag: "job", spec: job.spec }))
 })
 
-export const make = ({ engine, pollSchedule }: Deps) => {
+export const make = ({ engine, events, pollSchedule }: Deps) => {
   /** stores a workflow, enqueues the jobs it starts with and gives its id */
   const enqueueWorkflow = (draft: Draft, options: { readonly id?: string | undefined } = {}) =>
     Effect.gen(function*() {
@@ -69,14 +75,18 @@ export const make = ({ engine, pollSchedule }: Deps) => {
       finishedJobs: w.jobs.filter((j) => j.status === "successful").map((j) => j.id)
     }))
 
-  const untilEnded = Schedule.passthrough(pollSchedule as Schedule.Schedule<unknown, Option.Option<End>>).pipe(
-    Schedule.whileInput(Option.isNone)
-  )
-
+  /** waits until the workflow's end is recorded; its jobs' final events wake the wait */
   const awaitWorkflow = (id: string) =>
     Effect.zipRight(
       engine.load(id),
-      Effect.repeat(Effect.retry(engine.getEnd(id), transient), untilEnded)
+      Waiting.until({
+        events,
+        filter: { workflowId: id },
+        wake: isFinal,
+        read: Effect.retry(engine.getEnd(id), transient),
+        done: (end: Option.Option<unknown>) => Option.isSome(end),
+        schedule: pollSchedule
+      })
     ).pipe(Effect.zipRight(getWorkflow(id)))
 
   return {
