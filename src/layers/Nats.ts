@@ -24,9 +24,11 @@ import * as NatsBroker from "../internal/nats/broker.js"
 import type { BrokerConfig, ConnectionConfig, ResultsConfig, StorageConfig, TlsConfig } from "../internal/nats/config.js"
 import * as Connection from "../internal/nats/connection.js"
 import { NatsError } from "../internal/nats/errors.js"
+import * as NatsEvents from "../internal/nats/events.js"
 import { isValidPrefix, names } from "../internal/nats/names.js"
 import * as NatsResults from "../internal/nats/results.js"
 import { Revisions } from "../internal/nats/revisions.js"
+import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
 
 export {
@@ -155,15 +157,19 @@ const resolve = (options: Options) =>
   })
 
 /**
- * A Broker and a Results store over one NATS connection, acquired in the current scope (the
- * connection is drained when it closes).
+ * A Broker, a Results store and Events over one NATS connection, acquired in the current scope
+ * (the connection is drained when it closes).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, NatsError, Scope.Scope> =>
+): Effect.Effect<
+  { readonly broker: Broker["Type"]; readonly results: Results["Type"]; readonly events: Events["Type"] },
+  NatsError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const config = yield* resolve(options)
     const conn = yield* Connection.connect(config.connection)
@@ -172,7 +178,8 @@ export const make = (
     const revisions = new Revisions()
     const results = yield* NatsResults.make(conn, config.results, revisions)
     const broker = yield* NatsBroker.make(conn, config.broker, revisions)
-    return { broker, results }
+    const events = yield* NatsEvents.make(conn, config.broker.names.prefix)
+    return { broker, results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
 
 /**
@@ -208,14 +215,32 @@ export const results = (options: Options): Layer.Layer<Results, NatsError> =>
   )
 
 /**
- * Broker and Results sharing one NATS connection.
+ * Lifecycle events over core NATS subjects (`<prefix>.events.<queue>`), with a connection of
+ * its own; see `JobEvent` for what can be missed.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Broker | Results, NatsError> =>
+export const events = (options: Options): Layer.Layer<Events, NatsError> =>
+  Layer.scoped(
+    Events,
+    Effect.gen(function*() {
+      const config = yield* resolve(options)
+      const conn = yield* Connection.connect(config.connection)
+      return yield* NatsEvents.make(conn, config.broker.names.prefix)
+    }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
+  )
+
+/**
+ * Broker, Results and Events sharing one NATS connection.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Broker | Results | Events, NatsError> =>
   Layer.scopedContext(
-    Effect.map(make(options), ({ broker, results }) => Context.make(Broker, broker).pipe(Context.add(Results, results)))
+    Effect.map(make(options), ({ broker, events, results }) =>
+      Context.make(Broker, broker).pipe(Context.add(Results, results), Context.add(Events, events)))
   )
 
 /**
@@ -234,5 +259,5 @@ export const layer = (options: Options): Layer.Layer<Broker | Results, NatsError
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
-): Layer.Layer<Broker | Results, NatsError | ConfigError.ConfigError> =>
+): Layer.Layer<Broker | Results | Events, NatsError | ConfigError.ConfigError> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -25,8 +25,10 @@ import { Broker } from "../Broker.js"
 import * as RedisBroker from "../internal/redis/broker.js"
 import * as Connection from "../internal/redis/connection.js"
 import { RedisError } from "../internal/redis/errors.js"
+import * as RedisEvents from "../internal/redis/events.js"
 import * as RedisResults from "../internal/redis/results.js"
 import * as Tick from "../internal/redis/tick.js"
+import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
 
 export {
@@ -166,20 +168,26 @@ const asRedisError = (e: { readonly message: string; readonly cause?: unknown })
   new RedisError({ message: e.message, cause: e.cause })
 
 /**
- * A Broker and a Results store over one connection, acquired in the current scope (the
- * connection is closed when it closes). Consumers open a blocking connection each.
+ * A Broker, a Results store and Events over one connection, acquired in the current scope (the
+ * connection is closed when it closes). Consumers open a blocking connection each; subscribers
+ * to events share one more.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, RedisError, Scope.Scope> =>
+): Effect.Effect<
+  { readonly broker: Broker["Type"]; readonly results: Results["Type"]; readonly events: Events["Type"] },
+  RedisError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const brokerConfig = yield* brokerOptions(options)
     const { conn, tick } = yield* open(options)
     const results = yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
-    return { broker: RedisBroker.make(conn, tick, brokerConfig), results }
+    const events = yield* RedisEvents.make(conn, brokerConfig.prefix)
+    return { broker: RedisBroker.make(conn, tick, brokerConfig), results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 
 /**
@@ -214,14 +222,31 @@ export const results = (options: Options = {}): Layer.Layer<Results, RedisError>
   )
 
 /**
- * Broker and Results on Redis, sharing one connection.
+ * Lifecycle events over Redis pub/sub (`<prefix>:events`), with a connection of its own; see
+ * `JobEvent` for what can be missed.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<Broker | Results, RedisError> =>
+export const events = (options: Options = {}): Layer.Layer<Events, RedisError> =>
+  Layer.scoped(
+    Events,
+    Effect.gen(function*() {
+      const conn = yield* Connection.make(yield* connectionOptions(options))
+      return yield* RedisEvents.make(conn, options.prefix ?? "tasqueue")
+    }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
+  )
+
+/**
+ * Broker, Results and Events on Redis, sharing one connection.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Broker | Results | Events, RedisError> =>
   Layer.scopedContext(
-    Effect.map(make(options), ({ broker, results }) => Context.make(Broker, broker).pipe(Context.add(Results, results)))
+    Effect.map(make(options), ({ broker, events, results }) =>
+      Context.make(Broker, broker).pipe(Context.add(Results, results), Context.add(Events, events)))
   )
 
 /**
@@ -241,5 +266,5 @@ export const layer = (options: Options = {}): Layer.Layer<Broker | Results, Redi
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
-): Layer.Layer<Broker | Results, RedisError | ConfigError.ConfigError> =>
+): Layer.Layer<Broker | Results | Events, RedisError | ConfigError.ConfigError> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -1,0 +1,68 @@
+/**
+ * Lifecycle events over Redis pub/sub: one channel per prefix (`<prefix>:events`), each message a
+ * batch of events (see ../events/codec.ts).
+ *
+ * Publishing never waits: events published in the same tick are written as one PUBLISH on the
+ * commands connection, after the state changes that caused them (so a subscriber that reads the
+ * store on an event finds the change), and its reply is not awaited. Subscribing needs a
+ * connection of its own (a connection in subscriber mode takes no other commands): it is opened
+ * with the first subscriber of this process, kept while there are subscribers and for a while
+ * after the last one leaves. Pub/sub is at most once: what is published while the subscriber
+ * connection is down is lost (ioredis subscribes again when it is back).
+ *
+ * @internal
+ */
+import type { Scope } from "effect"
+import { Effect, RcRef } from "effect"
+import { BrokerError } from "../../Broker.js"
+import type { Events, JobEvent } from "../../JobEvent.js"
+import { decodeBatch, encodeBatch } from "../events/codec.js"
+import * as Hub from "../events/hub.js"
+import type { Connection } from "./connection.js"
+import { describe } from "./errors.js"
+
+/** the channel of a prefix's events */
+export const channel = (prefix: string): string => `${prefix}:events`
+
+export const make = (conn: Connection, prefix: string): Effect.Effect<Events["Type"], never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const name = channel(prefix)
+    const hub = Hub.make()
+
+    let pending: Array<JobEvent> = []
+    const flush = () => {
+      const batch = pending
+      pending = []
+      conn.client.publish(name, encodeBatch(batch)).catch(() => {
+        // events are hints: a lost batch is what the fallback poll of a waiter covers
+      })
+    }
+    const publish: Events["Type"]["publish"] = (events) =>
+      Effect.sync(() => {
+        if (events.length === 0) return
+        if (pending.length === 0) queueMicrotask(flush)
+        for (const event of events) pending.push(event)
+      })
+
+    const subscription = yield* RcRef.make({
+      acquire: Effect.gen(function*() {
+        const client = yield* conn.duplicate("events")
+        const onMessage = (from: string, message: string) => {
+          if (from === name) hub.dispatch(decodeBatch(message))
+        }
+        client.on("message", onMessage)
+        yield* Effect.addFinalizer(() => Effect.sync(() => client.off("message", onMessage)))
+        yield* Effect.tryPromise(() => client.subscribe(name))
+      }).pipe(
+        Effect.mapError((error) =>
+          new BrokerError({ message: `cannot subscribe to the events on Redis: ${describe(error)}`, cause: error })
+        )
+      ),
+      idleTimeToLive: "30 seconds"
+    })
+
+    return {
+      publish,
+      subscribe: (filter, onEvent) => Effect.zipRight(RcRef.get(subscription), hub.add(filter, onEvent))
+    }
+  })
