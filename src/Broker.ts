@@ -140,6 +140,24 @@ export interface Consumer {
 }
 
 /**
+ * What a broker holds across all its queues, brought up to the current time: for test helpers
+ * that run a server until nothing is left to do (`tasqueue/testing`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Activity {
+  /** messages ready to be taken */
+  readonly ready: number
+  /** messages leased to consumers: running */
+  readonly leased: number
+  /** messages waiting for their time */
+  readonly delayed: number
+  /** the earliest time (epoch milliseconds) a delayed message is due or a lease runs out */
+  readonly nextDueAt: number | undefined
+}
+
+/**
  * The Broker service.
  *
  * @since 0.1.0
@@ -162,4 +180,9 @@ export class Broker extends Context.Tag("tasqueue/Broker")<Broker, {
   readonly deadLetters: (queue: string) => Effect.Effect<ReadonlyArray<DeadLetter>, BrokerError>
   /** removes a waiting (ready or delayed) message; false when it is not waiting */
   readonly remove: (queue: string, id: string) => Effect.Effect<boolean, BrokerError>
+  /**
+   * What the broker holds across its queues (optional: the Memory broker has it, for
+   * `tasqueue/testing`'s `runUntilIdle`; a distributed broker may leave it out).
+   */
+  readonly activity?: Effect.Effect<Activity, BrokerError> | undefined
 }>() {}

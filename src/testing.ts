@@ -1,6 +1,8 @@
 /**
  * Conformance suites for Broker and Results implementations, written once and run against
- * every backend (Memory, Redis, NATS here; yours too). They need `vitest` and `@effect/vitest`.
+ * every backend (Memory, Redis, NATS here; yours too), and `TestServer.runUntilIdle`, which
+ * runs a Server under `TestClock` until nothing is left to do. They need `vitest` and
+ * `@effect/vitest`.
  *
  * @example
  * ```ts
@@ -18,3 +20,5 @@ export * as BrokerSuite from "./testing/BrokerSuite.js"
 export * as ResultsSuite from "./testing/ResultsSuite.js"
 /** @since 0.1.0 */
 export * as ServerSuite from "./testing/ServerSuite.js"
+/** @since 0.1.0 */
+export * as TestServer from "./testing/TestServer.js"

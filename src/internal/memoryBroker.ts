@@ -9,7 +9,7 @@
  * @internal
  */
 import { Clock, Deferred, Duration, Effect, Exit } from "effect"
-import type { Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../Broker.js"
+import type { Activity, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../Broker.js"
 import type { Broker } from "../Broker.js"
 import { BrokerError, LeaseLost } from "../Broker.js"
 import { Fifo, Heap } from "./heap.js"
@@ -379,5 +379,28 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
       return true
     })
 
-  return { enqueue, consumer, pending, deadLetters, remove }
+  /** counts every queue's entries (a scan: for tests, not the hot path) */
+  const activity = Effect.clockWith((clock) =>
+    Effect.sync((): Activity => {
+      const now = clock.unsafeCurrentTimeMillis()
+      let ready = 0
+      let leased = 0
+      let delayed = 0
+      let nextDueAt: number | undefined = undefined
+      const due = (at: number) => {
+        if (Number.isFinite(at) && (nextDueAt === undefined || at < nextDueAt)) nextDueAt = at
+      }
+      for (const q of queues.values()) {
+        promote(q, now)
+        for (const entry of q.entries.values()) {
+          if (entry.state === "ready") ready++
+          else if (entry.state === "delayed") (delayed++, due(entry.runAt))
+          else if (entry.state === "leased") (leased++, due(entry.leaseUntil))
+        }
+      }
+      return { ready, leased, delayed, nextDueAt }
+    })
+  )
+
+  return { enqueue, consumer, pending, deadLetters, remove, activity }
 }
