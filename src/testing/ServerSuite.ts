@@ -7,7 +7,22 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer, Scope } from "effect"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
+import {
+  Chunk,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer as L,
+  Option,
+  Ref,
+  Schedule,
+  Schema,
+  Stream,
+  TestClock,
+  TestServices
+} from "effect"
 import type { Broker } from "../Broker.js"
 import * as Job from "../Job.js"
 import * as JobCtx from "../JobCtx.js"
@@ -32,6 +47,8 @@ export interface Options {
   readonly longDelay?: Duration.DurationInput | undefined
   /** per-test timeout in milliseconds for vitest */
   readonly timeout?: number | undefined
+  /** whether the backend provides `Events` (true by default): then the events scenarios run */
+  readonly events?: boolean | undefined
 }
 
 const Step = Task.make("suite.step", {
@@ -136,6 +153,8 @@ export const run = (name: string, options: Options): void => {
     ) => Effect.Effect<Job.Job<T>, Job.InvalidPayload | Job.InvalidJobOptions | Job.InvalidSchedule>
     /** how many times the handlers ran a job */
     readonly runsOf: (id: string) => Effect.Effect<number>
+    /** another client Server over the same backend, with options of its own */
+    readonly client: (options: Server.Options) => Effect.Effect<Server.Server["Type"]>
   }
 
   const scenario = <A, E>(
@@ -174,7 +193,8 @@ export const run = (name: string, options: Options): void => {
           queue,
           probe,
           job: (task, payload, jobOptions) => Job.make(task, payload, { queue, ...jobOptions }),
-          runsOf: (id) => Effect.map(Ref.get(probe.runs), (runs) => runs.filter((r) => r === id).length)
+          runsOf: (id) => Effect.map(Ref.get(probe.runs), (runs) => runs.filter((r) => r === id).length),
+          client: (serverOptions) => Effect.provide(Server.make(serverOptions), backend)
         }
         yield* Effect.provide(body(env), client)
       }).pipe(Effect.scoped), options.timeout)
@@ -366,6 +386,63 @@ export const run = (name: string, options: Options): void => {
         assert.strictEqual(yield* statusOf(`${id}/1`), undefined, "the next step is never enqueued")
         assert.strictEqual((yield* Server.getWorkflow(id)).status, "cancelled")
       }))
+
+    if (options.events !== false) {
+      scenario("events: a job's lifecycle, in order, filtered by job", ({ job }) =>
+        Effect.gen(function*() {
+          const failing = yield* job(Step, { add: 1, failures: 1 }, { maxRetries: 1, id: `e-${crypto.randomUUID()}` })
+          const id = failing.spec.opts.id!
+          const events = yield* Server.subscribe({ id })
+          const seen = yield* events.pipe(Stream.takeUntil((e) => e._tag === "Succeeded"), Stream.runCollect, Effect.fork)
+          yield* Server.enqueue(failing)
+          yield* Server.enqueue(yield* job(Step, { add: 2 })) // another job: filtered out
+          yield* awaitStatus(id, "retrying")
+          yield* advance("1100 millis")
+          const list = Chunk.toReadonlyArray(yield* Fiber.join(seen))
+          assert.deepStrictEqual(list.map((e) => e._tag), ["Enqueued", "Started", "Retrying", "Started", "Succeeded"])
+          assert.isTrue(list.every((e) => e.id === id && e.task === Step.name && e.queue === failing.spec.opts.queue))
+          const retrying = list[2]!
+          if (retrying._tag === "Retrying") {
+            assert.deepStrictEqual([retrying.retry, retrying.delay, retrying.error], [1, 1000, "Error: planned failure 1"])
+          }
+          const [, first, , second] = list
+          assert.deepStrictEqual([first?._tag === "Started" && first.attempt, second?._tag === "Started" && second.attempt], [1, 2])
+        }))
+
+      scenario("events: awaitJob, awaitWorkflow and run wake on events, not on a poll", ({ client, job }) =>
+        Effect.gen(function*() {
+          // a client that reads the store an hour apart: only events can wake it in time
+          const server = yield* client({ pollSchedule: Schedule.spaced("1 hour") })
+          const id = yield* server.enqueue(yield* job(Step, { add: 3 }))
+          assert.strictEqual((yield* server.awaitJob(id)).meta.status, "successful")
+          const wf = yield* server.enqueueWorkflow(
+            Workflow.chain([yield* job(Step, { add: 1 }), yield* job(Step, { add: 2 })]).draft
+          )
+          assert.strictEqual((yield* server.awaitWorkflow(wf)).status, "successful")
+          const out = yield* Workflow.run(Workflow.group([yield* job(Step, { add: 4 }), yield* job(Concat, { text: "z" })])).pipe(
+            Effect.provideService(Server.Server, server)
+          )
+          assert.deepStrictEqual(out, [{ total: 4 }, { text: "z" }])
+          // finished before this waits: the store answers at once
+          assert.strictEqual((yield* server.awaitJob(id)).meta.status, "successful")
+        }))
+
+      scenario("events: a cancelled job and a filter by workflow", ({ job }) =>
+        Effect.gen(function*() {
+          const wfId = `w-${crypto.randomUUID()}`
+          const byWorkflow = yield* Server.subscribe({ workflowId: wfId })
+          const seen = yield* byWorkflow.pipe(Stream.filter((e) => e._tag === "Succeeded"), Stream.take(2), Stream.runCollect, Effect.fork)
+          yield* Workflow.run(Workflow.group([yield* job(Step, { add: 1 }), yield* job(Step, { add: 2 })], { id: wfId }))
+          const succeeded = Chunk.toReadonlyArray(yield* Fiber.join(seen))
+          assert.deepStrictEqual(succeeded.map((e) => e.id).sort(), [`${wfId}/0`, `${wfId}/1`])
+          const delayed = yield* job(Step, { add: 1 }, { delay: longDelay, id: `d-${crypto.randomUUID()}` })
+          const events = yield* Server.subscribe({ id: delayed.spec.opts.id! })
+          yield* Server.enqueue(delayed)
+          assert.isTrue(yield* Server.cancelJob(delayed.spec.opts.id!))
+          const tags = yield* events.pipe(Stream.take(2), Stream.map((e) => e._tag), Stream.runCollect)
+          assert.deepStrictEqual(Chunk.toReadonlyArray(tags), ["Enqueued", "Cancelled"])
+        }))
+    }
 
     scenario("two jobs of a group finishing together on two workers start the next step once", ({ job, probe, runsOf }) =>
       Effect.gen(function*() {
