@@ -167,7 +167,9 @@ export const Meta = Schema.Struct({
   prevJobResult: Schema.optional(Schema.String),
   /** base64 of each result of a group that preceded this job in a chain, in the group's order */
   prevJobResults: Schema.optional(Schema.Array(Schema.String)),
-  workflow: Schema.optional(WorkflowRef)
+  workflow: Schema.optional(WorkflowRef),
+  /** the latest progress the handler reported (`JobCtx.progress`): a number or a small JSON value */
+  progress: Schema.optional(Schema.Unknown)
 })
 
 /**

@@ -28,6 +28,12 @@ export class JobCtx extends Context.Tag("tasqueue/JobCtx")<JobCtx, {
   readonly prevJobResults: ReadonlyArray<Uint8Array>
   /** saves bytes (or text, as UTF-8) as the job's result; a typed return value replaces it */
   readonly save: (result: Uint8Array | string) => Effect.Effect<void, ResultsError>
+  /**
+   * Reports progress: a number or a small JSON value (at most 1 KiB), visible as
+   * `meta.progress` through `Server.getJob` and as a `Progress` event. Recorded at most once a
+   * second (the latest value in between is kept, and the job's final state carries it).
+   */
+  readonly progress: (value: unknown) => Effect.Effect<void>
 }>() {}
 
 /**
@@ -46,6 +52,23 @@ export const meta: Effect.Effect<Meta, never, JobCtx> = Effect.map(JobCtx, (ctx)
  */
 export const save = (result: Uint8Array | string): Effect.Effect<void, ResultsError, JobCtx> =>
   Effect.flatMap(JobCtx, (ctx) => ctx.save(result))
+
+/**
+ * Reports the current job's progress: a number or a small JSON value; see `JobCtx.progress`.
+ *
+ * @example
+ * ```ts
+ * for (let i = 0; i < files.length; i++) {
+ *   yield* upload(files[i])
+ *   yield* JobCtx.progress({ done: i + 1, of: files.length })
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const progress = (value: unknown): Effect.Effect<void, never, JobCtx> =>
+  Effect.flatMap(JobCtx, (ctx) => ctx.progress(value))
 
 /**
  * The result the previous job of a chain saved.

@@ -56,12 +56,12 @@ export const Enqueued = Schema.TaggedStruct("Enqueued", { ...common, runAt: Sche
 export const Started = Schema.TaggedStruct("Started", { ...common, attempt: Schema.Number })
 
 /**
- * The handler reported progress (`JobCtx.progress`).
+ * The handler reported progress (`JobCtx.progress`); at most one a second per attempt.
  *
  * @since 0.1.0
  * @category models
  */
-export const Progress = Schema.TaggedStruct("Progress", { ...common, progress: Schema.Unknown })
+export const Progress = Schema.TaggedStruct("Progress", { ...common, attempt: Schema.Number, progress: Schema.Unknown })
 
 /**
  * An attempt failed and the job will be retried: retry number `retry`, after `delay` ms.

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Option, Schedule, Schema, Stream, TestClock } from "effect"
 import * as Job from "../../src/Job.js"
+import * as JobCtx from "../../src/JobCtx.js"
 import type * as JobEvent from "../../src/JobEvent.js"
+import { Events } from "../../src/JobEvent.js"
 import * as Memory from "../../src/layers/Memory.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
@@ -12,6 +14,7 @@ const Add = Task.make("events.add", {
   result: Schema.Struct({ sum: Schema.Number })
 })
 const Flaky = Task.make("events.flaky", { payload: Schema.Struct({ failures: Schema.Number }) })
+const Busy = Task.make("events.busy", { payload: Schema.Struct({ steps: Schema.Number }) })
 
 let attempts = new Map<string, number>()
 
@@ -24,6 +27,14 @@ const Handlers = Layer.mergeAll(
       attempts.set(key, n)
       if (n <= failures) return yield* Effect.fail(new Error(`failure ${n}`))
       return new Uint8Array()
+    })),
+  // reports progress in a tight loop, waits 2 s, reports once more
+  Server.register(Busy, ({ steps }) =>
+    Effect.gen(function*() {
+      for (let i = 1; i <= steps; i++) yield* JobCtx.progress({ done: i, of: steps })
+      yield* Effect.sleep("2 seconds")
+      yield* JobCtx.progress({ done: steps, of: steps, phase: "upload" })
+      yield* JobCtx.progress("too fast: kept, not recorded until the end")
     }))
 )
 
@@ -116,4 +127,51 @@ describe("events on Memory, under TestClock", () => {
       yield* Server.enqueue(yield* Job.make(Flaky, { failures: 0 }, { id: "f0" }))
       assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(byTask)).map((e) => e.id), ["f0"])
     }).pipe(Effect.provide(Live)))
+
+  it.scoped("progress: recorded and published at most once a second; the final state carries the latest", () =>
+    Effect.gen(function*() {
+      const events = yield* Server.subscribe({ id: "busy" })
+      const seen = yield* events.pipe(
+        Stream.filter((e) => e._tag === "Progress"),
+        Stream.map((e) => (e._tag === "Progress" ? e.progress : undefined)),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* Server.enqueue(yield* Job.make(Busy, { steps: 1000 }, { id: "busy" }))
+      // the tight loop: the first value is recorded; the others within the second are only kept
+      for (let i = 0; i < 100 && (yield* Server.getJob("busy")).meta.progress === undefined; i++) yield* Effect.yieldNow()
+      assert.deepStrictEqual((yield* Server.getJob("busy")).meta.progress, { done: 1, of: 1000 })
+      yield* TestClock.adjust("2 seconds")
+      const message = yield* Server.awaitJob("busy")
+      assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(seen)), [
+        { done: 1, of: 1000 },
+        { done: 1000, of: 1000, phase: "upload" }
+      ])
+      assert.strictEqual(message.meta.status, "successful")
+      assert.strictEqual(message.meta.progress, "too fast: kept, not recorded until the end")
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("a missed event: awaitJob still returns, through the rare poll of the store", () =>
+    Effect.gen(function*() {
+      const id = yield* Server.enqueue(yield* Job.make(Add, { a: 2, b: 2 }))
+      const waiting = yield* Effect.fork(Server.awaitJob(id))
+      for (let i = 0; i < 100 && (yield* Server.getJob(id)).meta.status !== "successful"; i++) yield* Effect.yieldNow()
+      assert.strictEqual((yield* Server.getJob(id)).meta.status, "successful")
+      yield* Effect.yieldNow()
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)), "no event woke it")
+      yield* TestClock.adjust("1 second") // the first poll
+      assert.strictEqual((yield* Fiber.join(waiting)).meta.status, "successful")
+    }).pipe(Effect.provide(
+      Server.worker.pipe(
+        Layer.provideMerge(Handlers),
+        Layer.provideMerge(Server.layer),
+        // events that go nowhere: every one is missed
+        Layer.provideMerge(Layer.mergeAll(
+          Memory.broker(),
+          Memory.results(),
+          Layer.succeed(Events, { publish: () => Effect.void, subscribe: () => Effect.void })
+        ))
+      )
+    )))
 })

@@ -28,6 +28,8 @@ export interface Hooks {
   readonly started: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
   /** an attempt failed and retry `message.meta.retried` is due in `delay` ms */
   readonly retrying: (message: JobMessage, attempt: number, delay: number, error: string, at: number) => Effect.Effect<void>
+  /** the handler reported progress (`message.meta.progress`), recorded */
+  readonly progress: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
   /** the job succeeded; its result and what follows it are recorded */
   readonly succeeded: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
   /** the job failed for good */
@@ -42,6 +44,7 @@ const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
   retrying: () => Effect.void,
+  progress: () => Effect.void,
   succeeded: () => Effect.void,
   failed: () => Effect.void,
   cancelled: () => Effect.void,
@@ -62,6 +65,8 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
     started: (message, attempt, at) => one({ _tag: "Started", ...about(message, at), attempt }),
     retrying: (message, attempt, delay, error, at) =>
       one({ _tag: "Retrying", ...about(message, at), attempt, retry: message.meta.retried, delay, error }),
+    progress: (message, attempt, at) =>
+      one({ _tag: "Progress", ...about(message, at), attempt, progress: message.meta.progress }),
     succeeded: (message, attempt, at) => one({ _tag: "Succeeded", ...about(message, at), attempt }),
     failed: (message, attempt, error, at) => one({ _tag: "Failed", ...about(message, at), attempt, error }),
     cancelled: (messages, at) =>

@@ -5,7 +5,7 @@
  * @internal
  */
 import type { Context } from "effect"
-import { Option } from "effect"
+import { Effect, Option } from "effect"
 import type { JobMessage, Meta } from "../../Job.js"
 import type { JobCtx } from "../../JobCtx.js"
 import type { Results } from "../../Results.js"
@@ -15,7 +15,12 @@ class JobContext implements Context.Tag.Service<typeof JobCtx> {
   readonly meta: Meta
   readonly job: JobMessage["job"]
   readonly save: JobCtx["Type"]["save"]
-  constructor(message: JobMessage, readonly attempt: number, results: Results["Type"]) {
+  constructor(
+    message: JobMessage,
+    readonly attempt: number,
+    results: Results["Type"],
+    readonly progress: JobCtx["Type"]["progress"]
+  ) {
     this.meta = message.meta
     this.job = message.job
     this.save = (result) => results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result)
@@ -29,5 +34,12 @@ class JobContext implements Context.Tag.Service<typeof JobCtx> {
 }
 
 /** the `JobCtx` of one attempt of a job */
-export const make = (message: JobMessage, attempt: number, results: Results["Type"]): JobCtx["Type"] =>
-  new JobContext(message, attempt, results)
+export const make = (
+  message: JobMessage,
+  attempt: number,
+  results: Results["Type"],
+  progress: JobCtx["Type"]["progress"] = noProgress
+): JobCtx["Type"] => new JobContext(message, attempt, results, progress)
+
+/** outside a running attempt (callbacks after the outcome), progress is not recorded */
+const noProgress: JobCtx["Type"]["progress"] = () => Effect.void

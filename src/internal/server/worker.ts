@@ -27,6 +27,7 @@ import type { Hooks } from "./hooks.js"
 import * as JobContext from "./jobContext.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
+import * as Progress from "./progress.js"
 import type { Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
 import { jobLog, traced } from "./tracing.js"
@@ -154,7 +155,8 @@ export const make = (deps: Deps) => {
       const processing = withMeta(message, { status: "processing", processedAt: started })
       return Effect.flatMap(writeState(processing, "processing", started), (applied) => {
         if (!applied) return recover(delivery, message.meta.id)
-        const ctx = jobContext(processing, delivery)
+        const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
+        const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
         const id = message.meta.id
         const timeout = message.job.opts.timeout
         const run = registration.run(payload, ctx).pipe(
@@ -180,7 +182,7 @@ export const make = (deps: Deps) => {
           hooks.started(processing, delivery.attempt, started),
           registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)
         ).pipe(
-          Effect.flatMap((exit) => settle(delivery, message, processing, registration, shutdown, exit))
+          Effect.flatMap((exit) => settle(delivery, message, progress.current(), registration, shutdown, exit))
         )
       })
     })
