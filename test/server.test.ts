@@ -147,7 +147,7 @@ describe("Server on Memory", () => {
     Effect.gen(function*() {
       class Offset extends Context.Tag("Offset")<Offset, number>() {}
       const live = Server.register(Add, ({ arg1, arg2 }) => Effect.map(Offset, (o) => ({ result: arg1 + arg2 + o })))
-      const provided: Layer.Layer<never, Server.DuplicateTask, Server.Server> = live.pipe(
+      const provided: Layer.Layer<Server.Registered, Server.DuplicateTask, Server.Server> = live.pipe(
         Layer.provide(Layer.succeed(Offset, 100))
       )
       const server = yield* Layer.build(provided.pipe(Layer.provideMerge(layer())))
