@@ -240,6 +240,7 @@ describe("Server on Memory", () => {
         const message = yield* Server.getJob(id)
         assert.strictEqual(message.meta.retried, 2)
         assert.strictEqual(message.meta.prevErr, "\"boom\"")
+        assert.deepStrictEqual(message.meta.lastError, { _tag: "Failure", message: "\"boom\"" })
         assert.deepStrictEqual(yield* Server.getFailed(), [id])
         assert.deepStrictEqual(yield* Server.getPending(), [])
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
@@ -274,7 +275,14 @@ describe("Server on Memory", () => {
         yield* TestClock.adjust("1 millis")
         yield* awaitStatus(id, "failed")
         assert.isTrue(yield* Ref.get(finalized))
-        assert.strictEqual((yield* Server.getJob(id)).meta.prevErr, `JobTimeout: job ${id} timed out after 1000 ms`)
+        const { meta } = yield* Server.getJob(id)
+        assert.strictEqual(meta.prevErr, `JobTimeout: job ${id} timed out after 1000 ms`)
+        // the failure as data, read back with the error's own schema
+        const timeout = Schema.decodeUnknownSync(Server.JobTimeout)(meta.lastError)
+        assert.instanceOf(timeout, Server.JobTimeout)
+        assert.strictEqual(timeout.id, id)
+        assert.isTrue(Duration.equals(timeout.timeout, Duration.seconds(1)))
+        assert.strictEqual(timeout.message, `job ${id} timed out after 1000 ms`)
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
     }))
 
@@ -288,7 +296,9 @@ describe("Server on Memory", () => {
         yield* Effect.forkScoped(Server.start)
         const id = yield* Server.enqueue(yield* Job.make(Flaky, { failures: 1 }, { maxRetries: 1 }))
         yield* awaitStatus(id, "retrying")
-        assert.strictEqual((yield* Server.getJob(id)).meta.prevErr, "defect: TypeError: undefined is not a function")
+        const { meta } = yield* Server.getJob(id)
+        assert.strictEqual(meta.prevErr, "defect: TypeError: undefined is not a function")
+        assert.deepStrictEqual(meta.lastError, { _tag: "Defect", message: "TypeError: undefined is not a function" })
         yield* TestClock.adjust("10 seconds")
         yield* awaitStatus(id, "successful")
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
@@ -343,6 +353,12 @@ describe("Server on Memory", () => {
       yield* awaitStatus(id, "failed")
       const message = yield* Server.getJob(id)
       assert.strictEqual(message.meta.prevErr, "UnknownTask: no handler is registered for task \"unknown\"")
+      assert.deepStrictEqual(message.meta.lastError, {
+        _tag: "UnknownTask",
+        id,
+        task: "unknown",
+        message: "no handler is registered for task \"unknown\""
+      })
       assert.strictEqual(message.meta.retried, 0)
       assert.deepStrictEqual(yield* Server.getFailed(), [id])
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))

@@ -22,7 +22,7 @@ import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import type { Engine } from "../workflow/engine.js"
-import { describe, describeError } from "./failure.js"
+import { describe, toJobError } from "./failure.js"
 import * as JobContext from "./jobContext.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
@@ -54,9 +54,10 @@ export const make = (deps: Deps) => {
   const jobContext = (message: JobMessage, delivery: Delivery) => JobContext.make(message, delivery.attempt, results)
 
   /** records a final failure, enqueues what follows it and acknowledges */
-  const fail = (delivery: Delivery, message: JobMessage, error: string) =>
+  const fail = (delivery: Delivery, message: JobMessage, cause: Cause.Cause<unknown>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const failed = withMeta(message, { status: "failed", prevErr: error, finishedAt: now })
+      const error = describe(cause)
+      const failed = withMeta(message, { status: "failed", prevErr: error, lastError: toJobError(cause), finishedAt: now })
       return finish(delivery, failed, "failed", now).pipe(
         Effect.zipRight(jobLog(delivery, Effect.logWarning(`job failed: ${error}`))),
         Effect.as(failed)
@@ -99,7 +100,7 @@ export const make = (deps: Deps) => {
           task: message.job.task,
           message: `no handler is registered for task "${message.job.task}"`
         })
-        return fail(delivery, message, describeError(error))
+        return fail(delivery, message, Cause.fail(error))
       }
       const payload = registration.decodePayload(message.job.payload)
       if (Either.isLeft(payload)) {
@@ -111,7 +112,7 @@ export const make = (deps: Deps) => {
           cause: payload.left
         })
         return Effect.flatMap(
-          fail(delivery, message, describeError(error)),
+          fail(delivery, message, Cause.fail(error)),
           (failed) => registration.onFailed?.(jobContext(failed, delivery), Cause.fail(error)) ?? Effect.void
         )
       }
@@ -217,7 +218,12 @@ export const make = (deps: Deps) => {
       ? yield* delayBefore(registration.retrySchedule ?? deps.retrySchedule, retries + 1, Cause.squash(cause), now)
       : Option.none<number>()
     if (Option.isSome(delay)) {
-      const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
+      const retrying = withMeta(processing, {
+        status: "retrying",
+        retried: retries + 1,
+        prevErr: error,
+        lastError: toJobError(cause)
+      })
       yield* writeState(retrying, "retrying", now)
       yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
       yield* jobLog(
@@ -227,7 +233,7 @@ export const make = (deps: Deps) => {
       if (registration.onRetrying !== undefined) yield* registration.onRetrying(jobContext(retrying, delivery), cause)
       return
     }
-    const failed = yield* fail(delivery, processing, error)
+    const failed = yield* fail(delivery, processing, cause)
     if (registration.onFailed !== undefined) yield* registration.onFailed(jobContext(failed, delivery), cause)
   })
 
