@@ -236,7 +236,7 @@ export interface RegisterOptions<T extends Task.Task.Any, E, R> {
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
   /** runs before the handler */
   readonly onProcessing?: Effect.Effect<void, unknown, R | JobCtx> | undefined
-  /** runs after the job succeeded and its result was recorded */
+  /** runs after the job succeeded and its result was recorded; given the handler's result */
   readonly onSuccess?: ((result: Task.Task.Success<T>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
   /** runs after a failed attempt that will be retried */
   readonly onRetrying?: ((failure: Failure<E>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
@@ -300,6 +300,12 @@ interface PendingMessage {
   readonly runAt: number | undefined
 }
 
+/** what a handler returned, and its encoding (none for a task without a result schema) */
+interface Outcome {
+  readonly value: unknown
+  readonly encoded: Option.Option<Uint8Array>
+}
+
 /** A registered handler with its types erased. */
 interface Registration {
   readonly task: Task.Task.Any
@@ -307,8 +313,8 @@ interface Registration {
   readonly concurrency: number
   readonly retrySchedule: Schedule.Schedule<unknown, unknown> | undefined
   readonly decodePayload: (encoded: unknown) => Either.Either<unknown, ParseResult.ParseError>
-  /** runs the handler and encodes its result */
-  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Option.Option<Uint8Array>, unknown>
+  /** runs the handler: its result as the handler returned it, and encoded */
+  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Outcome, unknown>
   readonly onProcessing: ((ctx: JobCtx["Type"]) => Effect.Effect<void>) | undefined
   readonly onSuccess: ((ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>) | undefined
   readonly onRetrying: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
@@ -506,10 +512,10 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
           run: (payload, ctx) =>
             withCtx(
               Effect.flatMap(handler(payload as any), (value) => {
-                if (encodeResult === undefined) return Effect.succeed(Option.none())
+                if (encodeResult === undefined) return Effect.succeed<Outcome>({ value, encoded: Option.none() })
                 const encoded = encodeResult(value)
                 return Either.isRight(encoded)
-                  ? Effect.succeed(Option.some(utf8(JSON.stringify(encoded.right))))
+                  ? Effect.succeed<Outcome>({ value, encoded: Option.some(utf8(JSON.stringify(encoded.right))) })
                   : Effect.fail(
                     new InvalidResult({
                       id: ctx.meta.id,
@@ -894,13 +900,13 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       processing: JobMessage,
       registration: Registration,
       shutdown: Shutdown,
-      exit: Exit.Exit<Option.Option<Uint8Array>, unknown>
+      exit: Exit.Exit<Outcome, unknown>
     ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
         if (Exit.isSuccess(exit)) {
           const done = withMeta(processing, { status: "successful", finishedAt: now })
-          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
-            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value) ?? Effect.void)
+          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value.encoded)).pipe(
+            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value.value) ?? Effect.void)
           )
         }
         const cause = exit.cause
