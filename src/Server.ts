@@ -30,7 +30,7 @@ import {
 } from "effect"
 import type { BrokerError, Consumer, Delivery, LeaseLost } from "./Broker.js"
 import { Broker } from "./Broker.js"
-import { decodeMessage, encodeBody, encodeMessage, fromBase64, fromUtf8, utf8 } from "./internal/codec.js"
+import { decodeMessage, encodeBody, encodeMessage, fromBase64, fromUtf8, toBase64, utf8 } from "./internal/codec.js"
 import { dueAt, makeMessage, nextOccurrence } from "./internal/messages.js"
 import { delayBefore } from "./internal/retry.js"
 import * as Workflows from "./internal/workflow.js"
@@ -764,9 +764,12 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         const next: Array<PendingMessage> = []
         const specs = status === "successful" ? job.onSuccess : status === "failed" ? job.onError : undefined
         const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
+        // follow-up jobs see the result the finished job saved (a failed one too, if it saved any)
+        const saved = specs === undefined || specs.length === 0 ? Option.none() : yield* results.getResult(meta.id)
+        const input = Option.match(saved, { onNone: () => undefined, onSome: (bytes) => ({ prevJobResult: toBase64(bytes) }) })
         specs?.forEach((spec, i) => {
           const id = ids[i] ?? `${meta.id}/${status === "successful" ? "ok" : "err"}${i}`
-          next.push({ message: makeMessage(spec, id, now), runAt: dueAt(spec, now) })
+          next.push({ message: makeMessage(spec, id, now, input), runAt: dueAt(spec, now) })
         })
         if (meta.schedule !== undefined && status !== "cancelled") {
           const cron = parseSchedule(meta.schedule)

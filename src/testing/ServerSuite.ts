@@ -35,7 +35,8 @@ export interface Options {
 }
 
 const Step = Task.make("suite.step", {
-  payload: Schema.Struct({ add: Schema.Number, failures: Schema.optional(Schema.Number) }),
+  // `failures`: how many attempts fail; `saves`: a total a failing attempt saves first
+  payload: Schema.Struct({ add: Schema.Number, failures: Schema.optional(Schema.Number), saves: Schema.optional(Schema.Number) }),
   result: Schema.Struct({ total: Schema.Number })
 })
 const Concat = Task.make("suite.concat", {
@@ -105,7 +106,7 @@ export const run = (name: string, options: Options): void => {
       Effect.flatMap(JobCtx.meta, (meta) =>
         Ref.update(probe.calls, (calls) => [...calls, { callback, id: meta.id, status: meta.status, arg }]))
     return L.mergeAll(
-      Server.register(Step, ({ add, failures }) =>
+      Server.register(Step, ({ add, failures, saves }) =>
         Effect.gen(function*() {
           const ctx = yield* JobCtx.JobCtx
           const n = yield* Ref.modify(probe.attempts, (m) => {
@@ -113,7 +114,10 @@ export const run = (name: string, options: Options): void => {
             return [next, new Map(m).set(ctx.meta.id, next)]
           })
           yield* Ref.update(probe.runs, (r) => [...r, ctx.meta.id])
-          if (n <= (failures ?? 0)) return yield* Effect.fail(new Error(`planned failure ${n}`))
+          if (n <= (failures ?? 0)) {
+            if (saves !== undefined) yield* JobCtx.save(JSON.stringify({ total: saves }))
+            return yield* Effect.fail(new Error(`planned failure ${n}`))
+          }
           const before = Option.match(ctx.prevJobResult, {
             onNone: () => 0,
             onSome: (bytes) => decodeTotal(text(bytes)).total
@@ -261,6 +265,24 @@ export const run = (name: string, options: Options): void => {
         const failed = yield* callsOf(bad, 2)
         assert.deepStrictEqual(failed.map((c) => [c.callback, c.status]), [["onProcessing", "processing"], ["onFailed", "failed"]])
         assert.strictEqual(errorOf(failed[1]!.arg), "Error: planned failure 1")
+      }))
+
+    scenario("follow-up jobs see the result of the job before them", ({ job }) =>
+      Effect.gen(function*() {
+        const next = yield* job(Step, { add: 1 })
+        const ok = yield* Server.enqueue(yield* job(Step, { add: 5 }, { onSuccess: next, onError: next }))
+        // a failed job's follow-ups see what it saved before failing, or nothing
+        const saved = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9, saves: 40 }, { maxRetries: 0, onError: next }))
+        const bare = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 0, onError: next }))
+        const followUp = (id: string, kind: "onSuccessIds" | "onErrorIds") =>
+          Effect.flatMap(Effect.map(Server.getJob(id), (m) => m.meta[kind][0]!), (next) =>
+            Effect.zipRight(awaitStatus(next, "successful"), Server.getResult(Step, next)))
+        yield* awaitStatus(ok, "successful")
+        assert.deepStrictEqual(yield* followUp(ok, "onSuccessIds"), { total: 6 })
+        yield* awaitStatus(saved, "failed")
+        assert.deepStrictEqual(yield* followUp(saved, "onErrorIds"), { total: 41 })
+        yield* awaitStatus(bare, "failed")
+        assert.deepStrictEqual(yield* followUp(bare, "onErrorIds"), { total: 1 })
       }))
 
     scenario("a job of an unknown task fails with that reason", ({ queue }) =>
