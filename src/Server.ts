@@ -849,7 +849,10 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       }).pipe(
         Effect.catchAllCause((cause) =>
           Effect.zipRight(
-            jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
+            Option.exists(Cause.failureOption(cause), (e) => e._tag === "LeaseLost")
+              // expected under faults: the visibility timeout ran out and the job was handed out again
+              ? jobLog(delivery, Effect.logWarning("lease lost: another worker owns the job now"))
+              : jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
             delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
           )
         ),
