@@ -7,7 +7,9 @@ import {
   Either,
   Exit,
   Fiber,
+  HashMap,
   Layer,
+  Logger,
   Option,
   Ref,
   Schedule,
@@ -540,6 +542,47 @@ describe("Server on Memory", () => {
       assert.deepStrictEqual(yield* Server.getResult(Add, id), { result: 5 })
       assert.strictEqual((yield* Effect.flip(taken.ack))._tag, "LeaseLost")
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
+
+  it.scoped("a worker that lost its lease logs one warning, not an error", () => {
+    const entries: Array<{ level: string; message: string; job: unknown; queue: unknown; attempt: unknown }> = []
+    const collecting = Logger.make(({ annotations, logLevel, message }) => {
+      entries.push({
+        level: logLevel.label,
+        message: Array.isArray(message) ? message.join(" ") : String(message),
+        job: Option.getOrUndefined(HashMap.get(annotations, "job")),
+        queue: Option.getOrUndefined(HashMap.get(annotations, "queue")),
+        attempt: Option.getOrUndefined(HashMap.get(annotations, "attempt"))
+      })
+    })
+    // leases that are not renewed: a handler slower than the visibility timeout loses its job
+    const unrenewed = Layer.effect(
+      Broker,
+      Effect.map(Broker, (broker) => ({ ...broker, consumer: (queue, options) => broker.consumer(queue, { ...options, autoExtend: false }) }))
+    ).pipe(Layer.provide(Memory.broker()))
+    const Slow = Task.make("slow", { payload: Schema.Struct({}) })
+    const slowLive = Server.register(Slow, () =>
+      Effect.flatMap(JobCtx.JobCtx, (ctx) => ctx.attempt === 1 ? Effect.sleep("40 seconds") : Effect.void))
+    return Effect.gen(function*() {
+      yield* Effect.forkScoped(Server.start)
+      const id = yield* Server.enqueue(yield* Job.make(Slow, {}))
+      yield* asleepUntil(40_000)
+      yield* TestClock.adjust("40 seconds")
+      yield* awaitStatus(id, "successful")
+      const notable = Effect.sync(() => entries.filter((e) => e.level === "WARN" || e.level === "ERROR"))
+      yield* eventually(notable, (logged) => logged.length > 0, "a warning or an error")
+      assert.deepStrictEqual(yield* notable, [
+        { level: "WARN", message: "lease lost: another worker owns the job now", job: id, queue: Job.defaultQueue, attempt: 1 }
+      ])
+    }).pipe(
+      Effect.provide(
+        slowLive.pipe(
+          Layer.provideMerge(Server.layerWith({ retrySchedule: spaced })),
+          Layer.provideMerge(Layer.merge(unrenewed, Memory.results())),
+          Layer.provide(Logger.replace(Logger.defaultLogger, collecting))
+        )
+      )
+    )
+  })
 
   it.scoped("awaitJob waits for a final status", () =>
     Effect.gen(function*() {

@@ -26,7 +26,7 @@ import { describe, toJobError } from "./failure.js"
 import * as JobContext from "./jobContext.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
-import type { Registration, Registry } from "./registry.js"
+import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
 import { jobLog, traced } from "./tracing.js"
 
@@ -130,7 +130,10 @@ export const make = (deps: Deps) => {
     }).pipe(
       Effect.catchAllCause((cause) =>
         Effect.zipRight(
-          jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
+          Option.exists(Cause.failureOption(cause), (e) => e._tag === "LeaseLost")
+            // expected under faults: the visibility timeout ran out and the job was handed out again
+            ? jobLog(delivery, Effect.logWarning("lease lost: another worker owns the job now"))
+            : jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
           delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
         )
       ),
@@ -184,15 +187,15 @@ export const make = (deps: Deps) => {
     processing: JobMessage,
     registration: Registration,
     shutdown: Shutdown,
-    exit: Exit.Exit<Option.Option<Uint8Array>, unknown>
+    exit: Exit.Exit<Outcome, unknown>
   ) =>
     Effect.flatMap(
       Clock.currentTimeMillis,
       (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
         if (Exit.isSuccess(exit)) {
           const done = withMeta(processing, { status: "successful", finishedAt: now })
-          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value)).pipe(
-            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value) ?? Effect.void)
+          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value.encoded)).pipe(
+            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value.value) ?? Effect.void)
           )
         }
         const cause = exit.cause
