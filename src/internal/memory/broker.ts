@@ -9,13 +9,13 @@
  * @internal
  */
 import { Clock, Deferred, Duration, Effect, Exit } from "effect"
-import type { Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../Broker.js"
-import type { Broker } from "../Broker.js"
-import { BrokerError, LeaseLost } from "../Broker.js"
+import type { Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type { Broker } from "../../Broker.js"
+import { BrokerError, LeaseLost } from "../../Broker.js"
 import { Fifo, Heap } from "./heap.js"
 
 /** @internal */
-export interface MemoryBrokerOptions {
+export interface BrokerOptions {
   readonly visibilityTimeout: Duration.Duration
   readonly maxRedeliveries: number
 }
@@ -62,7 +62,7 @@ const lost = (queue: string, id: string, attempt: number) =>
   new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost` })
 
 /** @internal */
-export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
+export const make = (options: BrokerOptions): Broker["Type"] => {
   const vt = Duration.toMillis(options.visibilityTimeout)
   const queues = new Map<string, QueueState>()
 
