@@ -63,7 +63,7 @@ const lost = (queue: string, id: string, attempt: number) =>
 
 /** @internal */
 export const make = (options: BrokerOptions): Broker["Type"] => {
-  const vt = Duration.toMillis(options.visibilityTimeout)
+  const visibilityMillis = Duration.toMillis(options.visibilityTimeout)
   const queues = new Map<string, QueueState>()
 
   const queueOf = (name: string): QueueState => {
@@ -129,7 +129,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         q.dead.push({
           id: entry.id,
           body: entry.body,
-          reason: `lease lost ${entry.expiries} times (visibility timeout ${vt} ms)`,
+          reason: `lease lost ${entry.expiries} times (visibility timeout ${visibilityMillis} ms)`,
           at: now
         })
         drop(q, entry)
@@ -222,7 +222,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         if (self.autoExtend) {
           entry.leaseUntil = Number.POSITIVE_INFINITY
         } else {
-          entry.leaseUntil = now + vt
+          entry.leaseUntil = now + visibilityMillis
           q.leases.push(entry.leaseUntil, { entry, gen: entry.gen })
         }
         const attempt = entry.attempt
@@ -266,7 +266,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
               promote(q, now)
               if (!holds() || settled) return Effect.fail(lost(queue, entry.id, attempt))
               if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
-                entry.leaseUntil = now + vt
+                entry.leaseUntil = now + visibilityMillis
                 q.leases.push(entry.leaseUntil, { entry, gen })
               }
               return Effect.void
