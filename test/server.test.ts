@@ -38,7 +38,7 @@ const spaced = Schedule.spaced("10 seconds")
 
 const layer = (options: Server.Options = {}, memory: Memory.Options = {}) =>
   Server.layerWith({ retrySchedule: spaced, shutdownGrace: "5 seconds", ...options }).pipe(
-    Layer.provideMerge(Memory.layerWith(memory))
+    Layer.provideMerge(Memory.layer(memory))
   )
 
 /** lets the in-process worker run until `f` holds (no clock involved) */
