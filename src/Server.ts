@@ -327,7 +327,7 @@ export const register = <T extends Task.Task.Any, E, R, RC = never>(
  * const MainLive = Server.worker.pipe(
  *   Layer.provideMerge(Layer.mergeAll(AddLive, SleepLive)),
  *   Layer.provideMerge(Server.layer),
- *   Layer.provide(Memory.layer)
+ *   Layer.provide(Memory.layer())
  * )
  * ```
  *

@@ -21,30 +21,30 @@ const AddLive = Server.register(Add, ({ arg1, arg2 }) => Effect.succeed({ result
 const NoopLive = Server.register(Noop, () => Effect.void)
 
 // the quick start: one registration, then the worker
-const OneLive: Layer.Layer<Server.Server, Server.DuplicateTask> = Server.worker.pipe(
+const OneLive: Layer.Layer<Server.Server, unknown> = Server.worker.pipe(
   Layer.provideMerge(AddLive),
   Layer.provideMerge(Server.layer),
-  Layer.provide(Memory.layer)
+  Layer.provide(Memory.layer())
 )
 
 // several registrations, merged
-const SeveralLive: Layer.Layer<Server.Server, Server.DuplicateTask> = Server.worker.pipe(
+const SeveralLive: Layer.Layer<Server.Server, unknown> = Server.worker.pipe(
   Layer.provide(Layer.mergeAll(AddLive, NoopLive)),
   Layer.provideMerge(Server.layer),
-  Layer.provide(Memory.layer)
+  Layer.provide(Memory.layer())
 )
 
 // a worker without registrations does not compile ...
 // @ts-expect-error: Registered is missing
-const _noRegistrations: Layer.Layer<Server.Server> = Server.worker.pipe(
+const _noRegistrations: Layer.Layer<Server.Server, unknown> = Server.worker.pipe(
   Layer.provideMerge(Server.layer),
-  Layer.provide(Memory.layer)
+  Layer.provide(Memory.layer())
 )
 // ... nor does one whose registrations are merged beside it instead of under it
 // @ts-expect-error: Registered is missing
-const _beside: Layer.Layer<Server.Server, Server.DuplicateTask> = Layer.merge(Server.worker, AddLive).pipe(
+const _beside: Layer.Layer<Server.Server, unknown> = Layer.merge(Server.worker, AddLive).pipe(
   Layer.provideMerge(Server.layer),
-  Layer.provide(Memory.layer)
+  Layer.provide(Memory.layer())
 )
 void [_noRegistrations, _beside]
 
