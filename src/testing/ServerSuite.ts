@@ -221,6 +221,7 @@ export const run = (name: string, options: Options): void => {
         const retrying = yield* Server.getJob(id)
         assert.strictEqual(retrying.meta.retried, 1)
         assert.strictEqual(retrying.meta.prevErr, "Error: planned failure 1")
+        assert.deepStrictEqual(retrying.meta.lastError, { _tag: "Error", message: "planned failure 1" })
         yield* advance("1100 millis")
         yield* awaitStatus(id, "successful")
         assert.strictEqual(yield* runsOf(id), 2)
