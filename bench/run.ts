@@ -85,7 +85,7 @@ const main = Effect.gen(function*() {
   const fresh = () => `b${process.pid}x${namespace++}`
 
   const backends: Array<Tasqueue.Backend> = []
-  if (systems.has("memory")) backends.push({ name: "tasqueue/memory", layer: () => Memory.layer })
+  if (systems.has("memory")) backends.push({ name: "tasqueue/memory", layer: () => Memory.layer() })
 
   const redis = systems.has("redis") ? yield* RedisServer.make() : undefined
   if (redis !== undefined) {

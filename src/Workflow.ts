@@ -12,6 +12,10 @@
  * Jobs in a chain see the result of the step before in their `JobCtx`: `prevJobResult` after a
  * job (or a chain), `prevJobResults` after a group (the group's results, flattened, in order).
  *
+ * This module owns the workflow models (`WorkflowStatus`, `GroupStatus`, `ChainStatus`), their
+ * errors and operations; the engine is internal. `Server` keeps Tasqueue's calls
+ * (`enqueueGroup`, `getGroup`, `enqueueChain`, `getChain`, ...) on the same engine.
+ *
  * @since 0.1.0
  */
 import type { Option } from "effect"

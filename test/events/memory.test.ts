@@ -41,7 +41,7 @@ const Handlers = Layer.mergeAll(
 const Live = Server.worker.pipe(
   Layer.provideMerge(Handlers),
   Layer.provideMerge(Server.layerWith({ retrySchedule: Schedule.exponential("1 second") })),
-  Layer.provideMerge(Memory.layer)
+  Layer.provideMerge(Memory.layer())
 )
 
 const tags = (events: Chunk.Chunk<JobEvent.JobEvent>) => Chunk.toReadonlyArray(Chunk.map(events, (e) => e._tag))

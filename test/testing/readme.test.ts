@@ -14,7 +14,7 @@ const FlakyLive = Server.register(Flaky, ({ failures }) =>
 const TestLive = Server.worker.pipe(
   Layer.provideMerge(FlakyLive),
   Layer.provideMerge(Server.layerWith({ retrySchedule: Schedule.exponential("1 second") })),
-  Layer.provideMerge(Memory.layer)
+  Layer.provideMerge(Memory.layer())
 )
 
 it.effect("fails twice, then succeeds on the third try after 1 s and 2 s of backoff", () =>

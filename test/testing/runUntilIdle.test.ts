@@ -21,7 +21,7 @@ const layer = (memory: Memory.Options = {}) =>
   Server.worker.pipe(
     Layer.provideMerge(Handlers),
     Layer.provideMerge(Server.layerWith({ retrySchedule: Schedule.exponential("1 second") })),
-    Layer.provideMerge(Memory.layerWith(memory))
+    Layer.provideMerge(Memory.layer(memory))
   )
 
 /** real milliseconds an effect takes */
@@ -94,7 +94,7 @@ describe("TestServer.runUntilIdle", () => {
     }).pipe(Effect.provide(
       Handlers.pipe(
         Layer.provideMerge(Server.layer),
-        Layer.provideMerge(Memory.layerWith({ visibilityTimeout: "30 seconds" }))
+        Layer.provideMerge(Memory.layer({ visibilityTimeout: "30 seconds" }))
       )
     )))
 })

@@ -1,5 +1,5 @@
 /**
- * The Redis results store. One hash per job (m message, s status, a at, r result), two sorted
+ * The Redis results store. One hash per job (`message`, `status`, `at`, `result`), two sorted
  * sets for the success and failed indexes (score: the record's `at`), coordination values and
  * sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out through the
  * connection's tick (see `tick.ts`), with the acknowledgements of the moment; the scripts apply
@@ -90,17 +90,17 @@ export const make = (
 
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 
-    const field = (name: "m" | "r") => (ids: ReadonlyArray<string>) =>
+    const field = (name: "message" | "result") => (ids: ReadonlyArray<string>) =>
       ids.length === 0
         ? Effect.succeed([])
         : Effect.map(
-          run(`reading ${name === "m" ? "jobs" : "results"}`, Scripts.fields, [k.successful], [k.job, name, ...ids], true),
+          run(`reading ${name === "message" ? "jobs" : "results"}`, Scripts.fields, [k.successful], [k.job, name, ...ids], true),
           (reply) => (reply as ReadonlyArray<Buffer | null>).map(bytes)
         )
 
-    const one = (name: "m" | "r") => (id: string) =>
+    const one = (name: "message" | "result") => (id: string) =>
       Effect.map(
-        attempt(`reading the ${name === "m" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(k.job + id, name)),
+        attempt(`reading the ${name === "message" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(k.job + id, name)),
         bytes
       )
 
@@ -145,10 +145,10 @@ export const make = (
     yield* conn.onReconnect(marker("reconnect").pipe(Effect.catchAll((e) => Effect.logWarning(e.message))))
 
     const service: Results["Type"] = {
-      getJob: one("m"),
-      getJobs: field("m"),
-      getResult: one("r"),
-      getResults: field("r"),
+      getJob: one("message"),
+      getJobs: field("message"),
+      getResult: one("result"),
+      getResults: field("result"),
       setResult: (id, result) => Effect.asVoid(run(`saving the result of ${id}`, Scripts.setResult, [k.job + id], [ttl, toBuffer(result)])),
       record,
       recordAndAck,
