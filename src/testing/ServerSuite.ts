@@ -61,6 +61,10 @@ const Concat = Task.make("suite.concat", {
   payload: Schema.Struct({ text: Schema.String }),
   result: Schema.Struct({ text: Schema.String })
 })
+const Report = Task.make("suite.report", {
+  payload: Schema.Struct({ name: Schema.String }),
+  result: Schema.Struct({ text: Schema.String })
+})
 const Gate = Task.make("suite.gate", {
   payload: Schema.Struct({ name: Schema.String }),
   result: Schema.Struct({ text: Schema.String })
@@ -156,6 +160,15 @@ export const run = (name: string, options: Options): void => {
           const before = Option.match(ctx.prevJobResult, { onNone: () => "", onSome: (b) => decodeText(text(b)).text })
           const all = ctx.prevJobResults.map((b) => decodeText(text(b)).text).join("")
           return { text: before + all + own }
+        }), { queue, concurrency }),
+      // reports progress, waits at its gate, reports again
+      Server.register(Report, ({ name: gate }) =>
+        Effect.gen(function*() {
+          yield* JobCtx.progress({ step: 1 })
+          const deferred = probe.gates.get(gate)
+          if (deferred !== undefined) yield* Deferred.await(deferred)
+          yield* JobCtx.progress({ step: 2 })
+          return { text: gate }
         }), { queue, concurrency }),
       Server.register(Gate, ({ name: gate }) =>
         Effect.gen(function*() {
@@ -502,6 +515,33 @@ export const run = (name: string, options: Options): void => {
           assert.deepStrictEqual(out, [{ total: 4 }, { text: "z" }])
           // finished before this waits: the store answers at once
           assert.strictEqual((yield* server.awaitJob(id)).meta.status, "successful")
+        }))
+
+      scenario("progress: visible through getJob and as events; the final state carries the latest", ({ job, probe }) =>
+        Effect.gen(function*() {
+          const gate = yield* Deferred.make<void>()
+          probe.gates.set("progress", gate)
+          const reporting = yield* job(Report, { name: "progress" }, { id: `p-${crypto.randomUUID()}` })
+          const id = reporting.spec.opts.id!
+          const events = yield* Server.subscribe({ id })
+          const seen = yield* events.pipe(
+            Stream.filter((e) => e._tag === "Progress"),
+            Stream.map((e) => (e._tag === "Progress" ? e.progress : undefined)),
+            Stream.take(1),
+            Stream.runCollect,
+            Effect.fork
+          )
+          yield* Server.enqueue(reporting)
+          yield* eventually(
+            Effect.map(Server.getJob(id), (m) => m.meta.progress),
+            (p) => p !== undefined,
+            "progress to be recorded"
+          )
+          assert.deepStrictEqual((yield* Server.getJob(id)).meta.progress, { step: 1 })
+          assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(seen)), [{ step: 1 }])
+          yield* Deferred.succeed(gate, undefined)
+          yield* awaitStatus(id, "successful")
+          assert.deepStrictEqual((yield* Server.getJob(id)).meta.progress, { step: 2 })
         }))
 
       scenario("events: a cancelled job and a filter by workflow", ({ job }) =>
