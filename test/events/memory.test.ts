@@ -174,4 +174,20 @@ describe("events on Memory, under TestClock", () => {
         ))
       )
     )))
+
+  it.effect("without an Events service, Server.events fails and awaitJob polls", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Stream.runDrain(Server.events()))
+      assert.strictEqual(error._tag, "BrokerError")
+      const id = yield* Server.enqueue(yield* Job.make(Add, { a: 1, b: 1 }))
+      const waiting = yield* Effect.fork(Server.awaitJob(id))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(waiting)).meta.status, "successful")
+    }).pipe(Effect.provide(
+      Server.worker.pipe(
+        Layer.provideMerge(Handlers),
+        Layer.provideMerge(Server.layer),
+        Layer.provideMerge(Layer.merge(Memory.broker(), Memory.results()))
+      )
+    )))
 })
