@@ -14,7 +14,9 @@
  *   not written yet;
  * - on NATS, events are core-NATS messages, at most once as well (no JetStream);
  * - a subscriber that reads more slowly than events arrive loses the oldest (its buffer is bounded);
- * - a worker that crashes between recording a state and publishing its event never publishes it.
+ * - a worker that crashes between recording a state and publishing its event never publishes it;
+ * - a workflow cancelled while none of its jobs waits publishes nothing (its running jobs publish
+ *   their ends as they finish).
  *
  * The `Events` service is the backend's side of it: each backend layer (Memory, Redis, NATS)
  * provides it. A backend without it still works; then `awaitJob` polls the results store and
@@ -103,7 +105,9 @@ export const Failed = Schema.TaggedStruct("Failed", { ...common, attempt: Schema
 export const Cancelled = Schema.TaggedStruct("Cancelled", common)
 
 /**
- * The job's message was moved to its queue's dead letters (it does not decode).
+ * A worker moved the message to its queue's dead letters because it does not decode (`task` is
+ * "" then). A broker that dead-letters a message after too many lost leases publishes nothing:
+ * `Server.getDeadLetters` lists both.
  *
  * @since 0.1.0
  * @category models
