@@ -44,6 +44,7 @@ describe("Redis events across a restart", () => {
         }
         assert.isTrue(woken, "events flow again after the restart")
       }).pipe(
+        Effect.scoped, // the worker stops before the backend closes
         Effect.provide(Layer.provideMerge(Server.layerWith({ pollSchedule: Schedule.spaced("1 hour") }), backend)),
         Effect.provide(logs.layer)
       )
