@@ -115,7 +115,8 @@ describe("NATS fencing", () => {
   it.live("a record from an older attempt never overwrites the state of a newer one, even while its lease looks valid", () =>
     Effect.gen(function*() {
       const { results } = yield* backend(unique("attempts"), 2000)
-      const lease = (attempt: number) => ({ queue: "q", id: "k", attempt, holds: () => true })
+      const lost: Array<number> = []
+      const lease = (attempt: number) => ({ queue: "q", id: "k", attempt, holds: () => true, lose: () => lost.push(attempt) })
       const as = <A, E, R>(attempt: number | undefined, effect: Effect.Effect<A, E, R>) =>
         Effect.locally(effect, currentLease, attempt === undefined ? undefined : lease(attempt))
       const now = Date.now()
@@ -127,6 +128,8 @@ describe("NATS fencing", () => {
       assert.deepStrictEqual(failureTag(processing), Option.some("ResultsError"))
       assert.deepStrictEqual(yield* as(1, results.record([record("k", "successful", "attempt 1 done", now)])), [false])
       assert.strictEqual(text(Option.getOrThrow(yield* results.getJob("k"))), "attempt 2")
+      // each refusal ends the lease: the stale delivery cannot ack, release or extend
+      assert.deepStrictEqual(lost, [1, 1])
       assert.deepStrictEqual(yield* as(2, results.record([record("k", "successful", "attempt 2 done", now)])), [true])
       assert.strictEqual(text(Option.getOrThrow(yield* results.getJob("k"))), "attempt 2 done")
       assert.deepStrictEqual(yield* results.list("successful"), ["k"])

@@ -655,6 +655,7 @@ export const make = (
         const observe = () => {
           const received = messages.getReceived()
           const at = clock.unsafeCurrentTimeMillis()
+          alive(at)
           // the same count seen again: the next message had not arrived by now either
           if (received === samples[samples.length - 1]!.received) samples[samples.length - 1] = { received, at }
           else samples.push({ received, at })
@@ -663,6 +664,28 @@ export const make = (
           while (samples.length > 1 && samples[1]!.received < ordinal) samples.shift()
           return samples[0]!.at
         }
+
+        /**
+         * Stalls of the process (paused by SIGSTOP, starved): a heartbeat every `beat` ms notes the
+         * time; a gap of more than two beats is a stall. What arrived from the server during a
+         * stall is read after it, and an observation made right after it (a timer can run before
+         * the socket is read) does not show it yet: a bound on a message's arrival that falls
+         * from the stall's start to shortly after its end is moved back to the start, so that a
+         * message delivered during a pause never gets a lease the server did not give it.
+         */
+        const beat = Math.max(10, Math.min(250, Math.round(margin / 2)))
+        let lastBeat = clock.unsafeCurrentTimeMillis()
+        let stall = { from: -Infinity, to: -Infinity }
+        const alive = (now: number) => {
+          if (now - lastBeat > 2 * beat) stall = { from: lastBeat, to: now }
+          lastBeat = Math.max(lastBeat, now)
+        }
+        const arrivalBound = (bound: number) => (bound > stall.from && bound <= stall.to + 2 * beat ? stall.from : bound)
+        yield* Effect.sync(() => alive(clock.unsafeCurrentTimeMillis())).pipe(
+          Effect.repeat(Schedule.spaced(Duration.millis(beat))),
+          Effect.interruptible,
+          Effect.forkScoped
+        )
 
         const toHeld = (msg: JsMsg, receivedAt: number): Held => {
           let base = 0
@@ -732,7 +755,8 @@ export const make = (
         /** one read message: buffered for the takers, unless it is a redelivery that is not handed out */
         const admit = (msg: JsMsg, waits: boolean): Effect.Effect<void> => {
           const now = clock.unsafeCurrentTimeMillis()
-          const h = toHeld(msg, waits ? now : arrivedAfter(messages.getProcessed()))
+          alive(now)
+          const h = toHeld(msg, arrivalBound(waits ? now : arrivedAfter(messages.getProcessed())))
           observe()
           const add = () => {
             if (closed) {
@@ -851,6 +875,8 @@ export const make = (
           const why = (now: number) =>
             h.state === "done"
               ? "settled or released already"
+              : h.deadline === -Infinity
+              ? "a newer attempt recorded the job's state"
               : `the visibility timeout ran out ${now - h.deadline + margin} ms ago`
           /**
            * Takes the delivery out of `held` if its lease holds: the LeaseLost, or undefined and the
@@ -949,7 +975,15 @@ export const make = (
         const handOut = (h: Held) =>
           Effect.suspend(() => {
             const delivery = deliver(h)
-            const lease: Lease = { queue, id: h.id, attempt: delivery.attempt, holds: (now) => h.state === "held" && now < h.deadline }
+            const lease: Lease = {
+              queue,
+              id: h.id,
+              attempt: delivery.attempt,
+              holds: (now) => h.state === "held" && now < h.deadline,
+              lose: () => {
+                h.deadline = -Infinity
+              }
+            }
             return Effect.as(FiberRef.set(currentLease, lease), delivery)
           })
 

@@ -17,6 +17,8 @@ export interface Lease {
   readonly attempt: number
   /** whether the lease holds at `now` (Clock milliseconds) */
   readonly holds: (now: number) => boolean
+  /** ends the lease: the store found the state of a newer attempt (the server redelivered the message) */
+  readonly lose: () => void
 }
 
 /** @internal */

@@ -245,7 +245,10 @@ export const make = (
         const stale = attempt > 0 && current !== undefined && current.attempt > attempt
         if (stale || (r.status !== "queued" && current !== undefined && isTerminal(current.status))) {
           if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexNow(ownIndex)
-          if (stale && r.status === "processing") throw leaseLost(lease!, `attempt ${current!.attempt} recorded since`)
+          if (stale) {
+            lease!.lose()
+            if (r.status === "processing") throw leaseLost(lease!, `attempt ${current!.attempt} recorded since`)
+          }
           return false
         }
         const revision = await writeNow(key, frame, entry === null ? undefined : entry.revision)
