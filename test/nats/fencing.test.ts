@@ -19,6 +19,23 @@ const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
 /** real time passes (the server's replies arrive) while the test's clock stands still */
 const realWait = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
+/**
+ * The process's clock: live, plus the length of the pauses so far (a SIGSTOP seen from inside:
+ * time jumps while nothing ran, neither the handler nor the lease keeper).
+ */
+const pausable = Effect.map(Effect.clock, (live) => {
+  const paused = { ms: 0 }
+  const clock: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => live.unsafeCurrentTimeMillis() + paused.ms,
+    currentTimeMillis: Effect.sync(() => live.unsafeCurrentTimeMillis() + paused.ms),
+    unsafeCurrentTimeNanos: () => live.unsafeCurrentTimeNanos() + BigInt(paused.ms) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => live.unsafeCurrentTimeNanos() + BigInt(paused.ms) * 1_000_000n),
+    sleep: (duration) => live.sleep(duration)
+  }
+  return { clock, paused }
+})
+
 const backend = (prefix: string, vt: number) =>
   Nats.make({ servers: nats().url, prefix, visibilityTimeout: vt, name: unique("fencing") })
 
@@ -36,18 +53,7 @@ describe("NATS fencing", () => {
   it.live("a lease that ran out while the process was paused stays lost: no ack, extend or record", () =>
     Effect.gen(function*() {
       const vt = 2000
-      // the process's clock: live, plus the length of a pause (a SIGSTOP seen from inside: time
-      // jumps while nothing ran, neither the handler nor the lease keeper)
-      const paused = { ms: 0 }
-      const live = yield* Effect.clock
-      const clock: Clock.Clock = {
-        [Clock.ClockTypeId]: Clock.ClockTypeId,
-        unsafeCurrentTimeMillis: () => live.unsafeCurrentTimeMillis() + paused.ms,
-        currentTimeMillis: Effect.sync(() => live.unsafeCurrentTimeMillis() + paused.ms),
-        unsafeCurrentTimeNanos: () => live.unsafeCurrentTimeNanos() + BigInt(paused.ms) * 1_000_000n,
-        currentTimeNanos: Effect.sync(() => live.unsafeCurrentTimeNanos() + BigInt(paused.ms) * 1_000_000n),
-        sleep: (duration) => live.sleep(duration)
-      }
+      const { clock, paused } = yield* pausable
       yield* Effect.gen(function*() {
         const { broker, results } = yield* backend(unique("pause"), vt)
         const queue = unique("q")
@@ -75,6 +81,29 @@ describe("NATS fencing", () => {
         assert.deepStrictEqual(failureTag(yield* Effect.exit(delivery.ack)), Option.some("LeaseLost"))
         // the state is the one attempt 1 recorded while its lease held
         assert.strictEqual(text(Option.getOrThrow(yield* results.getJob("j"))), "attempt 1")
+      }).pipe(Effect.withClock(clock), Effect.scoped)
+    }), 20_000)
+
+  it.live("a message read ahead is handed out with its lease renewed, counted from its delivery, not from the hand-out", () =>
+    Effect.gen(function*() {
+      const vt = 2000
+      const { clock, paused } = yield* pausable
+      yield* Effect.gen(function*() {
+        const { broker } = yield* backend(unique("ahead"), vt)
+        const queue = unique("q")
+        yield* broker.enqueue(queue, [{ id: "a", body: bytes("a") }, { id: "b", body: bytes("b") }])
+        const consumer = yield* broker.consumer(queue, { prefetch: 1 })
+        const first = yield* consumer.take
+        // "b" arrives inside the client while "a" holds the consumer's one place
+        yield* realWait(300)
+        // time goes by ("a" is a long job): "b" has waited for more than half its lease
+        paused.ms += 0.6 * vt
+        yield* first.ack
+        const second = yield* consumer.take
+        assert.strictEqual(second.id, "b")
+        // "b" was renewed as it was handed out: its lease holds past the AckWait of its delivery
+        paused.ms += 0.45 * vt
+        yield* second.ack
       }).pipe(Effect.withClock(clock), Effect.scoped)
     }), 20_000)
 

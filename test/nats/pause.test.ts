@@ -65,5 +65,5 @@ describe("NATS: a worker paused past its leases", () => {
       Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
         Layer.provideMerge(Server.layer, Nats.layer({ servers: nats().url, prefix, visibilityTimeout: vt }))
       )))
-    ), 30_000)
+    ), 60_000) // about 12 s on an idle machine; child processes start slowly under load
 })

@@ -617,22 +617,25 @@ export const make = (
                 // the connection is closed: the lease runs out
               }
             }
-            if (sent.length === 0) return Effect.succeed(sent)
-            return tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
-              Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 4)))),
-              Effect.map(() => {
-                const t1 = clock.unsafeCurrentTimeMillis()
-                return sent.filter((h) => {
-                  if (h.state === "done" || t1 >= h.deadline) {
-                    if (h.state === "buffered") drop(h)
-                    return false
-                  }
-                  h.deadline = Math.max(h.deadline, t0 + vt - margin)
-                  return true
-                })
-              })
-            )
+            return sent.length === 0 ? Effect.succeed(sent) : confirmRenewal(sent, t0)
           })
+
+        /** flushes the `working()`s sent at `t0`, then renews each lease the PONG came back within */
+        const confirmRenewal = (sent: ReadonlyArray<Held>, t0: number) =>
+          tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
+            Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 4)))),
+            Effect.map(() => {
+              const t1 = clock.unsafeCurrentTimeMillis()
+              return sent.filter((h) => {
+                if (h.state === "done" || t1 >= h.deadline) {
+                  if (h.state === "buffered") drop(h)
+                  return false
+                }
+                h.deadline = Math.max(h.deadline, t0 + vt - margin)
+                return true
+              })
+            })
+          )
 
         /** a read message whose lease ran out before it was handed out: JetStream gives it to another worker */
         const drop = (h: Held) => {
@@ -925,8 +928,14 @@ export const make = (
             extend: Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
               const t0 = clock.unsafeCurrentTimeMillis()
               if (h.state !== "held" || t0 >= h.deadline) return Effect.fail(lost(queue, h.id, attempt, why(t0)))
+              try {
+                h.msg.working()
+              } catch (cause) {
+                return Effect.fail(brokerError(`cannot extend job ${h.id} of ${queue}`)(cause))
+              }
               return Effect.flatMap(
-                Effect.mapError(renew([h]), (e) => new BrokerError({ message: `cannot extend job ${h.id} of ${queue}: ${e.message}`, cause: e })),
+                Effect.mapError(confirmRenewal([h], t0), (e) =>
+                  new BrokerError({ message: `cannot extend job ${h.id} of ${queue}: ${e.message}`, cause: e })),
                 (renewed) =>
                   renewed.length === 1
                     ? Effect.void
