@@ -4,7 +4,7 @@
  * cannot record, and an attempt's record never overwrites the state of a newer attempt.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Effect, Exit, FiberRef, Option } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, FiberRef, Option } from "effect"
 import * as Nats from "../../src/layers/Nats.js"
 import { currentLease } from "../../src/internal/nats/leases.js"
 import * as NatsServer from "../utils/natsServer.js"
@@ -104,6 +104,29 @@ describe("NATS fencing", () => {
         // "b" was renewed as it was handed out: its lease holds past the AckWait of its delivery
         paused.ms += 0.45 * vt
         yield* second.ack
+      }).pipe(Effect.withClock(clock), Effect.scoped)
+    }), 20_000)
+
+  it.live("a message read right after a pause is not trusted with a lease: it may have arrived during the pause", () =>
+    Effect.gen(function*() {
+      const vt = 4000
+      const { clock, paused } = yield* pausable
+      yield* Effect.gen(function*() {
+        const { broker } = yield* backend(unique("stall"), vt)
+        const queue = unique("q")
+        const consumer = yield* broker.consumer(queue, { prefetch: 1 })
+        const taking = yield* Effect.fork(consumer.take)
+        yield* realWait(300)
+        // the process was paused, and the message is read as it resumes: it may have been
+        // delivered at the start of the pause, its AckWait nearly over on the server
+        paused.ms += 1.7 * vt
+        yield* broker.enqueue(queue, [{ id: "p", body: bytes("p") }])
+        yield* realWait(1000)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(taking)), "not handed out")
+        // the server gives it again after AckWait, counted from its delivery
+        const delivery = yield* Fiber.join(taking)
+        assert.deepStrictEqual([delivery.id, delivery.attempt], ["p", 2])
+        yield* delivery.ack
       }).pipe(Effect.withClock(clock), Effect.scoped)
     }), 20_000)
 
