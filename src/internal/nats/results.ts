@@ -6,6 +6,9 @@
  *   with the record). Records are compare-and-set writes on the key's revision (`create` for a
  *   new job), so of concurrent final records exactly one is applied, and a final state refuses
  *   every later record but `queued`. A record retries on conflict, reading the state afresh.
+ * - A worker's records are fenced (see leases.ts): refused when the lease of the delivery the
+ *   recording fiber took has run out, else stamped with its attempt; a record over the state of
+ *   a newer attempt is refused and ends the older delivery's lease.
  * - `r.<id>`: a result saved on its own (`setResult`). `getResult` reads both keys and takes
  *   the newer of the two results (revisions are stream sequences, so they order writes).
  * - `x.s.<at>.<id>` / `x.f.<at>.<id>`: the successful and failed indexes, one empty key per
