@@ -18,7 +18,7 @@ import type { Delivery } from "../../Broker.js"
 import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe } from "./errors.js"
+import { describe, safeCause } from "./errors.js"
 import { resultsKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
@@ -54,7 +54,7 @@ export const make = (
     const attempt = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({
         try: f,
-        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause })
+        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause: safeCause(cause) })
       })
 
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
@@ -64,7 +64,7 @@ export const make = (
       Effect.async((resume) =>
         tick.record(records, target, {
           done: (applied) => resume(Effect.succeed(applied)),
-          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause })))
+          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause: safeCause(cause) })))
         })
       )
     /** through the tick; a long list in script calls of up to `recordChunk` records (one tick) */
