@@ -49,15 +49,16 @@ const wipeDir = (dir: string, keep: (name: string) => boolean) => {
 export const redis = (visibilityMs: number): Effect.Effect<Backend, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const server = yield* RedisServer.make({ args: ["--appendonly", "yes", "--appendfsync", "always"] })
-    const pid = () =>
-      Effect.map(server.cli("info", "server"), (info) => Number(/process_id:(\d+)/.exec(info)?.[1] ?? NaN))
+    // asked once per start: a stopped server cannot be asked for its pid
+    const readPid = Effect.map(server.cli("info", "server"), (info) => Number(/process_id:(\d+)/.exec(info)?.[1] ?? NaN))
+    let pid = yield* readPid
     return {
       name: "redis",
       port: server.port,
       version: version("redis-server").replace(/ sha=.*$/, ""),
       kill: server.kill("SIGKILL"),
-      start: server.start,
-      signal: (signal) => Effect.flatMap(pid(), (p) => Effect.sync(() => process.kill(p, signal))),
+      start: Effect.zipRight(server.start, Effect.map(readPid, (p) => void (pid = p))),
+      signal: (signal) => Effect.sync(() => process.kill(pid, signal)),
       wipe: Effect.sync(() => wipeDir(server.dir, (name) => name === "redis.log")),
       layer: (port, prefix) =>
         Redis.layer({ host: "127.0.0.1", port, prefix, visibilityTimeout: visibilityMs, clientName: "chaos-runner" }),

@@ -132,9 +132,10 @@ export const proxyLatency: Fault = {
 }
 
 /**
- * The producer enqueues through a proxy of its own; for 1.5 s the server's replies are dropped
- * (the requests arrive) and the connection is reset 50 ms later. The producer retries each
- * batch with the same job ids until it is acknowledged.
+ * The producer enqueues through a proxy of its own; for 2.5 s the server's replies are dropped
+ * (the requests arrive) and the connection is reset 50 ms later. The producer gives each call
+ * 1 s and retries the batch with the same job ids until it is acknowledged (the client library
+ * may also resend the command itself after reconnecting).
  */
 export const enqueueCut: Fault = {
   name: "enqueue-cut",
@@ -156,10 +157,10 @@ export const enqueueCut: Fault = {
           yield* Effect.forkScoped(Effect.delay(Effect.sync(() => {
             proxy.cutReplies(false)
             ctx.end()
-          }), "1500 millis"))
+          }), "2500 millis"))
         }
         const once = producer.enqueueMany(batches[b]!).pipe(
-          Effect.timeout("2 seconds"),
+          Effect.timeout("1 second"),
           Effect.tapError(() => Effect.sync(() => retries++))
         )
         ids.push(...(yield* Effect.retry(once, { times: 60, schedule: Schedule.spaced("100 millis") })))
@@ -185,6 +186,8 @@ export const redisNoPersist: Fault = {
   description: "Redis killed and restarted with its data files deleted (a restart without persistence)",
   backends: ["redis"],
   apply: (ctx) => restartServer(ctx, 500, true),
+  // the jobs a worker still held come back as `processing` with nothing left to redeliver them
+  settings: { drainTimeoutMs: 15_000 },
   expectLoss: { logged: /lost (its|the) data/ }
 }
 

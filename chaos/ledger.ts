@@ -84,7 +84,7 @@ export interface Verdict {
   readonly stale: ReadonlyArray<string>
   /** handler runs beyond one per job and the runs that failed on purpose */
   readonly extra: number
-  /** attempts running during a fault that had not succeeded before the fault ended */
+  /** jobs with an attempt running during a fault and not over when it ended (or started just after it and never over) */
   readonly inFlight: number
   /** ms from the last fault's end until the jobs it caught were terminal and throughput was back */
   readonly recoveryMs: number | undefined
@@ -125,12 +125,20 @@ export const check = (input: CheckInput): Verdict => {
   let extra = 0
   for (const id of ids) extra += Math.max(0, (starts.get(id) ?? 0) - 1 - (fails.get(id) ?? 0))
 
-  // attempts caught by a fault: started before it ended, not over (succeeded or failed) before it ended
+  // attempts caught by a fault: started before it ended and not over (succeeded or failed) by
+  // then, or started within a second after it (a delivery made before the fault's end can reach
+  // its worker only after it, its lease run out) and never over
   const caught = new Set<string>()
+  const overAt = new Map<string, number>()
+  for (const e of entries) if (e.k === "success" || e.k === "fail") overAt.set(`${e.id} ${e.pid} ${e.attempt}`, e.t)
   for (const fault of faults) {
-    const over = new Set<string>()
-    for (const e of entries) if ((e.k === "success" || e.k === "fail") && e.t <= fault.end) over.add(`${e.id} ${e.pid} ${e.attempt}`)
-    for (const e of entries) if (e.k === "start" && e.t <= fault.end && !over.has(`${e.id} ${e.pid} ${e.attempt}`)) caught.add(e.id)
+    for (const e of entries) {
+      if (e.k !== "start") continue
+      const over = overAt.get(`${e.id} ${e.pid} ${e.attempt}`)
+      if ((e.t <= fault.end && (over === undefined || over > fault.end)) || (e.t <= fault.end + 1000 && over === undefined)) {
+        caught.add(e.id)
+      }
+    }
   }
   return {
     jobs: ids.length,

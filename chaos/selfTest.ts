@@ -20,8 +20,8 @@ export const selfTest = (): ReadonlyArray<string> => {
     e("start", "stale", 1, 1, 100), e("start", "stale", 2, 2, 3200), e("finish", "stale", 2, 2, 3240),
     e("finish", "stale", 1, 1, 5100), e("success", "stale", 1, 1, 5110),
     // extra: ran three times, though nothing was in flight at the fault for it
-    e("start", "again", 3, 1, 6000), e("start", "again", 3, 2, 6100),
-    e("start", "again", 3, 3, 6200), e("finish", "again", 3, 3, 6240), e("success", "again", 3, 3, 6250)
+    e("start", "again", 3, 1, 8000), e("start", "again", 3, 2, 8100),
+    e("start", "again", 3, 3, 8200), e("finish", "again", 3, 3, 8240), e("success", "again", 3, 3, 8250)
   ]
   const outcomes = new Map<string, Outcome>([
     ["ok", { status: "successful", result: { pid: 1, attempt: 1 } }],

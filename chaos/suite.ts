@@ -103,7 +103,7 @@ export interface Fault {
   readonly job?: ((i: number) => JobShape) | undefined
   /** jobs (of `n`) successful before the fault, as a fraction (0.25 by default) */
   readonly at?: number | undefined
-  readonly settings?: Partial<Pick<Settings, "n" | "handlerMs">> | undefined
+  readonly settings?: Partial<Pick<Settings, "n" | "handlerMs" | "drainTimeoutMs">> | undefined
   /** the fault itself (its span defaults to the whole effect) */
   readonly apply: (ctx: Ctx) => Effect.Effect<void, unknown, Scope.Scope>
   /** enqueues the jobs itself (the fault is in the producer's way) */
