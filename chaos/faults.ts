@@ -9,7 +9,6 @@ import type { Ctx, Fault } from "./suite.js"
 /** the longest a lease lasts without renewal, and then some: 1.7 × the visibility timeout */
 const pastLease = (ctx: Ctx) => Math.round(ctx.settings.visibilityMs * 1.7)
 
-const pick = (ctx: Ctx) => ctx.workers[Math.floor(ctx.random() * ctx.workers.length)]!
 
 const restartServer = (ctx: Ctx, downMs: number, wipe = false) =>
   Effect.gen(function*() {
@@ -23,16 +22,14 @@ const restartServer = (ctx: Ctx, downMs: number, wipe = false) =>
 
 export const workerKill: Fault = {
   name: "worker-kill",
-  description: "SIGKILL one worker process mid-job; a new one is started",
+  description: "SIGKILL one worker process mid-job (the pool is made whole before the next run)",
   apply: (ctx) =>
     Effect.gen(function*() {
-      const worker = pick(ctx)
-      yield* ctx.awaitBusy(worker)
+      const worker = yield* ctx.busyWorker
       ctx.begin()
       yield* worker.stop("SIGKILL")
       ctx.end()
       ctx.workers.splice(ctx.workers.indexOf(worker), 1)
-      yield* ctx.spawnWorker()
     })
 }
 
@@ -41,8 +38,7 @@ export const workerStop: Fault = {
   description: "SIGSTOP one worker process for 1.7 × the visibility timeout, then SIGCONT",
   apply: (ctx) =>
     Effect.gen(function*() {
-      const worker = pick(ctx)
-      yield* ctx.awaitBusy(worker)
+      const worker = yield* ctx.busyWorker
       ctx.begin()
       worker.signal("SIGSTOP")
       yield* Effect.sleep(pastLease(ctx))
@@ -62,16 +58,14 @@ export const workerStopSlow: Fault = {
 
 export const workerTerm: Fault = {
   name: "worker-term",
-  description: "SIGTERM one worker process mid-job (graceful shutdown); a new one is started",
+  description: "SIGTERM one worker process mid-job (graceful shutdown; the pool is made whole before the next run)",
   apply: (ctx) =>
     Effect.gen(function*() {
-      const worker = pick(ctx)
-      yield* ctx.awaitBusy(worker)
+      const worker = yield* ctx.busyWorker
       ctx.begin()
       yield* worker.stop("SIGTERM")
       ctx.end()
       ctx.workers.splice(ctx.workers.indexOf(worker), 1)
-      yield* ctx.spawnWorker()
     })
 }
 
@@ -235,6 +229,7 @@ export const randomSchedule = (seed: number, count: number): Fault => ({
         yield* Effect.sleep(500 + Math.floor(ctx.random() * 2000))
         ctx.name(fault.name)
         yield* fault.apply(ctx)
+        yield* ctx.refill
       }
       ctx.note(`schedule (seed ${seed}): ${drawn.join(", ")}`)
     })

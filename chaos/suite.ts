@@ -75,10 +75,10 @@ export interface Ctx {
   readonly settings: Settings
   readonly queue: string
   readonly workers: Array<Worker>
-  /** starts one more worker process */
-  readonly spawnWorker: () => Effect.Effect<Worker, never, Scope.Scope>
-  /** waits until `worker` runs at least `n` attempts at once (or 10 s passed) */
-  readonly awaitBusy: (worker: Worker, n?: number) => Effect.Effect<void>
+  /** a worker (drawn at random) running an attempt of this run now (waits up to 10 s for one) */
+  readonly busyWorker: Effect.Effect<Worker>
+  /** starts workers until the pool has its size again */
+  readonly refill: Effect.Effect<void>
   /** a fault's span: `begin` when it starts to act, `end` when it has stopped (one run may hold several) */
   readonly begin: () => void
   readonly end: () => void
@@ -189,6 +189,7 @@ const awaitTerminal = (
   Effect.gen(function*() {
     const outcomes = new Map<string, Outcome>()
     const pending = new Set(ids)
+    const lastSeen = new Map<string, string>()
     let lastPoll = 0
     while (pending.size > 0 && Date.now() < options.deadline) {
       // while the ledger says much is still running, poll rarely (the statuses are the truth)
@@ -204,6 +205,7 @@ const awaitTerminal = (
           Effect.map((r) => {
             if (Either.isRight(r)) {
               const status = r.right.meta.status
+              lastSeen.set(id, status)
               if (terminal.has(status)) {
                 outcomes.set(id, { status: status as Outcome["status"] })
                 pending.delete(id)
@@ -216,7 +218,7 @@ const awaitTerminal = (
         ), { concurrency: 32, discard: true })
       if (pending.size > 0) yield* Effect.sleep("300 millis")
     }
-    return { outcomes, pending }
+    return { outcomes, pending, lastSeen }
   })
 
 /** starts `count` worker processes for `backend` reaching it through `port`, in the current scope */
@@ -262,6 +264,7 @@ export const runFault = (env: Env, fault: Fault, base: Settings, random: () => n
     const began = Date.now()
     const { pool } = env
     const prefix = `${fault.name}-${Math.floor(Math.random() * 1e9).toString(36)}-`
+    while (pool.workers.length < base.workers) yield* pool.spawn()
     const logsBefore = logText(pool.logDir)
     const runnerLogsBefore = env.logs().length
 
@@ -295,16 +298,22 @@ export const runFault = (env: Env, fault: Fault, base: Settings, random: () => n
       settings,
       queue: pool.queue,
       workers: pool.workers,
-      spawnWorker: pool.spawn,
-      awaitBusy: (worker, n = 1) =>
-        Effect.gen(function*() {
-          const until = Date.now() + 10_000
-          while (Date.now() < until) {
-            update()
-            if ((open.get(worker.pid)?.size ?? 0) >= n) return
-            yield* Effect.sleep("10 millis")
+      busyWorker: Effect.gen(function*() {
+        const until = Date.now() + 10_000
+        for (;;) {
+          update()
+          const busy = pool.workers.filter((w) => w.alive() && (open.get(w.pid)?.size ?? 0) > 0)
+          if (busy.length > 0 || Date.now() > until) {
+            const from = busy.length > 0 ? busy : pool.workers
+            return from[Math.floor(random() * from.length)]!
           }
-        }),
+          yield* Effect.sleep("10 millis")
+        }
+      }),
+      refill: Effect.suspend(() => Effect.repeatN(pool.spawn(), Math.max(0, base.workers - pool.workers.length) - 1)).pipe(
+        Effect.when(() => pool.workers.length < base.workers),
+        Effect.asVoid
+      ),
       begin: () => void (current = { name: currentName, start: Date.now() }),
       end: () => {
         if (current !== undefined) spans.push({ ...current, end: Date.now() })
@@ -358,7 +367,7 @@ export const runFault = (env: Env, fault: Fault, base: Settings, random: () => n
     }
 
     // every job terminal
-    const { outcomes, pending } = yield* awaitTerminal(env.client, ids, {
+    const { lastSeen, outcomes, pending } = yield* awaitTerminal(env.client, ids, {
       deadline: Date.now() + settings.drainTimeoutMs,
       missingIsFinal: fault.expectLoss !== undefined,
       ready: () => {
@@ -369,8 +378,13 @@ export const runFault = (env: Env, fault: Fault, base: Settings, random: () => n
     if (pending.size > 0) {
       const dead = yield* env.client.getDeadLetters(pool.queue).pipe(Effect.timeout("10 seconds"), Effect.orElseSucceed(() => []))
       for (const d of dead) if (pending.delete(d.id)) outcomes.set(d.id, { status: "dead" })
-      for (const id of pending) outcomes.set(id, { status: "pending" })
-      notes.push(`${pending.size} not terminal after ${settings.drainTimeoutMs} ms`)
+      const seen = new Map<string, number>()
+      for (const id of pending) {
+        outcomes.set(id, { status: "pending" })
+        const status = lastSeen.get(id) ?? "not found"
+        seen.set(status, (seen.get(status) ?? 0) + 1)
+      }
+      notes.push(`${pending.size} not terminal after ${settings.drainTimeoutMs / 1000} s (${[...seen].map(([s, n]) => `${n} ${s}`).join(", ")})`)
     }
     // late settles of paused attempts land right after their fault: give them a moment
     yield* Effect.sleep("1 second")
@@ -395,7 +409,7 @@ export const runFault = (env: Env, fault: Fault, base: Settings, random: () => n
       for (const [file, text] of logText(pool.logDir)) texts.push(text.slice(logsBefore.get(file)?.length ?? 0))
       lossLogged = texts.some((t) => fault.expectLoss!.logged.test(t))
     }
-    // keep the pool whole for the next run: a worker that died unasked is replaced (and noted)
+    // a worker that died unasked is noted (the next run makes the pool whole again)
     for (const w of [...pool.workers]) {
       w.signal("SIGCONT")
       if (!w.alive()) {
@@ -403,7 +417,6 @@ export const runFault = (env: Env, fault: Fault, base: Settings, random: () => n
         pool.workers.splice(pool.workers.indexOf(w), 1)
       }
     }
-    while (pool.workers.length < base.workers) yield* pool.spawn()
 
     const ok = fault.expectLoss !== undefined
       ? lossLogged === true && verdict.double.length === 0 && verdict.stale.length === 0
