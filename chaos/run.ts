@@ -10,6 +10,11 @@
  *   npm run chaos -- --n 500 --seed 42          # --seed replays a schedule
  *   npm run chaos -- --self-test                 # shows each check fires, on a synthetic ledger
  *
+ * Flags: --n (jobs per fault, 2000), --workers (3), --concurrency (4), --handler-ms (40),
+ * --vt (visibility timeout in ms, 3000), --backend redis|nats|both, --faults (names as in
+ * docs/reliability.md, `random` for the seeded schedule), --seed, --random-faults (6),
+ * --no-docs. Ledgers and worker logs stay in the temporary directory it prints.
+ *
  * Exit code 1 when a check failed.
  */
 import { execFileSync } from "node:child_process"
