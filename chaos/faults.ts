@@ -52,7 +52,8 @@ export const workerStopSlow: Fault = {
   ...workerStop,
   name: "worker-stop-slow",
   description: "as worker-stop, with 2.5 s handlers and 60 jobs (a late attempt can finish after the new one started)",
-  at: 0,
+  // late in the run, when the healthy workers have room to take the redelivered jobs at once
+  at: 0.6,
   settings: { n: 60, handlerMs: 2500 }
 }
 
