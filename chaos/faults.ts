@@ -4,7 +4,7 @@
  */
 import { Effect, Schedule } from "effect"
 import type { Job } from "../src/index.js"
-import type { Ctx, Fault } from "./suite.js"
+import { type Ctx, type Fault, seeded } from "./suite.js"
 
 /** the longest a lease lasts without renewal, and then some: 1.7 × the visibility timeout */
 const pastLease = (ctx: Ctx) => Math.round(ctx.settings.visibilityMs * 1.7)
@@ -214,24 +214,30 @@ const schedulable: ReadonlyArray<Fault> = [
 ]
 
 /**
- * A seeded random schedule: `count` faults drawn from the ones above, each after a random pause
- * of 0.5–2.5 s, over one longer run. Its span is the whole schedule's.
+ * A seeded random schedule: `count` faults drawn from the ones above with a generator of its
+ * own (so `--seed` replays the same draw), each after a random pause of 0.5–2.5 s, over one
+ * longer run. `names` gives the faults instead of drawing them (`--schedule`).
  */
-export const randomSchedule = (seed: number, count: number): Fault => ({
-  name: `random(seed=${seed})`,
+export const randomSchedule = (seed: number, count: number, names?: ReadonlyArray<string>): Fault => ({
+  name: `random-${seed}`,
   description: `${count} faults drawn with seed ${seed}`,
   at: 0.1,
   apply: (ctx) =>
     Effect.gen(function*() {
-      const drawn: Array<string> = []
-      for (let k = 0; k < count; k++) {
-        const fault = schedulable[Math.floor(ctx.random() * schedulable.length)]!
-        drawn.push(fault.name)
-        yield* Effect.sleep(500 + Math.floor(ctx.random() * 2000))
+      const random = seeded(seed)
+      const faults = names === undefined
+        ? Array.from({ length: count }, () => schedulable[Math.floor(random() * schedulable.length)]!)
+        : names.map((name) => {
+          const fault = schedulable.find((f) => f.name === name)
+          if (fault === undefined) throw new Error(`--schedule: no fault ${name} (one of ${schedulable.map((f) => f.name).join(", ")})`)
+          return fault
+        })
+      for (const fault of faults) {
+        yield* Effect.sleep(500 + Math.floor(random() * 2000))
         ctx.name(fault.name)
         yield* fault.apply(ctx)
         yield* ctx.refill
       }
-      ctx.note(`schedule (seed ${seed}): ${drawn.join(", ")}`)
+      ctx.note(`schedule (seed ${seed}): ${faults.map((f) => f.name).join(", ")}`)
     })
 })

@@ -13,7 +13,7 @@
  * Flags: --n (jobs per fault, 2000), --workers (3), --concurrency (4), --handler-ms (40),
  * --vt (visibility timeout in ms, 3000), --backend redis|nats|both, --faults (names as in
  * docs/reliability.md, `random` for the seeded schedule), --seed, --random-faults (6),
- * --no-docs. Ledgers and worker logs stay in the temporary directory it prints.
+ * --schedule (faults of the schedule by name instead of drawn), --no-docs. Ledgers and worker logs stay in the temporary directory it prints.
  *
  * Exit code 1 when a check failed.
  */
@@ -115,6 +115,7 @@ const main = async () => {
       faults: { type: "string" },
       seed: { type: "string" },
       "random-faults": { type: "string", default: "6" },
+      schedule: { type: "string" },
       "self-test": { type: "boolean", default: false },
       "no-docs": { type: "boolean", default: false }
     }
@@ -142,7 +143,8 @@ const main = async () => {
   const faults: Array<Fault> = Faults.all.filter((f) => named === undefined || named.includes(f.name))
   const randomCount = Number(values["random-faults"])
   if (named === undefined || named.includes("random")) {
-    faults.push({ ...Faults.randomSchedule(seed, randomCount), settings: { n: n * 2 } })
+    const schedule = values.schedule?.split(",")
+    faults.push({ ...Faults.randomSchedule(seed, randomCount, schedule), settings: { n: n * 2 } })
   }
   const backends: ReadonlyArray<Backends.BackendName> = values.backend === "both" ? ["redis", "nats"] : [values.backend as Backends.BackendName]
   console.log(`seed ${seed} (replay: npm run chaos -- --seed ${seed}); ledgers and logs in ${dir}`)
@@ -235,7 +237,7 @@ ${o.rows.filter((r) => r.notes.length > 0 || !r.ok).map((r) => `- ${r.fault} on 
 ## The faults
 
 ${Faults.all.map((f) => `- **${f.name}**${f.backends === undefined ? "" : ` (${f.backends.join(", ")})`}: ${f.description}`).join("\n")}
-- **random(seed=S)**: a seeded schedule of worker kill/stop/term, server kill/stop, proxy reset/stall/latency faults over one run of 2 × N jobs
+- **random-S**: a seeded schedule of worker kill/stop/term, server kill/stop, proxy reset/stall/latency faults over one run of 2 × N jobs
 
 \`redis-no-persist\` loses data by construction (the data files are deleted): it passes when the
 library logged the loss ("Redis lost its data" / "lost the data of queue"), never silently.
