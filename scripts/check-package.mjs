@@ -6,7 +6,8 @@
 //   - runs missing.mjs and missing.cjs (the Redis and NATS layers without their clients),
 //   - type-checks consumer.ts (and consumer.cts) with tsc --strict, lib ES2022, skipLibCheck off,
 //     under moduleResolution NodeNext and Bundler.
-// Exits non-zero at the first failure. `--keep` leaves the temporary project for a look.
+// Independent steps run side by side; the check exits non-zero with every failure it met.
+// `--keep` leaves the temporary project for a look (a failed check always does).
 import { execFile } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
