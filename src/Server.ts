@@ -725,9 +725,9 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
 
     // --- working -----------------------------------------------------------------------------
 
-    const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
+    const writeState = (message: JobMessage, status: Status, now: number, attempt?: number) =>
       Effect.map(
-        results.record([{ id: message.meta.id, status, message: encodeMessage(message), result, at: now }]),
+        results.record([{ id: message.meta.id, status, message: encodeMessage(message), at: now, attempt }]),
         (applied) => applied[0] === true
       )
 
@@ -749,7 +749,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
      * one step.
      */
     const finish = (delivery: Delivery, message: JobMessage, status: "successful" | "failed", now: number, result?: Uint8Array) => {
-      const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now }
+      const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now, attempt: delivery.attempt }
       return results.recordAndAck !== undefined && nothingFollows(message)
         ? Effect.asVoid(results.recordAndAck([record], delivery))
         : results.record([record]).pipe(
@@ -843,7 +843,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
               // its workflow failed or was cancelled before it ran
               : Effect.flatMap(Clock.currentTimeMillis, (now) =>
                 Effect.zipRight(
-                  writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now),
+                  writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now, delivery.attempt),
                   delivery.ack
                 )))
       }).pipe(
@@ -869,7 +869,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
     ) =>
       Effect.flatMap(Clock.currentTimeMillis, (started) => {
         const processing = withMeta(message, { status: "processing", processedAt: started })
-        return Effect.flatMap(writeState(processing, "processing", started), (applied) => {
+        return Effect.flatMap(writeState(processing, "processing", started, delivery.attempt), (applied) => {
           if (!applied) return recover(delivery, message.meta.id)
           const ctx = jobContext(processing, delivery)
           const id = message.meta.id
@@ -917,7 +917,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
         }
         const cause = exit.cause
         if (Cause.isInterruptedOnly(cause) && shutdown.started) {
-          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now), delivery.nack())
+          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now, delivery.attempt), delivery.nack())
         }
         return Effect.gen(function*() {
           const error = describe(cause)
@@ -927,7 +927,7 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
             : Option.none<number>()
           if (Option.isSome(delay)) {
             const retrying = withMeta(processing, { status: "retrying", retried: retries + 1, prevErr: error })
-            yield* writeState(retrying, "retrying", now)
+            yield* writeState(retrying, "retrying", now, delivery.attempt)
             yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
             yield* jobLog(
               delivery,
@@ -949,7 +949,8 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       Effect.gen(function*() {
         const stored = yield* results.getJob(id)
         const decoded = Option.flatMap(stored, (bytes) => Either.getRight(decodeMessage(bytes)))
-        if (Option.isSome(decoded)) {
+        // not final: the record was refused because a newer attempt owns the job
+        if (Option.isSome(decoded) && isTerminal(decoded.value.meta.status)) {
           const now = yield* Clock.currentTimeMillis
           yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`))
           yield* afterFinal(decoded.value, decoded.value.meta.status, now, true)

@@ -23,6 +23,8 @@ interface Stored<A> {
 interface JobState {
   message: Uint8Array
   status: Status
+  /** the newest attempt that recorded in this run, if a worker recorded */
+  attempt: number | undefined
 }
 
 type Space = "job" | "result" | "kv" | "set"
@@ -77,16 +79,16 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     })
 
   const recordOne = (r: JobRecord, now: number): boolean => {
-    const current = read<JobState>("job", r.id, now)
-    if (r.status === "queued") {
-      if (Option.isSome(current) && isTerminal(current.value.status)) {
-        unindex(r.id)
-        spaces.result.delete(r.id)
-      }
-    } else if (Option.isSome(current) && isTerminal(current.value.status)) {
-      return false
+    const current = Option.getOrUndefined(read<JobState>("job", r.id, now))
+    const newRun = r.status === "queued" && r.attempt === undefined
+    if (current !== undefined && isTerminal(current.status)) {
+      if (!newRun) return false
+      unindex(r.id)
+      spaces.result.delete(r.id)
     }
-    put<JobState>("job", r.id, { message: r.message, status: r.status }, now)
+    if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
+    const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
+    put<JobState>("job", r.id, { message: r.message, status: r.status, attempt }, now)
     if (r.result !== undefined) put("result", r.id, r.result, now)
     if (r.status === "successful" || r.status === "failed") {
       const index = indexes[r.status]
