@@ -568,6 +568,41 @@ describe("Server on Memory", () => {
     )
   })
 
+  it.scoped("a worker whose lease ran out records nothing, even before another attempt started", () => {
+    // leases that are not renewed, and one slot: the job's second attempt waits for the first to end
+    const unrenewed = Layer.effect(
+      Broker,
+      Effect.map(Broker, (broker) => ({ ...broker, consumer: (queue, options) => broker.consumer(queue, { ...options, autoExtend: false }) }))
+    ).pipe(Layer.provide(Memory.broker()))
+    const Slow = Task.make("slow", { payload: Schema.Struct({}), result: Schema.Struct({ attempt: Schema.Number }) })
+    const succeeded: Array<number> = []
+    const slowLive = Server.register(
+      Slow,
+      () =>
+        Effect.flatMap(JobCtx.JobCtx, (ctx) =>
+          Effect.as(ctx.attempt === 1 ? Effect.sleep("40 seconds") : Effect.void, { attempt: ctx.attempt })),
+      { concurrency: 1, onSuccess: (result) => Effect.sync(() => succeeded.push(result.attempt)) }
+    )
+    return Effect.gen(function*() {
+      yield* Effect.forkScoped(Server.start)
+      const id = yield* Server.enqueue(yield* Job.make(Slow, {}))
+      yield* asleepUntil(40_000)
+      // the first attempt ends 10 s after its lease ran out: its outcome is refused
+      yield* TestClock.adjust("40 seconds")
+      yield* awaitStatus(id, "successful")
+      assert.deepStrictEqual(yield* Server.getResult(Slow, id), { attempt: 2 })
+      yield* eventually(Effect.sync(() => succeeded.length), (n) => n > 0, "onSuccess")
+      assert.deepStrictEqual(succeeded, [2])
+    }).pipe(
+      Effect.provide(
+        slowLive.pipe(
+          Layer.provideMerge(Server.layerWith({ retrySchedule: spaced })),
+          Layer.provideMerge(Layer.merge(unrenewed, Memory.results()))
+        )
+      )
+    )
+  })
+
   it.scoped("awaitJob waits for a final status", () =>
     Effect.gen(function*() {
       yield* Effect.forkScoped(Server.start)

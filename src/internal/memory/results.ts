@@ -1,13 +1,15 @@
 /**
  * The in-process results store: maps, with an optional time-to-live applied through `Clock`.
  * Entries expire in the order they were written (the TTL is one value), so a FIFO of
- * deadlines finds the expired ones without scanning.
+ * deadlines finds the expired ones without scanning. `recordAndAck` of a delivery from a Memory
+ * broker checks the lease, records and acknowledges in one synchronous step.
  *
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
 import { isTerminal, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
+import { ackWith, isFused } from "./broker.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
@@ -98,6 +100,8 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     return true
   }
 
+  const record = (records: ReadonlyArray<JobRecord>) => at((now) => records.map((r) => recordOne(r, now)))
+
   const list = (index: Index, page?: Page) =>
     at(() => {
       const entries = [...indexes[index]].sort((a, b) => a[1] - b[1])
@@ -112,7 +116,15 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
     getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
     setResult: (id, result) => at((now) => put("result", id, result, now)),
-    record: (records) => at((now) => records.map((r) => recordOne(r, now))),
+    record,
+    // a delivery of another broker: record, then acknowledge
+    recordAndAck: (records, delivery) =>
+      isFused(delivery)
+        ? delivery[ackWith]((now) => {
+          sweep(now)
+          return records.map((r) => recordOne(r, now))
+        })
+        : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied)),
     deleteJob: (id) =>
       at(() => {
         spaces.job.delete(id)
