@@ -949,8 +949,10 @@ export const make = (options: Options = {}): Effect.Effect<Server["Type"], never
       Effect.gen(function*() {
         const stored = yield* results.getJob(id)
         const decoded = Option.flatMap(stored, (bytes) => Either.getRight(decodeMessage(bytes)))
-        // not final: the record was refused because a newer attempt owns the job
-        if (Option.isSome(decoded) && isTerminal(decoded.value.meta.status)) {
+        // not final: a newer attempt recorded. This lease ran out (the release fails), or the
+        // broker counts attempts afresh (released: a later delivery's attempt is newer)
+        if (Option.isSome(decoded) && !isTerminal(decoded.value.meta.status)) return yield* delivery.nack()
+        if (Option.isSome(decoded)) {
           const now = yield* Clock.currentTimeMillis
           yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`))
           yield* afterFinal(decoded.value, decoded.value.meta.status, now, true)
