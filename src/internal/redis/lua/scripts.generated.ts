@@ -1040,17 +1040,18 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   end
+  local fields = { 'message', message, 'status', status, 'at', at }
   if attempt ~= '' then
     if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    redis.call('HSET', jobKey, 'attempt', attempt)
+    fields[7], fields[8] = 'attempt', attempt
   elseif newRun and current[3] then
     redis.call('HDEL', jobKey, 'attempt')
   end
   if records[i + 4] == '1' then
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at, 'result', records[i + 5])
-  else
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at)
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
   end
+  redis.call('HSET', jobKey, unpack(fields))
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
   local index = nil
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
@@ -1503,17 +1504,18 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   end
+  local fields = { 'message', message, 'status', status, 'at', at }
   if attempt ~= '' then
     if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    redis.call('HSET', jobKey, 'attempt', attempt)
+    fields[7], fields[8] = 'attempt', attempt
   elseif newRun and current[3] then
     redis.call('HDEL', jobKey, 'attempt')
   end
   if records[i + 4] == '1' then
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at, 'result', records[i + 5])
-  else
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at)
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
   end
+  redis.call('HSET', jobKey, unpack(fields))
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
   local index = nil
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
