@@ -117,7 +117,8 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
     setResult: (id, result) => at((now) => put("result", id, result, now)),
     record,
-    // a delivery of another broker: record, then acknowledge
+    // a delivery of a Memory broker: checked, recorded and acknowledged at once; of another
+    // broker: recorded, then acknowledged
     recordAndAck: (records, delivery) =>
       isFused(delivery)
         ? delivery[ackWith]((now) => {
