@@ -546,16 +546,12 @@ export const run = (name: string, options: Options): void => {
         Effect.gen(function*() {
           const runs = (...names: ReadonlyArray<string>) =>
             eventually(Ref.get(probe.runs), (r) => names.every((n) => r.includes(n)), `runs ${names.join(", ")}`)
-          const gates = new Map<string, Deferred.Deferred<void>>()
-          for (const name of ["ok", "retry", "next"]) {
-            for (const attempt of [1, 2]) {
-              const gate = yield* Deferred.make<void>()
-              gates.set(`${name}#${attempt}`, gate)
-              probe.gates.set(`${name}#${attempt}`, gate)
-            }
+          const names = ["ok", "retry", "next"]
+          for (const name of names) {
+            for (const attempt of [1, 2]) probe.gates.set(`${name}#${attempt}`, yield* Deferred.make<void>())
           }
           const open = (attempt: number) =>
-            Effect.forEach(["ok", "retry", "next"], (name) => Deferred.succeed(gates.get(`${name}#${attempt}`)!, undefined))
+            Effect.forEach(names, (name) => Deferred.succeed(probe.gates.get(`${name}#${attempt}`)!, undefined))
           // the stale attempt succeeds; fails with retries left; succeeds with a follow-up job
           const ok = yield* Server.enqueue(yield* job(Lease, { name: "ok" }))
           const retry = yield* Server.enqueue(yield* job(Lease, { name: "retry", failsFirst: true }, { maxRetries: 2 }))
@@ -595,7 +591,7 @@ export const run = (name: string, options: Options): void => {
           const calls = (yield* Ref.get(probe.calls)).filter((c) => ours(c.id))
           assert.deepStrictEqual(
             calls.map((c) => [c.callback, c.id, c.arg]).sort(),
-            ids.map((id, i) => ["onSuccess", id, { text: `${["ok", "retry", "next"][i]}#2` }]).sort()
+            ids.map((id, i) => ["onSuccess", id, { text: `${names[i]}#2` }]).sort()
           )
           assert.deepStrictEqual(
             probe.warnings.filter((w) => ours(w.id)).map((w) => [w.level, w.attempt]),
