@@ -22,12 +22,12 @@
 import type { ConfigError, Redacted, Scope } from "effect"
 import { Config, Context, Duration, Effect, Layer } from "effect"
 import { Broker } from "../Broker.js"
-import * as RedisBroker from "../internal/redis/broker.js"
-import * as Connection from "../internal/redis/connection.js"
+import { isMissingPackage } from "../internal/load.js"
+import type { BrokerOptions } from "../internal/redis/broker.js"
+import type { ConnectionOptions } from "../internal/redis/connection.js"
 import { RedisError } from "../internal/redis/errors.js"
 import * as RedisEvents from "../internal/redis/events.js"
-import * as RedisResults from "../internal/redis/results.js"
-import * as Tick from "../internal/redis/tick.js"
+import type { ResultsOptions } from "../internal/redis/results.js"
 import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
 
@@ -48,7 +48,17 @@ export {
  * @since 0.1.0
  * @category models
  */
-export type TlsOptions = Connection.TlsOptions
+export interface TlsOptions {
+  /** PEM certificate authorities to trust instead of Node's */
+  readonly ca?: string | undefined
+  /** PEM client certificate */
+  readonly cert?: string | undefined
+  /** PEM client key */
+  readonly key?: Redacted.Redacted<string> | undefined
+  readonly servername?: string | undefined
+  /** true by default */
+  readonly rejectUnauthorized?: boolean | undefined
+}
 
 /**
  * Where Redis is, how to log in, and how the queues and results behave.
@@ -104,7 +114,7 @@ export interface Options {
 const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
   Duration.toMillis(Duration.decode(input ?? fallback))
 
-const connectionOptions = (options: Options): Effect.Effect<Connection.ConnectionOptions, RedisError> =>
+const connectionOptions = (options: Options): Effect.Effect<ConnectionOptions, RedisError> =>
   Effect.suspend(() => {
     if (options.cluster !== undefined && options.cluster.length === 0) {
       return Effect.fail(new RedisError({ message: "cluster: give at least one seed node" }))
@@ -128,7 +138,7 @@ const connectionOptions = (options: Options): Effect.Effect<Connection.Connectio
     })
   })
 
-const brokerOptions = (options: Options): Effect.Effect<RedisBroker.BrokerOptions, RedisError> =>
+const brokerOptions = (options: Options): Effect.Effect<BrokerOptions, RedisError> =>
   Effect.suspend(() => {
     const visibilityTimeout = millis(options.visibilityTimeout, "30 seconds")
     const maxRedeliveries = options.maxRedeliveries ?? 10
@@ -146,7 +156,7 @@ const brokerOptions = (options: Options): Effect.Effect<RedisBroker.BrokerOption
     })
   })
 
-const resultsOptions = (options: Options): RedisResults.ResultsOptions => {
+const resultsOptions = (options: Options): ResultsOptions => {
   const ttl = options.resultsTtl === undefined ? 0 : millis(options.resultsTtl, 0)
   const indexTtl = options.indexTtl === undefined ? ttl : millis(options.indexTtl, 0)
   return {
@@ -156,12 +166,33 @@ const resultsOptions = (options: Options): RedisResults.ResultsOptions => {
   }
 }
 
-/** a connection and its tick (closed with the current scope) */
+/**
+ * The modules that use ioredis, loaded when a layer is built rather than when this module is
+ * imported: without ioredis, importing works and building a layer fails with one RedisError
+ * that says what to install.
+ */
+const load = Effect.tryPromise({
+  try: () =>
+    Promise.all([
+      import("../internal/redis/connection.js"),
+      import("../internal/redis/tick.js"),
+      import("../internal/redis/broker.js"),
+      import("../internal/redis/results.js")
+    ]).then(([Connection, Tick, RedisBroker, RedisResults]) => ({ Connection, Tick, RedisBroker, RedisResults })),
+  catch: (cause) => cause
+}).pipe(Effect.catchAll((cause) =>
+  isMissingPackage(cause, ["ioredis"])
+    ? Effect.fail(new RedisError({ message: "tasqueue/layers/Redis needs ioredis: npm i ioredis", cause }))
+    : Effect.die(cause)
+))
+
+/** the backend's modules, a connection and its tick (closed with the current scope) */
 const open = (options: Options) =>
   Effect.gen(function*() {
-    const conn = yield* Connection.make(yield* connectionOptions(options))
-    const tick = yield* Tick.make(conn, () => new Error("the Redis connection is closed"))
-    return { conn, tick }
+    const modules = yield* load
+    const conn = yield* modules.Connection.make(yield* connectionOptions(options))
+    const tick = yield* modules.Tick.make(conn, () => new Error("the Redis connection is closed"))
+    return { ...modules, conn, tick }
   })
 
 const asRedisError = (e: { readonly message: string; readonly cause?: unknown }) =>
@@ -184,7 +215,7 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const brokerConfig = yield* brokerOptions(options)
-    const { conn, tick } = yield* open(options)
+    const { RedisBroker, RedisResults, conn, tick } = yield* open(options)
     const results = yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
     const events = yield* RedisEvents.make(conn, brokerConfig.prefix)
     return { broker: RedisBroker.make(conn, tick, brokerConfig), results, events }
@@ -201,7 +232,7 @@ export const broker = (options: Options = {}): Layer.Layer<Broker, RedisError> =
     Broker,
     Effect.gen(function*() {
       const brokerConfig = yield* brokerOptions(options)
-      const { conn, tick } = yield* open(options)
+      const { RedisBroker, conn, tick } = yield* open(options)
       return RedisBroker.make(conn, tick, brokerConfig)
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
@@ -216,7 +247,7 @@ export const results = (options: Options = {}): Layer.Layer<Results, RedisError>
   Layer.scoped(
     Results,
     Effect.gen(function*() {
-      const { conn, tick } = yield* open(options)
+      const { RedisResults, conn, tick } = yield* open(options)
       return yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
@@ -232,6 +263,7 @@ export const events = (options: Options = {}): Layer.Layer<Events, RedisError> =
   Layer.scoped(
     Events,
     Effect.gen(function*() {
+      const { Connection } = yield* load
       const conn = yield* Connection.make(yield* connectionOptions(options))
       return yield* RedisEvents.make(conn, options.prefix ?? "tasqueue")
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))

@@ -1,9 +1,10 @@
-// The example of the README's "Testing your jobs" section, as it is written there.
+// The example of the README's "Testing your jobs" section, as it is written there, with its
+// imports pointed at the sources (test/readme.test.ts checks that it compiles as written).
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer, Schedule, Schema } from "effect"
-import { Job, JobCtx, Server, Task } from "tasqueue"
-import * as Memory from "tasqueue/layers/Memory"
-import { TestServer } from "tasqueue/testing"
+import { Job, JobCtx, Server, Task } from "../../src/index.js"
+import * as Memory from "../../src/layers/Memory.js"
+import { TestServer } from "../../src/testing.js"
 
 const Flaky = Task.make("flaky", { payload: Schema.Struct({ failures: Schema.Number }) })
 

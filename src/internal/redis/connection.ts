@@ -11,24 +11,12 @@ import { Effect, Queue, Redacted } from "effect"
 import type { ClusterOptions, RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls"
-import { describe, RedisError } from "./errors.js"
+import { describe, RedisError, safeCause } from "./errors.js"
+import type { TlsOptions } from "../../layers/Redis.js"
 import * as Scripts from "./scripts.js"
 
 /** @internal */
 export type Client = Redis | Cluster
-
-/** TLS settings beyond the defaults of Node's `tls.connect` (public as `Redis.TlsOptions`) */
-export interface TlsOptions {
-  /** PEM certificate authorities to trust instead of Node's */
-  readonly ca?: string | undefined
-  /** PEM client certificate */
-  readonly cert?: string | undefined
-  /** PEM client key */
-  readonly key?: Redacted.Redacted<string> | undefined
-  readonly servername?: string | undefined
-  /** true by default */
-  readonly rejectUnauthorized?: boolean | undefined
-}
 
 /** @internal */
 export interface ConnectionOptions {
@@ -170,7 +158,7 @@ const connect = (options: ConnectionOptions, name: string, blocking = false): Ef
         }
       },
       catch: (cause) =>
-        new RedisError({ message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`, cause })
+        new RedisError({ message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`, cause: safeCause(cause) })
     }),
     (client) =>
       // a blocking connection may wait in BLPOP: QUIT would queue behind it

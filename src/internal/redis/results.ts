@@ -1,10 +1,11 @@
 /**
- * The Redis results store. One hash per job (`message`, `status`, `at`, `result`), two sorted
- * sets for the success and failed indexes (score: the record's `at`), coordination values and
- * sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out through the
- * connection's tick (see `tick.ts`), with the acknowledgements of the moment; the scripts apply
- * the first-final-wins rule atomically. `recordAndAck` of a delivery from a Redis broker on the
- * same connection of a standalone Redis is one script: fenced records and the acknowledgement.
+ * The Redis results store. One hash per job (`message`, `status`, `at`, `result`, `attempt`),
+ * two sorted sets for the success and failed indexes (score: the record's `at`), coordination
+ * values and sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out
+ * through the connection's tick (see `tick.ts`), with the acknowledgements of the moment; the
+ * scripts apply the first-final-wins rule and the fence by attempt atomically. `recordAndAck`
+ * of a delivery from a Redis broker on the same connection of a standalone Redis is one script:
+ * fenced records and the acknowledgement.
  *
  * Times to live are relative (PEXPIRE), so they do not depend on the clock that wrote them.
  *
@@ -18,7 +19,7 @@ import type { Delivery } from "../../Broker.js"
 import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe } from "./errors.js"
+import { describe, safeCause } from "./errors.js"
 import { resultsKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
@@ -54,7 +55,7 @@ export const make = (
     const attempt = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({
         try: f,
-        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause })
+        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause: safeCause(cause) })
       })
 
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
@@ -64,7 +65,7 @@ export const make = (
       Effect.async((resume) =>
         tick.record(records, target, {
           done: (applied) => resume(Effect.succeed(applied)),
-          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause })))
+          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause: safeCause(cause) })))
         })
       )
     /** through the tick; a long list in script calls of up to `recordChunk` records (one tick) */

@@ -36,9 +36,9 @@ export interface Deps {
 
 export const make = ({ enqueueMessages, hooks, results, workflows }: Deps) => {
   /** records a state of a job; true when the store applied it (a final state is never overwritten) */
-  const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
+  const writeState = (message: JobMessage, status: Status, now: number, attempt?: number) =>
     Effect.map(
-      results.record([{ id: message.meta.id, status, message: encodeMessage(message), result, at: now }]),
+      results.record([{ id: message.meta.id, status, message: encodeMessage(message), at: now, attempt }]),
       (applied) => applied[0] === true
     )
 
@@ -86,7 +86,7 @@ export const make = ({ enqueueMessages, hooks, results, workflows }: Deps) => {
     now: number,
     result?: Uint8Array
   ) => {
-    const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now }
+    const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now, attempt: delivery.attempt }
     const published = () =>
       status === "successful"
         ? hooks.succeeded(message, delivery.attempt, now)

@@ -48,7 +48,7 @@ export const make = (
       if (now - lastWrite < interval) return Effect.void
       lastWrite = now
       const message = current
-      return writeState(message, "processing", now).pipe(
+      return writeState(message, "processing", now, attempt).pipe(
         Effect.zipRight(hooks.progress(message, attempt, now)),
         Effect.catchAllCause((cause) => Effect.logDebug("recording progress failed", cause))
       )
