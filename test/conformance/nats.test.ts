@@ -28,8 +28,6 @@ describe.concurrent("NATS", () => {
       Nats.results({ ...options(), prefix: `conformance-${crypto.randomUUID().slice(0, 8)}` })
     )),
     clock: "live",
-    // the NATS store does not fence records by attempt yet (issue 11)
-    fencesAttempts: false,
     timeout: 20_000
   })
 })
@@ -38,9 +36,11 @@ describe.concurrent("NATS", () => {
 // scenario's "long" delay is a few seconds that it waits out.
 ServerSuite.run("Server and workflows on NATS", {
   layer: Layer.unwrapEffect(Effect.sync(() =>
-    Nats.layer({ servers: server().url, prefix: `serversuite-${crypto.randomUUID().slice(0, 8)}`, visibilityTimeout: "30 seconds" })
+    Nats.layer({ servers: server().url, prefix: `serversuite-${crypto.randomUUID().slice(0, 8)}`, visibilityTimeout: "3 seconds" })
   )),
   clock: "live",
+  // the lease scenario: workers that do not renew lose their leases after this, in real time
+  visibilityTimeout: "3 seconds",
   longDelay: "3 seconds",
   timeout: 30_000
 })

@@ -213,7 +213,8 @@ export const make = (
      * steps are requests one after the other, so one Effect wraps them all (`record`).
      */
     const recordOne = async (r: JobRecord, ti: string, lease: Lease | undefined): Promise<boolean> => {
-      const attempt = lease?.attempt ?? 0
+      // the lease's attempt for a worker's own job, else the attempt the record carries (0: an enqueue)
+      const attempt = lease?.attempt ?? r.attempt ?? 0
       const key = jobStateKey(ti)
       const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result, attempt })
       const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
@@ -246,11 +247,13 @@ export const make = (
         const current = e === undefined ? undefined : decodeState(e.value)
         // a worker's record (attempt > 0) over the state of a newer attempt: its lease is lost
         const stale = attempt > 0 && current !== undefined && current.attempt > attempt
-        if (stale || (r.status !== "queued" && current !== undefined && isTerminal(current.status))) {
+        // only an enqueue (no attempt) starts a new run of a finished job; a worker's release does not
+        const reopens = r.status === "queued" && attempt === 0
+        if (stale || (!reopens && current !== undefined && isTerminal(current.status))) {
           if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexNow(ownIndex)
-          if (stale) {
-            lease!.lose()
-            if (r.status === "processing") throw leaseLost(lease!, `attempt ${current!.attempt} recorded since`)
+          if (stale && lease !== undefined) {
+            lease.lose()
+            if (r.status === "processing") throw leaseLost(lease, `attempt ${current!.attempt} recorded since`)
           }
           return false
         }
