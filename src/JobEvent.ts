@@ -18,6 +18,11 @@
  * - a workflow cancelled while none of its jobs waits publishes nothing (its running jobs publish
  *   their ends as they finish).
  *
+ * The events of one job are published in the order they happen, each before the step that
+ * lets the next one happen (`Enqueued` before the queue write, `Retrying` before the message goes
+ * back), so a subscriber sees them in that order even when they come from several processes;
+ * events of different jobs carry no order.
+ *
  * The `Events` service is the backend's side of it: each backend layer (Memory, Redis, NATS)
  * provides it. A backend without it still works; then `awaitJob` polls the results store and
  * `Server.events` fails.
@@ -42,7 +47,8 @@ const common = {
 }
 
 /**
- * The job was written to its queue; `runAt` when it is delayed.
+ * The job was enqueued: its `queued` state is recorded and it is being written to its queue;
+ * `runAt` when it is delayed.
  *
  * @since 0.1.0
  * @category models

@@ -80,8 +80,10 @@ export const make = ({ broker, hooks, maxMessageBytes, results }: Deps) => {
     }
     fresh.forEach((item, i) => add(item, encoded[i]!))
     requeue.forEach((item) => add(item, encodeBody(item.message)))
-    for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
+    // published once the queued states are recorded and before the queues are written: a worker
+    // that takes a job at once publishes its Started after this event
     yield* hooks.enqueued(fresh, now)
+    for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
   })
 
   /** enqueues jobs together and gives their ids in order */

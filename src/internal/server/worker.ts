@@ -243,8 +243,10 @@ export const make = (deps: Deps) => {
         lastError: toJobError(cause)
       })
       yield* writeState(retrying, "retrying", now, delivery.attempt)
-      yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
+      // published before the nack, which may hand the retry to a worker at once: its Started
+      // must not overtake this event
       yield* hooks.retrying(retrying, delivery.attempt, delay.value, error, now)
+      yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
       yield* jobLog(
         delivery,
         Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
