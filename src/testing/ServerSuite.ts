@@ -137,6 +137,21 @@ export const run = (name: string, options: Options): void => {
     )
   const awaitStatus = (id: string, status: Job.Status) =>
     eventually(statusOf(id), (s) => s === status, `job ${id} to be ${status}`)
+  /**
+   * waits until job `id` of `queue` is recorded as retrying and, under TestClock, until its
+   * queue holds the retry: the worker records "retrying" before it puts the job back, and reads
+   * the clock for the retry's due time only then, so a clock moved in between would push the
+   * retry past the move
+   */
+  const awaitRetry = (queue: string, id: string) =>
+    Effect.zipRight(
+      awaitStatus(id, "retrying"),
+      live ? Effect.void : eventually(
+        Server.getPending(queue),
+        (pending) => pending.some((p) => p.id === id && p.state === "delayed"),
+        `the retry of job ${id} to be queued`
+      )
+    )
 
   const handlers = (queue: string, probe: Probe, concurrency: number) => {
     const note = (callback: string, arg?: unknown) =>
@@ -293,10 +308,10 @@ export const run = (name: string, options: Options): void => {
         assert.include(yield* Server.getSuccess(), id)
       }))
 
-    scenario("a failed attempt is retried after the schedule's delay", ({ job, runsOf }) =>
+    scenario("a failed attempt is retried after the schedule's delay", ({ job, queue, runsOf }) =>
       Effect.gen(function*() {
         const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 1 }, { maxRetries: 2 }))
-        yield* awaitStatus(id, "retrying")
+        yield* awaitRetry(queue, id)
         const retrying = yield* Server.getJob(id)
         assert.strictEqual(retrying.meta.retried, 1)
         assert.strictEqual(retrying.meta.prevErr, "Error: planned failure 1")
@@ -306,10 +321,10 @@ export const run = (name: string, options: Options): void => {
         assert.strictEqual(yield* runsOf(id), 2)
       }))
 
-    scenario("a job fails for good once its retries are used", ({ job }) =>
+    scenario("a job fails for good once its retries are used", ({ job, queue }) =>
       Effect.gen(function*() {
         const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 1 }))
-        yield* awaitStatus(id, "retrying")
+        yield* awaitRetry(queue, id)
         yield* advance("1100 millis")
         yield* awaitStatus(id, "failed")
         assert.include(yield* Server.getFailed(), id)
@@ -402,12 +417,12 @@ export const run = (name: string, options: Options): void => {
         assert.deepStrictEqual(Object.keys(group.jobs), [`${id}/0`, `${id}/1`])
       }))
 
-    scenario("group: one job failing after its retries fails the group, naming it", ({ job }) =>
+    scenario("group: one job failing after its retries fails the group, naming it", ({ job, queue }) =>
       Effect.gen(function*() {
         const bad = yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 1, id: `bad-${crypto.randomUUID()}` })
         const wf = Workflow.group([yield* job(Step, { add: 1 }), bad], { id: `g-${crypto.randomUUID()}` })
         const running = yield* Effect.fork(Workflow.run(wf))
-        yield* awaitStatus(bad.spec.opts.id!, "retrying")
+        yield* awaitRetry(queue, bad.spec.opts.id!)
         yield* advance("1100 millis")
         const exit = yield* Fiber.await(running)
         assert.isTrue(Exit.isFailure(exit))
