@@ -1,6 +1,7 @@
 /**
  * The context of the job a handler is running: its meta, its attempt, the results of the
- * job(s) before it in a chain, and `save` for results that are plain bytes. Handlers and the
+ * job(s) before it in a chain (typed with `previousResult` / `previousResults`), and `save` for
+ * results that are plain bytes. Handlers and the
  * `onProcessing` / `onSuccess` / `onRetrying` / `onFailed` callbacks find it in their
  * environment.
  *
