@@ -168,7 +168,7 @@ export interface ScheduledSeries {
   readonly schedule: string
   /** the IANA time zone the schedule is read in; UTC when undefined */
   readonly timeZone: string | undefined
-  /** false once `stopSchedule` stopped it */
+  /** false once `stopSchedule` stopped it (or its next run was cancelled with `cancelJob`) */
   readonly active: boolean
   /** the job of the next run and when it is due (epoch milliseconds); undefined once stopped */
   readonly nextRun: { readonly id: string; readonly at: number } | undefined

@@ -184,6 +184,9 @@ describe("schedules", () => {
         yield* TestClock.setTime(5 * hour)
         yield* Effect.yieldNow()
         assert.deepStrictEqual((yield* Ref.get(runs)).filter(([id]) => id.startsWith("slow")).map(([id]) => id), ["slow"])
+        // cancelling the next run on its own ends the series too
+        assert.isTrue(yield* Server.cancelJob("fast"))
+        assert.deepStrictEqual((yield* Server.getSchedules).map((s) => [s.id, s.active]), [["fast", false], ["slow", false]])
         const error = yield* Effect.flip(Server.stopSchedule("nope"))
         assert.strictEqual(error._tag, "ScheduleNotFound")
         // enqueueing the series' id again starts it again

@@ -21,7 +21,7 @@ import type { Results, ResultsError } from "../../Results.js"
 import type * as Server from "../../Server.js"
 import type { JobNotFound } from "../../TasqueueError.js"
 import { ScheduleNotFound } from "../../TasqueueError.js"
-import { fromUtf8, utf8 } from "../codec.js"
+import { decodeMessage, fromUtf8, utf8 } from "../codec.js"
 import * as Cron from "../cron.js"
 import { makeMessage } from "../messages.js"
 import type { PendingMessage } from "./producer.js"
@@ -105,18 +105,28 @@ export const make = ({ cancelJob, results }: Deps) => {
 
   const list = Effect.gen(function*() {
     const ids = yield* results.members(indexKey)
-    const found = yield* Effect.forEach(ids, (id) =>
-      Effect.zipWith(read(id), isStopped(id), (series, stopped) =>
-        Option.map(series, (s): Server.ScheduledSeries => ({
-          id: s.id,
-          task: s.task,
-          queue: s.queue,
-          schedule: s.schedule,
-          timeZone: s.timeZone,
-          active: !stopped,
-          nextRun: stopped ? undefined : s.next
-        }))), { concurrency: 10 })
-    return found.flatMap(Option.toArray).sort((a, b) =>
+    const found = (yield* Effect.forEach(ids, (id) =>
+      Effect.zipWith(read(id), isStopped(id), (series, stopped) => Option.map(series, (s) => ({ ...s, stopped }))), {
+      concurrency: 10
+    })).flatMap(Option.toArray)
+    // a series whose next run was cancelled on its own (`cancelJob`) has ended too
+    const nextStates = yield* results.getJobs(found.map((s) => s.next?.id ?? s.id))
+    return found.map((s, i): Server.ScheduledSeries => {
+      const cancelled = Option.exists(
+        Option.flatMap(nextStates[i]!, (bytes) => Either.getRight(decodeMessage(bytes))),
+        (m) => m.meta.status === "cancelled"
+      )
+      const active = !s.stopped && !cancelled
+      return {
+        id: s.id,
+        task: s.task,
+        queue: s.queue,
+        schedule: s.schedule,
+        timeZone: s.timeZone,
+        active,
+        nextRun: active ? s.next : undefined
+      }
+    }).sort((a, b) =>
       (a.nextRun?.at ?? Infinity) - (b.nextRun?.at ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     )
   })
