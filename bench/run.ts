@@ -2,10 +2,10 @@
  * `npm run bench`: tasqueue on Memory, Redis and NATS side by side with BullMQ, raw JetStream,
  * a raw Effect queue and redis-benchmark, in one run on servers it starts itself (redis-server
  * and nats-server on free ports, in temporary directories). Prints one table and writes the
- * same figures to bench/results/latest.json, with the ratios the targets are read from.
+ * same figures to bench/results/latest.json (`--out=FILE` elsewhere), with the ratios the targets are read from.
  *
  *   npm run bench                          # N = 100000, 3 runs after a warm-up
- *   npm run bench -- --quick               # N = 2000, 1 run: keeps the scripts working
+ *   npm run bench -- --quick               # N = 2000, 1 run: keeps the scripts working; writes bench/results/quick.json
  *   npm run bench -- --systems=memory,redis --runs=5 --n=50000
  *
  * Throughputs are jobs per second of wall time; every measurement starts from an empty
@@ -38,7 +38,8 @@ const quick = args.has("quick")
 const n = Number(args.get("n") ?? (quick ? 2000 : 100_000))
 const runs = Number(args.get("runs") ?? (quick ? 1 : 3))
 const systems = new Set((args.get("systems") ?? "memory,redis,nats").split(","))
-const out = args.get("out") ?? "bench/results/latest.json"
+// a quick run's figures are smoke, not results: they never replace the committed latest.json
+const out = args.get("out") ?? (quick ? "bench/results/quick.json" : "bench/results/latest.json")
 
 const sizes = {
   enqueueOne: quick ? n : Math.max(1000, n / 5),
@@ -85,7 +86,7 @@ const main = Effect.gen(function*() {
   const fresh = () => `b${process.pid}x${namespace++}`
 
   const backends: Array<Tasqueue.Backend> = []
-  if (systems.has("memory")) backends.push({ name: "tasqueue/memory", layer: () => Memory.layer })
+  if (systems.has("memory")) backends.push({ name: "tasqueue/memory", layer: () => Memory.layer() })
 
   const redis = systems.has("redis") ? yield* RedisServer.make() : undefined
   if (redis !== undefined) {

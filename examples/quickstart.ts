@@ -32,7 +32,7 @@ const program = Effect.gen(function*() {
 const MainLive = Server.worker.pipe(
   Layer.provideMerge(AddLive),
   Layer.provideMerge(Server.layer),
-  Layer.provide(Memory.layer)
+  Layer.provide(Memory.layer())
 )
 
 program.pipe(Effect.provide(MainLive), NodeRuntime.runMain)

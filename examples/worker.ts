@@ -52,6 +52,6 @@ const main = Effect.gen(function*() {
 }).pipe(Effect.onInterrupt(() => printPending.pipe(Effect.orDie)))
 
 main.pipe(
-  Effect.provide(Handlers.pipe(Layer.provideMerge(ServerLive), Layer.provide(Memory.layer))),
+  Effect.provide(Handlers.pipe(Layer.provideMerge(ServerLive), Layer.provide(Memory.layer()))),
   NodeRuntime.runMain
 )

@@ -8,7 +8,7 @@
 import { Duration, Effect, Either, ParseResult, Pipeable, Schema } from "effect"
 import * as InternalCron from "./internal/cron.js"
 import type * as Task from "./Task.js"
-import { InvalidJobOptions, InvalidPayload, InvalidSchedule } from "./TasqueueError.js"
+import { InvalidJobOptions, InvalidPayload, InvalidSchedule, JobError } from "./TasqueueError.js"
 
 /**
  * A job's id: given by the client or generated at enqueue.
@@ -164,7 +164,10 @@ export const Meta = Schema.Struct({
   scheduledAt: Schema.optional(Schema.Number),
   maxRetry: Schema.NonNegativeInt,
   retried: Schema.NonNegativeInt,
+  /** the last failure, in one line: `<tag>: <message>` */
   prevErr: Schema.optional(Schema.String),
+  /** the last failure as data (see `TasqueueError.JobError`) */
+  lastError: Schema.optional(JobError),
   enqueuedAt: Schema.Number,
   processedAt: Schema.optional(Schema.Number),
   finishedAt: Schema.optional(Schema.Number),

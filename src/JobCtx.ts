@@ -26,7 +26,10 @@ export class JobCtx extends Context.Tag("tasqueue/JobCtx")<JobCtx, {
   readonly job: JobSpec
   /** how many times the broker has handed this message out, this time included */
   readonly attempt: number
-  /** the result the previous job of a chain saved */
+  /**
+   * the result the previous job of a chain saved; for an `onSuccess` / `onError` follow-up job,
+   * the result its parent saved (a failed parent's only if it saved one before failing)
+   */
   readonly prevJobResult: Option.Option<Uint8Array>
   /** the results of a group that preceded this job in a chain, in the group's order */
   readonly prevJobResults: ReadonlyArray<Uint8Array>
@@ -52,7 +55,7 @@ export const save = (result: Uint8Array | string): Effect.Effect<void, ResultsEr
   Effect.flatMap(JobCtx, (ctx) => ctx.save(result))
 
 /**
- * The result the previous job of a chain saved.
+ * The result the previous job of a chain, or the parent of a follow-up job, saved.
  *
  * @since 0.1.0
  * @category accessors

@@ -94,7 +94,7 @@ export interface RegisterOptions<T extends Task.Task.Any, E, R> {
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
   /** runs before the handler */
   readonly onProcessing?: Effect.Effect<void, unknown, R | JobCtx> | undefined
-  /** runs after the job succeeded and its result was recorded */
+  /** runs after the job succeeded and its result was recorded; given the handler's result */
   readonly onSuccess?: ((result: Task.Task.Success<T>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
   /** runs after a failed attempt that will be retried */
   readonly onRetrying?: ((failure: Failure<E>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
@@ -359,7 +359,7 @@ export const register = <T extends Task.Task.Any, E, R, RC = never>(
  * const MainLive = Server.worker.pipe(
  *   Layer.provideMerge(Layer.mergeAll(AddLive, SleepLive)),
  *   Layer.provideMerge(Server.layer),
- *   Layer.provide(Memory.layer)
+ *   Layer.provide(Memory.layer())
  * )
  * ```
  *

@@ -1,6 +1,7 @@
 /**
  * The errors of tasqueue's public API, in one place. Each is a `Schema.TaggedError` with a
- * human-readable `message` and the ids it is about, so it can be stored and read back as data.
+ * human-readable `message` and the ids it is about, so it can be stored and read back as data:
+ * a job's last failure is kept in its `Meta` as `lastError` (see `JobError`).
  *
  * The modules that raise them re-export them under their old names (`Server.UnknownTask`,
  * `Job.InvalidPayload`, `Workflow.JobFailed`, ...). The errors of the backend seams,
@@ -124,6 +125,32 @@ export class InvalidResult extends Schema.TaggedError<InvalidResult>()("InvalidR
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
+
+/**
+ * A job's last failure as data, stored in its `Meta` (`lastError`) next to the one-line
+ * `prevErr`. `_tag` names the failure: the error's tag (or class name for an `Error`),
+ * `Failure` for a failure value that is neither, `Defect`, or `Interrupted`. An error that is a
+ * `Schema.TaggedError` (the errors of this module, or a handler's own) is stored in its encoded
+ * form without its `cause`, so the same schema reads it back:
+ *
+ * @example
+ * ```ts
+ * const timeout = Schema.decodeUnknownOption(TasqueueError.JobTimeout)(message.meta.lastError)
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const JobError = Schema.Struct(
+  { _tag: Schema.String, message: Schema.String },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JobError = typeof JobError.Type
 
 // ---------------------------------------------------------------------------------------------
 // workflows

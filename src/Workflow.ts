@@ -14,6 +14,10 @@
  * after a group (the group's results, flattened, in order); the raw bytes are `prevJobResult` /
  * `prevJobResults` in `JobCtx`.
  *
+ * This module owns the workflow models (`WorkflowStatus`, `GroupStatus`, `ChainStatus`), their
+ * errors and operations; the engine is internal. `Server` keeps Tasqueue's calls
+ * (`enqueueGroup`, `getGroup`, `enqueueChain`, `getChain`, ...) on the same engine.
+ *
  * @since 0.1.0
  */
 import type { Option } from "effect"

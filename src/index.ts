@@ -17,4 +17,6 @@ export * as Server from "./Server.js"
 /** @since 0.1.0 */
 export * as Task from "./Task.js"
 /** @since 0.1.0 */
+export * as TasqueueError from "./TasqueueError.js"
+/** @since 0.1.0 */
 export * as Workflow from "./Workflow.js"

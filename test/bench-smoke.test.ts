@@ -15,7 +15,7 @@ import * as RedisServer from "./utils/redisServer.js"
 const redis = perFile(RedisServer.make(), 60_000)
 const nats = perFile(NatsServer.start(), 60_000)
 
-const memory: Tasqueue.Backend = { name: "memory", layer: () => Memory.layer }
+const memory: Tasqueue.Backend = { name: "memory", layer: () => Memory.layer() }
 const positive = (x: number) => assert.isTrue(Number.isFinite(x) && x > 0, `${x}`)
 
 describe("bench workloads (smoke)", () => {

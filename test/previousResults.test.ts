@@ -82,7 +82,7 @@ describe("JobCtx.previousResult / previousResults", () => {
             const [a, b] = yield* JobCtx.previousResults([Sum, Word])
             return `${a.total}:${b.text}`
           }))
-      ).pipe(Layer.provideMerge(Server.layer), Layer.provideMerge(Memory.layer))
+      ).pipe(Layer.provideMerge(Server.layer), Layer.provideMerge(Memory.layer()))
       const out = yield* Effect.gen(function*() {
         yield* Effect.forkScoped(Server.start)
         yield* Workflow.enqueue(Workflow.chain([

@@ -44,7 +44,7 @@ const setup = Effect.gen(function*() {
       yield* Ref.update(runs, (r) => [...r, [meta.id, now] as [string, number]])
       if (hold === true) yield* Deferred.await(gate)
     }))
-  const layer = live.pipe(Layer.provideMerge(Server.layerWith({ shutdownGrace: 0 })), Layer.provideMerge(Memory.layer))
+  const layer = live.pipe(Layer.provideMerge(Server.layerWith({ shutdownGrace: 0 })), Layer.provideMerge(Memory.layer()))
   return { runs, gate, layer }
 })
 

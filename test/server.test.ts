@@ -7,7 +7,9 @@ import {
   Either,
   Exit,
   Fiber,
+  HashMap,
   Layer,
+  Logger,
   Option,
   Ref,
   Schedule,
@@ -36,7 +38,7 @@ const spaced = Schedule.spaced("10 seconds")
 
 const layer = (options: Server.Options = {}, memory: Memory.Options = {}) =>
   Server.layerWith({ retrySchedule: spaced, shutdownGrace: "5 seconds", ...options }).pipe(
-    Layer.provideMerge(Memory.layerWith(memory))
+    Layer.provideMerge(Memory.layer(memory))
   )
 
 /** lets the in-process worker run until `f` holds (no clock involved) */
@@ -147,7 +149,7 @@ describe("Server on Memory", () => {
     Effect.gen(function*() {
       class Offset extends Context.Tag("Offset")<Offset, number>() {}
       const live = Server.register(Add, ({ arg1, arg2 }) => Effect.map(Offset, (o) => ({ result: arg1 + arg2 + o })))
-      const provided: Layer.Layer<never, Server.DuplicateTask, Server.Server> = live.pipe(
+      const provided: Layer.Layer<Server.Registered, Server.DuplicateTask, Server.Server> = live.pipe(
         Layer.provide(Layer.succeed(Offset, 100))
       )
       const server = yield* Layer.build(provided.pipe(Layer.provideMerge(layer())))
@@ -240,6 +242,7 @@ describe("Server on Memory", () => {
         const message = yield* Server.getJob(id)
         assert.strictEqual(message.meta.retried, 2)
         assert.strictEqual(message.meta.prevErr, "\"boom\"")
+        assert.deepStrictEqual(message.meta.lastError, { _tag: "Failure", message: "\"boom\"" })
         assert.deepStrictEqual(yield* Server.getFailed(), [id])
         assert.deepStrictEqual(yield* Server.getPending(), [])
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
@@ -274,7 +277,14 @@ describe("Server on Memory", () => {
         yield* TestClock.adjust("1 millis")
         yield* awaitStatus(id, "failed")
         assert.isTrue(yield* Ref.get(finalized))
-        assert.strictEqual((yield* Server.getJob(id)).meta.prevErr, `JobTimeout: job ${id} timed out after 1000 ms`)
+        const { meta } = yield* Server.getJob(id)
+        assert.strictEqual(meta.prevErr, `JobTimeout: job ${id} timed out after 1000 ms`)
+        // the failure as data, read back with the error's own schema
+        const timeout = Schema.decodeUnknownSync(Server.JobTimeout)(meta.lastError)
+        assert.instanceOf(timeout, Server.JobTimeout)
+        assert.strictEqual(timeout.id, id)
+        assert.isTrue(Duration.equals(timeout.timeout, Duration.seconds(1)))
+        assert.strictEqual(timeout.message, `job ${id} timed out after 1000 ms`)
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
     }))
 
@@ -288,7 +298,9 @@ describe("Server on Memory", () => {
         yield* Effect.forkScoped(Server.start)
         const id = yield* Server.enqueue(yield* Job.make(Flaky, { failures: 1 }, { maxRetries: 1 }))
         yield* awaitStatus(id, "retrying")
-        assert.strictEqual((yield* Server.getJob(id)).meta.prevErr, "defect: TypeError: undefined is not a function")
+        const { meta } = yield* Server.getJob(id)
+        assert.strictEqual(meta.prevErr, "defect: TypeError: undefined is not a function")
+        assert.deepStrictEqual(meta.lastError, { _tag: "Defect", message: "TypeError: undefined is not a function" })
         yield* TestClock.adjust("10 seconds")
         yield* awaitStatus(id, "successful")
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
@@ -343,6 +355,12 @@ describe("Server on Memory", () => {
       yield* awaitStatus(id, "failed")
       const message = yield* Server.getJob(id)
       assert.strictEqual(message.meta.prevErr, "UnknownTask: no handler is registered for task \"unknown\"")
+      assert.deepStrictEqual(message.meta.lastError, {
+        _tag: "UnknownTask",
+        id,
+        task: "unknown",
+        message: "no handler is registered for task \"unknown\""
+      })
       assert.strictEqual(message.meta.retried, 0)
       assert.deepStrictEqual(yield* Server.getFailed(), [id])
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
@@ -524,6 +542,47 @@ describe("Server on Memory", () => {
       assert.deepStrictEqual(yield* Server.getResult(Add, id), { result: 5 })
       assert.strictEqual((yield* Effect.flip(taken.ack))._tag, "LeaseLost")
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
+
+  it.scoped("a worker that lost its lease logs one warning, not an error", () => {
+    const entries: Array<{ level: string; message: string; job: unknown; queue: unknown; attempt: unknown }> = []
+    const collecting = Logger.make(({ annotations, logLevel, message }) => {
+      entries.push({
+        level: logLevel.label,
+        message: Array.isArray(message) ? message.join(" ") : String(message),
+        job: Option.getOrUndefined(HashMap.get(annotations, "job")),
+        queue: Option.getOrUndefined(HashMap.get(annotations, "queue")),
+        attempt: Option.getOrUndefined(HashMap.get(annotations, "attempt"))
+      })
+    })
+    // leases that are not renewed: a handler slower than the visibility timeout loses its job
+    const unrenewed = Layer.effect(
+      Broker,
+      Effect.map(Broker, (broker) => ({ ...broker, consumer: (queue, options) => broker.consumer(queue, { ...options, autoExtend: false }) }))
+    ).pipe(Layer.provide(Memory.broker()))
+    const Slow = Task.make("slow", { payload: Schema.Struct({}) })
+    const slowLive = Server.register(Slow, () =>
+      Effect.flatMap(JobCtx.JobCtx, (ctx) => ctx.attempt === 1 ? Effect.sleep("40 seconds") : Effect.void))
+    return Effect.gen(function*() {
+      yield* Effect.forkScoped(Server.start)
+      const id = yield* Server.enqueue(yield* Job.make(Slow, {}))
+      yield* asleepUntil(40_000)
+      yield* TestClock.adjust("40 seconds")
+      yield* awaitStatus(id, "successful")
+      const notable = Effect.sync(() => entries.filter((e) => e.level === "WARN" || e.level === "ERROR"))
+      yield* eventually(notable, (logged) => logged.length > 0, "a warning or an error")
+      assert.deepStrictEqual(yield* notable, [
+        { level: "WARN", message: "lease lost: another worker owns the job now", job: id, queue: Job.defaultQueue, attempt: 1 }
+      ])
+    }).pipe(
+      Effect.provide(
+        slowLive.pipe(
+          Layer.provideMerge(Server.layerWith({ retrySchedule: spaced })),
+          Layer.provideMerge(Layer.merge(unrenewed, Memory.results())),
+          Layer.provide(Logger.replace(Logger.defaultLogger, collecting))
+        )
+      )
+    )
+  })
 
   it.scoped("awaitJob waits for a final status", () =>
     Effect.gen(function*() {

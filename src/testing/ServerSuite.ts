@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer, Scope } from "effect"
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
 import type { Broker } from "../Broker.js"
 import * as Job from "../Job.js"
 import * as JobCtx from "../JobCtx.js"
@@ -35,7 +35,8 @@ export interface Options {
 }
 
 const Step = Task.make("suite.step", {
-  payload: Schema.Struct({ add: Schema.Number, failures: Schema.optional(Schema.Number) }),
+  // `failures`: how many attempts fail; `saves`: a total a failing attempt saves first
+  payload: Schema.Struct({ add: Schema.Number, failures: Schema.optional(Schema.Number), saves: Schema.optional(Schema.Number) }),
   result: Schema.Struct({ total: Schema.Number })
 })
 const Concat = Task.make("suite.concat", {
@@ -61,6 +62,16 @@ interface Probe {
   readonly attempts: Ref.Ref<ReadonlyMap<string, number>>
   readonly runs: Ref.Ref<ReadonlyArray<string>>
   readonly gates: Map<string, Deferred.Deferred<void>>
+  /** the callbacks of Step, in the order they ran */
+  readonly calls: Ref.Ref<ReadonlyArray<Call>>
+}
+
+/** a callback's run: the job's context as it saw it, and its argument */
+interface Call {
+  readonly callback: string
+  readonly id: string
+  readonly status: Job.Status
+  readonly arg: unknown
 }
 
 /**
@@ -95,9 +106,12 @@ export const run = (name: string, options: Options): void => {
   const awaitStatus = (id: string, status: Job.Status) =>
     eventually(statusOf(id), (s) => s === status, `job ${id} to be ${status}`)
 
-  const handlers = (queue: string, probe: Probe, concurrency: number) =>
-    L.mergeAll(
-      Server.register(Step, ({ add, failures }) =>
+  const handlers = (queue: string, probe: Probe, concurrency: number) => {
+    const note = (callback: string, arg?: unknown) =>
+      Effect.flatMap(JobCtx.meta, (meta) =>
+        Ref.update(probe.calls, (calls) => [...calls, { callback, id: meta.id, status: meta.status, arg }]))
+    return L.mergeAll(
+      Server.register(Step, ({ add, failures, saves }) =>
         Effect.gen(function*() {
           const ctx = yield* JobCtx.JobCtx
           const n = yield* Ref.modify(probe.attempts, (m) => {
@@ -105,13 +119,23 @@ export const run = (name: string, options: Options): void => {
             return [next, new Map(m).set(ctx.meta.id, next)]
           })
           yield* Ref.update(probe.runs, (r) => [...r, ctx.meta.id])
-          if (n <= (failures ?? 0)) return yield* Effect.fail(new Error(`planned failure ${n}`))
+          if (n <= (failures ?? 0)) {
+            if (saves !== undefined) yield* JobCtx.save(JSON.stringify({ total: saves }))
+            return yield* Effect.fail(new Error(`planned failure ${n}`))
+          }
           const before = Option.match(ctx.prevJobResult, {
             onNone: () => 0,
             onSome: (bytes) => decodeTotal(text(bytes)).total
           }) + ctx.prevJobResults.reduce((sum, bytes) => sum + decodeTotal(text(bytes)).total, 0)
           return { total: before + add }
-        }), { queue, concurrency }),
+        }), {
+        queue,
+        concurrency,
+        onProcessing: note("onProcessing"),
+        onSuccess: (result) => note("onSuccess", result),
+        onRetrying: (failure) => note("onRetrying", failure),
+        onFailed: (failure) => note("onFailed", failure)
+      }),
       Server.register(Concat, ({ text: own }) =>
         Effect.gen(function*() {
           const ctx = yield* JobCtx.JobCtx
@@ -149,6 +173,7 @@ export const run = (name: string, options: Options): void => {
           })
         ), { queue, concurrency })
     )
+  }
 
   interface Env {
     readonly queue: string
@@ -174,7 +199,8 @@ export const run = (name: string, options: Options): void => {
         const probe: Probe = {
           attempts: yield* Ref.make<ReadonlyMap<string, number>>(new Map()),
           runs: yield* Ref.make<ReadonlyArray<string>>([]),
-          gates: new Map()
+          gates: new Map(),
+          calls: yield* Ref.make<ReadonlyArray<Call>>([])
         }
         const backend = yield* L.build(options.layer)
         const serverLayer = Server.layerWith({
@@ -220,6 +246,7 @@ export const run = (name: string, options: Options): void => {
         const retrying = yield* Server.getJob(id)
         assert.strictEqual(retrying.meta.retried, 1)
         assert.strictEqual(retrying.meta.prevErr, "Error: planned failure 1")
+        assert.deepStrictEqual(retrying.meta.lastError, { _tag: "Error", message: "planned failure 1" })
         yield* advance("1100 millis")
         yield* awaitStatus(id, "successful")
         assert.strictEqual(yield* runsOf(id), 2)
@@ -233,6 +260,55 @@ export const run = (name: string, options: Options): void => {
         yield* awaitStatus(id, "failed")
         assert.include(yield* Server.getFailed(), id)
         assert.deepStrictEqual(yield* Server.getPending(yield* Effect.map(Server.getJob(id), (m) => m.meta.queue)), [])
+      }))
+
+    scenario("each callback gets the job's context and the argument its type says", ({ job, probe }) =>
+      Effect.gen(function*() {
+        const callsOf = (id: string, n: number) =>
+          eventually(
+            Effect.map(Ref.get(probe.calls), (calls) => calls.filter((c) => c.id === id)),
+            (calls) => calls.length === n,
+            `${n} callbacks of job ${id}`
+          )
+        const errorOf = (arg: unknown) =>
+          Cause.isCause(arg)
+            ? Option.match(Cause.failureOption(arg), { onNone: () => "no failure", onSome: (e) => String(e) })
+            : `not a Cause: ${String(arg)}`
+        const ok = yield* Server.enqueue(yield* job(Step, { add: 7, failures: 1 }, { maxRetries: 1 }))
+        const bad = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 0 }))
+        yield* callsOf(ok, 2)
+        yield* advance("1100 millis")
+        const calls = yield* callsOf(ok, 4)
+        assert.deepStrictEqual(calls.map((c) => [c.callback, c.status]), [
+          ["onProcessing", "processing"],
+          ["onRetrying", "retrying"],
+          ["onProcessing", "processing"],
+          ["onSuccess", "successful"]
+        ])
+        assert.strictEqual(errorOf(calls[1]!.arg), "Error: planned failure 1")
+        // the handler's typed result, not its encoding
+        assert.deepStrictEqual(calls[3]!.arg, { total: 7 })
+        const failed = yield* callsOf(bad, 2)
+        assert.deepStrictEqual(failed.map((c) => [c.callback, c.status]), [["onProcessing", "processing"], ["onFailed", "failed"]])
+        assert.strictEqual(errorOf(failed[1]!.arg), "Error: planned failure 1")
+      }))
+
+    scenario("follow-up jobs see the result of the job before them", ({ job }) =>
+      Effect.gen(function*() {
+        const next = yield* job(Step, { add: 1 })
+        const ok = yield* Server.enqueue(yield* job(Step, { add: 5 }, { onSuccess: next, onError: next }))
+        // a failed job's follow-ups see what it saved before failing, or nothing
+        const saved = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9, saves: 40 }, { maxRetries: 0, onError: next }))
+        const bare = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 0, onError: next }))
+        const followUp = (id: string, kind: "onSuccessIds" | "onErrorIds") =>
+          Effect.flatMap(Effect.map(Server.getJob(id), (m) => m.meta[kind][0]!), (next) =>
+            Effect.zipRight(awaitStatus(next, "successful"), Server.getResult(Step, next)))
+        yield* awaitStatus(ok, "successful")
+        assert.deepStrictEqual(yield* followUp(ok, "onSuccessIds"), { total: 6 })
+        yield* awaitStatus(saved, "failed")
+        assert.deepStrictEqual(yield* followUp(saved, "onErrorIds"), { total: 41 })
+        yield* awaitStatus(bare, "failed")
+        assert.deepStrictEqual(yield* followUp(bare, "onErrorIds"), { total: 1 })
       }))
 
     scenario("a job of an unknown task fails with that reason", ({ queue }) =>
@@ -420,6 +496,20 @@ export const run = (name: string, options: Options): void => {
           yield* job(Reader, { read: "tuple" })
         ])
         assert.deepStrictEqual(yield* Workflow.run(fanIn), { text: "1a3" })
+      }))
+
+    scenario("a follow-up job reads its parent's result typed", ({ job }) =>
+      Effect.gen(function*() {
+        const next = yield* job(Reader, { read: "one" })
+        const ok = yield* Server.enqueue(yield* job(Step, { add: 5 }, { onSuccess: next }))
+        const failed = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9, saves: 40 }, { onError: next }))
+        const resultOf = (id: string, kind: "onSuccessIds" | "onErrorIds") =>
+          Effect.flatMap(Effect.map(Server.getJob(id), (m) => m.meta[kind][0]!), (follow) =>
+            Effect.zipRight(awaitStatus(follow, "successful"), Server.getResult(Reader, follow)))
+        yield* awaitStatus(ok, "successful")
+        assert.deepStrictEqual(yield* resultOf(ok, "onSuccessIds"), { text: "total 5" })
+        yield* awaitStatus(failed, "failed")
+        assert.deepStrictEqual(yield* resultOf(failed, "onErrorIds"), { text: "total 40" })
       }))
 
     scenario("a previous result missing, or of another task, is a typed error", ({ job }) =>

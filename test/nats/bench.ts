@@ -118,7 +118,10 @@ const broker = (url: string, jobs: number, pid: number, prefix: string) =>
 
 const serverOf = (url: string, prefix: string) =>
   Effect.gen(function*() {
-    const backend = yield* Layer.build(url === "memory" ? Memory.layer : Nats.layer({ servers: url, prefix }))
+    const layer: Layer.Layer<Broker | Results, Memory.MemoryError | Nats.NatsError> = url === "memory"
+      ? Memory.layer()
+      : Nats.layer({ servers: url, prefix })
+    const backend = yield* Layer.build(layer)
     const server = Context.get(
       yield* Layer.build(Server.layerWith({ shutdownGrace: 0 }).pipe(Layer.provide(Layer.succeedContext(backend)))),
       Server.Server

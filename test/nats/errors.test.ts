@@ -4,7 +4,8 @@
  * makes operations fail with `BrokerError` / `ResultsError`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { inspect } from "node:util"
+import { Cause, Config, ConfigProvider, Context, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
@@ -27,6 +28,20 @@ const withNkey = () => servers()[2]
 const prefix = `errors-${crypto.randomUUID().slice(0, 8)}`
 const bytes = (text: string) => new TextEncoder().encode(text)
 
+/** every way an error or a log line gets printed: JSON, util.inspect (all depths), String */
+const printed = (value: unknown): string =>
+  [JSON.stringify(value), inspect(value, { depth: Infinity, showHidden: true }), String(value)].join("\n")
+
+/** a logger that keeps each line as the logfmt, JSON and pretty loggers print it, cause included */
+const everyLogLine = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make((options) => {
+    lines.push(Logger.logfmtLogger.log(options), Logger.jsonLogger.log(options), Logger.stringLogger.log(options))
+    lines.push(printed(options.cause), Cause.pretty(options.cause))
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
 /** builds `layer` and gives its failure */
 const failure = <A, E>(layer: Layer.Layer<A, E>) =>
   Effect.scoped(Layer.build(layer)).pipe(Effect.flip, Effect.timeout("10 seconds"))
@@ -45,6 +60,31 @@ describe("NATS: typed errors", () => {
       const otherNkey = new TextDecoder().decode(nkeys.createUser().getSeed())
       const badNkey = yield* failure(Nats.results({ servers: withNkey().url, prefix, nkeySeed: Redacted.make(otherNkey) }))
       assert.strictEqual(badNkey.reason, "Unauthorized")
+    }))
+
+  it.live("no secret (password, token, nkey seed, credentials) reaches an error, its cause or a log line", () =>
+    Effect.gen(function*() {
+      const logs = everyLogLine()
+      const otherNkey = new TextDecoder().decode(nkeys.createUser().getSeed())
+      const secrets = ["wrong-pw-c0ffee", "wrong-token-c0ffee", otherNkey, "s3cret-pw", "s3cret-token", seed]
+      const errors = yield* Effect.all([
+        failure(Nats.layer({ servers: withPassword().url, prefix, user: "alice", password: Redacted.make(secrets[0]!) })),
+        failure(Nats.broker({ servers: withToken().url, prefix, token: Redacted.make(secrets[1]!) })),
+        failure(Nats.results({ servers: withNkey().url, prefix, nkeySeed: Redacted.make(otherNkey) })),
+        // the right secret on the wrong server
+        failure(Nats.layer({ servers: withToken().url, prefix, user: "alice", password: Redacted.make("s3cret-pw") })),
+        failure(Nats.layer({ servers: withNkey().url, prefix, token: Redacted.make("s3cret-token") })),
+        failure(Nats.layer({ servers: withPassword().url, prefix, nkeySeed: Redacted.make(seed) })),
+        // a .creds file that is not one
+        failure(Nats.layer({ servers: withPassword().url, prefix, credentials: Redacted.make(`garbage ${secrets[3]}`) }))
+      ]).pipe(Effect.provide(logs.layer))
+      for (const error of errors) {
+        assert.strictEqual(error._tag, "NatsError")
+        const text = printed(error)
+        for (const secret of secrets) assert.notInclude(text, secret, `${error.reason}: ${error.message}`)
+      }
+      const text = logs.lines.join("\n")
+      for (const secret of secrets) assert.notInclude(text, secret)
     }))
 
   it.live("the right credentials (password, token, nkey) work, from options or from Config", () =>

@@ -3,7 +3,9 @@
  * an unreachable server, connections killed mid-run, and a server that goes down for a while.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { execFile } from "node:child_process"
+import { inspect } from "node:util"
+import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Logger, Option, Redacted } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -22,6 +24,20 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
 }
 
 const useBroker = Effect.flatMap(Broker, (broker) => broker.pending("any"))
+
+/** every way an error or a log line gets printed: JSON, util.inspect (all depths), String */
+const printed = (value: unknown): string =>
+  [JSON.stringify(value), inspect(value, { depth: Infinity, showHidden: true }), String(value)].join("\n")
+
+/** a logger that keeps each line as the logfmt, JSON and pretty loggers print it, cause included */
+const everyLogLine = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make((options) => {
+    lines.push(Logger.logfmtLogger.log(options), Logger.jsonLogger.log(options), Logger.stringLogger.log(options))
+    lines.push(printed(options.cause), Cause.pretty(options.cause))
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
 
 describe("Redis connection failures", () => {
   it.live("a wrong or missing password fails the layer with RedisError", () =>
@@ -45,6 +61,51 @@ describe("Redis connection failures", () => {
         assert.deepStrictEqual(pending, [])
       }
     }).pipe(Effect.scoped))
+
+  it.live("no password reaches an error, its cause or a log line: refused at connect, or at a reconnect", () =>
+    Effect.gen(function*() {
+      const secret = "first-s3cret-f00d"
+      const wrongSecret = "wrong-s3cret-beef"
+      const logs = everyLogLine()
+      const errors: Array<unknown> = []
+      const redis = yield* RedisServer.make({ args: ["--requirepass", secret], password: secret })
+      for (const password of [wrongSecret, undefined]) {
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(
+          Redis.layer({ port: redis.port, ...(password === undefined ? {} : { password: Redacted.make(password) }) })
+        )))
+        errors.push(failureOf(exit), exit)
+      }
+      // connected, then the password changes and every connection is dropped: each reconnect
+      // sends the old password again, and calls fail meanwhile
+      yield* Effect.gen(function*() {
+        const broker = yield* Broker
+        const results = yield* Results
+        assert.deepStrictEqual(yield* broker.pending("q"), [])
+        yield* redis.cli("CONFIG", "SET", "requirepass", "second-s3cret")
+        yield* Effect.async<void>((resume) => {
+          const args = ["-p", String(redis.port), "--no-auth-warning", "-a", "second-s3cret", "CLIENT", "KILL", "TYPE", "normal"]
+          execFile("redis-cli", args, () => resume(Effect.void))
+        })
+        for (let i = 0; i < 5; i++) {
+          errors.push(yield* Effect.flip(broker.enqueue("q", [{ id: `j${i}`, body: new TextEncoder().encode(secret) }])))
+          errors.push(yield* Effect.flip(results.getJob(`j${i}`)))
+          yield* Effect.sleep("100 millis")
+        }
+      }).pipe(
+        Effect.provide(Redis.layer({ port: redis.port, password: Redacted.make(secret), maxRetriesPerRequest: 0 })),
+        Effect.provide(logs.layer),
+        Effect.scoped
+      )
+      assert.isAbove(errors.length, 10)
+      for (const error of errors) {
+        const text = printed(error)
+        assert.notInclude(text, secret)
+        assert.notInclude(text, wrongSecret)
+      }
+      const text = logs.lines.join("\n")
+      assert.include(text, "WRONGPASS")
+      assert.notInclude(text, secret)
+    }).pipe(Effect.scoped), 30_000)
 
   it.live("TLS: with the server's CA it connects, without it the certificate is refused", () =>
     Effect.gen(function*() {

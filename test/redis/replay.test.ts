@@ -56,7 +56,7 @@ describe("Redis scripts run twice", () => {
       const [first, second] = yield* twice(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
       assert.deepStrictEqual(first.slice(1), ["a", 1, "A", "b", 1, "B"])
       assert.deepStrictEqual(second.slice(1), first.slice(1), "the re-sent claim gets the same deliveries")
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}a`, "a")), "1", "attempt counted once")
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}a`, "attempt")), "1", "attempt counted once")
       assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["c"])
 
       // ack of a and b, claiming one more for the freed slots; the old reply key is deleted
@@ -67,7 +67,7 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(ackedAgain.slice(0, 3), [2, 1, 1], "a re-sent ack reports what the first applied")
       assert.deepStrictEqual(ackedAgain.slice(4), ["c", 1, "C"])
       assert.strictEqual(yield* Effect.promise(() => client().exists(`${k.tag}:r:test:1`)), 0)
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "a")), "1")
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "attempt")), "1")
 
       // a different call (another reply key) is fenced as usual
       const stale = yield* run(Scripts.ack, claimKeys, [k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0, "a", "1"])
@@ -107,7 +107,7 @@ describe("Redis scripts run twice", () => {
       // a different final record is refused: the first final record won
       assert.deepStrictEqual(yield* run(Scripts.record, [r.successful, r.failed], rec("successful", 3, "m3")), [0])
       assert.deepStrictEqual(yield* run(Scripts.record, [r.successful, r.failed], rec("failed", 2, "m2")), [0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}j`, "s", "m", "r")), ["successful", "m2", "result@2"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}j`, "status", "message", "result")), ["successful", "m2", "result@2"])
       assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(r.successful, 0, -1)), ["j"])
     }))
 
@@ -136,10 +136,10 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(first.slice(7), ["c", 1, "C"])
       // the same flags and deliveries (the "next due time" hint in between may differ, as for ack)
       assert.deepStrictEqual([...second.slice(0, 6), ...second.slice(7)], [...first.slice(0, 6), ...first.slice(7)], "a re-sent settle gets the same reply")
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "a")), "1", "c claimed once")
-      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "attempt")), "1", "c claimed once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "status", "message")), ["successful", "successful@2"])
       assert.strictEqual(yield* Effect.promise(() => client().exists(`${r.job}b`)), 0, "nothing written for a lost lease")
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${r.job}side`, "s")), "processing")
+      assert.strictEqual(yield* Effect.promise(() => client().hget(`${r.job}side`, "status")), "processing")
       assert.strictEqual(yield* Effect.promise(() => client().exists(`${k.job}a`)), 0, "a acknowledged")
       assert.deepStrictEqual((yield* Effect.promise(() => client().zrange(k.leases, 0, -1))).sort(), ["b", "c"])
       assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(r.successful, 0, -1)), ["a"])
@@ -151,6 +151,6 @@ describe("Redis scripts run twice", () => {
         pack(["a", "a", "1", 1, ...record("a", "failed", 3)])
       ])
       assert.deepStrictEqual(stale, [2, 0, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "s", "m")), ["successful", "successful@2"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "status", "message")), ["successful", "successful@2"])
     }))
 })

@@ -46,7 +46,7 @@ describe("Redis: graceful shutdown", () => {
         assert.deepStrictEqual(pending.map((p) => p.id), ids.slice(2))
         // no attempt was used on the jobs that never ran
         for (const id of ids.slice(2)) {
-          const attempt = yield* redis().cli("HGET", `{${prefix}:${queue}}:j:${id}`, "a")
+          const attempt = yield* redis().cli("HGET", `{${prefix}:${queue}}:j:${id}`, "attempt")
           assert.strictEqual(attempt.trim(), "", `attempts of ${id}`)
         }
       }).pipe(Effect.provide(Layer.provideMerge(

@@ -28,7 +28,7 @@ import type { JsMsg, PubAck, StoredMsg } from "@nats-io/jetstream"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
-import { Clock, Duration, Effect, Fiber, FiberSet, Schedule, Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberRef, FiberSet, Schedule, Scope } from "effect"
 import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { BrokerConfig } from "./config.js"
@@ -50,6 +50,8 @@ import {
 } from "./jetstream.js"
 import { decodeToken, encodeToken, Header, maxTokenLength, parseSubject } from "./names.js"
 import { jobStateKey, statusOf } from "./frame.js"
+import type { Lease } from "./leases.js"
+import { currentLease } from "./leases.js"
 import type { Revisions } from "./revisions.js"
 
 /**
@@ -416,7 +418,7 @@ export const make = (
             : {
               stream,
               subject: n.queueSubject(tq, ti),
-              values: { [Header.at]: now, [Header.revision]: revisions?.get(m.id) } as Record<string, number | undefined>
+              values: { [Header.at]: now, [Header.revision]: revisions?.get(m.id)?.revision } as Record<string, number | undefined>
             }
         const firsts = yield* tryJs(
           () =>
@@ -571,12 +573,11 @@ export const make = (
         /** the next buffered message whose lease still holds, now held */
         const next = (): Held | undefined => {
           for (const h of buffered) {
-            buffered.delete(h)
             if (clock.unsafeCurrentTimeMillis() >= h.deadline) {
-              h.state = "done"
-              wakePump()
+              drop(h)
               continue
             }
+            buffered.delete(h)
             h.state = "held"
             held.add(h)
             return h
@@ -587,6 +588,60 @@ export const make = (
         /** a settled, released or lost delivery frees its place */
         const release = (h: Held) => {
           if (held.delete(h)) dispatch()
+        }
+
+        /**
+         * Renews leases: `working()` for each that still holds, then one flush, whose PONG says the
+         * server has them. A lease is renewed (to the time of sending plus AckWait, minus the
+         * margin) only when the PONG came back before its deadline: then the server had the
+         * `working()` before its AckWait could run out. A lease that ran out is never renewed,
+         * not even after a pause of the process (the server may have handed the message to
+         * another worker, and `working()` would then extend that delivery instead): it stays
+         * lost, and a read message that lost it is dropped without an ack or a nak. Fails with
+         * the flush's error; gives the deliveries that were renewed.
+         */
+        const renew = (targets: Iterable<Held>) =>
+          Effect.suspend(() => {
+            const t0 = clock.unsafeCurrentTimeMillis()
+            const sent: Array<Held> = []
+            for (const h of targets) {
+              if (h.state === "done") continue
+              if (t0 >= h.deadline) {
+                if (h.state === "buffered") drop(h)
+                continue
+              }
+              try {
+                h.msg.working()
+                sent.push(h)
+              } catch {
+                // the connection is closed: the lease runs out
+              }
+            }
+            return sent.length === 0 ? Effect.succeed(sent) : confirmRenewal(sent, t0)
+          })
+
+        /** flushes the `working()`s sent at `t0`, then renews each lease the PONG came back within */
+        const confirmRenewal = (sent: ReadonlyArray<Held>, t0: number) =>
+          tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
+            Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 4)))),
+            Effect.map(() => {
+              const t1 = clock.unsafeCurrentTimeMillis()
+              return sent.filter((h) => {
+                if (h.state === "done" || t1 >= h.deadline) {
+                  if (h.state === "buffered") drop(h)
+                  return false
+                }
+                h.deadline = Math.max(h.deadline, t0 + vt - margin)
+                return true
+              })
+            })
+          )
+
+        /** a read message whose lease ran out before it was handed out: JetStream gives it to another worker */
+        const drop = (h: Held) => {
+          buffered.delete(h)
+          h.state = "done"
+          wakePump()
         }
 
         /**
@@ -603,6 +658,7 @@ export const make = (
         const observe = () => {
           const received = messages.getReceived()
           const at = clock.unsafeCurrentTimeMillis()
+          alive(at)
           // the same count seen again: the next message had not arrived by now either
           if (received === samples[samples.length - 1]!.received) samples[samples.length - 1] = { received, at }
           else samples.push({ received, at })
@@ -611,6 +667,28 @@ export const make = (
           while (samples.length > 1 && samples[1]!.received < ordinal) samples.shift()
           return samples[0]!.at
         }
+
+        /**
+         * Stalls of the process (paused by SIGSTOP, starved): a heartbeat every `beat` ms notes the
+         * time; a gap of more than two beats is a stall. What arrived from the server during a
+         * stall is read after it, and an observation made right after it (a timer can run before
+         * the socket is read) does not show it yet: a bound on a message's arrival that falls
+         * from the stall's start to shortly after its end is moved back to the start, so that a
+         * message delivered during a pause never gets a lease the server did not give it.
+         */
+        const beat = Math.max(10, Math.min(250, Math.round(margin / 2)))
+        let lastBeat = clock.unsafeCurrentTimeMillis()
+        let stall = { from: -Infinity, to: -Infinity }
+        const alive = (now: number) => {
+          if (now - lastBeat > 2 * beat) stall = { from: lastBeat, to: now }
+          lastBeat = Math.max(lastBeat, now)
+        }
+        const arrivalBound = (bound: number) => (bound > stall.from && bound <= stall.to + 2 * beat ? stall.from : bound)
+        yield* Effect.sync(() => alive(clock.unsafeCurrentTimeMillis())).pipe(
+          Effect.repeat(Schedule.spaced(Duration.millis(beat))),
+          Effect.interruptible,
+          Effect.forkScoped
+        )
 
         const toHeld = (msg: JsMsg, receivedAt: number): Held => {
           let base = 0
@@ -680,7 +758,8 @@ export const make = (
         /** one read message: buffered for the takers, unless it is a redelivery that is not handed out */
         const admit = (msg: JsMsg, waits: boolean): Effect.Effect<void> => {
           const now = clock.unsafeCurrentTimeMillis()
-          const h = toHeld(msg, waits ? now : arrivedAfter(messages.getProcessed()))
+          alive(now)
+          const h = toHeld(msg, arrivalBound(waits ? now : arrivedAfter(messages.getProcessed())))
           observe()
           const add = () => {
             if (closed) {
@@ -691,8 +770,13 @@ export const make = (
             buffered.add(h)
             dispatch()
           }
-          if (msg.info.deliveryCount === 1) return Effect.sync(add)
-          return Effect.flatMap(inspect(h), (ok) => (ok ? Effect.sync(add) : Effect.void))
+          // a message that waited inside the client for half its lease is renewed before it is
+          // handed out (the keeper renews it too late, or after the server gave it to another worker)
+          const fresh = autoExtend && h.deadline - now < vt / 2
+            ? Effect.map(Effect.orElseSucceed(renew([h]), () => []), (renewed) => renewed.length === 1)
+            : Effect.succeed(now < h.deadline)
+          const admitted = msg.info.deliveryCount === 1 ? fresh : Effect.flatMap(inspect(h), (ok) => (ok ? fresh : Effect.succeed(false)))
+          return Effect.flatMap(admitted, (ok) => (ok ? Effect.sync(add) : Effect.void))
         }
 
         /**
@@ -775,28 +859,11 @@ export const make = (
 
         /**
          * The lease keeper: every AckWait/4 it observes the client's received count and, with
-         * `autoExtend`, renews the lease of every message this consumer holds (read or handed
-         * out, unsettled): `working()` for each, then one flush, whose PONG says the server has
-         * them. A lease is renewed locally only when that flush succeeds.
+         * `autoExtend`, renews the leases this consumer holds (read or handed out, unsettled).
          */
-        const tick = Effect.gen(function*() {
+        const tick = Effect.suspend(() => {
           observe()
-          if (!autoExtend) return
-          const targets = [...buffered, ...held].filter((h) => h.state !== "done")
-          if (targets.length === 0) return
-          const t0 = clock.unsafeCurrentTimeMillis()
-          const sent = targets.filter((h) => {
-            try {
-              h.msg.working()
-              return true
-            } catch {
-              return false
-            }
-          })
-          yield* tryJs(() => nc.flush(), brokerError("cannot reach NATS to extend leases")).pipe(
-            Effect.timeout(Duration.millis(Math.max(100, Math.round(vt / 4))))
-          )
-          for (const h of sent) if (h.state !== "done") h.deadline = Math.max(h.deadline, t0 + vt - margin)
+          return autoExtend ? renew([...buffered, ...held]) : Effect.void
         })
         yield* tick.pipe(
           Effect.catchAllCause((cause) => Effect.logWarning("extending leases failed", cause)),
@@ -811,6 +878,8 @@ export const make = (
           const why = (now: number) =>
             h.state === "done"
               ? "settled or released already"
+              : h.deadline === -Infinity
+              ? "a newer attempt recorded the job's state"
               : `the visibility timeout ran out ${now - h.deadline + margin} ms ago`
           /**
            * Takes the delivery out of `held` if its lease holds: the LeaseLost, or undefined and the
@@ -859,11 +928,18 @@ export const make = (
             extend: Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
               const t0 = clock.unsafeCurrentTimeMillis()
               if (h.state !== "held" || t0 >= h.deadline) return Effect.fail(lost(queue, h.id, attempt, why(t0)))
-              return Effect.try({ try: () => h.msg.working(), catch: brokerError(`cannot extend job ${h.id} of ${queue}`) }).pipe(
-                Effect.zipRight(tryJs(() => nc.flush(), brokerError(`cannot extend job ${h.id} of ${queue}`))),
-                Effect.zipRight(Effect.sync(() => {
-                  if (h.state === "held") h.deadline = Math.max(h.deadline, t0 + vt - margin)
-                }))
+              try {
+                h.msg.working()
+              } catch (cause) {
+                return Effect.fail(brokerError(`cannot extend job ${h.id} of ${queue}`)(cause))
+              }
+              return Effect.flatMap(
+                Effect.mapError(confirmRenewal([h], t0), (e) =>
+                  new BrokerError({ message: `cannot extend job ${h.id} of ${queue}: ${e.message}`, cause: e })),
+                (renewed) =>
+                  renewed.length === 1
+                    ? Effect.void
+                    : Effect.fail(lost(queue, h.id, attempt, why(clock.unsafeCurrentTimeMillis())))
               )
             }),
             deadLetter: (reason) => Effect.zipRight(claimed, bury(queue, tq, h, reason))
@@ -904,13 +980,29 @@ export const make = (
           })
         })
 
+        /** hands out a delivery, and makes its lease the taking fiber's (see leases.ts) */
+        const handOut = (h: Held) =>
+          Effect.suspend(() => {
+            const delivery = deliver(h)
+            const lease: Lease = {
+              queue,
+              id: h.id,
+              attempt: delivery.attempt,
+              holds: (now) => h.state === "held" && now < h.deadline,
+              lose: () => {
+                h.deadline = -Infinity
+              }
+            }
+            return Effect.as(FiberRef.set(currentLease, lease), delivery)
+          })
+
         const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
           if (closed) return Effect.fail(closedError())
           if (waiters.size === 0 && held.size < prefetch) {
             const h = next()
-            if (h !== undefined) return Effect.succeed(deliver(h))
+            if (h !== undefined) return handOut(h)
           }
-          return Effect.flatMap(wait, (h) => (h === undefined ? Effect.fail(closedError()) : Effect.succeed(deliver(h))))
+          return Effect.flatMap(wait, (h) => (h === undefined ? Effect.fail(closedError()) : handOut(h)))
         })
 
         return { take } satisfies Consumer

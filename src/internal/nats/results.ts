@@ -6,6 +6,9 @@
  *   with the record). Records are compare-and-set writes on the key's revision (`create` for a
  *   new job), so of concurrent final records exactly one is applied, and a final state refuses
  *   every later record but `queued`. A record retries on conflict, reading the state afresh.
+ * - A worker's records are fenced (see leases.ts): refused when the lease of the delivery the
+ *   recording fiber took has run out, else stamped with its attempt; a record over the state of
+ *   a newer attempt is refused and ends the older delivery's lease.
  * - `r.<id>`: a result saved on its own (`setResult`). `getResult` reads both keys and takes
  *   the newer of the two results (revisions are stream sequences, so they order writes).
  * - `x.s.<at>.<id>` / `x.f.<at>.<id>`: the successful and failed indexes, one empty key per
@@ -23,8 +26,9 @@
 import type { KV, KvEntry } from "@nats-io/kv"
 import { Kvm } from "@nats-io/kv"
 import { DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
-import { Effect, Option } from "effect"
+import { Clock, Effect, FiberRef, Option } from "effect"
 import type { Scope } from "effect"
+import { LeaseLost } from "../../Broker.js"
 import { isTerminal } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
@@ -35,10 +39,24 @@ import type { JobState } from "./frame.js"
 import { decodeState, encodeState, indexKey, indexPrefix, jobStateKey, resultKey, setKey, valueKey } from "./frame.js"
 import { awaitLeader, describe, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
 import { decodeToken, encodeToken, maxTokenLength } from "./names.js"
+import type { Lease } from "./leases.js"
+import { currentLease } from "./leases.js"
 import { Revisions } from "./revisions.js"
 
 const resultsError = (message: string) => (cause: unknown) =>
   new ResultsError({ message: `${message}: ${describe(cause)}`, cause })
+
+/** a worker's record refused because its lease is lost: a `ResultsError` caused by `LeaseLost` */
+const leaseLost = (lease: Lease, why: string) =>
+  new ResultsError({
+    message: `job ${lease.id}: the lease of attempt ${lease.attempt} is lost (${why}); its record is refused`,
+    cause: new LeaseLost({
+      queue: lease.queue,
+      id: lease.id,
+      attempt: lease.attempt,
+      message: `lease of job ${lease.id} (attempt ${lease.attempt}) on ${lease.queue} is lost: ${why}`
+    })
+  })
 
 const empty = new Uint8Array(0)
 const encoder = new TextEncoder()
@@ -82,9 +100,9 @@ export const make = (
       )
     }
 
-    const remember = (id: string, revision: number, status: JobState["status"]) => {
+    const remember = (id: string, revision: number, status: JobState["status"], attempt: number) => {
       if (isTerminal(status)) revisions.delete(id)
-      else revisions.set(id, revision)
+      else revisions.set(id, revision, attempt)
     }
 
     /** a job id as one KV key token, or why it cannot be one */
@@ -194,28 +212,30 @@ export const make = (
      * A plain promise: a record is the hot path of every job (two or three per run), and its
      * steps are requests one after the other, so one Effect wraps them all (`record`).
      */
-    const recordOne = async (r: JobRecord, ti: string): Promise<boolean> => {
+    const recordOne = async (r: JobRecord, ti: string, lease: Lease | undefined): Promise<boolean> => {
+      const attempt = lease?.attempt ?? 0
       const key = jobStateKey(ti)
-      const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result })
+      const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result, attempt })
       const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
       if (ownIndex !== undefined) await putNow(ownIndex, empty)
 
       /** a new run (`queued` over a final state) starts clean: no index entry, no result */
       const applied = async (previous: JobState | undefined, revision: number) => {
-        remember(r.id, revision, r.status)
+        remember(r.id, revision, r.status, attempt)
         if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
           await Promise.all([unindexNow(allIndexEntries(ti)), purgeNow(resultKey(ti))])
         }
         return true
       }
 
-      // over a known revision no read is needed: a conflict means someone wrote since
+      // over a known revision no read is needed: a conflict means someone wrote since (unless
+      // a newer attempt of this process wrote it: then the state is read and compared)
       const known = revisions.get(r.id)
-      if (known !== undefined) {
-        const revision = await writeNow(key, frame, known)
+      if (known !== undefined && known.attempt <= attempt) {
+        const revision = await writeNow(key, frame, known.revision)
         if (revision !== undefined) return applied(undefined, revision)
         revisions.delete(r.id)
-      } else if (r.status === "queued") {
+      } else if (known === undefined && r.status === "queued") {
         // a new job, usually: try to create its state; a conflict means it has one, read below
         const revision = await writeNow(key, frame, undefined)
         if (revision !== undefined) return applied(undefined, revision)
@@ -224,8 +244,14 @@ export const make = (
         const entry = await getNow(key)
         const e = live(entry)
         const current = e === undefined ? undefined : decodeState(e.value)
-        if (r.status !== "queued" && current !== undefined && isTerminal(current.status)) {
-          if (ownIndex !== undefined && ownIndex !== indexOf(current, ti)) await unindexNow(ownIndex)
+        // a worker's record (attempt > 0) over the state of a newer attempt: its lease is lost
+        const stale = attempt > 0 && current !== undefined && current.attempt > attempt
+        if (stale || (r.status !== "queued" && current !== undefined && isTerminal(current.status))) {
+          if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexNow(ownIndex)
+          if (stale) {
+            lease!.lose()
+            if (r.status === "processing") throw leaseLost(lease!, `attempt ${current!.attempt} recorded since`)
+          }
           return false
         }
         const revision = await writeNow(key, frame, entry === null ? undefined : entry.revision)
@@ -235,11 +261,31 @@ export const make = (
       throw new ResultsError({ message: `recording job ${r.id}: too many concurrent writes` })
     }
 
+    /**
+     * A record of the job whose delivery the recording fiber works on is fenced by its lease
+     * (see leases.ts): refused when the lease ran out, and stamped with its attempt otherwise.
+     * A refused `processing` record fails (the Server would take a refusal for a final state);
+     * the others give false, and the delivery's settlement then fails with `LeaseLost`.
+     */
+    const fence = async (r: JobRecord, ti: string, lease: Lease | undefined, now: number): Promise<boolean> => {
+      if (lease === undefined || lease.id !== r.id) return recordOne(r, ti, undefined)
+      if (!lease.holds(now)) {
+        if (r.status === "processing") throw leaseLost(lease, "the visibility timeout ran out")
+        return false
+      }
+      return recordOne(r, ti, lease)
+    }
+
     /** records of one job are applied in order; different jobs at once */
-    const recordAll = async (records: ReadonlyArray<JobRecord>, tokens: ReadonlyArray<string>) => {
+    const recordAll = async (
+      records: ReadonlyArray<JobRecord>,
+      tokens: ReadonlyArray<string>,
+      lease: Lease | undefined,
+      now: number
+    ) => {
       const out: Array<boolean> = new Array(records.length).fill(false)
       if (records.length === 1) {
-        out[0] = await recordOne(records[0]!, tokens[0]!)
+        out[0] = await fence(records[0]!, tokens[0]!, lease, now)
         return out
       }
       const groups = new Map<string, Array<number>>()
@@ -249,7 +295,7 @@ export const make = (
         else g.push(i)
       })
       await Promise.all(Array.from(groups.values(), async (indexes) => {
-        for (const i of indexes) out[i] = await recordOne(records[i]!, tokens[i]!)
+        for (const i of indexes) out[i] = await fence(records[i]!, tokens[i]!, lease, now)
       }))
       return out
     }
@@ -262,7 +308,11 @@ export const make = (
           if (typeof t !== "string") return Effect.fail(t)
           tokens.push(t)
         }
-        return Effect.tryPromise({ try: () => recordAll(records, tokens), catch: toResultsError("cannot record job states") })
+        return Effect.flatMap(
+          Effect.zip(FiberRef.get(currentLease), Clock.currentTimeMillis),
+          ([lease, now]) =>
+            Effect.tryPromise({ try: () => recordAll(records, tokens, lease, now), catch: toResultsError("cannot record job states") })
+        )
       })
 
     const readState = (id: string) =>

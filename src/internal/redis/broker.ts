@@ -19,7 +19,7 @@ import type { JobRecord } from "../../Results.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { Arg, Client, Connection, Reply } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe } from "./errors.js"
+import { describe, safeCause } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import { queueKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
@@ -161,7 +161,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
   ) =>
     Effect.tryPromise({
       try: () => conn.run(script, keys, args, buffers),
-      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause })
+      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
     })
 
   const enqueue = (queue: string, messages: ReadonlyArray<Message>): Effect.Effect<void, BrokerError> =>
@@ -179,7 +179,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       return Effect.tryPromise({
         try: () => Promise.all(batches.map((args) => conn.run(Scripts.enqueue, [k.ready, k.delayed, k.signal], args))),
         catch: (cause) =>
-          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${describe(cause)}`, cause })
+          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
       })
     })
 
@@ -279,7 +279,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         })
 
       const tickFailed = (what: string, cause: unknown) =>
-        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause })
+        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
 
       /**
        * Acknowledges through the tick, with `records` applied in the same script while the lease
@@ -592,7 +592,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
   const deadLetters = (queue: string) =>
     Effect.tryPromise({
       try: () => conn.client.lrangeBuffer(keysOf(queue).dead, 0, -1),
-      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${describe(cause)}`, cause })
+      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
     }).pipe(Effect.map((entries): ReadonlyArray<DeadLetter> => entries.map(parseDead)))
 
   const remove = (queue: string, id: string) => {

@@ -11,7 +11,7 @@ import { Effect, Queue, Redacted } from "effect"
 import type { ClusterOptions, RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls"
-import { describe, RedisError } from "./errors.js"
+import { describe, RedisError, safeCause } from "./errors.js"
 import * as Scripts from "./scripts.js"
 
 /** @internal */
@@ -170,7 +170,7 @@ const connect = (options: ConnectionOptions, name: string, blocking = false): Ef
         }
       },
       catch: (cause) =>
-        new RedisError({ message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`, cause })
+        new RedisError({ message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`, cause: safeCause(cause) })
     }),
     (client) =>
       // a blocking connection may wait in BLPOP: QUIT would queue behind it

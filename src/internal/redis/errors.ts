@@ -22,3 +22,20 @@ export class RedisError extends Data.TaggedError("RedisError")<{
 /** a short description of a thrown value */
 export const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+/**
+ * A thrown value as an error may keep it as its `cause`. An ioredis error carries the command it
+ * answered (`command.args`: the password of an AUTH, job payloads of a script), and a thrown
+ * object may carry anything, so only the name, message and `code` of an error, and of the
+ * errors it wraps, are kept; anything else becomes its description.
+ */
+export const safeCause = (cause: unknown, depth = 0): unknown => {
+  if (!(cause instanceof Error)) return typeof cause === "string" ? cause : describe(cause)
+  const safe: Error & { code?: string | number } = new Error(cause.message)
+  safe.name = cause.name
+  if (cause.stack !== undefined) safe.stack = cause.stack
+  const code = (cause as { readonly code?: unknown }).code
+  if (typeof code === "string" || typeof code === "number") safe.code = code
+  if (cause.cause !== undefined && depth < 4) safe.cause = safeCause(cause.cause, depth + 1)
+  return safe
+}

@@ -28,7 +28,10 @@ export interface QueueKeys {
   readonly dead: string
   /** set when a consumer opens; gone means Redis lost this queue's data */
   readonly marker: string
-  /** prefix of the per-message hashes: b body, a attempt, x lost leases, t ready/due time */
+  /**
+   * prefix of the per-message hashes: `body`, `attempt` (the fencing token: leases given),
+   * `lost` (leases that ran out), `due` (time it became ready, or is due)
+   */
   readonly job: string
 }
 
@@ -50,7 +53,7 @@ export const queueKeys = (prefix: string, queue: string): QueueKeys => {
 /** @internal */
 export interface ResultsKeys {
   readonly tag: string
-  /** prefix of the per-job hashes: m message, s status, a at, r result */
+  /** prefix of the per-job hashes: `message` (the encoded JobMessage), `status`, `at`, `result` */
   readonly job: string
   readonly successful: string
   readonly failed: string

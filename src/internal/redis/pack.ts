@@ -21,37 +21,39 @@ export interface Packer {
 
 /** @internal */
 export const packer = (sizeHint = 4096): Packer => {
-  let buf = Buffer.allocUnsafe(Math.max(64, sizeHint))
+  let buffer = Buffer.allocUnsafe(Math.max(64, sizeHint))
   // array 32 header first: 0xdd and the count, written by `done`
-  let pos = 5
+  let end = 5
   let count = 0
-  const room = (n: number) => {
-    if (pos + n <= buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + n))
-    buf.copy(next, 0, 0, pos)
-    buf = next
+  /** grows the buffer so that `bytes` more fit */
+  const makeRoom = (bytes: number) => {
+    if (end + bytes <= buffer.length) return
+    const larger = Buffer.allocUnsafe(Math.max(buffer.length * 2, end + bytes))
+    buffer.copy(larger, 0, 0, end)
+    buffer = larger
   }
   return {
     string: (value) => {
-      room(5 + value.length * 3)
-      const n = buf.write(value, pos + 5, "utf8")
-      buf[pos] = 0xdb
-      buf.writeUInt32BE(n, pos + 1)
-      pos += 5 + n
+      // a UTF-8 code unit takes at most 3 bytes
+      makeRoom(5 + value.length * 3)
+      const written = buffer.write(value, end + 5, "utf8")
+      buffer[end] = 0xdb
+      buffer.writeUInt32BE(written, end + 1)
+      end += 5 + written
       count++
     },
     bytes: (value) => {
-      room(5 + value.length)
-      buf[pos] = 0xdb
-      buf.writeUInt32BE(value.length, pos + 1)
-      buf.set(value, pos + 5)
-      pos += 5 + value.length
+      makeRoom(5 + value.length)
+      buffer[end] = 0xdb
+      buffer.writeUInt32BE(value.length, end + 1)
+      buffer.set(value, end + 5)
+      end += 5 + value.length
       count++
     },
     done: () => {
-      buf[0] = 0xdd
-      buf.writeUInt32BE(count, 1)
-      return buf.subarray(0, pos)
+      buffer[0] = 0xdd
+      buffer.writeUInt32BE(count, 1)
+      return buffer.subarray(0, end)
     }
   }
 }

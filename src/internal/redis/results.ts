@@ -1,5 +1,5 @@
 /**
- * The Redis results store. One hash per job (m message, s status, a at, r result), two sorted
+ * The Redis results store. One hash per job (`message`, `status`, `at`, `result`), two sorted
  * sets for the success and failed indexes (score: the record's `at`), coordination values and
  * sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out through the
  * connection's tick (see `tick.ts`), with the acknowledgements of the moment; the scripts apply
@@ -18,7 +18,7 @@ import type { Delivery } from "../../Broker.js"
 import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe } from "./errors.js"
+import { describe, safeCause } from "./errors.js"
 import { resultsKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
@@ -54,7 +54,7 @@ export const make = (
     const attempt = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({
         try: f,
-        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause })
+        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause: safeCause(cause) })
       })
 
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
@@ -64,7 +64,7 @@ export const make = (
       Effect.async((resume) =>
         tick.record(records, target, {
           done: (applied) => resume(Effect.succeed(applied)),
-          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause })))
+          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause: safeCause(cause) })))
         })
       )
     /** through the tick; a long list in script calls of up to `recordChunk` records (one tick) */
@@ -90,17 +90,17 @@ export const make = (
 
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 
-    const field = (name: "m" | "r") => (ids: ReadonlyArray<string>) =>
+    const field = (name: "message" | "result") => (ids: ReadonlyArray<string>) =>
       ids.length === 0
         ? Effect.succeed([])
         : Effect.map(
-          run(`reading ${name === "m" ? "jobs" : "results"}`, Scripts.fields, [k.successful], [k.job, name, ...ids], true),
+          run(`reading ${name === "message" ? "jobs" : "results"}`, Scripts.fields, [k.successful], [k.job, name, ...ids], true),
           (reply) => (reply as ReadonlyArray<Buffer | null>).map(bytes)
         )
 
-    const one = (name: "m" | "r") => (id: string) =>
+    const one = (name: "message" | "result") => (id: string) =>
       Effect.map(
-        attempt(`reading the ${name === "m" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(k.job + id, name)),
+        attempt(`reading the ${name === "message" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(k.job + id, name)),
         bytes
       )
 
@@ -145,10 +145,10 @@ export const make = (
     yield* conn.onReconnect(marker("reconnect").pipe(Effect.catchAll((e) => Effect.logWarning(e.message))))
 
     const service: Results["Type"] = {
-      getJob: one("m"),
-      getJobs: field("m"),
-      getResult: one("r"),
-      getResults: field("r"),
+      getJob: one("message"),
+      getJobs: field("message"),
+      getResult: one("result"),
+      getResults: field("result"),
       setResult: (id, result) => Effect.asVoid(run(`saving the result of ${id}`, Scripts.setResult, [k.job + id], [ttl, toBuffer(result)])),
       record,
       recordAndAck,

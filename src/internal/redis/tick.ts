@@ -49,7 +49,7 @@ export interface Lease {
 
 /** the claim that rides on a consumer's call */
 export interface Claim {
-  /** the call's ARGV up to the reply keys to forget (see `Scripts.claim`) */
+  /** the call's ARGV up to the reply keys to forget (see lua/claim.lua) */
   readonly args: Array<Arg>
   /** how many messages it claims */
   readonly n: number
@@ -150,35 +150,35 @@ export const recordChunk = 500
 /** items per tick */
 const maxItems = 1000
 
-/** appends a record's six values (see `Scripts.record`) */
-const packRecord = (p: Packer, r: JobRecord) => {
-  p.string(r.id)
-  p.string(r.status)
-  p.bytes(r.message)
-  p.string(String(Math.round(r.at)))
-  if (r.result === undefined) {
-    p.string("0")
-    p.string("")
+/** appends a record's six values (see lua/record.lua) */
+const packRecord = (packed: Packer, record: JobRecord) => {
+  packed.string(record.id)
+  packed.string(record.status)
+  packed.bytes(record.message)
+  packed.string(String(Math.round(record.at)))
+  if (record.result === undefined) {
+    packed.string("0")
+    packed.string("")
   } else {
-    p.string("1")
-    p.bytes(r.result)
+    packed.string("1")
+    packed.bytes(record.result)
   }
 }
 
 /** a guess of the packed size of records, to allocate once */
 const sizeOf = (records: ReadonlyArray<JobRecord>) => {
   let size = 64
-  for (const r of records) size += 120 + r.id.length + r.message.length + (r.result?.length ?? 0)
+  for (const record of records) size += 120 + record.id.length + record.message.length + (record.result?.length ?? 0)
   return size
 }
 
 /** the results target of a consumer's acknowledgements that carry records (one per connection) */
 const targetOf = (group: ReadonlyArray<SettleItem>): ResultsTarget | undefined => {
   let target: ResultsTarget | undefined
-  for (const s of group) {
-    if (s.target === undefined) continue
-    if (target !== undefined && s.target !== target) throw new Error("records for two results stores in one tick")
-    target = s.target
+  for (const item of group) {
+    if (item.target === undefined) continue
+    if (target !== undefined && item.target !== target) throw new Error("records for two results stores in one tick")
+    target = item.target
   }
   return target
 }
@@ -236,12 +236,12 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         if (host !== undefined) {
           rest = []
           let count = 0
-          for (const r of records) {
-            if (r.target === target && count + r.records.length <= recordChunk) {
-              riding.push(r)
-              count += r.records.length
+          for (const item of records) {
+            if (item.target === target && count + item.records.length <= recordChunk) {
+              riding.push(item)
+              count += item.records.length
             } else {
-              rest.push(r)
+              rest.push(item)
             }
           }
         }
@@ -250,7 +250,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       for (const [participant, group] of groups) {
         const attached = participant === host ? riding : []
         const target = attached.length > 0 ? attached[0]!.target : targets.get(participant)
-        const leases = group.map((s) => s.lease)
+        const leases = group.map((item) => item.lease)
         const claim = participant.begin(now, leases)
         // once: a reply handler that throws is followed by \`fail\`
         let ended = false
@@ -261,30 +261,31 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         }
         const args = claim.args
         if (target === undefined) {
-          for (const s of group) args.push(s.lease.id, s.lease.attempt)
+          for (const item of group) args.push(item.lease.id, item.lease.attempt)
         } else {
           let size = 64 * group.length
-          for (const r of attached) size += sizeOf(r.records)
-          for (const s of group) if (s.records !== undefined) size += sizeOf(s.records)
-          const p = packer(size)
-          for (const r of attached) {
-            for (const record of r.records) {
-              p.string("r")
-              packRecord(p, record)
+          for (const item of attached) size += sizeOf(item.records)
+          for (const item of group) if (item.records !== undefined) size += sizeOf(item.records)
+          // the entries of `settle` (see lua/settle.lua)
+          const packed = packer(size)
+          for (const item of attached) {
+            for (const record of item.records) {
+              packed.string("r")
+              packRecord(packed, record)
             }
           }
-          for (const s of group) {
-            p.string("a")
-            p.string(s.lease.id)
-            p.string(s.lease.attempt)
-            if (s.records === undefined) {
-              p.string("0")
+          for (const item of group) {
+            packed.string("a")
+            packed.string(item.lease.id)
+            packed.string(item.lease.attempt)
+            if (item.records === undefined) {
+              packed.string("0")
             } else {
-              p.string(String(s.records.length))
-              for (const record of s.records) packRecord(p, record)
+              packed.string(String(item.records.length))
+              for (const record of item.records) packRecord(packed, record)
             }
           }
-          args.push(target.job, target.ttl, target.indexTtl, p.done())
+          args.push(target.job, target.ttl, target.indexTtl, packed.done())
         }
         calls.push({
           script: target === undefined ? Scripts.ack : Scripts.settle,
@@ -294,16 +295,16 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           reply: (reply) => {
             const count = reply[0] as number
             end(reply, count + 1)
-            let at = 1
-            for (const r of attached) {
-              const applied = new Array<boolean>(r.records.length)
-              for (let i = 0; i < applied.length; i++) applied[i] = reply[at++] === 1
-              r.waiter.done(applied)
+            let flag = 1
+            for (const item of attached) {
+              const applied = new Array<boolean>(item.records.length)
+              for (let i = 0; i < applied.length; i++) applied[i] = reply[flag++] === 1
+              item.waiter.done(applied)
             }
-            for (const s of group) {
-              const k = target === undefined ? 1 : 1 + (s.records?.length ?? 0)
-              s.waiter.done(reply.slice(at, at + k) as Array<number>)
-              at += k
+            for (const item of group) {
+              const flagCount = target === undefined ? 1 : 1 + (item.records?.length ?? 0)
+              item.waiter.done(reply.slice(flag, flag + flagCount) as Array<number>)
+              flag += flagCount
             }
           },
           fail: (cause) => {
@@ -322,21 +323,21 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         const these = chunk
         const target = these[0]!.target
         let bytes = 64
-        for (const r of these) bytes += sizeOf(r.records)
-        const p = packer(bytes)
-        for (const r of these) for (const record of r.records) packRecord(p, record)
-        const args: Array<Arg> = [target.job, target.ttl, target.indexTtl, p.done()]
+        for (const item of these) bytes += sizeOf(item.records)
+        const packed = packer(bytes)
+        for (const item of these) for (const record of item.records) packRecord(packed, record)
+        const args: Array<Arg> = [target.job, target.ttl, target.indexTtl, packed.done()]
         calls.push({
           script: Scripts.record,
           keys: [target.successful, target.failed],
           args,
           buffers: false,
           reply: (reply) => {
-            let at = 0
-            for (const r of these) {
-              const applied = new Array<boolean>(r.records.length)
-              for (let i = 0; i < applied.length; i++) applied[i] = reply[at++] === 1
-              r.waiter.done(applied)
+            let flag = 0
+            for (const item of these) {
+              const applied = new Array<boolean>(item.records.length)
+              for (let i = 0; i < applied.length; i++) applied[i] = reply[flag++] === 1
+              item.waiter.done(applied)
             }
           },
           fail: (cause) => failAll(these, cause)
@@ -344,10 +345,10 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         chunk = []
         size = 0
       }
-      for (const r of rest) {
-        if (chunk.length > 0 && (size + r.records.length > recordChunk || r.target !== chunk[0]!.target)) flushChunk()
-        chunk.push(r)
-        size += r.records.length
+      for (const item of rest) {
+        if (chunk.length > 0 && (size + item.records.length > recordChunk || item.target !== chunk[0]!.target)) flushChunk()
+        chunk.push(item)
+        size += item.records.length
       }
       flushChunk()
       return calls
@@ -363,9 +364,9 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         for (const call of calls) call.fail(cause)
         return Promise.resolve()
       }
-      return Promise.all(promises.map((p, i) => {
+      return Promise.all(promises.map((promise, i) => {
         const call = calls[i]!
-        return p.then((reply) => {
+        return promise.then((reply) => {
           try {
             call.reply(reply as ReadonlyArray<Reply>)
           } catch (cause) {

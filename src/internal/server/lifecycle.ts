@@ -9,7 +9,7 @@ import { Effect, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage, Meta, Status } from "../../Job.js"
 import type { Results } from "../../Results.js"
-import { encodeMessage } from "../codec.js"
+import { encodeMessage, toBase64 } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
 import type { Engine } from "../workflow/engine.js"
 import type { PendingMessage, Producer } from "./producer.js"
@@ -47,9 +47,12 @@ export const make = ({ enqueueMessages, results, schedules, workflows }: Deps) =
     const next: Array<PendingMessage> = []
     const specs = status === "successful" ? job.onSuccess : status === "failed" ? job.onError : undefined
     const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
+    // follow-up jobs see the result the finished job saved (a failed one too, if it saved any)
+    const saved = specs === undefined || specs.length === 0 ? Option.none() : yield* results.getResult(meta.id)
+    const input = Option.match(saved, { onNone: () => undefined, onSome: (bytes) => ({ prevJobResult: toBase64(bytes) }) })
     specs?.forEach((spec, i) => {
       const id = ids[i] ?? `${meta.id}/${status === "successful" ? "ok" : "err"}${i}`
-      next.push({ message: makeMessage(spec, id, now), runAt: dueAt(spec, now) })
+      next.push({ message: makeMessage(spec, id, now, input), runAt: dueAt(spec, now) })
     })
     const run = meta.schedule === undefined || status === "cancelled"
       ? Option.none()

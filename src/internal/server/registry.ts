@@ -16,6 +16,12 @@ import { DuplicateTask, InvalidResult } from "../../TasqueueError.js"
 import { utf8 } from "../codec.js"
 import { logged } from "./tracing.js"
 
+/** what a handler returned, and its encoding (none for a task without a result schema) */
+export interface Outcome {
+  readonly value: unknown
+  readonly encoded: Option.Option<Uint8Array>
+}
+
 /** A registered handler with its types erased. */
 export interface Registration {
   readonly task: Task.Task.Any
@@ -23,8 +29,8 @@ export interface Registration {
   readonly concurrency: number
   readonly retrySchedule: Schedule.Schedule<unknown, unknown> | undefined
   readonly decodePayload: (encoded: unknown) => Either.Either<unknown, ParseResult.ParseError>
-  /** runs the handler and encodes its result */
-  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Option.Option<Uint8Array>, unknown>
+  /** runs the handler: its result as the handler returned it, and encoded */
+  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Outcome, unknown>
   readonly onProcessing: ((ctx: JobCtx["Type"]) => Effect.Effect<void>) | undefined
   readonly onSuccess: ((ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>) | undefined
   readonly onRetrying: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
@@ -75,10 +81,10 @@ export const make = (): Registry => {
         run: (payload, ctx) =>
           withCtx(
             Effect.flatMap(handler(payload as any), (value) => {
-              if (encodeResult === undefined) return Effect.succeed(Option.none())
+              if (encodeResult === undefined) return Effect.succeed<Outcome>({ value, encoded: Option.none() })
               const encoded = encodeResult(value)
               return Either.isRight(encoded)
-                ? Effect.succeed(Option.some(utf8(JSON.stringify(encoded.right))))
+                ? Effect.succeed<Outcome>({ value, encoded: Option.some(utf8(JSON.stringify(encoded.right))) })
                 : Effect.fail(
                   new InvalidResult({
                     id: ctx.meta.id,

@@ -70,7 +70,7 @@ const program = Effect.gen(function*() {
 }).pipe(Effect.scoped)
 
 const main = Effect.gen(function*() {
-  if (backend === "memory") return yield* program.pipe(Effect.provide(Memory.layer))
+  if (backend === "memory") return yield* program.pipe(Effect.provide(Memory.layer()))
   const redis = yield* makeRedis()
   serverCpu = redisCpu(redis.cli)
   yield* program.pipe(Effect.provide(Redis.layer({ port: redis.port })))

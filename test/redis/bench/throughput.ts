@@ -59,7 +59,7 @@ const program = Effect.gen(function*() {
 
 const main = Effect.gen(function*() {
   if (backend === "memory") {
-    return yield* program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(Memory.layer))))
+    return yield* program.pipe(Effect.provide(Server.layer.pipe(Layer.provide(Memory.layer()))))
   }
   const redis = yield* makeRedis()
   serverCpu = redisCpu(redis.cli)

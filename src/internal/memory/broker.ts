@@ -9,13 +9,13 @@
  * @internal
  */
 import { Clock, Deferred, Duration, Effect, Exit } from "effect"
-import type { Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../Broker.js"
-import type { Broker } from "../Broker.js"
-import { BrokerError, LeaseLost } from "../Broker.js"
+import type { Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type { Broker } from "../../Broker.js"
+import { BrokerError, LeaseLost } from "../../Broker.js"
 import { Fifo, Heap } from "./heap.js"
 
 /** @internal */
-export interface MemoryBrokerOptions {
+export interface BrokerOptions {
   readonly visibilityTimeout: Duration.Duration
   readonly maxRedeliveries: number
 }
@@ -62,8 +62,8 @@ const lost = (queue: string, id: string, attempt: number) =>
   new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost` })
 
 /** @internal */
-export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
-  const vt = Duration.toMillis(options.visibilityTimeout)
+export const make = (options: BrokerOptions): Broker["Type"] => {
+  const visibilityMillis = Duration.toMillis(options.visibilityTimeout)
   const queues = new Map<string, QueueState>()
 
   const queueOf = (name: string): QueueState => {
@@ -129,7 +129,7 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
         q.dead.push({
           id: entry.id,
           body: entry.body,
-          reason: `lease lost ${entry.expiries} times (visibility timeout ${vt} ms)`,
+          reason: `lease lost ${entry.expiries} times (visibility timeout ${visibilityMillis} ms)`,
           at: now
         })
         drop(q, entry)
@@ -222,7 +222,7 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
         if (self.autoExtend) {
           entry.leaseUntil = Number.POSITIVE_INFINITY
         } else {
-          entry.leaseUntil = now + vt
+          entry.leaseUntil = now + visibilityMillis
           q.leases.push(entry.leaseUntil, { entry, gen: entry.gen })
         }
         const attempt = entry.attempt
@@ -266,7 +266,7 @@ export const make = (options: MemoryBrokerOptions): Broker["Type"] => {
               promote(q, now)
               if (!holds() || settled) return Effect.fail(lost(queue, entry.id, attempt))
               if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
-                entry.leaseUntil = now + vt
+                entry.leaseUntil = now + visibilityMillis
                 q.leases.push(entry.leaseUntil, { entry, gen })
               }
               return Effect.void

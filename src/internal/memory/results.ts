@@ -6,12 +6,12 @@
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
-import { isTerminal, type Status } from "../Job.js"
-import type { Index, JobRecord, Page, Results } from "../Results.js"
+import { isTerminal, type Status } from "../../Job.js"
+import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
-export interface MemoryResultsOptions {
+export interface ResultsOptions {
   readonly ttl?: Duration.Duration | undefined
 }
 
@@ -28,7 +28,7 @@ interface JobState {
 type Space = "job" | "result" | "kv" | "set"
 
 /** @internal */
-export const make = (options: MemoryResultsOptions): Results["Type"] => {
+export const make = (options: ResultsOptions): Results["Type"] => {
   const ttl = options.ttl === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(options.ttl)
   const spaces = {
     job: new Map<string, Stored<JobState>>(),

@@ -1,0 +1,62 @@
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields `message` (the encoded JobMessage), `status`,
+  `at` (time of the record, ms) and `result` (bytes, when saved).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 5] (id, status, message, at, has result "1"/"0", result) to the job hash
+  jobPrefix .. id, with the first-final-wins rule: a record of a job whose status is final is
+  refused unless it is `queued` (a new run: the job leaves the indexes and its result is
+  dropped). A record equal to the stored final one (status, at and message) is reported applied
+  without change: it is the same record sent again after a reconnect. `ttl` is the hash's time
+  to live (ms, 0 for none). `indexes` are the successful and failed index keys; `latest`
+  collects the newest `at` added to each, for `trimIndexes`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with `cmsgpack.unpack`.
+]]
+local final = { successful = true, failed = true, cancelled = true }
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at = records[i], records[i + 1], records[i + 2], records[i + 3]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at')
+  if current[1] and final[current[1]] then
+    if status == 'queued' then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  end
+  if records[i + 4] == '1' then
+    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at, 'result', records[i + 5])
+  else
+    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at)
+  end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end

@@ -1,0 +1,86 @@
+--[[
+  settle: acknowledgements with the records that go with them, the records of other jobs, and
+  the claim that rides on them, in one call: what one tick of a connection sends for one
+  consumer on a standalone Redis (on a Cluster the results are in another slot, and `ack` and
+  `record` go separately). Run again with the same reply key, it returns the same reply.
+
+  KEYS[1]   ready        list of ready ids, oldest first
+  KEYS[2]   delayed      sorted set: id -> due time
+  KEYS[3]   leases       sorted set: id -> lease deadline
+  KEYS[4]   signal       wake-up tokens of idle consumers
+  KEYS[5]   dead         list of packed dead letters
+  KEYS[6]   successful   sorted set: id -> at of the final record
+  KEYS[7]   failed       sorted set: id -> at of the final record
+
+  ARGV[1]   jobPrefix           prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   now                 ms
+  ARGV[3]   leaseDeadline       ms: now + visibility timeout
+  ARGV[4]   count               how many to claim
+  ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
+  ARGV[6]   signalCap           wake-up tokens kept at most
+  ARGV[7]   visibilityTimeout   ms
+  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[9]   forgetCount         how many reply keys follow
+  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
+  ARGV[10 + forgetCount]        resultsPrefix: prefix of the job hashes of the results
+  ARGV[11 + forgetCount]        ttl: ms, 0 for none
+  ARGV[12 + forgetCount]        indexTtl: ms, 0 for none
+  ARGV[13 + forgetCount]        entries, packed, in order:
+    'r', then one record (id, status, message, at, has result, result): recorded
+    'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
+         final wins: a refused record does not stop the acknowledgement) and the message is
+         removed; if it does not, nothing is written
+
+  Then claims up to `count` messages, as `ack` does. Returns { flag count, flags..., then what
+  `claim` returns when count > 0 }: per 'r' entry 1 or 0; per 'a' entry 1 (acknowledged) or 0
+  (lease lost), then 1 or 0 per record.
+]]
+--- @include "includes/lease"
+--- @include "includes/replies"
+--- @include "includes/record"
+
+local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
+local indexes = { KEYS[6], KEYS[7] }
+
+local request = {
+  jobPrefix = ARGV[1],
+  nowArg = ARGV[2],
+  leaseDeadline = ARGV[3],
+  count = tonumber(ARGV[4]),
+  maxLost = tonumber(ARGV[5]),
+  signalCap = tonumber(ARGV[6]),
+  visibilityTimeout = ARGV[7]
+}
+local replyKey = ARGV[8]
+local forgetCount = tonumber(ARGV[9])
+local firstForget = 10
+local resultsPrefix = ARGV[10 + forgetCount]
+local ttl = tonumber(ARGV[11 + forgetCount])
+local indexTtl = tonumber(ARGV[12 + forgetCount])
+local packedEntries = ARGV[13 + forgetCount]
+
+local now = tonumber(request.nowArg)
+forgetReplies(ARGV, firstForget, forgetCount)
+local previous = recallReply(replyKey)
+if previous then return replayedReply(queue, request, previous) end
+local entries = cmsgpack.unpack(packedEntries)
+local latest = {}
+local flags = {}
+local i = 1
+while i <= #entries do
+  if entries[i] == 'r' then
+    flags[#flags + 1] = recordOne(resultsPrefix, ttl, entries, i + 1, indexes, latest)
+    i = i + 7
+  else
+    local id, attempt, recordCount = entries[i + 1], entries[i + 2], tonumber(entries[i + 3])
+    local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)
+    flags[#flags + 1] = acked
+    i = i + 4
+    for _ = 1, recordCount do
+      flags[#flags + 1] = acked == 1 and recordOne(resultsPrefix, ttl, entries, i, indexes, latest) or 0
+      i = i + 6
+    end
+  end
+end
+trimIndexes(indexes, latest, indexTtl)
+return settledReply(queue, request, flags, replyKey)
