@@ -2,10 +2,16 @@
  * The Results service: where job states (encoded `JobMessage`s), saved results and the
  * success and failed indexes live, and the few atomic operations workflows coordinate with.
  *
- * A results store sees bytes and ids only. Its one rule of consistency: a job's first final
- * record wins. Once a job is `successful`, `failed` or `cancelled`, later records of it are
- * refused until it is enqueued again (a `queued` record starts a new run), so a worker whose
- * lease was lost cannot overwrite the outcome another worker recorded.
+ * A results store sees bytes and ids only. Its two rules of consistency:
+ *
+ * - A job's first final record wins. Once a job is `successful`, `failed` or `cancelled`, later
+ *   records of it are refused until it is enqueued again (a `queued` record without an attempt
+ *   starts a new run), so a worker whose lease was lost cannot overwrite the outcome another
+ *   worker recorded.
+ * - Records are fenced by attempt. A worker's record carries the attempt of its delivery; once
+ *   an attempt has recorded anything (`processing` included), records of older attempts are
+ *   refused, so a worker whose lease ran out cannot record over a newer attempt, even where the
+ *   record and the acknowledgement are two steps.
  *
  * @since 0.1.0
  */
@@ -39,6 +45,11 @@ export interface JobRecord {
   readonly result?: Uint8Array | undefined
   /** epoch milliseconds: the score in the success or failed index */
   readonly at: number
+  /**
+   * The attempt of the delivery whose worker writes the record (`Delivery.attempt`, the fencing
+   * token); absent for records not written by a worker (enqueue, cancel).
+   */
+  readonly attempt?: number | undefined
 }
 
 /**
@@ -81,8 +92,10 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
   readonly setResult: (id: string, result: Uint8Array) => Effect.Effect<void, ResultsError>
   /**
    * Records job states, in order. A `successful` or `failed` record also adds the job to that
-   * index. A record of a job whose state is final is refused, unless its status is `queued`
-   * (a new run: the job leaves the indexes). Gives, for each record, whether it was applied.
+   * index. Refused: a record of a job whose state is final, unless it is `queued` without an
+   * attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+   * afresh); a record whose attempt is older than the newest attempt recorded in this run. Gives,
+   * for each record, whether it was applied.
    */
   readonly record: (records: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<boolean>, ResultsError>
   /**

@@ -22,6 +22,7 @@ import { encodeMessage } from "../src/internal/codec.js"
 import * as Job from "../src/Job.js"
 import * as JobCtx from "../src/JobCtx.js"
 import * as Memory from "../src/layers/Memory.js"
+import { Results } from "../src/Results.js"
 import * as Server from "../src/Server.js"
 import * as Task from "../src/Task.js"
 
@@ -583,6 +584,69 @@ describe("Server on Memory", () => {
       )
     )
   })
+
+  it.scoped("a worker whose lease ran out records nothing, even before another attempt started", () => {
+    // leases that are not renewed, and one slot: the job's second attempt waits for the first to end
+    const unrenewed = Layer.effect(
+      Broker,
+      Effect.map(Broker, (broker) => ({ ...broker, consumer: (queue, options) => broker.consumer(queue, { ...options, autoExtend: false }) }))
+    ).pipe(Layer.provide(Memory.broker()))
+    const Slow = Task.make("slow", { payload: Schema.Struct({}), result: Schema.Struct({ attempt: Schema.Number }) })
+    const succeeded: Array<number> = []
+    const slowLive = Server.register(
+      Slow,
+      () =>
+        Effect.flatMap(JobCtx.JobCtx, (ctx) =>
+          Effect.as(ctx.attempt === 1 ? Effect.sleep("40 seconds") : Effect.void, { attempt: ctx.attempt })),
+      { concurrency: 1, onSuccess: (result) => Effect.sync(() => succeeded.push(result.attempt)) }
+    )
+    return Effect.gen(function*() {
+      yield* Effect.forkScoped(Server.start)
+      const id = yield* Server.enqueue(yield* Job.make(Slow, {}))
+      yield* asleepUntil(40_000)
+      // the first attempt ends 10 s after its lease ran out: its outcome is refused
+      yield* TestClock.adjust("40 seconds")
+      yield* awaitStatus(id, "successful")
+      assert.deepStrictEqual(yield* Server.getResult(Slow, id), { attempt: 2 })
+      yield* eventually(Effect.sync(() => succeeded.length), (n) => n > 0, "onSuccess")
+      assert.deepStrictEqual(succeeded, [2])
+    }).pipe(
+      Effect.provide(
+        slowLive.pipe(
+          Layer.provideMerge(Server.layerWith({ retrySchedule: spaced })),
+          Layer.provideMerge(Layer.merge(unrenewed, Memory.results()))
+        )
+      )
+    )
+  })
+
+  it.scoped("a delivery older than the attempt the store knows is released, not acknowledged away", () =>
+    Effect.gen(function*() {
+      // the broker counts attempts afresh (its data was lost, say) while the store has seen attempt 3
+      const results = yield* Results
+      const broker = yield* Broker
+      const job = yield* Job.make(Add, { arg1: 4, arg2: 5 })
+      const message: Job.JobMessage = {
+        meta: {
+          id: Job.JobId.make("afresh"),
+          status: "queued",
+          queue: Job.defaultQueue,
+          onSuccessIds: [],
+          onErrorIds: [],
+          maxRetry: 0,
+          retried: 0,
+          enqueuedAt: 0
+        },
+        job: job.spec
+      }
+      const processing = encodeMessage({ ...message, meta: { ...message.meta, status: "processing" } })
+      yield* results.record([{ id: "afresh", status: "processing", message: processing, at: 0, attempt: 3 }])
+      yield* broker.enqueue(Job.defaultQueue, [{ id: "afresh", body: encodeMessage(message) }])
+      yield* Effect.forkScoped(Server.start)
+      // attempts 1 and 2 are refused and released; attempt 3 runs the job
+      yield* awaitStatus("afresh", "successful")
+      assert.deepStrictEqual(yield* Server.getResult(Add, "afresh"), { result: 9 })
+    }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
 
   it.scoped("awaitJob waits for a final status", () =>
     Effect.gen(function*() {

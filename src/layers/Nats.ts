@@ -20,12 +20,10 @@
 import type { ConfigError, Redacted, Scope } from "effect"
 import { Config, Context, Duration, Effect, Layer } from "effect"
 import { Broker } from "../Broker.js"
-import * as NatsBroker from "../internal/nats/broker.js"
+import { isMissingPackage } from "../internal/load.js"
 import type { BrokerConfig, ConnectionConfig, ResultsConfig, StorageConfig, TlsConfig } from "../internal/nats/config.js"
-import * as Connection from "../internal/nats/connection.js"
 import { NatsError } from "../internal/nats/errors.js"
 import { isValidPrefix, names } from "../internal/nats/names.js"
-import * as NatsResults from "../internal/nats/results.js"
 import { Revisions } from "../internal/nats/revisions.js"
 import { Results } from "../Results.js"
 
@@ -105,6 +103,33 @@ export interface Options {
   readonly maxReconnectAttempts?: number | undefined
 }
 
+const clients = ["@nats-io/transport-node", "@nats-io/jetstream", "@nats-io/kv"]
+
+/**
+ * The modules that use the NATS client, loaded when a layer is built rather than when this
+ * module is imported: without the client, importing works and building a layer fails with one
+ * NatsError (`MissingClient`) that says what to install.
+ */
+const load = Effect.tryPromise({
+  try: () =>
+    Promise.all([
+      import("../internal/nats/connection.js"),
+      import("../internal/nats/broker.js"),
+      import("../internal/nats/results.js")
+    ]).then(([Connection, NatsBroker, NatsResults]) => ({ Connection, NatsBroker, NatsResults })),
+  catch: (cause) => cause
+}).pipe(Effect.catchAll((cause) =>
+  isMissingPackage(cause, clients)
+    ? Effect.fail(
+      new NatsError({
+        reason: "MissingClient",
+        message: `tasqueue/layers/Nats needs ${clients.join(", ")}: npm i ${clients.join(" ")}`,
+        cause
+      })
+    )
+    : Effect.die(cause)
+))
+
 const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
 
 const resolve = (options: Options) =>
@@ -166,6 +191,7 @@ export const make = (
 ): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, NatsError, Scope.Scope> =>
   Effect.gen(function*() {
     const config = yield* resolve(options)
+    const { Connection, NatsBroker, NatsResults } = yield* load
     const conn = yield* Connection.connect(config.connection)
     // shared: the broker stamps the revision of a job's queued state on its message, and the
     // store that records the job's next state on delivery skips a read
@@ -186,6 +212,7 @@ export const broker = (options: Options): Layer.Layer<Broker, NatsError> =>
     Broker,
     Effect.gen(function*() {
       const config = yield* resolve(options)
+      const { Connection, NatsBroker } = yield* load
       const conn = yield* Connection.connect(config.connection)
       return yield* NatsBroker.make(conn, config.broker)
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))
@@ -202,6 +229,7 @@ export const results = (options: Options): Layer.Layer<Results, NatsError> =>
     Results,
     Effect.gen(function*() {
       const config = yield* resolve(options)
+      const { Connection, NatsResults } = yield* load
       const conn = yield* Connection.connect(config.connection)
       return yield* NatsResults.make(conn, config.results)
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats" }))

@@ -22,11 +22,11 @@
 import type { ConfigError, Redacted, Scope } from "effect"
 import { Config, Context, Duration, Effect, Layer } from "effect"
 import { Broker } from "../Broker.js"
-import * as RedisBroker from "../internal/redis/broker.js"
-import * as Connection from "../internal/redis/connection.js"
+import { isMissingPackage } from "../internal/load.js"
+import type { BrokerOptions } from "../internal/redis/broker.js"
+import type { ConnectionOptions } from "../internal/redis/connection.js"
 import { RedisError } from "../internal/redis/errors.js"
-import * as RedisResults from "../internal/redis/results.js"
-import * as Tick from "../internal/redis/tick.js"
+import type { ResultsOptions } from "../internal/redis/results.js"
 import { Results } from "../Results.js"
 
 export {
@@ -46,7 +46,17 @@ export {
  * @since 0.1.0
  * @category models
  */
-export type TlsOptions = Connection.TlsOptions
+export interface TlsOptions {
+  /** PEM certificate authorities to trust instead of Node's */
+  readonly ca?: string | undefined
+  /** PEM client certificate */
+  readonly cert?: string | undefined
+  /** PEM client key */
+  readonly key?: Redacted.Redacted<string> | undefined
+  readonly servername?: string | undefined
+  /** true by default */
+  readonly rejectUnauthorized?: boolean | undefined
+}
 
 /**
  * Where Redis is, how to log in, and how the queues and results behave.
@@ -102,7 +112,7 @@ export interface Options {
 const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
   Duration.toMillis(Duration.decode(input ?? fallback))
 
-const connectionOptions = (options: Options): Effect.Effect<Connection.ConnectionOptions, RedisError> =>
+const connectionOptions = (options: Options): Effect.Effect<ConnectionOptions, RedisError> =>
   Effect.suspend(() => {
     if (options.cluster !== undefined && options.cluster.length === 0) {
       return Effect.fail(new RedisError({ message: "cluster: give at least one seed node" }))
@@ -126,7 +136,7 @@ const connectionOptions = (options: Options): Effect.Effect<Connection.Connectio
     })
   })
 
-const brokerOptions = (options: Options): Effect.Effect<RedisBroker.BrokerOptions, RedisError> =>
+const brokerOptions = (options: Options): Effect.Effect<BrokerOptions, RedisError> =>
   Effect.suspend(() => {
     const visibilityTimeout = millis(options.visibilityTimeout, "30 seconds")
     const maxRedeliveries = options.maxRedeliveries ?? 10
@@ -144,7 +154,7 @@ const brokerOptions = (options: Options): Effect.Effect<RedisBroker.BrokerOption
     })
   })
 
-const resultsOptions = (options: Options): RedisResults.ResultsOptions => {
+const resultsOptions = (options: Options): ResultsOptions => {
   const ttl = options.resultsTtl === undefined ? 0 : millis(options.resultsTtl, 0)
   const indexTtl = options.indexTtl === undefined ? ttl : millis(options.indexTtl, 0)
   return {
@@ -154,12 +164,33 @@ const resultsOptions = (options: Options): RedisResults.ResultsOptions => {
   }
 }
 
-/** a connection and its tick (closed with the current scope) */
+/**
+ * The modules that use ioredis, loaded when a layer is built rather than when this module is
+ * imported: without ioredis, importing works and building a layer fails with one RedisError
+ * that says what to install.
+ */
+const load = Effect.tryPromise({
+  try: () =>
+    Promise.all([
+      import("../internal/redis/connection.js"),
+      import("../internal/redis/tick.js"),
+      import("../internal/redis/broker.js"),
+      import("../internal/redis/results.js")
+    ]).then(([Connection, Tick, RedisBroker, RedisResults]) => ({ Connection, Tick, RedisBroker, RedisResults })),
+  catch: (cause) => cause
+}).pipe(Effect.catchAll((cause) =>
+  isMissingPackage(cause, ["ioredis"])
+    ? Effect.fail(new RedisError({ message: "tasqueue/layers/Redis needs ioredis: npm i ioredis", cause }))
+    : Effect.die(cause)
+))
+
+/** the backend's modules, a connection and its tick (closed with the current scope) */
 const open = (options: Options) =>
   Effect.gen(function*() {
-    const conn = yield* Connection.make(yield* connectionOptions(options))
-    const tick = yield* Tick.make(conn, () => new Error("the Redis connection is closed"))
-    return { conn, tick }
+    const modules = yield* load
+    const conn = yield* modules.Connection.make(yield* connectionOptions(options))
+    const tick = yield* modules.Tick.make(conn, () => new Error("the Redis connection is closed"))
+    return { ...modules, conn, tick }
   })
 
 const asRedisError = (e: { readonly message: string; readonly cause?: unknown }) =>
@@ -177,7 +208,7 @@ export const make = (
 ): Effect.Effect<{ readonly broker: Broker["Type"]; readonly results: Results["Type"] }, RedisError, Scope.Scope> =>
   Effect.gen(function*() {
     const brokerConfig = yield* brokerOptions(options)
-    const { conn, tick } = yield* open(options)
+    const { RedisBroker, RedisResults, conn, tick } = yield* open(options)
     const results = yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
     return { broker: RedisBroker.make(conn, tick, brokerConfig), results }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
@@ -193,7 +224,7 @@ export const broker = (options: Options = {}): Layer.Layer<Broker, RedisError> =
     Broker,
     Effect.gen(function*() {
       const brokerConfig = yield* brokerOptions(options)
-      const { conn, tick } = yield* open(options)
+      const { RedisBroker, conn, tick } = yield* open(options)
       return RedisBroker.make(conn, tick, brokerConfig)
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
@@ -208,7 +239,7 @@ export const results = (options: Options = {}): Layer.Layer<Results, RedisError>
   Layer.scoped(
     Results,
     Effect.gen(function*() {
-      const { conn, tick } = yield* open(options)
+      const { RedisResults, conn, tick } = yield* open(options)
       return yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )

@@ -22,6 +22,11 @@ export interface Options {
   readonly clock?: "test" | "live" | undefined
   /** per-test timeout in milliseconds for vitest */
   readonly timeout?: number | undefined
+  /**
+   * false for a store that does not fence records by attempt yet (see `Results`): the test of
+   * that rule is skipped
+   */
+  readonly fencesAttempts?: boolean | undefined
 }
 
 const encoder = new TextEncoder()
@@ -47,13 +52,17 @@ export const run = (name: string, options: Options): void => {
       )
     }, options.timeout)
 
-  const rec = (id: string, status: Status, at: number, result?: string): JobRecord => ({
+  const rec = (id: string, status: Status, at: number, result?: string, attempt?: number): JobRecord => ({
     id,
     status,
-    message: bytes(`${id}:${status}`),
+    message: bytes(attempt === undefined ? `${id}:${status}` : `${id}:${status}#${attempt}`),
     result: result === undefined ? undefined : bytes(result),
-    at
+    at,
+    attempt
   })
+  /** a worker's record: it carries its delivery's attempt */
+  const byAttempt = (attempt: number, id: string, status: Status, at: number, result?: string) =>
+    rec(id, status, at, result, attempt)
 
   /** the members of `list` that belong to this test, in order */
   const mine = (list: ReadonlyArray<string>, ids: ReadonlyArray<string>) => list.filter((x) => ids.includes(x))
@@ -120,6 +129,40 @@ export const run = (name: string, options: Options): void => {
         assert.deepStrictEqual(yield* results.record([rec(a, "processing", 3), rec(a, "successful", 4)]), [true, true])
         assert.deepStrictEqual(mine(yield* results.list("successful"), [a]), [a])
       }))
+
+    if (options.fencesAttempts !== false) {
+      scenario("records of an attempt older than one that recorded are refused", (results, id) =>
+        Effect.gen(function*() {
+          const [a, b, c] = [id("a"), id("b"), id("c")]
+          const job = (x: string) => Effect.map(results.getJob(x), (m) => Option.getOrNull(Option.map(m, text)))
+          yield* results.record([rec(a, "queued", 1)])
+          assert.deepStrictEqual(yield* results.record([byAttempt(1, a, "processing", 2)]), [true])
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "processing", 3)]), [true])
+          // attempt 1's lease ran out: its outcome is refused, whatever it is
+          assert.deepStrictEqual(
+            yield* results.record([byAttempt(1, a, "successful", 4, "stale"), byAttempt(1, a, "retrying", 5), byAttempt(1, a, "queued", 6)]),
+            [false, false, false]
+          )
+          assert.strictEqual(yield* job(a), `${a}:processing#2`)
+          assert.isTrue(Option.isNone(yield* results.getResult(a)))
+          assert.deepStrictEqual(mine(yield* results.list("successful"), [a]), [])
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "successful", 7, "fresh")]), [true])
+          assert.strictEqual(Option.map(yield* results.getResult(a), text).pipe(Option.getOrNull), "fresh")
+          // in one call too
+          assert.deepStrictEqual(
+            yield* results.record([byAttempt(3, b, "processing", 1), byAttempt(2, b, "failed", 2), byAttempt(3, b, "retrying", 3)]),
+            [true, false, true]
+          )
+          assert.strictEqual(yield* job(b), `${b}:retrying#3`)
+          // a worker's queued record (a release) does not start a new run of a finished job ...
+          assert.deepStrictEqual(yield* results.record([byAttempt(5, c, "processing", 1), byAttempt(5, c, "failed", 2)]), [true, true])
+          assert.deepStrictEqual(yield* results.record([byAttempt(6, c, "queued", 3)]), [false])
+          // ... an enqueue does, and its attempts count afresh
+          assert.deepStrictEqual(yield* results.record([rec(c, "queued", 4)]), [true])
+          assert.deepStrictEqual(yield* results.record([byAttempt(1, c, "processing", 5), byAttempt(1, c, "successful", 6)]), [true, true])
+          assert.strictEqual(yield* job(c), `${c}:successful#1`)
+        }))
+    }
 
     scenario("saves results with a record or on their own", (results, id) =>
       Effect.gen(function*() {

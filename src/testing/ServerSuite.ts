@@ -7,8 +7,26 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer, Scope } from "effect"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Layer as L, Option, Ref, Schedule, Schema, TestClock, TestServices } from "effect"
-import type { Broker } from "../Broker.js"
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  HashMap,
+  Layer as L,
+  Logger,
+  Option,
+  Ref,
+  Schedule,
+  Schema,
+  TestClock,
+  TestServices
+} from "effect"
+import { Broker } from "../Broker.js"
 import * as Job from "../Job.js"
 import * as JobCtx from "../JobCtx.js"
 import type { Results } from "../Results.js"
@@ -32,6 +50,11 @@ export interface Options {
   readonly longDelay?: Duration.DurationInput | undefined
   /** per-test timeout in milliseconds for vitest */
   readonly timeout?: number | undefined
+  /**
+   * The backend's visibility timeout. Given, the suite also checks that a worker whose lease ran
+   * out cannot record its outcome (it waits the timeout out: keep it short with `clock: "live"`).
+   */
+  readonly visibilityTimeout?: Duration.DurationInput | undefined
 }
 
 const Step = Task.make("suite.step", {
@@ -52,6 +75,11 @@ const Reader = Task.make("suite.reader", {
   payload: Schema.Struct({ read: Schema.Literal("one", "wrong", "tuple") }),
   result: Schema.Struct({ text: Schema.String })
 })
+/** waits at the gate `<name>#<attempt>` if there is one; fails its first attempt with `failsFirst` */
+const Lease = Task.make("suite.lease", {
+  payload: Schema.Struct({ name: Schema.String, failsFirst: Schema.optional(Schema.Boolean) }),
+  result: Schema.Struct({ text: Schema.String })
+})
 
 const decodeTotal = Schema.decodeUnknownSync(Schema.parseJson(Step.result))
 const decodeText = Schema.decodeUnknownSync(Schema.parseJson(Concat.result))
@@ -62,8 +90,18 @@ interface Probe {
   readonly attempts: Ref.Ref<ReadonlyMap<string, number>>
   readonly runs: Ref.Ref<ReadonlyArray<string>>
   readonly gates: Map<string, Deferred.Deferred<void>>
-  /** the callbacks of Step, in the order they ran */
+  /** the callbacks of Step and Lease, in the order they ran */
   readonly calls: Ref.Ref<ReadonlyArray<Call>>
+  /** the workers' warnings and errors about jobs, as they were logged */
+  readonly warnings: Array<Warning>
+}
+
+/** a warning or an error a worker logged about an attempt of a job */
+interface Warning {
+  readonly level: string
+  readonly message: string
+  readonly id: unknown
+  readonly attempt: unknown
 }
 
 /** a callback's run: the job's context as it saw it, and its argument */
@@ -171,9 +209,38 @@ export const run = (name: string, options: Options): void => {
             PreviousResultMissing: (e) => Effect.succeed({ text: `${e._tag} ${e.id}` }),
             PreviousResultInvalid: (e) => Effect.succeed({ text: `${e._tag} ${e.id} ${e.task}` })
           })
-        ), { queue, concurrency })
+        ), { queue, concurrency }),
+      Server.register(Lease, ({ failsFirst, name: lease }) =>
+        Effect.gen(function*() {
+          const ctx = yield* JobCtx.JobCtx
+          const run = `${lease}#${ctx.attempt}`
+          yield* Ref.update(probe.runs, (r) => [...r, run])
+          const deferred = probe.gates.get(run)
+          if (deferred !== undefined) yield* Deferred.await(deferred)
+          if (failsFirst === true && ctx.attempt === 1) return yield* Effect.fail(new Error(`planned failure of ${run}`))
+          return { text: run }
+        }), {
+        queue,
+        concurrency,
+        onSuccess: (result) => note("onSuccess", result),
+        onRetrying: (failure) => note("onRetrying", failure),
+        onFailed: (failure) => note("onFailed", failure)
+      })
     )
   }
+
+  /** notes the warnings and errors that carry a job id */
+  const noting = (warnings: Array<Warning>) =>
+    Logger.add(Logger.make(({ annotations, logLevel, message }) => {
+      const id = Option.getOrUndefined(HashMap.get(annotations, "job"))
+      if (id === undefined || (logLevel.label !== "WARN" && logLevel.label !== "ERROR")) return
+      warnings.push({
+        level: logLevel.label,
+        message: Array.isArray(message) ? message.join(" ") : String(message),
+        id,
+        attempt: Option.getOrUndefined(HashMap.get(annotations, "attempt"))
+      })
+    }))
 
   interface Env {
     readonly queue: string
@@ -191,7 +258,12 @@ export const run = (name: string, options: Options): void => {
   const scenario = <A, E>(
     title: string,
     body: (env: Env) => Effect.Effect<A, E, Server.Server | Scope.Scope>,
-    settings: { readonly workers?: number; readonly concurrency?: number } = {}
+    settings: {
+      readonly workers?: number
+      readonly concurrency?: number
+      /** the workers' consumers do not renew their leases: a job slower than the visibility timeout loses it */
+      readonly unrenewed?: boolean
+    } = {}
   ) =>
     test(title, () =>
       Effect.gen(function*() {
@@ -200,9 +272,17 @@ export const run = (name: string, options: Options): void => {
           attempts: yield* Ref.make<ReadonlyMap<string, number>>(new Map()),
           runs: yield* Ref.make<ReadonlyArray<string>>([]),
           gates: new Map(),
-          calls: yield* Ref.make<ReadonlyArray<Call>>([])
+          calls: yield* Ref.make<ReadonlyArray<Call>>([]),
+          warnings: []
         }
         const backend = yield* L.build(options.layer)
+        const broker = Context.get(backend, Broker)
+        const workerBackend = settings.unrenewed === true
+          ? Context.add(backend, Broker, {
+            ...broker,
+            consumer: (queue, consumerOptions) => broker.consumer(queue, { ...consumerOptions, autoExtend: false })
+          })
+          : backend
         const serverLayer = Server.layerWith({
           retrySchedule: Schedule.spaced("1 second"),
           // under TestClock, poll in real time without moving the clock
@@ -213,12 +293,12 @@ export const run = (name: string, options: Options): void => {
         })
         const makeWorker = handlers(queue, probe, settings.concurrency ?? 2).pipe(
           L.provideMerge(serverLayer),
-          L.provide(L.succeedContext(backend))
+          L.provide(L.succeedContext(workerBackend))
         )
         // workers: servers of their own over the same backend, as other processes would be
         for (let i = 0; i < (settings.workers ?? 1); i++) {
           const worker = yield* L.build(makeWorker)
-          yield* Effect.forkScoped(Effect.provide(Server.start, worker))
+          yield* Effect.forkScoped(Server.start.pipe(Effect.provide(worker), Effect.provide(noting(probe.warnings))))
         }
         const client = yield* L.build(serverLayer.pipe(L.provide(L.succeedContext(backend))))
         const env: Env = {
@@ -555,5 +635,65 @@ export const run = (name: string, options: Options): void => {
         assert.isAtMost((yield* runs).length, live ? ran + 1 : ran)
         assert.strictEqual((yield* Effect.flip(Server.stopSchedule(`none-${id}`)))._tag, "ScheduleNotFound")
       }))
+
+    const visibilityTimeout = options.visibilityTimeout
+    if (visibilityTimeout !== undefined) {
+      scenario("a worker whose lease ran out records nothing: the newer attempt's outcome stands", ({ job, probe }) =>
+        Effect.gen(function*() {
+          const runs = (...names: ReadonlyArray<string>) =>
+            eventually(Ref.get(probe.runs), (r) => names.every((n) => r.includes(n)), `runs ${names.join(", ")}`)
+          const names = ["ok", "retry", "next"]
+          for (const name of names) {
+            for (const attempt of [1, 2]) probe.gates.set(`${name}#${attempt}`, yield* Deferred.make<void>())
+          }
+          const open = (attempt: number) =>
+            Effect.forEach(names, (name) => Deferred.succeed(probe.gates.get(`${name}#${attempt}`)!, undefined))
+          // the stale attempt succeeds; fails with retries left; succeeds with a follow-up job
+          const ok = yield* Server.enqueue(yield* job(Lease, { name: "ok" }))
+          const retry = yield* Server.enqueue(yield* job(Lease, { name: "retry", failsFirst: true }, { maxRetries: 2 }))
+          const next = yield* Server.enqueue(yield* job(Lease, { name: "next" }, { onSuccess: yield* job(Concat, { text: "!" }) }))
+          const ids = [ok, retry, next]
+          const ours = (id: unknown) => (ids as ReadonlyArray<unknown>).includes(id)
+          const followUp = (yield* Server.getJob(next)).meta.onSuccessIds[0]!
+          yield* runs("ok#1", "retry#1", "next#1")
+          // the first attempts hang past their leases; the jobs go to second attempts
+          yield* advance(Duration.sum(Duration.decode(visibilityTimeout), Duration.seconds(1)))
+          yield* runs("ok#2", "retry#2", "next#2")
+          // the first attempts finish now, while the second ones run
+          yield* open(1)
+          const staleEnded = (id: string) =>
+            eventually(
+              Effect.sync(() => probe.warnings.some((w) => w.id === id && w.attempt === 1)),
+              (ended) => ended,
+              `the first attempt of ${id} to end`
+            )
+          yield* Effect.forEach(ids, staleEnded)
+          yield* pause
+          for (const id of ids) {
+            assert.strictEqual(yield* statusOf(id), "processing", `job ${id} is the second attempt's`)
+            assert.isTrue(Option.isNone(yield* Effect.option(Server.getResult(Lease, id))), `job ${id} has no result yet`)
+          }
+          assert.deepStrictEqual((yield* Ref.get(probe.calls)).filter((c) => ours(c.id)), [], "no callback of a first attempt")
+          assert.strictEqual(yield* statusOf(followUp), undefined, "no follow-up job of a first attempt")
+          // the second attempts finish: their outcomes are recorded, their callbacks run once
+          yield* open(2)
+          for (const id of ids) yield* awaitStatus(id, "successful")
+          assert.deepStrictEqual(yield* Server.getResult(Lease, ok), { text: "ok#2" })
+          assert.deepStrictEqual(yield* Server.getResult(Lease, retry), { text: "retry#2" })
+          assert.deepStrictEqual(yield* Server.getResult(Lease, next), { text: "next#2" })
+          assert.strictEqual((yield* Server.getJob(retry)).meta.retried, 0)
+          yield* awaitStatus(followUp, "successful")
+          assert.deepStrictEqual(yield* Server.getResult(Concat, followUp), { text: "next#2!" })
+          const calls = (yield* Ref.get(probe.calls)).filter((c) => ours(c.id))
+          assert.deepStrictEqual(
+            calls.map((c) => [c.callback, c.id, c.arg]).sort(),
+            ids.map((id, i) => ["onSuccess", id, { text: `${names[i]}#2` }]).sort()
+          )
+          assert.deepStrictEqual(
+            probe.warnings.filter((w) => ours(w.id)).map((w) => [w.level, w.attempt]),
+            ids.map(() => ["WARN", 1])
+          )
+        }), { workers: 2, concurrency: 3, unrenewed: true })
+    }
   })
 }

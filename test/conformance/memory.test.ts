@@ -10,4 +10,4 @@ BrokerSuite.run("Memory broker", {
 
 ResultsSuite.run("Memory results", { layer: Memory.results() })
 
-ServerSuite.run("Server and workflows on Memory", { layer: Memory.layer() })
+ServerSuite.run("Server and workflows on Memory", { layer: Memory.layer(), visibilityTimeout: "30 seconds" })

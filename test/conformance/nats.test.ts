@@ -28,6 +28,8 @@ describe.concurrent("NATS", () => {
       Nats.results({ ...options(), prefix: `conformance-${crypto.randomUUID().slice(0, 8)}` })
     )),
     clock: "live",
+    // the NATS store does not fence records by attempt yet (issue 11)
+    fencesAttempts: false,
     timeout: 20_000
   })
 })

@@ -27,5 +27,6 @@ ResultsSuite.run("Redis results", { layer: Layer.suspend(() => Redis.results(opt
 
 ServerSuite.run("Server and workflows on Redis", {
   layer: Layer.suspend(() => Redis.layer({ ...options(), prefix: `server-${crypto.randomUUID().slice(0, 8)}` })),
-  timeout: 10_000
+  timeout: 10_000,
+  visibilityTimeout: "30 seconds"
 })

@@ -49,6 +49,8 @@ describe.concurrent("on a 3-node cluster", () => {
   ResultsSuite.run("NATS results on a 3-node cluster, R3", {
     layer: Layer.unwrapEffect(Effect.sync(() => Nats.results(options(`cluster-${crypto.randomUUID().slice(0, 8)}`)))),
     clock: "live",
+    // the NATS store does not fence records by attempt yet (issue 11)
+    fencesAttempts: false,
     timeout: 30_000
   })
 })

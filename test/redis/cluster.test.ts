@@ -31,7 +31,8 @@ ResultsSuite.run("Redis Cluster results", { layer: Layer.suspend(() => Redis.res
 
 ServerSuite.run("Server and workflows on Redis Cluster", {
   layer: Layer.suspend(() => Redis.layer({ ...options(), prefix: `cluster-server-${crypto.randomUUID().slice(0, 8)}` })),
-  timeout: 10_000
+  timeout: 10_000,
+  visibilityTimeout: "30 seconds"
 })
 
 // on a Cluster the results and the queue are in different slots: the store records, then acknowledges

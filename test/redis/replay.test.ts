@@ -100,7 +100,7 @@ describe("Redis scripts run twice", () => {
   it.effect("record: a final record sent again is reported applied once more, and changes nothing", () =>
     Effect.gen(function*() {
       const r = resultsKeys(`replay-${crypto.randomUUID()}`)
-      const rec = (status: string, at: number, message: string) => [r.job, 0, 0, pack(["j", status, message, at, "1", `result@${at}`])]
+      const rec = (status: string, at: number, message: string) => [r.job, 0, 0, pack(["j", status, message, at, "1", `result@${at}`, ""])]
       yield* run(Scripts.record, [r.successful, r.failed], rec("processing", 1, "m1"))
       const [first, again] = yield* twice(Scripts.record, [r.successful, r.failed], rec("successful", 2, "m2"))
       assert.deepStrictEqual([first, again], [[1], [1]])
@@ -119,7 +119,7 @@ describe("Redis scripts run twice", () => {
       const settleKeys = [...claimKeys, r.successful, r.failed]
       yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0, "c", "C", 0])
       yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
-      const record = (id: string, status: string, at: number) => [id, status, `${status}@${at}`, at, "1", `result of ${id}`]
+      const record = (id: string, status: string, at: number) => [id, status, `${status}@${at}`, at, "1", `result of ${id}`, ""]
       // a plain record of another job; a's ack with its final record; b's ack under a wrong
       // attempt (lease lost: its record is not written); one more message claimed
       const args = [

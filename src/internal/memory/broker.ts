@@ -58,6 +58,23 @@ interface QueueState {
   waiters: Array<Deferred.Deferred<void>>
 }
 
+/**
+ * The key of a Memory delivery's fused acknowledgement: `delivery[ackWith](write)` runs `write`
+ * and removes the message in one synchronous step, only while the lease holds (else
+ * `LeaseLost`, and `write` does not run). The Memory results store's `recordAndAck` uses it.
+ *
+ * @internal
+ */
+export const ackWith: unique symbol = Symbol.for("tasqueue/memory/ackWith")
+
+/** @internal */
+export interface FusedDelivery extends Delivery {
+  readonly [ackWith]: <A>(write: (now: number) => A) => Effect.Effect<A, LeaseLost>
+}
+
+/** @internal */
+export const isFused = (delivery: Delivery): delivery is FusedDelivery => ackWith in delivery
+
 const lost = (queue: string, id: string, attempt: number) =>
   new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost` })
 
@@ -245,12 +262,22 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
               return ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt))
             })
           )
-        return {
+        const delivery: FusedDelivery = {
           queue,
           id: entry.id,
           body: entry.body,
           attempt,
           ack: settle(() => drop(q, entry)),
+          [ackWith]: <A>(write: (now: number) => A) => {
+            let written: A
+            return Effect.map(
+              settle((now) => {
+                written = write(now)
+                drop(q, entry)
+              }),
+              () => written
+            )
+          },
           nack: (nackOptions) =>
             settle((now) => {
               if (nackOptions?.body !== undefined) entry.body = nackOptions.body
@@ -278,6 +305,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
               drop(q, entry)
             })
         }
+        return delivery
       }
 
       const closed = new BrokerError({ message: `consumer of ${queue} is closed` })

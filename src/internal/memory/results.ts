@@ -1,13 +1,15 @@
 /**
  * The in-process results store: maps, with an optional time-to-live applied through `Clock`.
  * Entries expire in the order they were written (the TTL is one value), so a FIFO of
- * deadlines finds the expired ones without scanning.
+ * deadlines finds the expired ones without scanning. `recordAndAck` of a delivery from a Memory
+ * broker checks the lease, records and acknowledges in one synchronous step.
  *
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
 import { isTerminal, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
+import { ackWith, isFused } from "./broker.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
@@ -23,6 +25,8 @@ interface Stored<A> {
 interface JobState {
   message: Uint8Array
   status: Status
+  /** the newest attempt that recorded in this run, if a worker recorded */
+  attempt: number | undefined
 }
 
 type Space = "job" | "result" | "kv" | "set"
@@ -77,16 +81,16 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     })
 
   const recordOne = (r: JobRecord, now: number): boolean => {
-    const current = read<JobState>("job", r.id, now)
-    if (r.status === "queued") {
-      if (Option.isSome(current) && isTerminal(current.value.status)) {
-        unindex(r.id)
-        spaces.result.delete(r.id)
-      }
-    } else if (Option.isSome(current) && isTerminal(current.value.status)) {
-      return false
+    const current = Option.getOrUndefined(read<JobState>("job", r.id, now))
+    const newRun = r.status === "queued" && r.attempt === undefined
+    if (current !== undefined && isTerminal(current.status)) {
+      if (!newRun) return false
+      unindex(r.id)
+      spaces.result.delete(r.id)
     }
-    put<JobState>("job", r.id, { message: r.message, status: r.status }, now)
+    if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
+    const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
+    put<JobState>("job", r.id, { message: r.message, status: r.status, attempt }, now)
     if (r.result !== undefined) put("result", r.id, r.result, now)
     if (r.status === "successful" || r.status === "failed") {
       const index = indexes[r.status]
@@ -95,6 +99,8 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     }
     return true
   }
+
+  const record = (records: ReadonlyArray<JobRecord>) => at((now) => records.map((r) => recordOne(r, now)))
 
   const list = (index: Index, page?: Page) =>
     at(() => {
@@ -110,7 +116,16 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
     getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
     setResult: (id, result) => at((now) => put("result", id, result, now)),
-    record: (records) => at((now) => records.map((r) => recordOne(r, now))),
+    record,
+    // a delivery of a Memory broker: checked, recorded and acknowledged at once; of another
+    // broker: recorded, then acknowledged
+    recordAndAck: (records, delivery) =>
+      isFused(delivery)
+        ? delivery[ackWith]((now) => {
+          sweep(now)
+          return records.map((r) => recordOne(r, now))
+        })
+        : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied)),
     deleteJob: (id) =>
       at(() => {
         spaces.job.delete(id)

@@ -12,23 +12,11 @@ import type { ClusterOptions, RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls"
 import { describe, RedisError, safeCause } from "./errors.js"
+import type { TlsOptions } from "../../layers/Redis.js"
 import * as Scripts from "./scripts.js"
 
 /** @internal */
 export type Client = Redis | Cluster
-
-/** TLS settings beyond the defaults of Node's `tls.connect` (public as `Redis.TlsOptions`) */
-export interface TlsOptions {
-  /** PEM certificate authorities to trust instead of Node's */
-  readonly ca?: string | undefined
-  /** PEM client certificate */
-  readonly cert?: string | undefined
-  /** PEM client key */
-  readonly key?: Redacted.Redacted<string> | undefined
-  readonly servername?: string | undefined
-  /** true by default */
-  readonly rejectUnauthorized?: boolean | undefined
-}
 
 /** @internal */
 export interface ConnectionOptions {

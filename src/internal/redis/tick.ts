@@ -150,7 +150,7 @@ export const recordChunk = 500
 /** items per tick */
 const maxItems = 1000
 
-/** appends a record's six values (see lua/record.lua) */
+/** appends a record's seven values (see lua/includes/record.lua) */
 const packRecord = (packed: Packer, record: JobRecord) => {
   packed.string(record.id)
   packed.string(record.status)
@@ -163,6 +163,7 @@ const packRecord = (packed: Packer, record: JobRecord) => {
     packed.string("1")
     packed.bytes(record.result)
   }
+  packed.string(record.attempt === undefined ? "" : String(record.attempt))
 }
 
 /** a guess of the packed size of records, to allocate once */

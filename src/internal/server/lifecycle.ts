@@ -35,9 +35,9 @@ export interface Deps {
 
 export const make = ({ enqueueMessages, results, schedules, workflows }: Deps) => {
   /** records a state of a job; true when the store applied it (a final state is never overwritten) */
-  const writeState = (message: JobMessage, status: Status, now: number, result?: Uint8Array) =>
+  const writeState = (message: JobMessage, status: Status, now: number, attempt?: number) =>
     Effect.map(
-      results.record([{ id: message.meta.id, status, message: encodeMessage(message), result, at: now }]),
+      results.record([{ id: message.meta.id, status, message: encodeMessage(message), at: now, attempt }]),
       (applied) => applied[0] === true
     )
 
@@ -79,7 +79,7 @@ export const make = ({ enqueueMessages, results, schedules, workflows }: Deps) =
     now: number,
     result?: Uint8Array
   ) => {
-    const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now }
+    const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now, attempt: delivery.attempt }
     return results.recordAndAck !== undefined && nothingFollows(message)
       ? Effect.asVoid(results.recordAndAck([record], delivery))
       : results.record([record]).pipe(

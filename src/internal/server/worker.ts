@@ -17,6 +17,7 @@ import type { Schedule } from "effect"
 import { Cause, Clock, Duration, Effect, Either, Exit, FiberSet, identity, Option, ParseResult } from "effect"
 import type { Broker, BrokerError, Consumer, Delivery, LeaseLost } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
+import { isTerminal } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
 import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
@@ -71,6 +72,9 @@ export const make = (deps: Deps) => {
   const recover = Effect.fnUntraced(function*(delivery: Delivery, id: string) {
     const stored = yield* results.getJob(id)
     const decoded = Option.flatMap(stored, (bytes) => Either.getRight(decodeMessage(bytes)))
+    // not final: a newer attempt recorded. This lease ran out (the release fails), or the
+    // broker counts attempts afresh (released: a later delivery's attempt is newer)
+    if (Option.isSome(decoded) && !isTerminal(decoded.value.meta.status)) return yield* delivery.nack()
     if (Option.isSome(decoded)) {
       const now = yield* Clock.currentTimeMillis
       yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`))
@@ -124,7 +128,7 @@ export const make = (deps: Deps) => {
             // its workflow failed or was cancelled before it ran
             : Effect.flatMap(Clock.currentTimeMillis, (now) =>
               Effect.zipRight(
-                writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now),
+                writeState(withMeta(message, { status: "cancelled", finishedAt: now }), "cancelled", now, delivery.attempt),
                 delivery.ack
               )))
     }).pipe(
@@ -150,7 +154,7 @@ export const make = (deps: Deps) => {
   ) =>
     Effect.flatMap(Clock.currentTimeMillis, (started) => {
       const processing = withMeta(message, { status: "processing", processedAt: started })
-      return Effect.flatMap(writeState(processing, "processing", started), (applied) => {
+      return Effect.flatMap(writeState(processing, "processing", started, delivery.attempt), (applied) => {
         if (!applied) return recover(delivery, message.meta.id)
         const ctx = jobContext(processing, delivery)
         const id = message.meta.id
@@ -200,7 +204,7 @@ export const make = (deps: Deps) => {
         }
         const cause = exit.cause
         if (Cause.isInterruptedOnly(cause) && shutdown.started) {
-          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now), delivery.nack())
+          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now, delivery.attempt), delivery.nack())
         }
         return retryOrFail(delivery, message, processing, registration, cause, now)
       }
@@ -227,7 +231,7 @@ export const make = (deps: Deps) => {
         prevErr: error,
         lastError: toJobError(cause)
       })
-      yield* writeState(retrying, "retrying", now)
+      yield* writeState(retrying, "retrying", now, delivery.attempt)
       yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
       yield* jobLog(
         delivery,

@@ -984,8 +984,8 @@ return out
 export const record = {
   keys: 2,
   lua: `--[[
-  record: applies records of job states in order, with the first-final-wins rule (see
-  includes/record), and trims the indexes by the index ttl.
+  record: applies records of job states in order, with the first-final-wins rule and the fence
+  by attempt (see includes/record), and trims the indexes by the index ttl.
 
   KEYS[1]   successful   sorted set: id -> at of the final record
   KEYS[2]   failed       sorted set: id -> at of the final record
@@ -993,7 +993,8 @@ export const record = {
   ARGV[1]   jobPrefix   prefix of the job hashes (jobPrefix .. id)
   ARGV[2]   ttl         ms, 0 for none: the job hashes' time to live
   ARGV[3]   indexTtl    ms, 0 for none
-  ARGV[4]   records     packed: (id, status, message, at, has result "1"/"0", result) per record
+  ARGV[4]   records     packed: (id, status, message, at, has result "1"/"0", result, attempt or '')
+                        per record
 
   Returns 1 (applied) or 0 (refused) per record.
 ]]
@@ -1001,16 +1002,19 @@ export const record = {
   One record of a job's state, shared by the record and settle scripts.
 
   A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms) and \`result\` (bytes, when saved).
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved) and \`attempt\` (the newest attempt
+  that recorded in this run, when a worker recorded).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 5] (id, status, message, at, has result "1"/"0", result) to the job hash
-  jobPrefix .. id, with the first-final-wins rule: a record of a job whose status is final is
-  refused unless it is \`queued\` (a new run: the job leaves the indexes and its result is
-  dropped). A record equal to the stored final one (status, at and message) is reported applied
-  without change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time
-  to live (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\`
-  collects the newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
 
   trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
   none) before the newest one added, and renews the indexes' time to live.
@@ -1021,11 +1025,12 @@ export const record = {
 local final = { successful = true, failed = true, cancelled = true }
 
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at = records[i], records[i + 1], records[i + 2], records[i + 3]
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at')
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt')
+  local newRun = status == 'queued' and attempt == ''
   if current[1] and final[current[1]] then
-    if status == 'queued' then
+    if newRun then
       redis.call('ZREM', indexes[1], id)
       redis.call('ZREM', indexes[2], id)
       redis.call('HDEL', jobKey, 'result')
@@ -1035,11 +1040,18 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   end
-  if records[i + 4] == '1' then
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at, 'result', records[i + 5])
-  else
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at)
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
   end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
   local index = nil
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
@@ -1069,7 +1081,7 @@ local records = cmsgpack.unpack(ARGV[4])
 
 local latest = {}
 local out = {}
-for i = 1, #records, 6 do
+for i = 1, #records, 7 do
   out[#out + 1] = recordOne(jobPrefix, ttl, records, i, indexes, latest)
 end
 trimIndexes(indexes, latest, indexTtl)
@@ -1230,7 +1242,7 @@ export const settle = {
   ARGV[11 + forgetCount]        ttl: ms, 0 for none
   ARGV[12 + forgetCount]        indexTtl: ms, 0 for none
   ARGV[13 + forgetCount]        entries, packed, in order:
-    'r', then one record (id, status, message, at, has result, result): recorded
+    'r', then one record (id, status, message, at, has result, result, attempt): recorded
     'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
          final wins: a refused record does not stop the acknowledgement) and the message is
          removed; if it does not, nothing is written
@@ -1454,16 +1466,19 @@ end
   One record of a job's state, shared by the record and settle scripts.
 
   A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms) and \`result\` (bytes, when saved).
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved) and \`attempt\` (the newest attempt
+  that recorded in this run, when a worker recorded).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 5] (id, status, message, at, has result "1"/"0", result) to the job hash
-  jobPrefix .. id, with the first-final-wins rule: a record of a job whose status is final is
-  refused unless it is \`queued\` (a new run: the job leaves the indexes and its result is
-  dropped). A record equal to the stored final one (status, at and message) is reported applied
-  without change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time
-  to live (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\`
-  collects the newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
 
   trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
   none) before the newest one added, and renews the indexes' time to live.
@@ -1474,11 +1489,12 @@ end
 local final = { successful = true, failed = true, cancelled = true }
 
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at = records[i], records[i + 1], records[i + 2], records[i + 3]
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at')
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt')
+  local newRun = status == 'queued' and attempt == ''
   if current[1] and final[current[1]] then
-    if status == 'queued' then
+    if newRun then
       redis.call('ZREM', indexes[1], id)
       redis.call('ZREM', indexes[2], id)
       redis.call('HDEL', jobKey, 'result')
@@ -1488,11 +1504,18 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   end
-  if records[i + 4] == '1' then
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at, 'result', records[i + 5])
-  else
-    redis.call('HSET', jobKey, 'message', message, 'status', status, 'at', at)
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
   end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
   local index = nil
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
@@ -1544,7 +1567,7 @@ local i = 1
 while i <= #entries do
   if entries[i] == 'r' then
     flags[#flags + 1] = recordOne(resultsPrefix, ttl, entries, i + 1, indexes, latest)
-    i = i + 7
+    i = i + 8
   else
     local id, attempt, recordCount = entries[i + 1], entries[i + 2], tonumber(entries[i + 3])
     local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)
@@ -1552,7 +1575,7 @@ while i <= #entries do
     i = i + 4
     for _ = 1, recordCount do
       flags[#flags + 1] = acked == 1 and recordOne(resultsPrefix, ttl, entries, i, indexes, latest) or 0
-      i = i + 6
+      i = i + 7
     end
   end
 end

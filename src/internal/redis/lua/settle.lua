@@ -26,7 +26,7 @@
   ARGV[11 + forgetCount]        ttl: ms, 0 for none
   ARGV[12 + forgetCount]        indexTtl: ms, 0 for none
   ARGV[13 + forgetCount]        entries, packed, in order:
-    'r', then one record (id, status, message, at, has result, result): recorded
+    'r', then one record (id, status, message, at, has result, result, attempt): recorded
     'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
          final wins: a refused record does not stop the acknowledgement) and the message is
          removed; if it does not, nothing is written
@@ -70,7 +70,7 @@ local i = 1
 while i <= #entries do
   if entries[i] == 'r' then
     flags[#flags + 1] = recordOne(resultsPrefix, ttl, entries, i + 1, indexes, latest)
-    i = i + 7
+    i = i + 8
   else
     local id, attempt, recordCount = entries[i + 1], entries[i + 2], tonumber(entries[i + 3])
     local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)
@@ -78,7 +78,7 @@ while i <= #entries do
     i = i + 4
     for _ = 1, recordCount do
       flags[#flags + 1] = acked == 1 and recordOne(resultsPrefix, ttl, entries, i, indexes, latest) or 0
-      i = i + 6
+      i = i + 7
     end
   end
 end
