@@ -14,6 +14,7 @@ import * as Lifecycle from "./lifecycle.js"
 import * as Producer from "./producer.js"
 import * as Queries from "./queries.js"
 import * as Registry from "./registry.js"
+import * as Schedules from "./schedules.js"
 import { defaultRetrySchedule } from "./retry.js"
 import * as Worker from "./worker.js"
 
@@ -22,9 +23,16 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
     const broker = yield* Broker
     const results = yield* Results
     const registry = Registry.make()
-    const producer = Producer.make({ broker, results, maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 })
+    // series stop by cancelling their next run, which the queries (built on the lifecycle) do
+    const schedules = Schedules.make({ results, cancelJob: (id) => Effect.suspend(() => queries.cancelJob(id)) })
+    const producer = Producer.make({
+      broker,
+      results,
+      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      startSeries: schedules.start
+    })
     const engine = WorkflowEngine.make({ broker, results, enqueueMessages: producer.enqueueMessages })
-    const lifecycle = Lifecycle.make({ results, enqueueMessages: producer.enqueueMessages, workflows: engine })
+    const lifecycle = Lifecycle.make({ results, enqueueMessages: producer.enqueueMessages, workflows: engine, schedules })
     const queries = Queries.make({
       broker,
       results,
@@ -51,6 +59,8 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
       enqueueMany: producer.enqueueMany,
       ...queries,
       ...workflows,
+      getSchedules: schedules.list,
+      stopSchedule: schedules.stop,
       start: worker.start
     } satisfies Server.Server["Type"]
   })
