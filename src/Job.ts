@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Cron, Duration, Effect, Either, ParseResult, Pipeable, Schema } from "effect"
+import { Duration, Effect, Either, ParseResult, Pipeable, Schema } from "effect"
+import * as InternalCron from "./internal/cron.js"
 import type * as Task from "./Task.js"
 import { InvalidJobOptions, InvalidPayload, InvalidSchedule, JobError } from "./TasqueueError.js"
 
@@ -80,6 +81,8 @@ export const JobOpts = Schema.Struct({
   queue: QueueName,
   maxRetries: Schema.NonNegativeInt,
   schedule: Schema.optional(Schema.String),
+  /** the IANA time zone `schedule` is read in (UTC when absent) */
+  timeZone: Schema.optional(Schema.String),
   eta: Schema.optional(Schema.Number),
   delay: Schema.optional(Schema.NonNegative),
   timeout: Schema.optional(Schema.Positive)
@@ -157,6 +160,8 @@ export const Meta = Schema.Struct({
   schedule: Schema.optional(Schema.String),
   /** for a scheduled job, the id of the series' first run (later runs are `<seriesId>@<time>`) */
   seriesId: Schema.optional(JobId),
+  /** for a scheduled job, the time this run was due */
+  scheduledAt: Schema.optional(Schema.Number),
   maxRetry: Schema.NonNegativeInt,
   retried: Schema.NonNegativeInt,
   /** the last failure, in one line: `<tag>: <message>` */
@@ -243,8 +248,14 @@ export interface Options {
   readonly queue?: string | undefined
   /** retries after the first attempt, 0 by default */
   readonly maxRetries?: number | undefined
-  /** a cron expression (5 or 6 fields, UTC): the job runs at each occurrence, the first one included */
-  readonly schedule?: string | undefined
+  /**
+   * a recurring schedule: the job runs at each occurrence after enqueue, as a series whose id is
+   * the job's (see `Server.getSchedules`, `Server.stopSchedule`). A cron expression (5 or 6
+   * fields), a descriptor (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`), or
+   * `@every <duration>` (`5m`, `1h30m`, "90 minutes"; at least 1 second). Read in UTC, or in the
+   * IANA time zone given as `{ cron, timeZone }` or as a `CRON_TZ=<zone> ` prefix.
+   */
+  readonly schedule?: string | { readonly cron: string; readonly timeZone?: string | undefined } | undefined
   /** run no earlier than this time */
   readonly eta?: Date | number | undefined
   /** run no earlier than this long after enqueue */
@@ -283,23 +294,35 @@ const toList = (jobs: Job | ReadonlyArray<Job> | undefined): ReadonlyArray<JobSp
   jobs === undefined ? undefined : (Array.isArray(jobs) ? jobs : [jobs as Job]).map((job) => job.spec)
 
 /**
- * Validates cron expression `schedule`.
+ * A schedule that parsed: a cron expression (descriptors replaced by their expression when
+ * used) or a fixed interval, with its time zone (UTC when absent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Recurrence =
+  | { readonly _tag: "Cron"; readonly expression: string; readonly timeZone: string | undefined }
+  | { readonly _tag: "Every"; readonly expression: string; readonly timeZone: string | undefined; readonly interval: number }
+
+/**
+ * Validates a schedule (see `Options.schedule`) in `timeZone`: a cron expression, a
+ * descriptor or `@every <duration>`, with an optional `CRON_TZ=<zone> ` prefix.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const parseSchedule = (schedule: string): Either.Either<Cron.Cron, InvalidSchedule> =>
-  Either.mapLeft(
-    Cron.parse(schedule, "UTC"),
-    (cause) => new InvalidSchedule({ schedule, message: `invalid cron expression "${schedule}": ${cause.message}`, cause })
-  )
+export const parseSchedule: (schedule: string, timeZone?: string) => Either.Either<Recurrence, InvalidSchedule> =
+  InternalCron.parse
 
 const makeOpts = (options: Options): Either.Either<JobOpts, InvalidJobOptions | InvalidSchedule> =>
   Either.gen(function*() {
     if (options.eta !== undefined && options.delay !== undefined) {
       return yield* Either.left(new InvalidJobOptions({ message: "eta and delay: give one or the other" }))
     }
-    if (options.schedule !== undefined) yield* parseSchedule(options.schedule)
+    const given = options.schedule
+    const recurrence = given === undefined
+      ? undefined
+      : yield* (typeof given === "string" ? parseSchedule(given) : parseSchedule(given.cron, given.timeZone))
     const eta = options.eta instanceof Date ? options.eta.getTime() : options.eta
     const delay = options.delay === undefined ? undefined : yield* toMillis(options.delay, "delay")
     const timeout = options.timeout === undefined ? undefined : yield* toMillis(options.timeout, "timeout")
@@ -308,7 +331,8 @@ const makeOpts = (options: Options): Either.Either<JobOpts, InvalidJobOptions | 
         id: options.id,
         queue: options.queue ?? defaultQueue,
         maxRetries: options.maxRetries ?? 0,
-        schedule: options.schedule,
+        schedule: recurrence?.expression,
+        timeZone: recurrence?.timeZone,
         eta,
         delay,
         timeout

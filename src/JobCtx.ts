@@ -1,6 +1,7 @@
 /**
  * The context of the job a handler is running: its meta, its attempt, the results of the
- * job(s) before it in a chain, and `save` for results that are plain bytes. Handlers and the
+ * job(s) before it in a chain (typed with `previousResult` / `previousResults`), and `save` for
+ * results that are plain bytes. Handlers and the
  * `onProcessing` / `onSuccess` / `onRetrying` / `onFailed` callbacks find it in their
  * environment.
  *
@@ -8,8 +9,11 @@
  */
 import type { Option } from "effect"
 import { Context, Effect } from "effect"
+import * as PreviousResults from "./internal/previousResults.js"
 import type { JobSpec, Meta } from "./Job.js"
 import type { ResultsError } from "./Results.js"
+import type * as Task from "./Task.js"
+import type { PreviousResultInvalid, PreviousResultMissing } from "./TasqueueError.js"
 
 /**
  * @since 0.1.0
@@ -83,3 +87,64 @@ export const prevJobResult: Effect.Effect<Option.Option<Uint8Array>, never, JobC
   JobCtx,
   (ctx) => ctx.prevJobResult
 )
+
+/**
+ * The errors of reading previous results, defined in `TasqueueError` and re-exported here.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export { PreviousResultInvalid, PreviousResultMissing } from "./TasqueueError.js"
+
+/**
+ * The result of the step before this job in a chain (or of the parent of a follow-up job),
+ * decoded with `task`'s result schema (for a task without one, the bytes it saved). Fails with
+ * `PreviousResultMissing` when there is none (or the step before was a group: see
+ * `previousResults`), `PreviousResultInvalid` when it does not decode.
+ *
+ * @example
+ * ```ts
+ * Server.register(Report, () =>
+ *   Effect.gen(function*() {
+ *     const { total } = yield* JobCtx.previousResult(Sum)
+ *     return { text: `total: ${total}` }
+ *   }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const previousResult = <T extends Task.Task.Any>(
+  task: T
+): Effect.Effect<Task.Task.Result<T>, PreviousResultMissing | PreviousResultInvalid, JobCtx> =>
+  Effect.flatMap(JobCtx, (ctx) => PreviousResults.one(ctx, task) as Effect.Effect<Task.Task.Result<T>, PreviousResultMissing | PreviousResultInvalid>)
+
+/**
+ * The results of the group before this job in a chain (the fan-in), in the group's order: all
+ * read as results of one task, or each as the result of the task at its position. Fails with
+ * `PreviousResultMissing` when the step before was not a group, `PreviousResultInvalid` when a
+ * result does not decode or the number of tasks is not the group's.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = yield* JobCtx.previousResults([Fetch, Parse])
+ * const all = yield* JobCtx.previousResults(Fetch)
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const previousResults: {
+  <const Tasks extends ReadonlyArray<Task.Task.Any>>(
+    tasks: Tasks
+  ): Effect.Effect<
+    { -readonly [K in keyof Tasks]: Task.Task.Result<Tasks[K]> },
+    PreviousResultMissing | PreviousResultInvalid,
+    JobCtx
+  >
+  <T extends Task.Task.Any>(
+    task: T
+  ): Effect.Effect<Array<Task.Task.Result<T>>, PreviousResultMissing | PreviousResultInvalid, JobCtx>
+} = (tasks: Task.Task.Any | ReadonlyArray<Task.Task.Any>) =>
+  Effect.flatMap(JobCtx, (ctx) => PreviousResults.all(ctx, tasks)) as any
+

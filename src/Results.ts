@@ -123,6 +123,8 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
   readonly create: (key: string, value: Uint8Array) => Effect.Effect<boolean, ResultsError>
   /** adds `member` to the set at `key` (once) and gives the set's size after it, atomically */
   readonly add: (key: string, member: string) => Effect.Effect<number, ResultsError>
+  /** the members of the set at `key` (none when it does not exist), in no particular order */
+  readonly members: (key: string) => Effect.Effect<ReadonlyArray<string>, ResultsError>
   /** removes coordination values and sets */
   readonly delete: (keys: ReadonlyArray<string>) => Effect.Effect<void, ResultsError>
 }>() {}

@@ -30,6 +30,7 @@ import type {
   JobNotFound,
   JobTimeout,
   ResultNotFound,
+  ScheduleNotFound,
   WorkflowExists,
   WorkflowNotFound
 } from "./TasqueueError.js"
@@ -52,6 +53,7 @@ export {
   JobNotFound,
   JobTimeout,
   ResultNotFound,
+  ScheduleNotFound,
   UnknownTask,
   WorkflowExists,
   WorkflowNotFound
@@ -156,6 +158,28 @@ export interface DeadJob {
   readonly body: Uint8Array
 }
 
+/**
+ * A series of scheduled jobs: a job enqueued with a `schedule` starts one, under the job's id;
+ * each run that ends enqueues the next (`<id>@<time>`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScheduledSeries {
+  /** the series' id: the id of its first job */
+  readonly id: string
+  readonly task: string
+  readonly queue: string
+  /** the cron expression, descriptor or `@every` interval */
+  readonly schedule: string
+  /** the IANA time zone the schedule is read in; UTC when undefined */
+  readonly timeZone: string | undefined
+  /** false once `stopSchedule` stopped it (or its next run was cancelled with `cancelJob`) */
+  readonly active: boolean
+  /** the job of the next run and when it is due (epoch milliseconds); undefined once stopped */
+  readonly nextRun: { readonly id: string; readonly at: number } | undefined
+}
+
 // ---------------------------------------------------------------------------------------------
 // services
 // ---------------------------------------------------------------------------------------------
@@ -244,6 +268,14 @@ export class Server extends Context.Tag("tasqueue/Server")<Server, {
   readonly cancelWorkflow: (id: string) => Effect.Effect<boolean, WorkflowNotFound | BrokerError | ResultsError>
   /** cancels a waiting job: marks it cancelled and takes it out of its queue; false if it was not waiting */
   readonly cancelJob: (id: string) => Effect.Effect<boolean, JobNotFound | BrokerError | ResultsError>
+  /** the series of scheduled jobs, active and stopped, soonest next run first */
+  readonly getSchedules: Effect.Effect<ReadonlyArray<ScheduledSeries>, ResultsError>
+  /**
+   * Stops a series of scheduled jobs: no run follows and its waiting next run is cancelled (a
+   * run that has started finishes). False if it was stopped already. Enqueueing a job with the
+   * series' id and a schedule starts it again.
+   */
+  readonly stopSchedule: (id: string) => Effect.Effect<boolean, ScheduleNotFound | BrokerError | ResultsError>
   /** forgets a job's state and result (a waiting job stays in its queue) */
   readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
   /** the jobs waiting in a queue (ready first, then delayed) */
@@ -498,6 +530,32 @@ export const getTasks: Effect.Effect<ReadonlyArray<string>, never, Server> = Eff
  * @category accessors
  */
 export const start: Effect.Effect<never, never, Server> = Effect.flatMap(Server, (server) => server.start)
+
+// ---------------------------------------------------------------------------------------------
+// series of scheduled jobs
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The series of scheduled jobs with their next runs; see `Server.getSchedules`.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const getSchedules: Effect.Effect<ReadonlyArray<ScheduledSeries>, ResultsError, Server> = Effect.flatMap(
+  Server,
+  (server) => server.getSchedules
+)
+
+/**
+ * Stops a series of scheduled jobs by its id; see `Server.stopSchedule`.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const stopSchedule = (
+  id: string
+): Effect.Effect<boolean, ScheduleNotFound | BrokerError | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.stopSchedule(id))
 
 // ---------------------------------------------------------------------------------------------
 // Tasqueue's workflow calls (see `Workflow` for the typed API)

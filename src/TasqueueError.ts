@@ -220,3 +220,48 @@ export class Cancelled extends Schema.TaggedError<Cancelled>()("Cancelled", {
     return `${this.id} was cancelled`
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// schedules
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * No series of scheduled jobs with this id is known to the results store.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ScheduleNotFound extends Schema.TaggedError<ScheduleNotFound>()("ScheduleNotFound", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+// ---------------------------------------------------------------------------------------------
+// results along chains
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The job has no previous result to read: it is not a step after another in a chain (nor a
+ * follow-up job), the step before saved nothing, or it read one result where the step before
+ * was a group (or the other way round).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PreviousResultMissing extends Schema.TaggedError<PreviousResultMissing>()("PreviousResultMissing", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The previous result does not decode with the result schema of the task it was read with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PreviousResultInvalid extends Schema.TaggedError<PreviousResultInvalid>()("PreviousResultInvalid", {
+  id: Schema.String,
+  task: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}

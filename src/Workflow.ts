@@ -9,8 +9,10 @@
  * fiber cancels what has not started. Or detached with `enqueue`, which gives an id that any
  * process can query (`status`) or cancel (`cancel`).
  *
- * Jobs in a chain see the result of the step before in their `JobCtx`: `prevJobResult` after a
- * job (or a chain), `prevJobResults` after a group (the group's results, flattened, in order).
+ * Jobs in a chain read the result of the step before typed with `JobCtx.previousResult(Task)`
+ * after a job (or a chain), `JobCtx.previousResults(Task)` or `previousResults([TaskA, TaskB])`
+ * after a group (the group's results, flattened, in order); the raw bytes are `prevJobResult` /
+ * `prevJobResults` in `JobCtx`.
  *
  * This module owns the workflow models (`WorkflowStatus`, `GroupStatus`, `ChainStatus`), their
  * errors and operations; the engine is internal. `Server` keeps Tasqueue's calls

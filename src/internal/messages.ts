@@ -3,9 +3,9 @@
  *
  * @internal
  */
-import { Cron, Either } from "effect"
+import { Either } from "effect"
 import type { JobId, JobMessage, JobSpec, Meta } from "../Job.js"
-import { parseSchedule } from "../Job.js"
+import * as Cron from "./cron.js"
 
 /** the id of the i-th follow-up job: given in its options, or derived from its parent's */
 const followUpIds = (id: string, specs: ReadonlyArray<JobSpec> | undefined, kind: string): Array<JobId> =>
@@ -39,16 +39,13 @@ export const makeMessage = (
  * @internal
  */
 export const dueAt = (spec: JobSpec, now: number): number | undefined => {
-  const { delay, eta, schedule } = spec.opts
+  const { delay, eta, schedule, timeZone } = spec.opts
   if (schedule !== undefined) {
-    const cron = parseSchedule(schedule)
+    const recurrence = Cron.parse(schedule, timeZone)
     // validated by Job.make; a message from elsewhere with a bad expression runs at once
-    return Either.isRight(cron) ? nextOccurrence(cron.right, Math.max(now, eta ?? now)) : undefined
+    return Either.isRight(recurrence) ? Cron.next(recurrence.right, Math.max(now, eta ?? now)) : undefined
   }
   if (eta !== undefined) return eta > now ? eta : undefined
   if (delay !== undefined && delay > 0) return now + delay
   return undefined
 }
-
-/** @internal */
-export const nextOccurrence = (cron: Cron.Cron, after: number): number => Cron.next(cron, new Date(after)).getTime()

@@ -201,14 +201,17 @@ export const run = (name: string, options: Options): void => {
         assert.isTrue(yield* results.create(k, bytes("again")))
       }))
 
-    scenario("add counts distinct members", (results, id) =>
+    scenario("add counts distinct members; members lists them", (results, id) =>
       Effect.gen(function*() {
         const s = id("set")
         assert.strictEqual(yield* results.add(s, "a"), 1)
         assert.strictEqual(yield* results.add(s, "b"), 2)
         assert.strictEqual(yield* results.add(s, "a"), 2)
+        assert.deepStrictEqual([...yield* results.members(s)].sort(), ["a", "b"])
         yield* results.delete([s])
+        assert.deepStrictEqual(yield* results.members(s), [])
         assert.strictEqual(yield* results.add(s, "c"), 1)
+        assert.deepStrictEqual(yield* results.members(s), ["c"])
       }))
 
     scenario("concurrent adds each see a different size", (results, id) =>

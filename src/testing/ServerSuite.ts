@@ -10,6 +10,7 @@ import type { Layer, Scope } from "effect"
 import {
   Cause,
   Chunk,
+  Clock,
   Context,
   Deferred,
   Duration,
@@ -75,6 +76,11 @@ const Report = Task.make("suite.report", {
 })
 const Gate = Task.make("suite.gate", {
   payload: Schema.Struct({ name: Schema.String }),
+  result: Schema.Struct({ text: Schema.String })
+})
+// reads the result(s) before it typed: "one" as a Step's, "wrong" as a Concat's, "tuple" as [Step, Concat, Step]
+const Reader = Task.make("suite.reader", {
+  payload: Schema.Struct({ read: Schema.Literal("one", "wrong", "tuple") }),
   result: Schema.Struct({ text: Schema.String })
 })
 /** waits at the gate `<name>#<attempt>` if there is one; fails its first attempt with `failsFirst` */
@@ -145,6 +151,21 @@ export const run = (name: string, options: Options): void => {
     )
   const awaitStatus = (id: string, status: Job.Status) =>
     eventually(statusOf(id), (s) => s === status, `job ${id} to be ${status}`)
+  /**
+   * waits until job `id` of `queue` is recorded as retrying and, under TestClock, until its
+   * queue holds the retry: the worker records "retrying" before it puts the job back, and reads
+   * the clock for the retry's due time only then, so a clock moved in between would push the
+   * retry past the move
+   */
+  const awaitRetry = (queue: string, id: string) =>
+    Effect.zipRight(
+      awaitStatus(id, "retrying"),
+      live ? Effect.void : eventually(
+        Server.getPending(queue),
+        (pending) => pending.some((p) => p.id === id && p.state === "delayed"),
+        `the retry of job ${id} to be queued`
+      )
+    )
 
   const handlers = (queue: string, probe: Probe, concurrency: number) => {
     const note = (callback: string, arg?: unknown) =>
@@ -201,6 +222,26 @@ export const run = (name: string, options: Options): void => {
           if (deferred !== undefined) yield* Deferred.await(deferred)
           return { text: gate }
         }), { queue, concurrency }),
+      Server.register(Reader, ({ read }) =>
+        Effect.gen(function*() {
+          const ctx = yield* JobCtx.JobCtx
+          yield* Ref.update(probe.runs, (r) => [...r, ctx.meta.id])
+          switch (read) {
+            case "one":
+              return { text: `total ${(yield* JobCtx.previousResult(Step)).total}` }
+            case "wrong":
+              return { text: (yield* JobCtx.previousResult(Concat)).text }
+            case "tuple": {
+              const [a, b, c] = yield* JobCtx.previousResults([Step, Concat, Step])
+              return { text: `${a.total}${b.text}${c.total}` }
+            }
+          }
+        }).pipe(
+          Effect.catchTags({
+            PreviousResultMissing: (e) => Effect.succeed({ text: `${e._tag} ${e.id}` }),
+            PreviousResultInvalid: (e) => Effect.succeed({ text: `${e._tag} ${e.id} ${e.task}` })
+          })
+        ), { queue, concurrency }),
       Server.register(Lease, ({ failsFirst, name: lease }) =>
         Effect.gen(function*() {
           const ctx = yield* JobCtx.JobCtx
@@ -313,10 +354,10 @@ export const run = (name: string, options: Options): void => {
         assert.include(yield* Server.getSuccess(), id)
       }))
 
-    scenario("a failed attempt is retried after the schedule's delay", ({ job, runsOf }) =>
+    scenario("a failed attempt is retried after the schedule's delay", ({ job, queue, runsOf }) =>
       Effect.gen(function*() {
         const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 1 }, { maxRetries: 2 }))
-        yield* awaitStatus(id, "retrying")
+        yield* awaitRetry(queue, id)
         const retrying = yield* Server.getJob(id)
         assert.strictEqual(retrying.meta.retried, 1)
         assert.strictEqual(retrying.meta.prevErr, "Error: planned failure 1")
@@ -326,10 +367,10 @@ export const run = (name: string, options: Options): void => {
         assert.strictEqual(yield* runsOf(id), 2)
       }))
 
-    scenario("a job fails for good once its retries are used", ({ job }) =>
+    scenario("a job fails for good once its retries are used", ({ job, queue }) =>
       Effect.gen(function*() {
         const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 1 }))
-        yield* awaitStatus(id, "retrying")
+        yield* awaitRetry(queue, id)
         yield* advance("1100 millis")
         yield* awaitStatus(id, "failed")
         assert.include(yield* Server.getFailed(), id)
@@ -422,12 +463,12 @@ export const run = (name: string, options: Options): void => {
         assert.deepStrictEqual(Object.keys(group.jobs), [`${id}/0`, `${id}/1`])
       }))
 
-    scenario("group: one job failing after its retries fails the group, naming it", ({ job }) =>
+    scenario("group: one job failing after its retries fails the group, naming it", ({ job, queue }) =>
       Effect.gen(function*() {
         const bad = yield* job(Step, { add: 1, failures: 9 }, { maxRetries: 1, id: `bad-${crypto.randomUUID()}` })
         const wf = Workflow.group([yield* job(Step, { add: 1 }), bad], { id: `g-${crypto.randomUUID()}` })
         const running = yield* Effect.fork(Workflow.run(wf))
-        yield* awaitStatus(bad.spec.opts.id!, "retrying")
+        yield* awaitRetry(queue, bad.spec.opts.id!)
         yield* advance("1100 millis")
         const exit = yield* Fiber.await(running)
         assert.isTrue(Exit.isFailure(exit))
@@ -543,7 +584,7 @@ export const run = (name: string, options: Options): void => {
       }))
 
     if (options.events !== false) {
-      scenario("events: a job's lifecycle, in order, filtered by job", ({ job }) =>
+      scenario("events: a job's lifecycle, in order, filtered by job", ({ job, queue }) =>
         Effect.gen(function*() {
           const failing = yield* job(Step, { add: 1, failures: 1 }, { maxRetries: 1, id: `e-${crypto.randomUUID()}` })
           const id = failing.spec.opts.id!
@@ -551,7 +592,7 @@ export const run = (name: string, options: Options): void => {
           const seen = yield* events.pipe(Stream.takeUntil((e) => e._tag === "Succeeded"), Stream.runCollect, Effect.fork)
           yield* Server.enqueue(failing)
           yield* Server.enqueue(yield* job(Step, { add: 2 })) // another job: filtered out
-          yield* awaitStatus(id, "retrying")
+          yield* awaitRetry(queue, id)
           yield* advance("1100 millis")
           const list = Chunk.toReadonlyArray(yield* Fiber.join(seen))
           assert.deepStrictEqual(list.map((e) => e._tag), ["Enqueued", "Started", "Retrying", "Started", "Succeeded"])
@@ -644,6 +685,75 @@ export const run = (name: string, options: Options): void => {
         assert.strictEqual(yield* runsOf(`${id}/1`), 1)
         assert.strictEqual((yield* Server.getWorkflow(id)).status, "successful")
       }), { workers: 2, concurrency: 1 })
+
+    scenario("a step reads the result before it typed; the fan-in reads its group's, in order", ({ job }) =>
+      Effect.gen(function*() {
+        const one = Workflow.chain([yield* job(Step, { add: 2 }), yield* job(Reader, { read: "one" })])
+        assert.deepStrictEqual(yield* Workflow.run(one), { text: "total 2" })
+        const fanIn = Workflow.chain([
+          Workflow.group([yield* job(Step, { add: 1 }), yield* job(Concat, { text: "a" }), yield* job(Step, { add: 3 })]),
+          yield* job(Reader, { read: "tuple" })
+        ])
+        assert.deepStrictEqual(yield* Workflow.run(fanIn), { text: "1a3" })
+      }))
+
+    scenario("a follow-up job reads its parent's result typed", ({ job }) =>
+      Effect.gen(function*() {
+        const next = yield* job(Reader, { read: "one" })
+        const ok = yield* Server.enqueue(yield* job(Step, { add: 5 }, { onSuccess: next }))
+        const failed = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 9, saves: 40 }, { onError: next }))
+        const resultOf = (id: string, kind: "onSuccessIds" | "onErrorIds") =>
+          Effect.flatMap(Effect.map(Server.getJob(id), (m) => m.meta[kind][0]!), (follow) =>
+            Effect.zipRight(awaitStatus(follow, "successful"), Server.getResult(Reader, follow)))
+        yield* awaitStatus(ok, "successful")
+        assert.deepStrictEqual(yield* resultOf(ok, "onSuccessIds"), { text: "total 5" })
+        yield* awaitStatus(failed, "failed")
+        assert.deepStrictEqual(yield* resultOf(failed, "onErrorIds"), { text: "total 40" })
+      }))
+
+    scenario("a previous result missing, or of another task, is a typed error", ({ job }) =>
+      Effect.gen(function*() {
+        const alone = yield* job(Reader, { read: "one" }, { id: `m-${crypto.randomUUID()}` })
+        assert.deepStrictEqual(yield* Workflow.run(alone), { text: `PreviousResultMissing ${alone.spec.opts.id}` })
+        const id = `w-${crypto.randomUUID()}`
+        const wrong = Workflow.chain([yield* job(Step, { add: 2 }), yield* job(Reader, { read: "wrong" })], { id })
+        assert.deepStrictEqual(yield* Workflow.run(wrong), { text: `PreviousResultInvalid ${id}/1 suite.concat` })
+      }))
+
+    scenario("a series of scheduled jobs is listed with its next run, and stops", ({ job, probe }) =>
+      Effect.gen(function*() {
+        const id = `s-${crypto.randomUUID()}`
+        const runs = Effect.map(Ref.get(probe.runs), (r) => r.filter((x) => x === id || x.startsWith(`${id}@`)))
+        const mine = Effect.map(Server.getSchedules, (list) => list.find((s) => s.id === id))
+        const start = yield* Clock.currentTimeMillis
+        yield* Server.enqueue(yield* job(Step, { add: 1 }, { id, schedule: "@every 1s" }))
+        const first = yield* mine
+        assert.strictEqual(first?.schedule, "@every 1s")
+        assert.strictEqual(first?.active, true)
+        assert.strictEqual(first?.nextRun?.id, id)
+        assert.isTrue(first!.nextRun!.at >= start + 1000)
+        yield* advance("1100 millis")
+        yield* awaitStatus(id, "successful")
+        // the run recorded its successor, one interval after it was due
+        const listed = yield* eventually(mine, (s) => s?.nextRun?.id !== id, "the next run to be listed")
+        const next = listed!.nextRun!
+        // (a live clock may have let more than an interval pass: the phase stays)
+        const intervals = (next.at - first!.nextRun!.at) / 1000
+        assert.isTrue(live ? Number.isInteger(intervals) && intervals >= 1 : intervals === 1, `${intervals}`)
+        assert.strictEqual(next.id, `${id}@${next.at}`)
+        assert.isTrue(yield* Server.stopSchedule(id))
+        const ran = (yield* runs).length
+        assert.isFalse(yield* Server.stopSchedule(id))
+        const stopped = yield* mine
+        assert.deepStrictEqual([stopped?.active, stopped?.nextRun], [false, undefined])
+        if (!live) assert.strictEqual(yield* statusOf(next.id), "cancelled")
+        yield* advance("3 seconds")
+        yield* pause
+        yield* pause
+        // with a live clock the next run may have started before the stop; nothing follows it
+        assert.isAtMost((yield* runs).length, live ? ran + 1 : ran)
+        assert.strictEqual((yield* Effect.flip(Server.stopSchedule(`none-${id}`)))._tag, "ScheduleNotFound")
+      }))
 
     const visibilityTimeout = options.visibilityTimeout
     if (visibilityTimeout !== undefined) {

@@ -149,6 +149,7 @@ export const make = (options: ResultsOptions): Results["Type"] => {
         if (Option.isNone(current)) put("set", key, set, now)
         return set.size
       }),
+    members: (key) => at((now) => Option.match(read<Set<string>>("set", key, now), { onNone: () => [], onSome: (set) => [...set] })),
     delete: (keys) =>
       at(() => {
         for (const key of keys) {

@@ -410,6 +410,12 @@ export const make = (
             )
           )),
       add,
+      members: (key) =>
+        Effect.flatMap(token(key), (t) =>
+          Effect.map(get(setKey(t)), (entry): ReadonlyArray<string> => {
+            const e = live(entry)
+            return e === undefined ? [] : JSON.parse(decoder.decode(e.value))
+          })),
       delete: (keys) =>
         Effect.forEach(keys, (key) =>
           Effect.flatMap(token(key), (t) =>

@@ -161,6 +161,7 @@ export const make = (
         Effect.map(attempt(`creating ${key}`, () => withTtl(k.kv + key, toBuffer(value), true)), (reply) => reply === "OK"),
       add: (key, member) =>
         Effect.map(run(`adding to ${key}`, Scripts.add, [k.set + key], [ttl, member]), (size) => size as number),
+      members: (key) => attempt(`reading ${key}`, () => conn.client.smembers(k.set + key)),
       delete: (keys) =>
         keys.length === 0
           ? Effect.void

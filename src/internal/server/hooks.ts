@@ -40,7 +40,8 @@ export interface Hooks {
   readonly deadLettered: (queue: string, id: string, reason: string, at: number) => Effect.Effect<void>
 }
 
-const none: Hooks = {
+/** no events: for a server without an `Events` service */
+export const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
   retrying: () => Effect.void,

@@ -5,16 +5,16 @@
  *
  * @internal
  */
-import { Effect, Either, Option } from "effect"
+import { Effect, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage, Meta, Status } from "../../Job.js"
-import { parseSchedule } from "../../Job.js"
 import type { Results } from "../../Results.js"
 import { encodeMessage, toBase64 } from "../codec.js"
-import { dueAt, makeMessage, nextOccurrence } from "../messages.js"
+import { dueAt, makeMessage } from "../messages.js"
 import type { Engine } from "../workflow/engine.js"
 import type { Hooks } from "./hooks.js"
 import type { PendingMessage, Producer } from "./producer.js"
+import type { Schedules } from "./schedules.js"
 
 /** a message with some of its meta replaced */
 export const withMeta = (message: JobMessage, meta: Partial<Meta>): JobMessage => ({
@@ -32,9 +32,10 @@ export interface Deps {
   readonly enqueueMessages: Producer["enqueueMessages"]
   readonly workflows: Engine
   readonly hooks: Hooks
+  readonly schedules: Schedules
 }
 
-export const make = ({ enqueueMessages, hooks, results, workflows }: Deps) => {
+export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: Deps) => {
   /** records a state of a job; true when the store applied it (a final state is never overwritten) */
   const writeState = (message: JobMessage, status: Status, now: number, attempt?: number) =>
     Effect.map(
@@ -55,18 +56,12 @@ export const make = ({ enqueueMessages, hooks, results, workflows }: Deps) => {
       const id = ids[i] ?? `${meta.id}/${status === "successful" ? "ok" : "err"}${i}`
       next.push({ message: makeMessage(spec, id, now, input), runAt: dueAt(spec, now) })
     })
-    if (meta.schedule !== undefined && status !== "cancelled") {
-      const cron = parseSchedule(meta.schedule)
-      if (Either.isRight(cron)) {
-        const at = nextOccurrence(cron.right, now)
-        const series = meta.seriesId ?? meta.id
-        next.push({
-          message: makeMessage(job, `${series}@${at}`, now, { seriesId: series }),
-          runAt: at
-        })
-      }
-    }
+    const run = meta.schedule === undefined || status === "cancelled"
+      ? Option.none()
+      : yield* schedules.nextRun(message, now)
+    if (Option.isSome(run)) next.push(run.value)
     yield* enqueueMessages(next, recovering)
+    if (Option.isSome(run)) yield* schedules.enqueued(run.value)
     yield* workflows.onFinal(message, status, recovering)
   })
 

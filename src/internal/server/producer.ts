@@ -10,11 +10,11 @@ import { Clock, Effect, Either, Option } from "effect"
 import type { Broker } from "../../Broker.js"
 import type * as Job from "../../Job.js"
 import type { JobId, JobMessage } from "../../Job.js"
-import type { Results } from "../../Results.js"
+import type { Results, ResultsError } from "../../Results.js"
 import { InvalidPayload } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
-import type { Hooks } from "./hooks.js"
+import * as Hooks from "./hooks.js"
 import { traced } from "./tracing.js"
 
 /** A message to write, with the time it is due. */
@@ -28,10 +28,13 @@ export interface Deps {
   readonly results: Results["Type"]
   /** the largest encoded message accepted */
   readonly maxMessageBytes: number
-  readonly hooks: Hooks
+  /** where state changes are announced (none by default) */
+  readonly hooks?: Hooks.Hooks | undefined
+  /** (re)starts the series of scheduled jobs about to be enqueued */
+  readonly startSeries: (items: ReadonlyArray<PendingMessage>) => Effect.Effect<void, ResultsError>
 }
 
-export const make = ({ broker, hooks, maxMessageBytes, results }: Deps) => {
+export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, startSeries }: Deps) => {
   /**
    * Encodes messages and writes them: states first, then the queues (one write per queue).
    * When `recovering` (redoing what followed a final state after a crash), a job whose state
@@ -92,8 +95,11 @@ export const make = ({ broker, hooks, maxMessageBytes, results }: Deps) => {
       const now = yield* Clock.currentTimeMillis
       const items = jobs.map((job) => {
         const id = job.spec.opts.id ?? crypto.randomUUID()
-        return { message: makeMessage(job.spec, id, now), runAt: dueAt(job.spec, now) }
+        const runAt = dueAt(job.spec, now)
+        const scheduled = job.spec.opts.schedule === undefined ? undefined : { scheduledAt: runAt }
+        return { message: makeMessage(job.spec, id, now, scheduled), runAt }
       })
+      yield* startSeries(items)
       yield* enqueueMessages(items)
       return items.map((item) => item.message.meta.id as JobId)
     }).pipe(traced("tasqueue.enqueue", { attributes: { "tasqueue.jobs": jobs.length } }))

@@ -17,6 +17,7 @@ import * as Lifecycle from "./lifecycle.js"
 import * as Producer from "./producer.js"
 import * as Queries from "./queries.js"
 import * as Registry from "./registry.js"
+import * as Schedules from "./schedules.js"
 import { defaultRetrySchedule } from "./retry.js"
 import * as Waiting from "./waiting.js"
 import * as Worker from "./worker.js"
@@ -28,9 +29,17 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
     const events = yield* Effect.serviceOption(Events)
     const hooks = Hooks.make(events)
     const registry = Registry.make()
-    const producer = Producer.make({ broker, results, hooks, maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 })
+    // series stop by cancelling their next run, which the queries (built on the lifecycle) do
+    const schedules = Schedules.make({ results, cancelJob: (id) => Effect.suspend(() => queries.cancelJob(id)) })
+    const producer = Producer.make({
+      broker,
+      results,
+      hooks,
+      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      startSeries: schedules.start
+    })
     const engine = WorkflowEngine.make({ broker, results, hooks, enqueueMessages: producer.enqueueMessages })
-    const lifecycle = Lifecycle.make({ results, hooks, enqueueMessages: producer.enqueueMessages, workflows: engine })
+    const lifecycle = Lifecycle.make({ results, hooks, enqueueMessages: producer.enqueueMessages, workflows: engine, schedules })
     // with events, waiting wakes on them and the store is read only rarely besides
     const pollSchedule = options.pollSchedule ??
       (events._tag === "Some" ? Waiting.defaultFallbackSchedule : Queries.defaultPollSchedule)
@@ -55,6 +64,8 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
       ...workflows,
       events: (filter = {}) => EventStream.stream(events, filter),
       subscribe: (filter = {}) => EventStream.subscribe(events, filter),
+      getSchedules: schedules.list,
+      stopSchedule: schedules.stop,
       start: worker.start
     } satisfies Server.Server["Type"]
   })
