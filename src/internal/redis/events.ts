@@ -13,6 +13,7 @@
  * @internal
  */
 import type { Scope } from "effect"
+import type { Cluster, Redis } from "ioredis"
 import { Effect, RcRef } from "effect"
 import { BrokerError } from "../../Broker.js"
 import type { Events, JobEvent } from "../../JobEvent.js"
@@ -24,16 +25,34 @@ import { describe } from "./errors.js"
 /** the channel of a prefix's events */
 export const channel = (prefix: string): string => `${prefix}:events`
 
+/**
+ * Where a PUBLISH goes. A Cluster client sends each PUBLISH to any node and the cluster bus
+ * forwards it, so two publishes from one process could reach a subscriber in either order: on a
+ * Cluster every process publishes on the same node (the first master by address), whose
+ * messages reach every subscriber in the order they were published.
+ */
+const publisherOf = (conn: Connection): () => Pick<Connection["client"], "publish"> => {
+  if (!conn.cluster) return () => conn.client
+  const cluster = conn.client as Cluster
+  const address = (node: Redis) => `${node.options.host}:${node.options.port}`
+  return () => {
+    const masters = cluster.nodes("master")
+    if (masters.length === 0) return conn.client
+    return masters.reduce((first, node) => (address(node) < address(first) ? node : first))
+  }
+}
+
 export const make = (conn: Connection, prefix: string): Effect.Effect<Events["Type"], never, Scope.Scope> =>
   Effect.gen(function*() {
     const name = channel(prefix)
+    const publisher = publisherOf(conn)
     const hub = Hub.make()
 
     let pending: Array<JobEvent> = []
     const flush = () => {
       const batch = pending
       pending = []
-      conn.client.publish(name, encodeBatch(batch)).catch(() => {
+      publisher().publish(name, encodeBatch(batch)).catch(() => {
         // events are hints: a lost batch is what the fallback poll of a waiter covers
       })
     }
