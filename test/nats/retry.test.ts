@@ -33,11 +33,12 @@ const setup = Effect.gen(function*() {
   )
   const js = jetstream(nc)
   const jsm = yield* Effect.promise(() => jetstreamManager(nc))
-  const publish = (subject: string, msgId: string, runAt?: number) =>
+  const publish = (subject: string, msgId: string, runAt?: number, attempts?: number, body = "leftover") =>
     Effect.promise(() => {
       const h = headers()
       if (runAt !== undefined) h.set("Tq-Run-At", String(runAt))
-      return js.publish(subject, bytes("leftover"), { msgID: msgId, headers: h })
+      if (attempts !== undefined) h.set("Tq-Attempts", String(attempts))
+      return js.publish(subject, bytes(body), { msgID: msgId, headers: h })
     })
   return { broker, prefix, jsm, publish }
 })
@@ -107,5 +108,25 @@ describe("NATS retries after lost acks", () => {
       assert.strictEqual(second.id, "j")
       assert.strictEqual(text(second.body), "released")
       yield* second.ack
+    }).pipe(Effect.scoped), 20_000)
+
+  it.live("a due retry moved onto an older ready copy of its job replaces it", () =>
+    Effect.gen(function*() {
+      const { broker, prefix, publish } = yield* setup
+      const queue = "older"
+      // creates the queue's stream (a job delayed for an hour)
+      yield* broker.enqueue(queue, [{ id: "later", body: bytes("later"), runAt: Date.now() + 3_600_000 }])
+      // the first copy of j, which ran once already (after a kill -9 nats-server 2.9 can keep
+      // it stored, acked, never to be delivered again), and the retry that run made
+      yield* publish(`${prefix}.q.${queue}.j`, "j")
+      yield* publish(`${prefix}.delayed.${queue}.j`, "j~r1", Date.now(), 1, "retried")
+      yield* Effect.sleep("1 second")
+      const consumer = yield* broker.consumer(queue, { prefetch: 2 })
+      const d = yield* consumer.take.pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(d.id, "j")
+      assert.strictEqual(text(d.body), "retried")
+      assert.strictEqual(d.attempt, 2)
+      yield* d.ack
+      assert.deepStrictEqual((yield* broker.pending(queue)).filter((p) => p.id === "j"), [])
     }).pipe(Effect.scoped), 20_000)
 })

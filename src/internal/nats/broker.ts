@@ -49,6 +49,7 @@ import {
   isStreamNotFound,
   isTransient,
   nanos,
+  type Reader,
   reader,
   setupRetry,
   tryJs,
@@ -349,10 +350,10 @@ export const make = (
         /** the outcome of the first try, when the caller made it */
         readonly first?: Tried | undefined
         /**
-         * whatever the subject holds is stale (the caller holds the job's live copy): the message
-         * is published over it, and it is deleted
+         * whether message `seq`, which the subject holds, is a stale copy of the job (the caller
+         * knows the newer one): the message is then published over it, and it is deleted
          */
-        readonly replace?: boolean | undefined
+        readonly stale?: ((seq: number) => Effect.Effect<boolean, BrokerError>) | undefined
       }
     ): Effect.Effect<Outcome, BrokerError> =>
       Effect.gen(function*() {
@@ -366,7 +367,7 @@ export const make = (
          */
         const again = (seq: number, conflict: boolean, depth = 0): Effect.Effect<Outcome, BrokerError> =>
           Effect.gen(function*() {
-            const replace = conflict && options.replace === true
+            const replace = conflict && options.stale !== undefined && (seq <= 0 || (yield* options.stale(seq)))
             if (seq <= 0 && !replace) return { _tag: "Exists", seq }
             const now = yield* Clock.currentTimeMillis
             const ours = settled.has(subject, seq, now)
@@ -562,7 +563,7 @@ export const make = (
           yield* publishNew(n.delayedStream, n.delayedSubject(tq, ti), body, {
             [Header.runAt]: now + delay,
             [Header.attempts]: attempts
-          }, msgId, { fresh: false, replace: true })
+          }, msgId, { fresh: false, stale: () => Effect.succeed(true) })
         } else {
           const published = yield* tryJs(
             () =>
@@ -1177,7 +1178,7 @@ export const make = (
 
     // --- the scheduler -----------------------------------------------------------------------
 
-    if (config.scheduler) yield* scheduler(conn, config, ensureQueue, publishNew, confirm)
+    if (config.scheduler) yield* scheduler(conn, config, read, ensureQueue, publishNew, confirm)
 
     return { enqueue, consumer, pending, deadLetters, remove }
   })
@@ -1190,6 +1191,7 @@ export const make = (
 const scheduler = (
   conn: Connection,
   config: BrokerConfig,
+  read: Reader,
   ensureQueue: (queue: string) => Effect.Effect<string, BrokerError>,
   publishNew: (
     stream: string,
@@ -1197,7 +1199,11 @@ const scheduler = (
     body: Uint8Array,
     values: Record<string, string | number | undefined>,
     msgId: string,
-    options: { readonly fresh: boolean; readonly jobId?: string | undefined }
+    options: {
+      readonly fresh: boolean
+      readonly jobId?: string | undefined
+      readonly stale?: ((seq: number) => Effect.Effect<boolean, BrokerError>) | undefined
+    }
   ) => Effect.Effect<Outcome, BrokerError>,
   confirm: (msg: JsMsg, kind: "ack" | "term") => Effect.Effect<void, BrokerError>
 ) =>
@@ -1225,10 +1231,20 @@ const scheduler = (
         const tq = yield* ensureQueue(queue)
         const ti = encodeToken(id)
         const attempts = numberHeader(msg.headers, Header.attempts)
-        yield* publishNew(n.queueStream(tq), n.queueSubject(tq, ti), msg.data, {
+        const stream = n.queueStream(tq)
+        const subject = n.queueSubject(tq, ti)
+        // a ready copy from fewer deliveries than this one is stale: this copy was made after it
+        // had run (after a crash such a copy can stay stored, acked, and never come again)
+        const stale = (seq: number) =>
+          tryJs(() => read.last(stream, subject), brokerError(`cannot read ${subject}`)).pipe(
+            Effect.map((last) =>
+              last !== null && last.seq === seq && (numberHeader(last.header, Header.attempts) ?? 0) < (attempts ?? 0)
+            )
+          )
+        yield* publishNew(stream, subject, msg.data, {
           [Header.at]: runAt,
           [Header.attempts]: attempts
-        }, `${id}~d${msg.seq}`, { fresh: false })
+        }, `${id}~d${msg.seq}`, { fresh: false, stale })
         yield* confirm(msg, "ack")
       }).pipe(
         Effect.catchAllCause((cause) =>
