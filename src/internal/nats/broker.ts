@@ -14,7 +14,13 @@
  *   not yet due is nak'ed with its remaining delay (the server keeps the timer; the scheduler
  *   consumer has no MaxAckPending limit), a due one is published to its queue, then acked.
  * - Releases and retries republish the message (a new body, or the same one at the end of the
- *   queue) and ack the old copy; worker consumers never hold a nak-delayed message.
+ *   queue) under a message id of their own, and ack the old copy only once the republish is
+ *   confirmed; a retry replaces a delayed copy it finds (stale: the retrying delivery is the
+ *   job's live copy). Worker consumers never hold a nak-delayed message.
+ * - Ghosts: after a kill -9, nats-server 2.9 can keep a message whose ack its consumer kept
+ *   (stored, at or below the consumer's ack floor, never delivered again). A ghost on a job's
+ *   subject does not count as the job being there: the message is published over it and the
+ *   ghost deleted.
  * - Fencing: the server accepts any ack of a pending message, whichever delivery sends it, so
  *   the lease is checked here: a delivery knows the deadline of its lease (the time it was
  *   received or last extended, plus AckWait, minus a margin) and settles only before it. A
@@ -43,6 +49,7 @@ import {
   isStreamNotFound,
   isTransient,
   nanos,
+  type Reader,
   reader,
   setupRetry,
   tryJs,
@@ -278,10 +285,58 @@ export const make = (
       )
 
     /**
+     * The stream sequence up to which `stream`'s consumer (the workers' of a queue, the
+     * scheduler's of the delayed stream) has acked everything: 0 when it has none.
+     * Concurrent asks for one stream share a request.
+     */
+    const floors = new Map<string, Promise<number>>()
+    const ackFloor = (stream: string): Promise<number> => {
+      const inFlight = floors.get(stream)
+      if (inFlight !== undefined) return inFlight
+      const asked = jsm.consumers.info(stream, stream === n.delayedStream ? n.scheduler : n.workers).then(
+        (info) => info.ack_floor.stream_seq,
+        (cause) => {
+          if (isStreamNotFound(cause) || isConsumerNotFound(cause)) return 0
+          throw cause
+        }
+      ).finally(() => floors.delete(stream))
+      floors.set(stream, asked)
+      return asked
+    }
+
+    /**
+     * Whether message `seq` of a work-queue stream is a ghost: at or below its consumer's ack
+     * floor, so acked already, and still stored. nats-server 2.9 leaves such messages after a
+     * kill -9 (the consumer's state kept the ack, the stream lost the removal); they are never
+     * delivered again, so a job whose subject holds one would never run.
+     */
+    const isGhost = (stream: string, seq: number) =>
+      seq <= 0
+        ? Effect.succeed(false)
+        : tryJs(() => ackFloor(stream), brokerError(`cannot read the consumer of ${stream}`)).pipe(
+          Effect.map((floor) => seq <= floor)
+        )
+
+    /** deletes a ghost message; one already gone is fine */
+    const dropGhost = (stream: string, seq: number) =>
+      tryJs(
+        () =>
+          jsm.streams.deleteMessage(stream, seq, false).catch((cause) => {
+            if (cause instanceof Error && /not found|no message/i.test(cause.message)) return false
+            throw cause
+          }),
+        (e) => e
+      ).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`cannot delete stale message ${seq} of ${stream}; it is left in place`, e))
+      )
+
+    /**
      * Publishes a message for a job unless its subject holds a live one. `msgId` dedups a
      * repeated publish of this very message inside the duplicate window. On the first attempt
      * of an enqueue, a duplicate may also be an earlier run of the job that has finished since:
-     * then the subject is looked at, and the message published again under a fresh id.
+     * then the subject is looked at, and the message published again under a fresh id. A
+     * message found on the subject that is a ghost (see `isGhost`) does not count: the message
+     * is published over it, and the ghost deleted.
      */
     const publishNew = (
       stream: string,
@@ -294,25 +349,54 @@ export const make = (
         readonly jobId?: string | undefined
         /** the outcome of the first try, when the caller made it */
         readonly first?: Tried | undefined
+        /**
+         * whether message `seq`, which the subject holds, is a stale copy of the job (the caller
+         * knows the newer one): the message is then published over it, and it is deleted
+         */
+        readonly stale?: ((seq: number) => Effect.Effect<boolean, BrokerError>) | undefined
       }
     ): Effect.Effect<Outcome, BrokerError> =>
       Effect.gen(function*() {
         const attempt = (expect: number, id: string) =>
           conn.publish(subject, body, { msgId: id, expectLastSubjectSequence: expect, headers: makeHeaders(values) })
-        const again = (seq: number): Effect.Effect<Outcome, BrokerError> =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            settled.has(subject, seq, now)
-              // the message id makes concurrent publishes over one sequence a duplicate in a cluster
-              ? tryJs(() => attempt(seq, `${subject}@${seq}`), (e) => e).pipe(
-                Effect.map((ack): Outcome => (ack.duplicate ? { _tag: "Exists", seq: ack.seq } : { _tag: "Published", seq: ack.seq })),
-                Effect.catchAll((cause) => {
-                  const last = wrongLastSequence(cause)
-                  return last === undefined
-                    ? Effect.fail(brokerError(`cannot publish to ${subject}`)(cause))
-                    : Effect.succeed<Outcome>({ _tag: "Exists", seq: last })
-                })
-              )
-              : Effect.succeed<Outcome>({ _tag: "Exists", seq }))
+        /**
+         * The subject holds message `seq` (`conflict`; 0: none any more), or `seq` is a duplicate
+         * of this message still stored on the subject: it stands, unless this broker settled
+         * it, it is a ghost, or (`replace`) a conflicting one is stale; then the message is
+         * published over it, and a ghost or stale one is deleted.
+         */
+        const again = (seq: number, conflict: boolean, depth = 0): Effect.Effect<Outcome, BrokerError> =>
+          Effect.gen(function*() {
+            const replace = conflict && options.stale !== undefined && (seq <= 0 || (yield* options.stale(seq)))
+            if (seq <= 0 && !replace) return { _tag: "Exists", seq }
+            const now = yield* Clock.currentTimeMillis
+            const ours = settled.has(subject, seq, now)
+            const stale = !ours && (replace || (yield* isGhost(stream, seq)))
+            if (!stale && !ours) return { _tag: "Exists", seq }
+            // the message id makes concurrent publishes over one sequence a duplicate in a cluster
+            const over = yield* tryJs(() => attempt(seq, seq <= 0 ? msgId : `${subject}@${seq}`), (e) => e).pipe(Effect.either)
+            if (over._tag === "Right") {
+              if (over.right.duplicate) return { _tag: "Exists", seq: over.right.seq }
+              if (stale && seq > 0) {
+                if (!replace) {
+                  yield* Effect.logWarning(`message ${seq} of ${stream} was acked and is still stored (a server crash?); replaced`)
+                }
+                yield* dropGhost(stream, seq)
+              }
+              return { _tag: "Published", seq: over.right.seq }
+            }
+            const last = wrongLastSequence(over.left)
+            if (last === undefined) return yield* brokerError(`cannot publish to ${subject}`)(over.left)
+            return depth < 3 ? yield* again(last, true, depth + 1) : { _tag: "Exists", seq: last }
+          })
+
+        /** `seq` is a duplicate of this message: it stands unless it is a ghost on this subject */
+        const duplicate = (seq: number) =>
+          Effect.flatMap(
+            tryJs(() => read.last(stream, subject), brokerError(`cannot read ${subject}`)),
+            (last): Effect.Effect<Outcome, BrokerError> =>
+              last !== null && last.seq === seq ? again(seq, false) : Effect.succeed({ _tag: "Exists", seq })
+          )
         let tries = 0
         for (;;) {
           tries++
@@ -322,7 +406,7 @@ export const make = (
           if (result.ok) {
             const ack = result.ack
             if (!ack.duplicate) return { _tag: "Published", seq: ack.seq }
-            if (!options.fresh || tries > 1) return { _tag: "Exists", seq: ack.seq }
+            if (!options.fresh || tries > 1) return yield* duplicate(ack.seq)
             const last = yield* tryJs(() => read.last(stream, subject), brokerError(`cannot read ${subject}`))
             if (last === null) {
               return yield* tryJs(
@@ -334,15 +418,15 @@ export const make = (
                   const seq = wrongLastSequence(cause)
                   return seq === undefined
                     ? Effect.fail(brokerError(`cannot publish to ${subject}`)(cause))
-                    : again(seq)
+                    : again(seq, true)
                 })
               )
             }
-            return yield* again(last.seq)
+            return yield* again(last.seq, true)
           }
           const cause = result.cause
           const seq = wrongLastSequence(cause)
-          if (seq !== undefined) return yield* again(seq)
+          if (seq !== undefined) return yield* again(seq, true)
           if (!isTransient(cause) || tries >= 5) {
             return yield* Effect.fail(
               new BrokerError({ message: `cannot publish to ${subject} (stream ${stream}): ${describe(cause)}`, cause })
@@ -470,12 +554,16 @@ export const make = (
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const ti = encodeToken(h.id)
-        const msgId = `${h.id}~r${h.seq}`
+        // one id per republish: a later delivery of the same message (its ack was lost) that is
+        // released or retried again must not be dropped as a duplicate of this one
+        const msgId = `${h.id}~r${h.seq}.${crypto.randomUUID()}`
         if (delay > 0) {
+          // a delayed copy of the job found there is stale (this delivery is the job's live copy):
+          // a move of it whose ack was lost, or a ghost
           yield* publishNew(n.delayedStream, n.delayedSubject(tq, ti), body, {
             [Header.runAt]: now + delay,
             [Header.attempts]: attempts
-          }, msgId, { fresh: false })
+          }, msgId, { fresh: false, stale: () => Effect.succeed(true) })
         } else {
           const published = yield* tryJs(
             () =>
@@ -733,7 +821,9 @@ export const make = (
               () => Promise.all([read.last(stream, h.subject), read.last(n.delayedStream, n.delayedSubject(tq, ti))]),
               brokerError(`cannot inspect job ${h.id} of ${queue}`)
             ).pipe(Effect.orElseSucceed(() => [null, null] as const))
-            if ((last !== null && last.seq > h.seq) || later !== null) {
+            const newer = (last !== null && last.seq > h.seq) ||
+              (later !== null && !(yield* isGhost(n.delayedStream, later.seq).pipe(Effect.orElseSucceed(() => false))))
+            if (newer) {
               settled.add(h.subject, h.seq, clock.unsafeCurrentTimeMillis())
               yield* confirm(h.msg, "ack").pipe(Effect.ignore)
               return false
@@ -1088,7 +1178,7 @@ export const make = (
 
     // --- the scheduler -----------------------------------------------------------------------
 
-    if (config.scheduler) yield* scheduler(conn, config, ensureQueue, publishNew, confirm)
+    if (config.scheduler) yield* scheduler(conn, config, read, ensureQueue, publishNew, confirm)
 
     return { enqueue, consumer, pending, deadLetters, remove }
   })
@@ -1101,6 +1191,7 @@ export const make = (
 const scheduler = (
   conn: Connection,
   config: BrokerConfig,
+  read: Reader,
   ensureQueue: (queue: string) => Effect.Effect<string, BrokerError>,
   publishNew: (
     stream: string,
@@ -1108,7 +1199,11 @@ const scheduler = (
     body: Uint8Array,
     values: Record<string, string | number | undefined>,
     msgId: string,
-    options: { readonly fresh: boolean; readonly jobId?: string | undefined }
+    options: {
+      readonly fresh: boolean
+      readonly jobId?: string | undefined
+      readonly stale?: ((seq: number) => Effect.Effect<boolean, BrokerError>) | undefined
+    }
   ) => Effect.Effect<Outcome, BrokerError>,
   confirm: (msg: JsMsg, kind: "ack" | "term") => Effect.Effect<void, BrokerError>
 ) =>
@@ -1136,10 +1231,20 @@ const scheduler = (
         const tq = yield* ensureQueue(queue)
         const ti = encodeToken(id)
         const attempts = numberHeader(msg.headers, Header.attempts)
-        yield* publishNew(n.queueStream(tq), n.queueSubject(tq, ti), msg.data, {
+        const stream = n.queueStream(tq)
+        const subject = n.queueSubject(tq, ti)
+        // a ready copy from fewer deliveries than this one is stale: this copy was made after it
+        // had run (after a crash such a copy can stay stored, acked, and never come again)
+        const stale = (seq: number) =>
+          tryJs(() => read.last(stream, subject), brokerError(`cannot read ${subject}`)).pipe(
+            Effect.map((last) =>
+              last !== null && last.seq === seq && (numberHeader(last.header, Header.attempts) ?? 0) < (attempts ?? 0)
+            )
+          )
+        yield* publishNew(stream, subject, msg.data, {
           [Header.at]: runAt,
           [Header.attempts]: attempts
-        }, `${id}~d${msg.seq}`, { fresh: false })
+        }, `${id}~d${msg.seq}`, { fresh: false, stale })
         yield* confirm(msg, "ack")
       }).pipe(
         Effect.catchAllCause((cause) =>
