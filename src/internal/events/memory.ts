@@ -11,7 +11,8 @@ import * as Hub from "./hub.js"
 export const make = (): Events["Type"] => {
   const hub = Hub.make()
   return {
-    publish: (events) => hub.size() === 0 ? Effect.void : Effect.sync(() => hub.dispatch(events)),
+    // decided when it runs, not when it is built: dispatch returns at once when nobody listens
+    publish: (events) => Effect.sync(() => hub.dispatch(events)),
     subscribe: hub.add
   }
 }

@@ -225,6 +225,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
             self.held.clear()
             wake(q)
             for (const d of slotWaiters) Deferred.unsafeDone(d, Exit.void)
+            slotWaiters = []
           })
         )
       )
@@ -282,6 +283,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
             settle((now) => {
               if (nackOptions?.body !== undefined) entry.body = nackOptions.body
               const delay = nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
+              // out of this consumer's hands before wake(q) can hand the entry out again, maybe to it
               self.held.delete(entry)
               if (delay > 0) makeDelayed(q, entry, now + delay)
               else makeReady(q, entry, now)

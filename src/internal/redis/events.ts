@@ -20,7 +20,7 @@ import type { Events, JobEvent } from "../../JobEvent.js"
 import { decodeBatch, encodeBatch } from "../events/codec.js"
 import * as Hub from "../events/hub.js"
 import type { Connection } from "./connection.js"
-import { describe } from "./errors.js"
+import { describe, safeCause } from "./errors.js"
 
 /** the channel of a prefix's events */
 export const channel = (prefix: string): string => `${prefix}:events`
@@ -74,7 +74,7 @@ export const make = (conn: Connection, prefix: string): Effect.Effect<Events["Ty
         yield* Effect.tryPromise(() => client.subscribe(name))
       }).pipe(
         Effect.mapError((error) =>
-          new BrokerError({ message: `cannot subscribe to the events on Redis: ${describe(error)}`, cause: error })
+          new BrokerError({ message: `cannot subscribe to the events on Redis: ${describe(error)}`, cause: safeCause(error) })
         )
       ),
       idleTimeToLive: "30 seconds"

@@ -41,7 +41,7 @@ export const make = (
       } catch {
         json = undefined
       }
-      if (json === undefined || json.length > maxBytes) {
+      if (json === undefined || Buffer.byteLength(json, "utf8") > maxBytes) {
         return Effect.logWarning(`progress ignored: not a JSON value of at most ${maxBytes} bytes`)
       }
       current = withMeta(processing, { progress: JSON.parse(json) as unknown })
