@@ -87,6 +87,10 @@ export const make = (options: ResultsOptions): Results["Type"] => {
       if (!newRun) return false
       unindex(r.id)
       spaces.result.delete(r.id)
+    } else if (current !== undefined && newRun) {
+      // an enqueue's record over a job that has not finished (sent twice, or arriving late):
+      // not a new run, and the attempts recorded stay the fence
+      return false
     }
     if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
     const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
