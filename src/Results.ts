@@ -88,8 +88,11 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
   readonly getResults: (
     ids: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<Option.Option<Uint8Array>>, ResultsError>
-  /** saves a job's result */
-  readonly setResult: (id: string, result: Uint8Array) => Effect.Effect<void, ResultsError>
+  /**
+   * Saves a job's result. With `attempt` (a worker's save, `JobCtx.save`), fenced as records
+   * are: refused when a newer attempt has recorded. Gives whether it was saved.
+   */
+  readonly setResult: (id: string, result: Uint8Array, attempt?: number) => Effect.Effect<boolean, ResultsError>
   /**
    * Records job states, in order. A `successful` or `failed` record also adds the job to that
    * index. Refused: a record of a job whose state is final, unless it is `queued` without an

@@ -186,6 +186,27 @@ export const run = (name: string, options: Options): void => {
           assert.strictEqual(yield* job(b), `${b}:retrying#3`)
           assert.deepStrictEqual(yield* results.record([byAttempt(2, b, "processing", 6)]), [false])
         }))
+
+      scenario("a save of an attempt older than one that recorded is refused", (results, id) =>
+        Effect.gen(function*() {
+          const [a, b] = [id("a"), id("b")]
+          const result = (x: string) => Effect.map(results.getResult(x), (r) => Option.getOrNull(Option.map(r, text)))
+          yield* results.record([rec(a, "queued", 1), byAttempt(1, a, "processing", 2)])
+          assert.isTrue(yield* results.setResult(a, bytes("first"), 1))
+          assert.strictEqual(yield* result(a), "first")
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "processing", 3)]), [true])
+          // attempt 1's lease ran out and attempt 2 runs: attempt 1 saves nothing
+          assert.isFalse(yield* results.setResult(a, bytes("stale"), 1))
+          assert.strictEqual(yield* result(a), "first")
+          assert.isTrue(yield* results.setResult(a, bytes("second"), 2))
+          assert.strictEqual(yield* result(a), "second")
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "successful", 4)]), [true])
+          assert.isFalse(yield* results.setResult(a, bytes("late"), 1))
+          assert.strictEqual(yield* result(a), "second")
+          // a save that is not a worker's is not fenced
+          assert.isTrue(yield* results.setResult(b, bytes("any")))
+          assert.strictEqual(yield* result(b), "any")
+        }))
     }
 
     scenario("saves results with a record or on their own", (results, id) =>

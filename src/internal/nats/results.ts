@@ -342,6 +342,28 @@ export const make = (
         return Option.fromNullable(withRecord)
       })
 
+    /**
+     * A worker's save (with `attempt`) is fenced as its records are: refused when the lease of
+     * the fiber's delivery of this job ran out, or when a newer attempt has recorded. (The check
+     * and the write are two steps: a newer attempt's first record between them is not seen.)
+     */
+    const setResult = (id: string, result: Uint8Array, attempt?: number) =>
+      Effect.gen(function*() {
+        const ti = yield* token(id)
+        if (attempt !== undefined) {
+          const [lease, now] = yield* Effect.zip(FiberRef.get(currentLease), Clock.currentTimeMillis)
+          const own = lease !== undefined && lease.id === id ? lease : undefined
+          if (own !== undefined && !own.holds(now)) return false
+          const stored = yield* readState(id)
+          if (stored?.state !== undefined && stored.state.attempt > attempt) {
+            own?.lose()
+            return false
+          }
+        }
+        yield* put(resultKey(ti), result)
+        return true
+      })
+
     /** an index is the set of its keys' subjects: one stream-info request lists them (paged by the client) */
     const list = (index: Index, page?: Page) =>
       Effect.gen(function*() {
@@ -396,7 +418,7 @@ export const make = (
       getJobs: (ids) => Effect.forEach(ids, getJob, { concurrency: "unbounded" }),
       getResult,
       getResults: (ids) => Effect.forEach(ids, getResult, { concurrency: "unbounded" }),
-      setResult: (id, result) => Effect.asVoid(Effect.flatMap(token(id), (ti) => put(resultKey(ti), result))),
+      setResult,
       record,
       deleteJob,
       list,
