@@ -1191,6 +1191,86 @@ return 0
 }
 
 /** @internal */
+export const restore = {
+  keys: 3,
+  lua: `--[[
+  restore: puts back the message of a job a worker held when Redis lost its data (the message
+  hash is gone from the queue altogether), keeping its attempt count, so that it is delivered
+  again instead of being left in a state nothing moves on. A message in the queue (waiting,
+  delayed or leased) is left alone.
+
+  KEYS[1]   ready     list of ready ids, oldest first
+  KEYS[2]   delayed   sorted set: id -> due time
+  KEYS[3]   signal    wake-up tokens of idle consumers
+
+  ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   now         ms
+  ARGV[3]   signalCap   wake-up tokens kept at most
+  ARGV[4]   id
+  ARGV[5]   body
+  ARGV[6]   attempt     the attempt of the delivery that held it (the next lease is newer)
+  ARGV[7]   delay       ms
+
+  Returns 1 (put back) or 0 (the message is in the queue).
+]]
+--[[
+  Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
+  one look at the queue.
+
+  signal(readyKey, signalKey, cap): tops the signal list up to min(ready length, cap) tokens,
+  or clears it when nothing is ready.
+]]
+local function signal(readyKey, signalKey, cap)
+  local readyCount = redis.call('LLEN', readyKey)
+  if readyCount == 0 then
+    redis.call('DEL', signalKey)
+    return
+  end
+  local missing = math.min(readyCount, cap) - redis.call('LLEN', signalKey)
+  if missing > 0 then
+    local tokens = {}
+    for i = 1, missing do tokens[i] = '1' end
+    redis.call('LPUSH', signalKey, unpack(tokens))
+  end
+end
+--[[
+  nudge(signalKey): wakes one idle consumer, if none is woken already, so that it reads the
+  queue's earliest due time again: a delayed message was added that may be due before the one
+  it waits for.
+]]
+local function nudge(signalKey)
+  if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
+end
+
+local readyKey = KEYS[1]
+local delayedKey = KEYS[2]
+local signalKey = KEYS[3]
+
+local jobPrefix = ARGV[1]
+local nowArg = ARGV[2]
+local signalCap = tonumber(ARGV[3])
+local id = ARGV[4]
+local body = ARGV[5]
+local attempt = ARGV[6]
+local delay = tonumber(ARGV[7])
+
+local messageKey = jobPrefix .. id
+if redis.call('EXISTS', messageKey) == 1 then return 0 end
+local now = tonumber(nowArg)
+if delay > 0 then
+  redis.call('HSET', messageKey, 'body', body, 'attempt', attempt, 'due', now + delay)
+  redis.call('ZADD', delayedKey, now + delay, id)
+  nudge(signalKey)
+else
+  redis.call('HSET', messageKey, 'body', body, 'attempt', attempt, 'due', nowArg)
+  redis.call('RPUSH', readyKey, id)
+  signal(readyKey, signalKey, signalCap)
+end
+return 1
+`
+}
+
+/** @internal */
 export const setResult = {
   keys: 1,
   lua: `--[[
