@@ -4,7 +4,7 @@
  * JetStream on a file store. Each can be killed, restarted on its storage, paused and resumed.
  */
 import { execFileSync } from "node:child_process"
-import { readdirSync, rmSync } from "node:fs"
+import { cpSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, type Layer, type Scope } from "effect"
 import type { Broker, Results } from "../src/index.js"
@@ -32,6 +32,11 @@ export interface Backend {
   readonly layer: (port: number, prefix: string) => Layer.Layer<Broker.Broker | Results.Results, unknown>
   /** the process's log so far, for diagnostics */
   readonly log: () => string
+  /**
+   * keeps what explains a failed run in `dir` (NATS: `/jsz` with streams and consumers, and a
+   * copy of the store directory, which the server's scope deletes); gives what it wrote
+   */
+  readonly keep: (dir: string) => Promise<ReadonlyArray<string>>
 }
 
 const version = (binary: string) => {
@@ -62,7 +67,8 @@ export const redis = (visibilityMs: number): Effect.Effect<Backend, unknown, Sco
       wipe: Effect.sync(() => wipeDir(server.dir, (name) => name === "redis.log")),
       layer: (port, prefix) =>
         Redis.layer({ host: "127.0.0.1", port, prefix, visibilityTimeout: visibilityMs, clientName: "chaos-runner" }),
-      log: () => ""
+      log: () => "",
+      keep: async () => []
     } satisfies Backend
   })
 
@@ -92,7 +98,26 @@ export const nats = (visibilityMs: number): Effect.Effect<Backend, unknown, Scop
           name: "chaos-runner",
           reconnectWait: "250 millis"
         }),
-      log: server.log
+      log: server.log,
+      keep: async (dir) => {
+        const jsz = join(dir, "jsz.json")
+        const store = join(dir, "nats-store")
+        const written: Array<string> = []
+        try {
+          const reply = await fetch(`http://127.0.0.1:${server.monitorPort}/jsz?streams=true&consumers=true&config=true`)
+          writeFileSync(jsz, await reply.text())
+          written.push(jsz)
+        } catch (e) {
+          writeFileSync(jsz, `cannot read /jsz: ${String(e)}`)
+        }
+        try {
+          cpSync(server.storeDir, store, { recursive: true })
+          written.push(store)
+        } catch {
+          // the store may be gone (wiped) or changing under the copy
+        }
+        return written
+      }
     } satisfies Backend
   })
 

@@ -181,7 +181,8 @@ export const redisNoPersist: Fault = {
   description: "Redis killed and restarted with its data files deleted (a restart without persistence)",
   backends: ["redis"],
   apply: (ctx) => restartServer(ctx, 500, true),
-  // the jobs a worker still held come back as `processing` with nothing left to redeliver them
+  // waiting jobs are gone (logged); those the workers held are recorded or put back when they
+  // settle, so a job still not terminal after the drain is reported
   settings: { drainTimeoutMs: 15_000 },
   expectLoss: { logged: /lost (its|the) data/ }
 }

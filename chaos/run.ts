@@ -18,7 +18,7 @@
  * Exit code 1 when a check failed.
  */
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -70,7 +70,7 @@ export const runSuite = (options: SuiteOptions) => {
         for (const fault of options.faults) {
           if (fault.backends !== undefined && !fault.backends.includes(name)) continue
           const random = seeded(options.seed * 1000 + k++)
-          const row = yield* runFault(env, fault, options.settings, random).pipe(
+          let row = yield* runFault(env, fault, options.settings, random).pipe(
             Effect.catchAllCause((cause) =>
               Effect.succeed<Row>({
                 fault: fault.name,
@@ -82,6 +82,13 @@ export const runSuite = (options: SuiteOptions) => {
               })
             )
           )
+          if (!row.ok) {
+            // kept before the next fault changes the server (and before its scope deletes the store)
+            const dir = join(options.settings.dir, `${name}-${fault.name}-server`)
+            mkdirSync(dir, { recursive: true })
+            const kept = yield* Effect.promise(() => backend.keep(dir))
+            if (kept.length > 0) row = { ...row, notes: [...row.notes, `server state kept in ${dir}`] }
+          }
           rows.push(row)
           options.progress?.(`${table([row]).split("\n")[2]}${row.notes.length > 0 ? `  ${row.notes.join("; ")}` : ""}`)
           // the proxy is shared by the runs of a backend: leave it clean

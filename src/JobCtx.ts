@@ -33,7 +33,11 @@ export class JobCtx extends Context.Tag("tasqueue/JobCtx")<JobCtx, {
   readonly prevJobResult: Option.Option<Uint8Array>
   /** the results of a group that preceded this job in a chain, in the group's order */
   readonly prevJobResults: ReadonlyArray<Uint8Array>
-  /** saves bytes (or text, as UTF-8) as the job's result; a typed return value replaces it */
+  /**
+   * saves bytes (or text, as UTF-8) as the job's result; a typed return value replaces it. Fenced
+   * as records are: once a newer attempt of the job has recorded (this attempt's lease is lost),
+   * it fails with a `ResultsError` caused by `LeaseLost` and saves nothing
+   */
   readonly save: (result: Uint8Array | string) => Effect.Effect<void, ResultsError>
   /**
    * Reports progress: a number or a small JSON value (at most 1 KiB), visible as

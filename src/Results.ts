@@ -6,8 +6,8 @@
  *
  * - A job's first final record wins. Once a job is `successful`, `failed` or `cancelled`, later
  *   records of it are refused until it is enqueued again (a `queued` record without an attempt
- *   starts a new run), so a worker whose lease was lost cannot overwrite the outcome another
- *   worker recorded.
+ *   starts a new run; over a job that has not finished, such a record is refused), so a worker
+ *   whose lease was lost cannot overwrite the outcome another worker recorded.
  * - Records are fenced by attempt. A worker's record carries the attempt of its delivery; once
  *   an attempt has recorded anything (`processing` included), records of older attempts are
  *   refused, so a worker whose lease ran out cannot record over a newer attempt, even where the
@@ -88,13 +88,18 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
   readonly getResults: (
     ids: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<Option.Option<Uint8Array>>, ResultsError>
-  /** saves a job's result */
-  readonly setResult: (id: string, result: Uint8Array) => Effect.Effect<void, ResultsError>
+  /**
+   * Saves a job's result. With `attempt` (a worker's save, `JobCtx.save`), fenced as records
+   * are: refused when a newer attempt has recorded. Gives whether it was saved.
+   */
+  readonly setResult: (id: string, result: Uint8Array, attempt?: number) => Effect.Effect<boolean, ResultsError>
   /**
    * Records job states, in order. A `successful` or `failed` record also adds the job to that
    * index. Refused: a record of a job whose state is final, unless it is `queued` without an
    * attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-   * afresh); a record whose attempt is older than the newest attempt recorded in this run. Gives,
+   * afresh); a `queued` record without an attempt over a state that is not final (an enqueue sent
+   * twice or arriving late: the job's run and its fence stand); a record whose attempt is older
+   * than the newest attempt recorded in this run. Gives,
    * for each record, whether it was applied.
    */
   readonly record: (records: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<boolean>, ResultsError>

@@ -162,6 +162,51 @@ export const run = (name: string, options: Options): void => {
           assert.deepStrictEqual(yield* results.record([byAttempt(1, c, "processing", 5), byAttempt(1, c, "successful", 6)]), [true, true])
           assert.strictEqual(yield* job(c), `${c}:successful#1`)
         }))
+
+      scenario("an enqueue's record arriving late over a running job is refused and keeps the fence", (results, id) =>
+        Effect.gen(function*() {
+          const [a, b] = [id("a"), id("b")]
+          const job = (x: string) => Effect.map(results.getJob(x), (m) => Option.getOrNull(Option.map(m, text)))
+          yield* results.record([rec(a, "queued", 1)])
+          assert.deepStrictEqual(yield* results.record([byAttempt(1, a, "processing", 2)]), [true])
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "processing", 3)]), [true])
+          // the producer's retried (or delayed) `queued` record: not a new run, the job is running
+          assert.deepStrictEqual(yield* results.record([rec(a, "queued", 4)]), [false])
+          assert.strictEqual(yield* job(a), `${a}:processing#2`)
+          // the fence still stands: attempt 1 (whose lease ran out) cannot record
+          assert.deepStrictEqual(yield* results.record([byAttempt(1, a, "successful", 5, "stale")]), [false])
+          assert.isTrue(Option.isNone(yield* results.getResult(a)))
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "successful", 6, "fresh")]), [true])
+          assert.strictEqual(Option.map(yield* results.getResult(a), text).pipe(Option.getOrNull), "fresh")
+          // over a retrying job as well, and over a job merely queued (an enqueue sent twice)
+          yield* results.record([rec(b, "queued", 1)])
+          assert.deepStrictEqual(yield* results.record([rec(b, "queued", 2)]), [false])
+          assert.deepStrictEqual(yield* results.record([byAttempt(3, b, "processing", 3), byAttempt(3, b, "retrying", 4)]), [true, true])
+          assert.deepStrictEqual(yield* results.record([rec(b, "queued", 5)]), [false])
+          assert.strictEqual(yield* job(b), `${b}:retrying#3`)
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, b, "processing", 6)]), [false])
+        }))
+
+      scenario("a save of an attempt older than one that recorded is refused", (results, id) =>
+        Effect.gen(function*() {
+          const [a, b] = [id("a"), id("b")]
+          const result = (x: string) => Effect.map(results.getResult(x), (r) => Option.getOrNull(Option.map(r, text)))
+          yield* results.record([rec(a, "queued", 1), byAttempt(1, a, "processing", 2)])
+          assert.isTrue(yield* results.setResult(a, bytes("first"), 1))
+          assert.strictEqual(yield* result(a), "first")
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "processing", 3)]), [true])
+          // attempt 1's lease ran out and attempt 2 runs: attempt 1 saves nothing
+          assert.isFalse(yield* results.setResult(a, bytes("stale"), 1))
+          assert.strictEqual(yield* result(a), "first")
+          assert.isTrue(yield* results.setResult(a, bytes("second"), 2))
+          assert.strictEqual(yield* result(a), "second")
+          assert.deepStrictEqual(yield* results.record([byAttempt(2, a, "successful", 4)]), [true])
+          assert.isFalse(yield* results.setResult(a, bytes("late"), 1))
+          assert.strictEqual(yield* result(a), "second")
+          // a save that is not a worker's is not fenced
+          assert.isTrue(yield* results.setResult(b, bytes("any")))
+          assert.strictEqual(yield* result(b), "any")
+        }))
     }
 
     scenario("saves results with a record or on their own", (results, id) =>

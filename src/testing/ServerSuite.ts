@@ -249,6 +249,8 @@ export const run = (name: string, options: Options): void => {
           yield* Ref.update(probe.runs, (r) => [...r, run])
           const deferred = probe.gates.get(run)
           if (deferred !== undefined) yield* Deferred.await(deferred)
+          // saved as the result (the returned one replaces it): an attempt whose lease is lost saves nothing
+          yield* ctx.save(JSON.stringify({ text: `${run} saved` }))
           if (failsFirst === true && ctx.attempt === 1) return yield* Effect.fail(new Error(`planned failure of ${run}`))
           return { text: run }
         }), {

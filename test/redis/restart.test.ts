@@ -4,7 +4,7 @@
  * loudly that Redis lost its data.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Layer, Schedule } from "effect"
 import { JobCtx } from "../../src/JobCtx.js"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -82,5 +82,58 @@ describe("Redis restarts", () => {
         const again = yield* server.enqueue(yield* Job.make(Slow, { n: 2 }, { queue: "amnesia" }))
         assert.strictEqual((yield* server.awaitJob(again)).meta.status, "successful")
       }).pipe(Effect.provide(Layer.provideMerge(Server.layer, backend)), Effect.provide(logs.layer))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("without persistence: jobs running when Redis lost its data are recorded or run again, none stays processing", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make()
+      const logs = captureLogs()
+      const queue = "held"
+      const gate = yield* Deferred.make<void>()
+      const runs = new Map<number, number>()
+      // two processes' worth of layers: each sees the loss, whichever re-creates the marker first
+      const backend = (name: string) =>
+        Redis.layer({ port: redis.port, prefix: "held", visibilityTimeout: "900 millis", clientName: name })
+      const worker = (n: number) =>
+        Effect.gen(function*() {
+          const attempt = (yield* JobCtx).attempt
+          runs.set(n, (runs.get(n) ?? 0) + 1)
+          if (attempt === 1) yield* Deferred.await(gate)
+          // n = 0 fails its first attempt: its retry is what the loss must not strand
+          if (n === 0 && runs.get(0) === 1) return yield* Effect.fail(new Error("planned"))
+          return { n, pid: process.pid }
+        })
+      const serve = (name: string) =>
+        Effect.gen(function*() {
+          const context = yield* Layer.build(Layer.provideMerge(Server.layer, backend(name)))
+          const server = Context.get(context, Server.Server)
+          yield* server.register(Slow, ({ n }) => worker(n), {
+            queue,
+            concurrency: 3,
+            retrySchedule: Schedule.spaced("200 millis")
+          })
+          yield* Effect.forkScoped(server.start)
+          return server
+        })
+      yield* Effect.gen(function*() {
+        const a = yield* serve("a")
+        yield* serve("b")
+        const ids = yield* a.enqueueMany(
+          yield* Effect.forEach([0, 1, 2, 3, 4, 5], (n) => Job.make(Slow, { n }, { queue, maxRetries: 2 }))
+        )
+        yield* waitUntil("every job runs", () => runs.size === 6)
+
+        yield* redis.kill("SIGKILL")
+        yield* redis.start
+        yield* waitUntil("both layers report the loss of the queue", () =>
+          logs.lines.filter((l) => l.startsWith("ERROR") && l.includes("Redis lost the data of queue held")).length >= 2)
+        yield* Deferred.succeed(gate, undefined)
+
+        // the outcomes are recorded without the leases; the retry is put back and runs again
+        const finished = yield* Effect.forEach(ids, (id) => a.awaitJob(id), { concurrency: "unbounded" })
+        assert.deepStrictEqual(finished.map((m) => m.meta.status), ids.map(() => "successful"))
+        assert.strictEqual(runs.get(0), 2)
+        assert.isTrue(logs.lines.some((l) => l.includes("its message was lost with Redis's data")), logs.lines.join("\n"))
+      }).pipe(Effect.provide(logs.layer))
     }).pipe(Effect.scoped), 30_000)
 })

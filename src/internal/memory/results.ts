@@ -87,6 +87,10 @@ export const make = (options: ResultsOptions): Results["Type"] => {
       if (!newRun) return false
       unindex(r.id)
       spaces.result.delete(r.id)
+    } else if (current !== undefined && newRun) {
+      // an enqueue's record over a job that has not finished (sent twice, or arriving late):
+      // not a new run, and the attempts recorded stay the fence
+      return false
     }
     if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
     const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
@@ -115,7 +119,13 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), (s) => s.message))),
     getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
     getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
-    setResult: (id, result) => at((now) => put("result", id, result, now)),
+    setResult: (id, result, attempt) =>
+      at((now) => {
+        const current = Option.getOrUndefined(read<JobState>("job", id, now))
+        if (attempt !== undefined && current?.attempt !== undefined && attempt < current.attempt) return false
+        put("result", id, result, now)
+        return true
+      }),
     record,
     // a delivery of a Memory broker: checked, recorded and acknowledged at once; of another
     // broker: recorded, then acknowledged

@@ -5,7 +5,8 @@
  * - `j.<id>`: the job's state frame (status, time, encoded `JobMessage`, and the result saved
  *   with the record). Records are compare-and-set writes on the key's revision (`create` for a
  *   new job), so of concurrent final records exactly one is applied, and a final state refuses
- *   every later record but `queued`. A record retries on conflict, reading the state afresh.
+ *   every later record but an enqueue's `queued` (refused over a state that is not final). A
+ *   record retries on conflict, reading the state afresh.
  * - A worker's records are fenced (see leases.ts): refused when the lease of the delivery the
  *   recording fiber took has run out, else stamped with its attempt; a record over the state of
  *   a newer attempt is refused and ends the older delivery's lease.
@@ -231,7 +232,10 @@ export const make = (
 
       // over a known revision no read is needed: a conflict means someone wrote since (unless
       // a newer attempt of this process wrote it: then the state is read and compared)
-      const known = revisions.get(r.id)
+      // only an enqueue (no attempt) starts a new run of a finished job; a worker's release does
+      // not, and over a job not finished an enqueue's record is refused (sent twice, or late)
+      const reopens = r.status === "queued" && attempt === 0
+      const known = reopens ? undefined : revisions.get(r.id)
       if (known !== undefined && known.attempt <= attempt) {
         const revision = await writeNow(key, frame, known.revision)
         if (revision !== undefined) return applied(undefined, revision)
@@ -247,8 +251,7 @@ export const make = (
         const current = e === undefined ? undefined : decodeState(e.value)
         // a worker's record (attempt > 0) over the state of a newer attempt: its lease is lost
         const stale = attempt > 0 && current !== undefined && current.attempt > attempt
-        // only an enqueue (no attempt) starts a new run of a finished job; a worker's release does not
-        const reopens = r.status === "queued" && attempt === 0
+        if (reopens && current !== undefined && !isTerminal(current.status)) return false
         if (stale || (!reopens && current !== undefined && isTerminal(current.status))) {
           if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexNow(ownIndex)
           if (stale && lease !== undefined) {
@@ -339,6 +342,28 @@ export const make = (
         return Option.fromNullable(withRecord)
       })
 
+    /**
+     * A worker's save (with `attempt`) is fenced as its records are: refused when the lease of
+     * the fiber's delivery of this job ran out, or when a newer attempt has recorded. (The check
+     * and the write are two steps: a newer attempt's first record between them is not seen.)
+     */
+    const setResult = (id: string, result: Uint8Array, attempt?: number) =>
+      Effect.gen(function*() {
+        const ti = yield* token(id)
+        if (attempt !== undefined) {
+          const [lease, now] = yield* Effect.zip(FiberRef.get(currentLease), Clock.currentTimeMillis)
+          const own = lease !== undefined && lease.id === id ? lease : undefined
+          if (own !== undefined && !own.holds(now)) return false
+          const stored = yield* readState(id)
+          if (stored?.state !== undefined && stored.state.attempt > attempt) {
+            own?.lose()
+            return false
+          }
+        }
+        yield* put(resultKey(ti), result)
+        return true
+      })
+
     /** an index is the set of its keys' subjects: one stream-info request lists them (paged by the client) */
     const list = (index: Index, page?: Page) =>
       Effect.gen(function*() {
@@ -393,7 +418,7 @@ export const make = (
       getJobs: (ids) => Effect.forEach(ids, getJob, { concurrency: "unbounded" }),
       getResult,
       getResults: (ids) => Effect.forEach(ids, getResult, { concurrency: "unbounded" }),
-      setResult: (id, result) => Effect.asVoid(Effect.flatMap(token(id), (ti) => put(resultKey(ti), result))),
+      setResult,
       record,
       deleteJob,
       list,

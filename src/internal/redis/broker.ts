@@ -22,6 +22,7 @@ import { fromBuffer, toBuffer } from "./connection.js"
 import { describe, safeCause } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import { queueKeys } from "./keys.js"
+import * as Loss from "./loss.js"
 import * as Scripts from "./scripts.js"
 import { waiting } from "../waiting.js"
 import type { Participant, ResultsTarget, Tick } from "./tick.js"
@@ -31,7 +32,12 @@ interface DeliveryOps {
   readonly queue: string
   readonly tick: Tick
   readonly ack: (slot: Slot, attempt: number) => Effect.Effect<void, BrokerError | LeaseLost>
-  readonly nack: (slot: Slot, attempt: number, options: Parameters<Delivery["nack"]>[0]) => Effect.Effect<void, BrokerError | LeaseLost>
+  readonly nack: (
+    slot: Slot,
+    attempt: number,
+    body: Uint8Array,
+    options: Parameters<Delivery["nack"]>[0]
+  ) => Effect.Effect<void, BrokerError | LeaseLost>
   readonly extend: (slot: Slot, attempt: number) => Effect.Effect<void, BrokerError | LeaseLost>
   readonly deadLetter: (slot: Slot, attempt: number, reason: string) => Effect.Effect<void, BrokerError | LeaseLost>
   readonly recordAndAck: (
@@ -65,7 +71,7 @@ export class RedisDelivery implements Delivery {
     return this.ops.ack(this.slot, this.attempt)
   }
   get nack() {
-    return (options?: Parameters<Delivery["nack"]>[0]) => this.ops.nack(this.slot, this.attempt, options)
+    return (options?: Parameters<Delivery["nack"]>[0]) => this.ops.nack(this.slot, this.attempt, this.body, options)
   }
   get extend() {
     return this.ops.extend(this.slot, this.attempt)
@@ -131,6 +137,8 @@ interface Slot {
   done: boolean
   /** handed out by `take` (else waiting in the consumer's buffer) */
   handedOut: boolean
+  /** the losses of data the consumer had seen when it claimed this (see loss.ts) */
+  readonly epoch: number
 }
 
 /**
@@ -194,7 +202,15 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       const blocking: Client = yield* conn.duplicate(`consumer:${queue}`).pipe(
         Effect.mapError((e) => new BrokerError({ message: e.message, cause: e.cause }))
       )
-      yield* call("marking", queue, Scripts.marker, [k.marker], [`${yield* Clock.currentTimeMillis}`])
+      const loss = Loss.watch({
+        queue,
+        keys: k,
+        conn,
+        tick,
+        signalCap,
+        call: (what, script, keys, args) => call(what, queue, script, keys, args)
+      })
+      yield* loss.check("when the consumer opened")
 
       /** deliveries leased to this consumer and not yet settled: what counts against prefetch */
       const held = new Set<Slot>()
@@ -310,21 +326,25 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         queue,
         tick,
         ack: (slot, attempt) => Effect.asVoid(acknowledge(slot, attempt)),
-        nack: (slot, attempt, nackOptions) =>
-          settle(slot, attempt, (now) => {
-            const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))
-            const body = nackOptions?.body
-            return call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal], [
-              k.job,
-              now,
-              signalCap,
-              slot.id,
-              slot.attempt,
-              Math.ceil(delay),
-              body === undefined ? "0" : "1",
-              body === undefined ? "" : toBuffer(body)
-            ])
-          }),
+        nack: (slot, attempt, delivered, nackOptions) => {
+          const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))
+          const body = nackOptions?.body
+          return loss.rescue(
+            slot.epoch,
+            settle(slot, attempt, (now) =>
+              call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal], [
+                k.job,
+                now,
+                signalCap,
+                slot.id,
+                slot.attempt,
+                Math.ceil(delay),
+                body === undefined ? "0" : "1",
+                body === undefined ? "" : toBuffer(body)
+              ])),
+            loss.restore(slot.id, slot.attempt, body ?? delivered, delay)
+          )
+        },
         extend: (slot, attempt) =>
           Effect.suspend(() => {
             if (slot.done) return Effect.fail(lost(queue, slot.id, attempt))
@@ -340,11 +360,15 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           settle(slot, attempt, (now) =>
             call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason])),
         recordAndAck: (slot, attempt, records, target) =>
-          Effect.map(acknowledge(slot, attempt, records, target), (flags) => {
-            const applied = new Array<boolean>(flags.length - 1)
-            for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
-            return applied
-          })
+          loss.rescue(
+            slot.epoch,
+            Effect.map(acknowledge(slot, attempt, records, target), (flags) => {
+              const applied = new Array<boolean>(flags.length - 1)
+              for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
+              return applied
+            }),
+            loss.record(slot.id, records, target)
+          )
       }
 
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
@@ -370,7 +394,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
             attempt: String(attempt),
             freed: false,
             done: false,
-            handedOut: false
+            handedOut: false,
+            epoch: loss.epoch()
           }
           held.add(slot)
           buffer.push({ slot, delivery: new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
@@ -519,12 +544,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           const args: Array<Arg> = [k.job, now, now + vt]
           for (const s of slots) args.push(s.id, s.attempt)
           const reply = (yield* call("renewing leases", queue, Scripts.extend, [k.leases, k.marker], args)) as ReadonlyArray<number>
-          if (reply[0] === 0) {
-            yield* Effect.logError(
-              `Redis lost the data of queue ${queue}: its marker key ${k.marker} is gone. Jobs that were waiting ` +
-                `or running on it may be lost. Make Redis persistent (appendonly yes) and check for evictions.`
-            )
-          }
+          // the marker was missing (and set again): a loss, counted and logged by the check
+          if (reply[0] === 0) yield* loss.check("when renewing leases")
           slots.forEach((slot, i) => {
             if (reply[i + 1] === 0) {
               slot.done = true
@@ -553,15 +574,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       })
       yield* Effect.forkScoped(renewing.pipe(Effect.annotateLogs({ module: "tasqueue/Redis", queue })))
       yield* conn.onReconnect(
-        call("marking", queue, Scripts.marker, [k.marker], ["reconnect"]).pipe(
-          Effect.flatMap((existed) =>
-            existed === 1
-              ? Effect.void
-              : Effect.logError(
-                `Redis lost the data of queue ${queue}: its marker key ${k.marker} was gone after a reconnect. ` +
-                  `Jobs that were waiting or running on it may be lost. Make Redis persistent (appendonly yes).`
-              )
-          ),
+        loss.check("after a reconnect").pipe(
           Effect.catchAll((e) => Effect.logWarning(e.message)),
           Effect.annotateLogs({ module: "tasqueue/Redis", queue })
         )

@@ -150,7 +150,11 @@ export const make = (
       getJobs: field("message"),
       getResult: one("result"),
       getResults: field("result"),
-      setResult: (id, result) => Effect.asVoid(run(`saving the result of ${id}`, Scripts.setResult, [k.job + id], [ttl, toBuffer(result)])),
+      setResult: (id, result, by) =>
+        Effect.map(
+          run(`saving the result of ${id}`, Scripts.setResult, [k.job + id], [ttl, toBuffer(result), by === undefined ? "" : String(by)]),
+          (applied) => applied === 1
+        ),
       record,
       recordAndAck,
       deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [k.successful, k.failed, k.job + id], [id])),

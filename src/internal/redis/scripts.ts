@@ -52,6 +52,8 @@ export const extend = script("tasqueueExtend", Lua.extend)
 export const deadLetter = script("tasqueueDeadLetter", Lua.deadLetter)
 /** puts a closing consumer's unsettled deliveries back */
 export const release = script("tasqueueRelease", Lua.release)
+/** puts back the message of a held job that Redis lost */
+export const restore = script("tasqueueRestore", Lua.restore)
 /** removes a waiting message */
 export const remove = script("tasqueueRemove", Lua.remove)
 /** lists the waiting messages (read-only) */
@@ -80,6 +82,7 @@ export const all: ReadonlyArray<Script> = [
   extend,
   deadLetter,
   release,
+  restore,
   remove,
   pending,
   marker,

@@ -1010,7 +1010,7 @@ export const record = {
   a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
   wins: a record of a job whose status is final is refused unless it is \`queued\` without an
   attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
   A record equal to the stored final one (status, at and message) is reported applied without
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
@@ -1039,6 +1039,9 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     else
       return 0
     end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
   end
   local fields = { 'message', message, 'status', status, 'at', at }
   if attempt ~= '' then
@@ -1188,23 +1191,109 @@ return 0
 }
 
 /** @internal */
+export const restore = {
+  keys: 3,
+  lua: `--[[
+  restore: puts back the message of a job a worker held when Redis lost its data (the message
+  hash is gone from the queue altogether), keeping its attempt count, so that it is delivered
+  again instead of being left in a state nothing moves on. A message in the queue (waiting,
+  delayed or leased) is left alone.
+
+  KEYS[1]   ready     list of ready ids, oldest first
+  KEYS[2]   delayed   sorted set: id -> due time
+  KEYS[3]   signal    wake-up tokens of idle consumers
+
+  ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   now         ms
+  ARGV[3]   signalCap   wake-up tokens kept at most
+  ARGV[4]   id
+  ARGV[5]   body
+  ARGV[6]   attempt     the attempt of the delivery that held it (the next lease is newer)
+  ARGV[7]   delay       ms
+
+  Returns 1 (put back) or 0 (the message is in the queue).
+]]
+--[[
+  Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
+  one look at the queue.
+
+  signal(readyKey, signalKey, cap): tops the signal list up to min(ready length, cap) tokens,
+  or clears it when nothing is ready.
+]]
+local function signal(readyKey, signalKey, cap)
+  local readyCount = redis.call('LLEN', readyKey)
+  if readyCount == 0 then
+    redis.call('DEL', signalKey)
+    return
+  end
+  local missing = math.min(readyCount, cap) - redis.call('LLEN', signalKey)
+  if missing > 0 then
+    local tokens = {}
+    for i = 1, missing do tokens[i] = '1' end
+    redis.call('LPUSH', signalKey, unpack(tokens))
+  end
+end
+--[[
+  nudge(signalKey): wakes one idle consumer, if none is woken already, so that it reads the
+  queue's earliest due time again: a delayed message was added that may be due before the one
+  it waits for.
+]]
+local function nudge(signalKey)
+  if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
+end
+
+local readyKey = KEYS[1]
+local delayedKey = KEYS[2]
+local signalKey = KEYS[3]
+
+local jobPrefix = ARGV[1]
+local nowArg = ARGV[2]
+local signalCap = tonumber(ARGV[3])
+local id = ARGV[4]
+local body = ARGV[5]
+local attempt = ARGV[6]
+local delay = tonumber(ARGV[7])
+
+local messageKey = jobPrefix .. id
+if redis.call('EXISTS', messageKey) == 1 then return 0 end
+local now = tonumber(nowArg)
+if delay > 0 then
+  redis.call('HSET', messageKey, 'body', body, 'attempt', attempt, 'due', now + delay)
+  redis.call('ZADD', delayedKey, now + delay, id)
+  nudge(signalKey)
+else
+  redis.call('HSET', messageKey, 'body', body, 'attempt', attempt, 'due', nowArg)
+  redis.call('RPUSH', readyKey, id)
+  signal(readyKey, signalKey, signalCap)
+end
+return 1
+`
+}
+
+/** @internal */
 export const setResult = {
   keys: 1,
   lua: `--[[
-  setResult: saves a job's result.
+  setResult: saves a job's result; a worker's save is fenced by attempt as records are.
 
   KEYS[1]   job   the job hash of the results store
 
-  ARGV[1]   ttl      ms, 0 for none: the job hash's time to live
-  ARGV[2]   result   bytes
+  ARGV[1]   ttl       ms, 0 for none: the job hash's time to live
+  ARGV[2]   result    bytes
+  ARGV[3]   attempt   the saving delivery's attempt, or '' (not a worker's save)
 
-  Returns 1.
+  Returns 1 (saved) or 0 (refused: a newer attempt has recorded).
 ]]
 local jobKey = KEYS[1]
 
 local ttl = tonumber(ARGV[1])
 local result = ARGV[2]
+local attempt = ARGV[3]
 
+if attempt ~= '' then
+  local newest = redis.call('HGET', jobKey, 'attempt')
+  if newest and tonumber(attempt) < tonumber(newest) then return 0 end
+end
 redis.call('HSET', jobKey, 'result', result)
 if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
 return 1
@@ -1474,7 +1563,7 @@ end
   a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
   wins: a record of a job whose status is final is refused unless it is \`queued\` without an
   attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
   A record equal to the stored final one (status, at and message) is reported applied without
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
@@ -1503,6 +1592,9 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     else
       return 0
     end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
   end
   local fields = { 'message', message, 'status', status, 'at', at }
   if attempt ~= '' then

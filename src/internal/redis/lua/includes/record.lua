@@ -10,7 +10,7 @@
   a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
   wins: a record of a job whose status is final is refused unless it is `queued` without an
   attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
   A record equal to the stored final one (status, at and message) is reported applied without
   change: it is the same record sent again after a reconnect. `ttl` is the hash's time to live
   (ms, 0 for none). `indexes` are the successful and failed index keys; `latest` collects the
@@ -39,6 +39,9 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     else
       return 0
     end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
   end
   local fields = { 'message', message, 'status', status, 'at', at }
   if attempt ~= '' then
