@@ -158,6 +158,68 @@ export interface Activity {
 }
 
 /**
+ * How many messages a queue holds in each state, as its backend counts them without reading
+ * the messages (sizes of lists and sorted sets, consumer and stream counters).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QueueCounts {
+  /** ready to be taken */
+  readonly ready: number
+  /** waiting for their time, retries included */
+  readonly delayed: number
+  /**
+   * of the delayed ones, those put back with a delay after a failed attempt (`nack({ delay })`);
+   * undefined when the backend cannot tell them apart (NATS)
+   */
+  readonly retrying: number | undefined
+  /** leased to consumers: running */
+  readonly leased: number
+  /** dead letters */
+  readonly dead: number
+}
+
+/**
+ * The states `Broker.list` lists: `delayed` holds retries too (each listed as `retrying`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ListState = "ready" | "delayed" | "retrying" | "leased" | "dead"
+
+/**
+ * A message as `Broker.list` gives it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListedMessage {
+  readonly id: string
+  readonly body: Uint8Array
+  readonly state: ListState
+  /**
+   * epoch milliseconds: when a ready message became ready, when a delayed one is due, when a
+   * dead letter died; for a leased message when its lease runs out (undefined while its consumer
+   * renews it)
+   */
+  readonly at: number | undefined
+  /** why a dead letter died */
+  readonly reason?: string | undefined
+}
+
+/**
+ * One page of a state's messages, and how many there are in all.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MessagePage {
+  readonly total: number
+  readonly messages: ReadonlyArray<ListedMessage>
+}
+
+/**
  * The Broker service.
  *
  * @since 0.1.0
@@ -180,6 +242,27 @@ export class Broker extends Context.Tag("tasqueue/Broker")<Broker, {
   readonly deadLetters: (queue: string) => Effect.Effect<ReadonlyArray<DeadLetter>, BrokerError>
   /** removes a waiting (ready or delayed) message; false when it is not waiting */
   readonly remove: (queue: string, id: string) => Effect.Effect<boolean, BrokerError>
+  /** the queues this broker has seen (enqueued to or consumed), in no particular order */
+  readonly queues: Effect.Effect<ReadonlyArray<string>, BrokerError>
+  /** how many messages `queue` holds in each state, without reading them */
+  readonly counts: (queue: string) => Effect.Effect<QueueCounts, BrokerError>
+  /**
+   * A page of the messages of `queue` in `state`: ready in order, delayed and retrying by due
+   * time, leased by lease deadline, dead letters oldest first.
+   */
+  readonly list: (
+    queue: string,
+    state: ListState,
+    page: { readonly offset: number; readonly limit: number }
+  ) => Effect.Effect<MessagePage, BrokerError>
+  /**
+   * Moves dead letters of `queue` (all, or those of `ids`) back to the queue, ready at once, as
+   * new messages (attempts count afresh). Gives the ids moved. An id still in the queue is not
+   * enqueued twice.
+   */
+  readonly requeueDead: (queue: string, ids?: ReadonlyArray<string> | undefined) => Effect.Effect<ReadonlyArray<string>, BrokerError>
+  /** deletes dead letters of `queue` (all, or those of `ids`); gives how many */
+  readonly purgeDead: (queue: string, ids?: ReadonlyArray<string> | undefined) => Effect.Effect<number, BrokerError>
   /**
    * What the broker holds across its queues (optional: the Memory broker has it, for
    * `tasqueue/testing`'s `runUntilIdle`; a distributed broker may leave it out).

@@ -117,6 +117,8 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
   ) => Effect.Effect<ReadonlyArray<boolean>, ResultsError | BrokerError | LeaseLost>
   /** forgets a job: its state, result and index entries */
   readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
+  /** how many jobs an index holds, without listing them */
+  readonly count: (index: Index) => Effect.Effect<number, ResultsError>
   /** job ids in an index, oldest first */
   readonly list: (index: Index, page?: Page) => Effect.Effect<ReadonlyArray<string>, ResultsError>
 

@@ -29,6 +29,7 @@ import type {
   InvalidWorkflow,
   JobNotFound,
   JobTimeout,
+  QueueNotFound,
   ResultNotFound,
   ScheduleNotFound,
   WorkflowExists,
@@ -52,6 +53,7 @@ export {
   InvalidWorkflow,
   JobNotFound,
   JobTimeout,
+  QueueNotFound,
   ResultNotFound,
   ScheduleNotFound,
   UnknownTask,
@@ -180,6 +182,98 @@ export interface ScheduledSeries {
   readonly nextRun: { readonly id: string; readonly at: number } | undefined
 }
 
+/**
+ * Where a job stands, as operators see it: in its queue `waiting` (ready), `delayed` (due later),
+ * `retrying` (due later after a failed attempt), `running` (leased to a worker) or `dead` (a dead
+ * letter); or in the results' indexes, `successful` or `failed`.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export type JobState = "waiting" | "delayed" | "retrying" | "running" | "dead" | "successful" | "failed"
+
+/**
+ * How many jobs a queue holds in each state, from the broker's counters.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export interface QueueDepths {
+  readonly queue: string
+  readonly waiting: number
+  /** every job waiting for its time, retries included */
+  readonly delayed: number
+  /** of the delayed jobs, those waiting to be retried; undefined on NATS, which cannot tell them apart */
+  readonly retrying: number | undefined
+  readonly running: number
+  readonly dead: number
+}
+
+/**
+ * The depths of queues, and the sizes of the successful and failed indexes (all queues).
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export interface JobCounts {
+  readonly queues: ReadonlyArray<QueueDepths>
+  readonly successful: number
+  readonly failed: number
+}
+
+/**
+ * Which page of which queue `listJobs` lists.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export interface ListOptions {
+  /** the queue of the waiting, delayed, retrying, running and dead jobs (`tasqueue:tasks` by default); the indexes span all queues */
+  readonly queue?: string | undefined
+  /** jobs skipped (0 by default) */
+  readonly offset?: number | undefined
+  /** jobs listed at most (50 by default, 1000 at most) */
+  readonly limit?: number | undefined
+}
+
+/**
+ * A job as `listJobs` lists it.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export interface ListedJob {
+  readonly id: string
+  /** undefined for an indexed job whose state is gone */
+  readonly queue: string | undefined
+  /** `retrying` for a retry among the delayed jobs */
+  readonly state: JobState
+  /**
+   * epoch milliseconds: when a waiting job became ready, when a delayed or retrying one is due,
+   * when a running one's lease runs out (undefined while its worker renews it), when a dead one
+   * died, when an indexed one finished
+   */
+  readonly at: number | undefined
+  /** why a dead job died */
+  readonly reason?: string | undefined
+  /** the job's message: its stored state, else the queued bytes decoded; none when neither is readable */
+  readonly message: Option.Option<JobMessage>
+}
+
+/**
+ * A page of jobs in one state, and how many are in that state in all.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export interface JobList {
+  readonly state: JobState
+  readonly queue: string | undefined
+  readonly total: number
+  readonly offset: number
+  readonly jobs: ReadonlyArray<ListedJob>
+}
+
 // ---------------------------------------------------------------------------------------------
 // services
 // ---------------------------------------------------------------------------------------------
@@ -286,6 +380,43 @@ export class Server extends Context.Tag("tasqueue/Server")<Server, {
   readonly getSuccess: (page?: Page) => Effect.Effect<ReadonlyArray<string>, ResultsError>
   /** ids of the failed jobs, oldest first */
   readonly getFailed: (page?: Page) => Effect.Effect<ReadonlyArray<string>, ResultsError>
+  /** the queues the broker knows, sorted */
+  readonly getQueues: Effect.Effect<ReadonlyArray<string>, BrokerError>
+  /**
+   * The depths of every known queue (or of `queue`) by state, and the sizes of the successful
+   * and failed indexes; read from counters, never by listing jobs.
+   */
+  readonly getCounts: (queue?: string) => Effect.Effect<JobCounts, QueueNotFound | BrokerError | ResultsError>
+  /** a page of the jobs in `state` and how many there are */
+  readonly listJobs: (
+    state: JobState,
+    options?: ListOptions
+  ) => Effect.Effect<JobList, QueueNotFound | BrokerError | ResultsError>
+  /**
+   * Runs a `failed` or `cancelled` job again, at once: a new run of the same job under its id,
+   * its payload, retries counted so far and last error kept (so with retries used up it gets one
+   * attempt). The old run's result, index entry and attempt fence are dropped. False when the
+   * job is in another state.
+   */
+  readonly retryJob: (id: string) => Effect.Effect<boolean, JobNotFound | BrokerError | ResultsError | InvalidPayload>
+  /**
+   * Removes a job: out of its queue if it waits, out of its dead letters, and its state and
+   * result forgotten. A running job finishes and records its outcome again.
+   */
+  readonly removeJob: (id: string) => Effect.Effect<void, JobNotFound | BrokerError | ResultsError>
+  /**
+   * Puts dead letters of `queue` (all, or those of `ids`) back as new runs, ready at once; gives
+   * the ids requeued.
+   */
+  readonly requeueDeadLetters: (
+    queue?: string,
+    ids?: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<string>, QueueNotFound | BrokerError | ResultsError>
+  /** deletes dead letters of `queue` (all, or those of `ids`); gives how many */
+  readonly purgeDeadLetters: (
+    queue?: string,
+    ids?: ReadonlyArray<string>
+  ) => Effect.Effect<number, QueueNotFound | BrokerError>
   /**
    * Consumes every queue that has registered tasks, with their summed concurrency, until
    * interrupted. On interruption it stops taking jobs, lets running ones finish within the
@@ -617,3 +748,39 @@ export const cancelWorkflow = (
   id: string
 ): Effect.Effect<boolean, WorkflowNotFound | BrokerError | ResultsError, Server> =>
   Effect.flatMap(Server, (server) => server.cancelWorkflow(id))
+
+// ---------------------------------------------------------------------------------------------
+// management
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The depths of the queues by state; see `Server.getCounts`.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export const getCounts = (queue?: string): Effect.Effect<JobCounts, QueueNotFound | BrokerError | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.getCounts(queue))
+
+/**
+ * A page of the jobs in a state; see `Server.listJobs`.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export const listJobs = (
+  state: JobState,
+  options?: ListOptions
+): Effect.Effect<JobList, QueueNotFound | BrokerError | ResultsError, Server> =>
+  Effect.flatMap(Server, (server) => server.listJobs(state, options))
+
+/**
+ * Runs a failed or cancelled job again; see `Server.retryJob`.
+ *
+ * @since 0.1.0
+ * @category management
+ */
+export const retryJob = (
+  id: string
+): Effect.Effect<boolean, JobNotFound | BrokerError | ResultsError | InvalidPayload, Server> =>
+  Effect.flatMap(Server, (server) => server.retryJob(id))

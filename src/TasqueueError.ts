@@ -64,6 +64,18 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound"
 }) {}
 
 /**
+ * No queue of that name is known to the broker: nothing was ever enqueued to it or consumed
+ * from it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueNotFound extends Schema.TaggedError<QueueNotFound>()("QueueNotFound", {
+  queue: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * The job has saved no result (it has not finished, or saved nothing).
  *
  * @since 0.1.0

@@ -68,6 +68,20 @@ export const run = (name: string, options: Options): void => {
   const mine = (list: ReadonlyArray<string>, ids: ReadonlyArray<string>) => list.filter((x) => ids.includes(x))
 
   describe(name, () => {
+    scenario("counts the indexes without listing them", (results, id) =>
+      Effect.gen(function*() {
+        const [ok, failed] = [yield* results.count("successful"), yield* results.count("failed")]
+        const message = new TextEncoder().encode("{}")
+        yield* results.record([
+          { id: id("c1"), status: "successful", message, at: 1 },
+          { id: id("c2"), status: "successful", message, at: 2 },
+          { id: id("c3"), status: "failed", message, at: 3 }
+        ])
+        assert.deepStrictEqual([yield* results.count("successful"), yield* results.count("failed")], [ok + 2, failed + 1])
+        yield* results.deleteJob(id("c2"))
+        assert.strictEqual(yield* results.count("successful"), ok + 1)
+      }))
+
     scenario("records a job's state and reads it back", (results, id) =>
       Effect.gen(function*() {
         const a = id("a")

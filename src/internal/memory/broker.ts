@@ -9,7 +9,19 @@
  * @internal
  */
 import { Clock, Deferred, Duration, Effect, Exit } from "effect"
-import type { Activity, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type {
+  Activity,
+  Consumer,
+  ConsumerOptions,
+  DeadLetter,
+  Delivery,
+  ListedMessage,
+  ListState,
+  Message,
+  MessagePage,
+  PendingMessage,
+  QueueCounts
+} from "../../Broker.js"
 import type { Broker } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import { Fifo, Heap } from "./heap.js"
@@ -31,6 +43,8 @@ interface Entry {
   attempt: number
   /** leases lost to the visibility timeout */
   expiries: number
+  /** put back with a delay after a failed attempt (while delayed) */
+  retry: boolean
   leaseUntil: number
   owner: ConsumerState | undefined
   /** bumped at each move, so that items of the FIFO and heaps can tell they are stale */
@@ -55,6 +69,8 @@ interface QueueState {
   readonly delayed: Heap<Ref>
   readonly leases: Heap<Ref>
   readonly dead: Array<DeadLetter>
+  /** entries per state, kept as they move, so counting reads no entry */
+  readonly sizes: Record<"ready" | "delayed" | "retrying" | "leased", number>
   waiters: Array<Deferred.Deferred<void>>
 }
 
@@ -93,6 +109,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         delayed: new Heap(),
         leases: new Heap(),
         dead: [],
+        sizes: { ready: 0, delayed: 0, retrying: 0, leased: 0 },
         waiters: []
       }
       queues.set(name, q)
@@ -107,16 +124,30 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
     for (const d of waiters) Deferred.unsafeDone(d, Exit.void)
   }
 
+  /** moves an entry to `state`, keeping the queue's sizes */
+  const move = (q: QueueState, entry: Entry, state: State, retry = false) => {
+    if (entry.state !== "gone") {
+      q.sizes[entry.state]--
+      if (entry.state === "delayed" && entry.retry) q.sizes.retrying--
+    }
+    entry.state = state
+    entry.retry = retry
+    if (state !== "gone") {
+      q.sizes[state]++
+      if (retry) q.sizes.retrying++
+    }
+  }
+
   const makeReady = (q: QueueState, entry: Entry, now: number) => {
-    entry.state = "ready"
+    move(q, entry, "ready")
     entry.runAt = now
     entry.owner = undefined
     entry.gen++
     q.ready.push({ entry, gen: entry.gen })
   }
 
-  const makeDelayed = (q: QueueState, entry: Entry, runAt: number) => {
-    entry.state = "delayed"
+  const makeDelayed = (q: QueueState, entry: Entry, runAt: number, retry = false) => {
+    move(q, entry, "delayed", retry)
     entry.runAt = runAt
     entry.owner = undefined
     entry.gen++
@@ -124,7 +155,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
   }
 
   const drop = (q: QueueState, entry: Entry) => {
-    entry.state = "gone"
+    move(q, entry, "gone")
     entry.gen++
     entry.owner?.held.delete(entry)
     entry.owner = undefined
@@ -179,10 +210,11 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
           const entry: Entry = {
             id: m.id,
             body: m.body,
-            state: "ready",
+            state: "gone",
             runAt: now,
             attempt: 0,
             expiries: 0,
+            retry: false,
             leaseUntil: 0,
             owner: undefined,
             gen: 0
@@ -233,7 +265,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
       const deliver = (entry: Entry, now: number): Delivery => {
         available--
         entry.attempt++
-        entry.state = "leased"
+        move(q, entry, "leased")
         entry.owner = self
         entry.gen++
         self.held.add(entry)
@@ -285,7 +317,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
               const delay = nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
               // out of this consumer's hands before wake(q) can hand the entry out again, maybe to it
               self.held.delete(entry)
-              if (delay > 0) makeDelayed(q, entry, now + delay)
+              if (delay > 0) makeDelayed(q, entry, now + delay, true)
               else makeReady(q, entry, now)
               wake(q)
             }),
@@ -370,13 +402,14 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
     })
 
   /** runs `f` on a queue brought up to the current time (due messages ready, lost leases back) */
-  const current = <A>(queue: string, empty: A, f: (q: QueueState) => A) =>
+  const current = <A>(queue: string, empty: A, f: (q: QueueState, now: number) => A) =>
     Effect.clockWith((clock) =>
       Effect.sync(() => {
         const q = queues.get(queue)
         if (q === undefined) return empty
-        promote(q, clock.unsafeCurrentTimeMillis())
-        return f(q)
+        const now = clock.unsafeCurrentTimeMillis()
+        promote(q, now)
+        return f(q, now)
       })
     )
 
@@ -409,6 +442,90 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
       return true
     })
 
+  const queueNames = Effect.sync(() => [...queues.keys()])
+
+  const counts = (queue: string) =>
+    current(queue, { ready: 0, delayed: 0, retrying: 0, leased: 0, dead: 0 } as QueueCounts, (q) => ({
+      ready: q.sizes.ready,
+      delayed: q.sizes.delayed,
+      retrying: q.sizes.retrying,
+      leased: q.sizes.leased,
+      dead: q.dead.length
+    }))
+
+  const listed = (entry: Entry): ListedMessage => ({
+    id: entry.id,
+    body: entry.body,
+    state: entry.state === "delayed" && entry.retry ? "retrying" : entry.state as ListState,
+    at: entry.state === "leased"
+      ? (Number.isFinite(entry.leaseUntil) ? entry.leaseUntil : undefined)
+      : entry.runAt
+  })
+
+  /** lists by reading the queue's entries: the Memory broker's pages are for tests and tools */
+  const list = (queue: string, state: ListState, page: { readonly offset: number; readonly limit: number }) =>
+    current(queue, { total: 0, messages: [] } as MessagePage, (q): MessagePage => {
+      const slice = <A>(all: ReadonlyArray<A>) => all.slice(page.offset, page.offset + page.limit)
+      if (state === "dead") {
+        return {
+          total: q.dead.length,
+          messages: slice(q.dead).map((d) => ({ id: d.id, body: d.body, state: "dead", at: d.at, reason: d.reason }))
+        }
+      }
+      const all: Array<Entry> = []
+      if (state === "ready") {
+        for (const { entry, gen } of q.ready) if (entry.gen === gen && entry.state === "ready") all.push(entry)
+      } else {
+        for (const entry of q.entries.values()) {
+          if (state === "leased" ? entry.state === "leased" : entry.state === "delayed" && (state === "delayed" || entry.retry)) {
+            all.push(entry)
+          }
+        }
+        all.sort(state === "leased" ? (a, b) => a.leaseUntil - b.leaseUntil : (a, b) => a.runAt - b.runAt)
+      }
+      return { total: all.length, messages: slice(all).map(listed) }
+    })
+
+  /** takes the dead letters of `ids` (all when undefined) out of the dead list */
+  const takeDead = (q: QueueState, ids: ReadonlyArray<string> | undefined): Array<DeadLetter> => {
+    const wanted = ids === undefined ? undefined : new Set(ids)
+    const taken: Array<DeadLetter> = []
+    const kept: Array<DeadLetter> = []
+    for (const d of q.dead) (wanted === undefined || wanted.has(d.id) ? taken : kept).push(d)
+    q.dead.length = 0
+    q.dead.push(...kept)
+    return taken
+  }
+
+  const requeueDead = (queue: string, ids?: ReadonlyArray<string> | undefined) =>
+    current(queue, [] as ReadonlyArray<string>, (q, now) => {
+      const moved: Array<string> = []
+      for (const d of takeDead(q, ids)) {
+        if (!q.entries.has(d.id)) {
+          const entry: Entry = {
+            id: d.id,
+            body: d.body,
+            state: "gone",
+            runAt: now,
+            attempt: 0,
+            expiries: 0,
+            retry: false,
+            leaseUntil: 0,
+            owner: undefined,
+            gen: 0
+          }
+          q.entries.set(d.id, entry)
+          makeReady(q, entry, now)
+        }
+        moved.push(d.id)
+      }
+      wake(q)
+      return moved
+    })
+
+  const purgeDead = (queue: string, ids?: ReadonlyArray<string> | undefined) =>
+    current(queue, 0, (q) => takeDead(q, ids).length)
+
   /** counts every queue's entries (a scan: for tests, not the hot path) */
   const activity = Effect.clockWith((clock) =>
     Effect.sync((): Activity => {
@@ -432,5 +549,17 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
     })
   )
 
-  return { enqueue, consumer, pending, deadLetters, remove, activity }
+  return {
+    enqueue,
+    consumer,
+    pending,
+    deadLetters,
+    remove,
+    queues: queueNames,
+    counts,
+    list,
+    requeueDead,
+    purgeDead,
+    activity
+  }
 }

@@ -143,6 +143,7 @@ export const make = (options: ResultsOptions): Results["Type"] => {
         unindex(id)
       }),
     list,
+    count: (index) => at(() => indexes[index].size),
     get: (key) => at((now) => read<Uint8Array>("kv", key, now)),
     set: (key, value) => at((now) => put("kv", key, value, now)),
     create: (key, value) =>

@@ -44,6 +44,7 @@ import {
   tryJs
 } from "./jetstream.js"
 import { Header, parseSubject } from "./names.js"
+import { management } from "./management.js"
 import { enqueue } from "./publishing.js"
 import type { Revisions } from "./revisions.js"
 import { scheduler } from "./scheduler.js"
@@ -251,6 +252,7 @@ export const make = (
       consumer: (queue, options) => consumer(ctx, queue, options),
       pending,
       deadLetters,
-      remove
+      remove,
+      ...management(ctx, delivered, (queue, messages) => enqueue(ctx, queue, messages))
     }
   })

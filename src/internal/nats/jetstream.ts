@@ -7,7 +7,7 @@
  * @internal
  */
 import type { ConsumerConfig, StoredMsg, StreamConfig } from "@nats-io/jetstream"
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream"
 import { errors } from "@nats-io/transport-node"
 import { Effect, Schedule } from "effect"
 import type { Connection } from "./connection.js"
@@ -173,6 +173,49 @@ export const reader = (conn: Connection, direct: boolean): Reader => {
       }
       return out.sort((a, b) => a.seq - b.seq)
     }
+  }
+}
+
+/**
+ * How many messages of `stream` match `filter`, counted by the server: an ephemeral consumer's
+ * pending count (the server counts from its subject index, no message is read), deleted at
+ * once. 0 when the stream does not exist. Not for a work-queue stream that has an unfiltered
+ * consumer (the server refuses a second, overlapping one): see `countSubjects`.
+ * @internal
+ */
+export const countMessages = async (conn: Connection, stream: string, filter: string): Promise<number> => {
+  let info
+  try {
+    info = await conn.jsm.consumers.add(stream, {
+      filter_subject: filter,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: nanos(10_000),
+      mem_storage: true,
+      num_replicas: 1
+    })
+  } catch (cause) {
+    if (isStreamNotFound(cause)) return 0
+    throw cause
+  }
+  await conn.jsm.consumers.delete(stream, info.name).catch(() => false)
+  return info.num_pending
+}
+
+/**
+ * How many messages of `stream` match `filter`, from the stream's per-subject counts (one
+ * request; the reply names every matching subject). 0 when the stream does not exist.
+ * @internal
+ */
+export const countSubjects = async (conn: Connection, stream: string, filter: string): Promise<number> => {
+  try {
+    const subjects = (await conn.jsm.streams.info(stream, { subjects_filter: filter })).state.subjects ?? {}
+    let total = 0
+    for (const count of Object.values(subjects)) total += count
+    return total
+  } catch (cause) {
+    if (isStreamNotFound(cause)) return 0
+    throw cause
   }
 }
 

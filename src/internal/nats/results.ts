@@ -38,7 +38,7 @@ import type { Connection } from "./connection.js"
 import { NatsError } from "./errors.js"
 import type { JobState } from "./frame.js"
 import { decodeState, encodeState, indexKey, indexPrefix, jobStateKey, resultKey, setKey, valueKey } from "./frame.js"
-import { awaitLeader, describe, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
+import { awaitLeader, countMessages, describe, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
 import { decodeToken, encodeToken, maxTokenLength } from "./names.js"
 import type { Lease } from "./leases.js"
 import { currentLease } from "./leases.js"
@@ -364,6 +364,13 @@ export const make = (
         return true
       })
 
+    /** an index's entries, counted by the server */
+    const count = (index: Index) =>
+      tryJs(
+        () => countMessages(conn, stream, `$KV.${bucket}.${indexPrefix(index)}.>`),
+        resultsError(`cannot count the ${index} jobs`)
+      )
+
     /** an index is the set of its keys' subjects: one stream-info request lists them (paged by the client) */
     const list = (index: Index, page?: Page) =>
       Effect.gen(function*() {
@@ -422,6 +429,7 @@ export const make = (
       record,
       deleteJob,
       list,
+      count,
       get: (key) =>
         Effect.flatMap(token(key), (t) => Effect.map(get(valueKey(t)), (entry) => Option.fromNullable(live(entry)?.value))),
       set: (key, value) => Effect.asVoid(Effect.flatMap(token(key), (t) => put(valueKey(t), value))),

@@ -14,14 +14,26 @@
  */
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Exit, FiberId } from "effect"
-import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type {
+  Broker,
+  Consumer,
+  ConsumerOptions,
+  DeadLetter,
+  Delivery,
+  ListedMessage,
+  ListState,
+  Message,
+  MessagePage,
+  PendingMessage,
+  QueueCounts
+} from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { Arg, Client, Connection, Reply } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { describe, safeCause } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
-import { queueKeys } from "./keys.js"
+import { queueKeys, queuesKey } from "./keys.js"
 import * as Loss from "./loss.js"
 import * as Scripts from "./scripts.js"
 import { waiting } from "../waiting.js"
@@ -172,8 +184,18 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
     })
 
+  /** the queue names this broker has added to the prefix's set of queues */
+  const named = new Set<string>()
+  const allQueues = queuesKey(options.prefix)
+  /** adds `queue` to the prefix's set of queues, once per broker */
+  const name = (queue: string): Effect.Effect<void, BrokerError> =>
+    named.has(queue) ? Effect.void : Effect.tryPromise({
+      try: () => conn.client.sadd(allQueues, queue).then(() => void named.add(queue)),
+      catch: (cause) => new BrokerError({ message: `Redis: naming queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+    })
+
   const enqueue = (queue: string, messages: ReadonlyArray<Message>): Effect.Effect<void, BrokerError> =>
-    messages.length === 0 ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    messages.length === 0 ? Effect.void : Effect.zipRight(name(queue), Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const k = keysOf(queue)
       const batches: Array<Array<Arg>> = []
       for (let i = 0; i < messages.length; i += enqueueChunk) {
@@ -189,7 +211,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         catch: (cause) =>
           new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
       })
-    })
+    }))
 
   const consumer = (queue: string, consumerOptions: ConsumerOptions): Effect.Effect<Consumer, BrokerError, Scope.Scope> =>
     Effect.gen(function*() {
@@ -210,6 +232,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         signalCap,
         call: (what, script, keys, args) => call(what, queue, script, keys, args)
       })
+      yield* name(queue)
       yield* loss.check("when the consumer opened")
 
       /** deliveries leased to this consumer and not yet settled: what counts against prefetch */
@@ -332,7 +355,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           return loss.rescue(
             slot.epoch,
             settle(slot, attempt, (now) =>
-              call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal], [
+              call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal, k.retrying], [
                 k.job,
                 now,
                 signalCap,
@@ -610,8 +633,88 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
 
   const remove = (queue: string, id: string) => {
     const k = keysOf(queue)
-    return Effect.map(call("remove", queue, Scripts.remove, [k.ready, k.delayed], [k.job, id]), (n) => n === 1)
+    return Effect.map(call("remove", queue, Scripts.remove, [k.ready, k.delayed, k.retrying], [k.job, id]), (n) => n === 1)
   }
 
-  return { enqueue, consumer, pending, deadLetters, remove }
+  const queues = Effect.tryPromise({
+    try: () => conn.client.smembers(allQueues),
+    catch: (cause) => new BrokerError({ message: `Redis: listing queues failed: ${describe(cause)}`, cause: safeCause(cause) })
+  })
+
+  const counts = (queue: string) =>
+    Effect.gen(function*() {
+      const k = keysOf(queue)
+      const now = yield* Clock.currentTimeMillis
+      const [ready, delayed, retrying, leased, dead] = (yield* call(
+        "counts",
+        queue,
+        Scripts.counts,
+        [k.ready, k.delayed, k.retrying, k.leases, k.dead],
+        [now]
+      )) as ReadonlyArray<number>
+      return { ready: ready!, delayed: delayed!, retrying: retrying!, leased: leased!, dead: dead! } satisfies QueueCounts
+    })
+
+  const list = (queue: string, state: ListState, page: { readonly offset: number; readonly limit: number }) =>
+    Effect.gen(function*() {
+      if (page.limit < 1) return { total: (yield* counts(queue))[state] ?? 0, messages: [] }
+      const k = keysOf(queue)
+      const now = yield* Clock.currentTimeMillis
+      const reply = (yield* call(
+        "list",
+        queue,
+        Scripts.list,
+        [k.ready, k.delayed, k.retrying, k.leases, k.dead],
+        [k.job, state, page.offset, page.limit, now],
+        true
+      )) as ReadonlyArray<number | Buffer>
+      const total = reply[0] as number
+      const messages: Array<ListedMessage> = []
+      if (state === "dead") {
+        for (let i = 1; i < reply.length; i++) {
+          const d = parseDead(reply[i] as Buffer)
+          messages.push({ id: d.id, body: d.body, state: "dead", at: d.at, reason: d.reason })
+        }
+      } else {
+        for (let i = 1; i + 3 < reply.length; i += 4) {
+          const at = Number((reply[i + 1] as Buffer).toString())
+          messages.push({
+            id: (reply[i] as Buffer).toString(),
+            body: fromBuffer(reply[i + 2] as Buffer),
+            state: reply[i + 3] === 1 ? "retrying" : state,
+            at: state === "leased" && !Number.isFinite(at) ? undefined : at
+          })
+        }
+      }
+      return { total, messages } satisfies MessagePage
+    })
+
+  const dead = (action: "requeue" | "purge") => (queue: string, ids?: ReadonlyArray<string> | undefined) =>
+    Effect.gen(function*() {
+      if (ids !== undefined && ids.length === 0) return []
+      const k = keysOf(queue)
+      const now = yield* Clock.currentTimeMillis
+      const reply = (yield* call(
+        action,
+        queue,
+        Scripts.dead,
+        [k.ready, k.dead, k.signal],
+        [k.job, now, signalCap, action, ids === undefined ? "1" : "0", ...(ids ?? [])],
+        true
+      )) as ReadonlyArray<Buffer>
+      return reply.map((id) => id.toString())
+    })
+
+  return {
+    enqueue,
+    consumer,
+    pending,
+    deadLetters,
+    remove,
+    queues,
+    counts,
+    list,
+    requeueDead: dead("requeue"),
+    purgeDead: (queue, ids) => Effect.map(dead("purge")(queue, ids), (taken) => taken.length)
+  }
 }

@@ -20,6 +20,8 @@ export interface QueueKeys {
   readonly ready: string
   /** sorted set: id -> due time */
   readonly delayed: string
+  /** sorted set: id -> due time of a retry (`nack` with a delay); entries past their time are stale */
+  readonly retrying: string
   /** sorted set: id -> lease deadline */
   readonly leases: string
   /** list of wake-up tokens that idle consumers block on */
@@ -42,6 +44,7 @@ export const queueKeys = (prefix: string, queue: string): QueueKeys => {
     tag,
     ready: `${tag}:ready`,
     delayed: `${tag}:delayed`,
+    retrying: `${tag}:retrying`,
     leases: `${tag}:leases`,
     signal: `${tag}:signal`,
     dead: `${tag}:dead`,
@@ -49,6 +52,9 @@ export const queueKeys = (prefix: string, queue: string): QueueKeys => {
     job: `${tag}:j:`
   }
 }
+
+/** the set of the queue names a prefix has seen (under the results store's tag) @internal */
+export const queuesKey = (prefix: string): string => `{${escapePrefix(prefix)}}:queues`
 
 /** @internal */
 export interface ResultsKeys {

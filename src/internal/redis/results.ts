@@ -120,6 +120,9 @@ export const make = (
       )
     }
 
+    const count = (index: Index) =>
+      attempt(`counting ${index}`, () => conn.client.zcard(index === "successful" ? k.successful : k.failed))
+
     const withTtl = (key: string, value: Buffer, nx: boolean) =>
       nx
         ? ttl > 0 ? conn.client.set(key, value, "PX", ttl, "NX") : conn.client.set(key, value, "NX")
@@ -159,6 +162,7 @@ export const make = (
       recordAndAck,
       deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [k.successful, k.failed, k.job + id], [id])),
       list,
+      count,
       get: (key) => Effect.map(attempt(`reading ${key}`, () => conn.client.getBuffer(k.kv + key)), bytes),
       set: (key, value) => Effect.asVoid(attempt(`writing ${key}`, () => withTtl(k.kv + key, toBuffer(value), false))),
       create: (key, value) =>

@@ -72,6 +72,12 @@ export const deleteJob = script("tasqueueDeleteJob", Lua.deleteJob)
 export const fields = script("tasqueueFields", Lua.fields)
 /** adds a member to a coordination set */
 export const add = script("tasqueueAdd", Lua.add)
+/** a queue's sizes by state (read-only) */
+export const counts = script("tasqueueCounts", Lua.counts)
+/** a page of a queue's messages in one state (read-only) */
+export const list = script("tasqueueList", Lua.list)
+/** requeues or purges dead letters */
+export const dead = script("tasqueueDead", Lua.dead)
 
 /** @internal */
 export const all: ReadonlyArray<Script> = [
@@ -91,5 +97,8 @@ export const all: ReadonlyArray<Script> = [
   setResult,
   deleteJob,
   fields,
-  add
+  add,
+  counts,
+  list,
+  dead
 ]

@@ -12,6 +12,7 @@ import type * as Server from "../../Server.js"
 import * as EventStream from "../events/stream.js"
 import * as WorkflowEngine from "../workflow/engine.js"
 import * as WorkflowOperations from "../workflow/operations.js"
+import * as Admin from "./admin.js"
 import * as Hooks from "./hooks.js"
 import * as Lifecycle from "./lifecycle.js"
 import * as Producer from "./producer.js"
@@ -44,6 +45,13 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
     const pollSchedule = options.pollSchedule ??
       (events._tag === "Some" ? Waiting.defaultFallbackSchedule : Queries.defaultPollSchedule)
     const queries = Queries.make({ broker, results, events, hooks, pollSchedule, writeState: lifecycle.writeState })
+    const admin = Admin.make({
+      broker,
+      results,
+      hooks,
+      enqueueMessages: producer.enqueueMessages,
+      getJob: queries.getJob
+    })
     const workflows = WorkflowOperations.make({ engine, events, pollSchedule })
     const worker = Worker.make({
       broker,
@@ -62,6 +70,7 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
       enqueueMany: producer.enqueueMany,
       ...queries,
       ...workflows,
+      ...admin,
       events: (filter = {}) => EventStream.stream(events, filter),
       subscribe: (filter = {}) => EventStream.subscribe(events, filter),
       getSchedules: schedules.list,

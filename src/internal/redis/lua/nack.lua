@@ -6,6 +6,7 @@
   KEYS[2]   delayed   sorted set: id -> due time
   KEYS[3]   leases    sorted set: id -> lease deadline
   KEYS[4]   signal    wake-up tokens of idle consumers
+  KEYS[5]   retrying  sorted set: id -> due time of a retry (entries past their time are stale)
 
   ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
   ARGV[2]   now         ms
@@ -26,6 +27,7 @@ local readyKey = KEYS[1]
 local delayedKey = KEYS[2]
 local leasesKey = KEYS[3]
 local signalKey = KEYS[4]
+local retryingKey = KEYS[5]
 
 local jobPrefix = ARGV[1]
 local nowArg = ARGV[2]
@@ -44,9 +46,12 @@ if hasBody then redis.call('HSET', messageKey, 'body', body) end
 if delay > 0 then
   redis.call('HSET', messageKey, 'due', now + delay)
   redis.call('ZADD', delayedKey, now + delay, id)
+  redis.call('ZREMRANGEBYSCORE', retryingKey, '-inf', now)
+  redis.call('ZADD', retryingKey, now + delay, id)
   nudge(signalKey)
 else
   redis.call('HSET', messageKey, 'due', nowArg)
+  redis.call('ZREM', retryingKey, id)
   redis.call('RPUSH', readyKey, id)
   signal(readyKey, signalKey, signalCap)
 end

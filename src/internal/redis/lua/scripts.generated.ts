@@ -540,6 +540,123 @@ return out
 }
 
 /** @internal */
+export const counts = {
+  keys: 5,
+  lua: `--[[
+  counts: how many messages a queue holds in each state, from the sizes of its keys
+  (read-only; no message is read).
+
+  KEYS[1]   ready     list of ready ids
+  KEYS[2]   delayed   sorted set: id -> due time
+  KEYS[3]   retrying  sorted set: id -> due time of a retry (entries past their time are stale)
+  KEYS[4]   leases    sorted set: id -> lease deadline
+  KEYS[5]   dead      list of packed dead letters
+
+  ARGV[1]   now       ms
+
+  Returns { ready, delayed, retrying, leased, dead }.
+]]
+return {
+  redis.call('LLEN', KEYS[1]),
+  redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[1], '+inf'),
+  redis.call('ZCARD', KEYS[4]),
+  redis.call('LLEN', KEYS[5])
+}
+`
+}
+
+/** @internal */
+export const dead = {
+  keys: 3,
+  lua: `--[[
+  dead: requeues or purges dead letters of a queue, all or those of some ids. A requeued dead
+  letter becomes a new message, ready at once (attempts count afresh); one whose id is in the
+  queue again is only taken out of the dead letters.
+
+  KEYS[1]   ready     list of ready ids, oldest first
+  KEYS[2]   dead      list of packed dead letters, oldest first
+  KEYS[3]   signal    wake-up tokens of idle consumers
+
+  ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   now         ms
+  ARGV[3]   signalCap   wake-up tokens kept at most
+  ARGV[4]   action      requeue | purge
+  ARGV[5]   all         "1": every dead letter; "0": those of ARGV[6..]
+  ARGV[6..] ids
+
+  Returns the ids taken out of the dead letters, in their order there.
+]]
+--[[
+  Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
+  one look at the queue.
+
+  signal(readyKey, signalKey, cap): tops the signal list up to min(ready length, cap) tokens,
+  or clears it when nothing is ready.
+]]
+local function signal(readyKey, signalKey, cap)
+  local readyCount = redis.call('LLEN', readyKey)
+  if readyCount == 0 then
+    redis.call('DEL', signalKey)
+    return
+  end
+  local missing = math.min(readyCount, cap) - redis.call('LLEN', signalKey)
+  if missing > 0 then
+    local tokens = {}
+    for i = 1, missing do tokens[i] = '1' end
+    redis.call('LPUSH', signalKey, unpack(tokens))
+  end
+end
+
+local readyKey = KEYS[1]
+local deadKey = KEYS[2]
+local signalKey = KEYS[3]
+
+local jobPrefix = ARGV[1]
+local nowArg = ARGV[2]
+local signalCap = tonumber(ARGV[3])
+local requeue = ARGV[4] == 'requeue'
+local all = ARGV[5] == '1'
+
+local wanted = {}
+for i = 6, #ARGV do wanted[ARGV[i]] = true end
+
+local taken = {}
+local kept = {}
+local ready = {}
+for _, entry in ipairs(redis.call('LRANGE', deadKey, 0, -1)) do
+  -- "<at>:<id length>:<reason length>:" id reason body
+  local a = string.find(entry, ':', 1, true)
+  local b = string.find(entry, ':', a + 1, true)
+  local c = string.find(entry, ':', b + 1, true)
+  local idLength = tonumber(string.sub(entry, a + 1, b - 1))
+  local reasonLength = tonumber(string.sub(entry, b + 1, c - 1))
+  local id = string.sub(entry, c + 1, c + idLength)
+  if all or wanted[id] then
+    taken[#taken + 1] = id
+    if requeue and redis.call('EXISTS', jobPrefix .. id) == 0 then
+      local body = string.sub(entry, c + idLength + reasonLength + 1)
+      redis.call('HSET', jobPrefix .. id, 'body', body, 'due', nowArg)
+      ready[#ready + 1] = id
+    end
+  else
+    kept[#kept + 1] = entry
+  end
+end
+if #taken == 0 then return taken end
+redis.call('DEL', deadKey)
+for i = 1, #kept, 1000 do
+  redis.call('RPUSH', deadKey, unpack(kept, i, math.min(i + 999, #kept)))
+end
+for i = 1, #ready, 1000 do
+  redis.call('RPUSH', readyKey, unpack(ready, i, math.min(i + 999, #ready)))
+end
+if #ready > 0 then signal(readyKey, signalKey, signalCap) end
+return taken
+`
+}
+
+/** @internal */
 export const deadLetter = {
   keys: 2,
   lua: `--[[
@@ -811,6 +928,77 @@ return out
 }
 
 /** @internal */
+export const list = {
+  keys: 5,
+  lua: `--[[
+  list: one page of a queue's messages in one state, and how many are in that state
+  (read-only).
+
+  KEYS[1]   ready     list of ready ids, oldest first
+  KEYS[2]   delayed   sorted set: id -> due time
+  KEYS[3]   retrying  sorted set: id -> due time of a retry (entries past their time are stale)
+  KEYS[4]   leases    sorted set: id -> lease deadline
+  KEYS[5]   dead      list of packed dead letters, oldest first
+
+  ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   state       ready | delayed | retrying | leased | dead
+  ARGV[3]   offset
+  ARGV[4]   limit       at least 1
+  ARGV[5]   now         ms
+
+  Returns { total, ... }: for dead, the packed dead letters; else (id, at, body, retrying)
+  per message, \`retrying\` 1 for a retry among the delayed ones. A message whose hash is gone
+  (settled meanwhile) is left out.
+]]
+local jobPrefix = ARGV[1]
+local state = ARGV[2]
+local first = tonumber(ARGV[3])
+local last = first + tonumber(ARGV[4]) - 1
+local now = ARGV[5]
+
+local out = {}
+local function add(id, at, isRetry)
+  local fields = redis.call('HMGET', jobPrefix .. id, 'body', 'due')
+  if fields[1] then
+    out[#out + 1] = id
+    out[#out + 1] = at or fields[2] or '0'
+    out[#out + 1] = fields[1]
+    out[#out + 1] = isRetry and 1 or 0
+  end
+end
+
+if state == 'dead' then
+  out[1] = redis.call('LLEN', KEYS[5])
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[5], first, last)) do out[#out + 1] = entry end
+  return out
+end
+if state == 'ready' then
+  out[1] = redis.call('LLEN', KEYS[1])
+  for _, id in ipairs(redis.call('LRANGE', KEYS[1], first, last)) do add(id, nil, false) end
+  return out
+end
+if state == 'retrying' then
+  out[1] = redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')
+  local page = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', first, last - first + 1)
+  for i = 1, #page, 2 do add(page[i], page[i + 1], true) end
+  return out
+end
+local key = state == 'delayed' and KEYS[2] or KEYS[4]
+out[1] = redis.call('ZCARD', key)
+local page = redis.call('ZRANGE', key, first, last, 'WITHSCORES')
+for i = 1, #page, 2 do
+  local isRetry = false
+  if state == 'delayed' then
+    local due = redis.call('ZSCORE', KEYS[3], page[i])
+    isRetry = due ~= false and tonumber(due) > tonumber(now)
+  end
+  add(page[i], page[i + 1], isRetry)
+end
+return out
+`
+}
+
+/** @internal */
 export const marker = {
   keys: 1,
   lua: `--[[
@@ -833,7 +1021,7 @@ return 1
 
 /** @internal */
 export const nack = {
-  keys: 4,
+  keys: 5,
   lua: `--[[
   nack: puts a leased message back, ready now or delayed, maybe with a new body, if its lease
   holds.
@@ -842,6 +1030,7 @@ export const nack = {
   KEYS[2]   delayed   sorted set: id -> due time
   KEYS[3]   leases    sorted set: id -> lease deadline
   KEYS[4]   signal    wake-up tokens of idle consumers
+  KEYS[5]   retrying  sorted set: id -> due time of a retry (entries past their time are stale)
 
   ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
   ARGV[2]   now         ms
@@ -909,6 +1098,7 @@ local readyKey = KEYS[1]
 local delayedKey = KEYS[2]
 local leasesKey = KEYS[3]
 local signalKey = KEYS[4]
+local retryingKey = KEYS[5]
 
 local jobPrefix = ARGV[1]
 local nowArg = ARGV[2]
@@ -927,9 +1117,12 @@ if hasBody then redis.call('HSET', messageKey, 'body', body) end
 if delay > 0 then
   redis.call('HSET', messageKey, 'due', now + delay)
   redis.call('ZADD', delayedKey, now + delay, id)
+  redis.call('ZREMRANGEBYSCORE', retryingKey, '-inf', now)
+  redis.call('ZADD', retryingKey, now + delay, id)
   nudge(signalKey)
 else
   redis.call('HSET', messageKey, 'due', nowArg)
+  redis.call('ZREM', retryingKey, id)
   redis.call('RPUSH', readyKey, id)
   signal(readyKey, signalKey, signalCap)
 end
@@ -1162,12 +1355,13 @@ return released
 
 /** @internal */
 export const remove = {
-  keys: 2,
+  keys: 3,
   lua: `--[[
   remove: removes a waiting (ready or delayed) message.
 
   KEYS[1]   ready     list of ready ids, oldest first
   KEYS[2]   delayed   sorted set: id -> due time
+  KEYS[3]   retrying  sorted set: id -> due time of a retry
 
   ARGV[1]   jobPrefix   prefix of the message hashes (jobPrefix .. id)
   ARGV[2]   id
@@ -1176,6 +1370,7 @@ export const remove = {
 ]]
 local readyKey = KEYS[1]
 local delayedKey = KEYS[2]
+local retryingKey = KEYS[3]
 
 local jobPrefix = ARGV[1]
 local id = ARGV[2]
@@ -1184,6 +1379,7 @@ local messageKey = jobPrefix .. id
 if redis.call('EXISTS', messageKey) == 0 then return 0 end
 if redis.call('ZREM', delayedKey, id) == 1 or redis.call('LREM', readyKey, 1, id) == 1 then
   redis.call('DEL', messageKey)
+  redis.call('ZREM', retryingKey, id)
   return 1
 end
 return 0
