@@ -23,18 +23,16 @@ import type { ConfigError, Redacted, Scope } from "effect"
 import { Config, Context, Duration, Effect, Layer } from "effect"
 import { Broker } from "../Broker.js"
 import { isMissingPackage } from "../internal/load.js"
-import type { BrokerOptions } from "../internal/redis/broker.js"
-import type { ConnectionOptions } from "../internal/redis/connection.js"
+import * as RedisConfig from "../internal/redis/config.js"
 import { RedisError } from "../internal/redis/errors.js"
 import * as RedisEvents from "../internal/redis/events.js"
-import type { ResultsOptions } from "../internal/redis/results.js"
 import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
 
 export {
   /**
-   * The Redis layer could not be built: unreachable server, refused credentials, invalid
-   * options.
+   * The Redis layer could not be built: `reason` says why (unreachable server, refused
+   * credentials, invalid options, ioredis missing).
    *
    * @since 0.1.0
    * @category errors
@@ -111,61 +109,6 @@ export interface Options {
   readonly clientName?: string | undefined
 }
 
-const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
-  Duration.toMillis(Duration.decode(input ?? fallback))
-
-const connectionOptions = (options: Options): Effect.Effect<ConnectionOptions, RedisError> =>
-  Effect.suspend(() => {
-    if (options.cluster !== undefined && options.cluster.length === 0) {
-      return Effect.fail(new RedisError({ message: "cluster: give at least one seed node" }))
-    }
-    const maxRetries = options.maxRetriesPerRequest ?? 20
-    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-      return Effect.fail(new RedisError({ message: `maxRetriesPerRequest must be a non-negative integer, got ${maxRetries}` }))
-    }
-    return Effect.succeed({
-      url: options.url,
-      host: options.host,
-      port: options.port,
-      db: options.db,
-      username: options.username,
-      password: options.password,
-      tls: options.tls,
-      cluster: options.cluster,
-      connectTimeout: millis(options.connectTimeout, "10 seconds"),
-      maxRetriesPerRequest: maxRetries,
-      clientName: options.clientName ?? "tasqueue"
-    })
-  })
-
-const brokerOptions = (options: Options): Effect.Effect<BrokerOptions, RedisError> =>
-  Effect.suspend(() => {
-    const visibilityTimeout = millis(options.visibilityTimeout, "30 seconds")
-    const maxRedeliveries = options.maxRedeliveries ?? 10
-    if (!(visibilityTimeout >= 3) || !Number.isFinite(visibilityTimeout)) {
-      return Effect.fail(new RedisError({ message: `visibilityTimeout must be finite and at least 3 ms` }))
-    }
-    if (!Number.isInteger(maxRedeliveries) || maxRedeliveries < 0) {
-      return Effect.fail(new RedisError({ message: `maxRedeliveries must be a non-negative integer, got ${maxRedeliveries}` }))
-    }
-    return Effect.succeed({
-      prefix: options.prefix ?? "tasqueue",
-      visibilityTimeout: Math.ceil(visibilityTimeout),
-      maxRedeliveries,
-      pollInterval: millis(options.pollInterval, "1 second")
-    })
-  })
-
-const resultsOptions = (options: Options): ResultsOptions => {
-  const ttl = options.resultsTtl === undefined ? 0 : millis(options.resultsTtl, 0)
-  const indexTtl = options.indexTtl === undefined ? ttl : millis(options.indexTtl, 0)
-  return {
-    prefix: options.prefix ?? "tasqueue",
-    ttl: Number.isFinite(ttl) ? ttl : 0,
-    indexTtl: Number.isFinite(indexTtl) ? indexTtl : 0
-  }
-}
-
 /**
  * The modules that use ioredis, loaded when a layer is built rather than when this module is
  * imported: without ioredis, importing works and building a layer fails with one RedisError
@@ -182,21 +125,21 @@ const load = Effect.tryPromise({
   catch: (cause) => cause
 }).pipe(Effect.catchAll((cause) =>
   isMissingPackage(cause, ["ioredis"])
-    ? Effect.fail(new RedisError({ message: "tasqueue/layers/Redis needs ioredis: npm i ioredis", cause }))
+    ? Effect.fail(new RedisError({ reason: "MissingClient", message: "tasqueue/layers/Redis needs ioredis: npm i ioredis", cause }))
     : Effect.die(cause)
 ))
 
 /** the backend's modules, a connection and its tick (closed with the current scope) */
-const open = (options: Options) =>
+const open = (config: RedisConfig.Config) =>
   Effect.gen(function*() {
     const modules = yield* load
-    const conn = yield* modules.Connection.make(yield* connectionOptions(options))
+    const conn = yield* modules.Connection.make(RedisConfig.connectionOptions(config))
     const tick = yield* modules.Tick.make(conn, () => new Error("the Redis connection is closed"))
     return { ...modules, conn, tick }
   })
 
 const asRedisError = (e: { readonly message: string; readonly cause?: unknown }) =>
-  new RedisError({ message: e.message, cause: e.cause })
+  new RedisError({ reason: "Unreachable", message: e.message, cause: e.cause })
 
 /**
  * A Broker, a Results store and Events over one connection, acquired in the current scope (the
@@ -214,11 +157,11 @@ export const make = (
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const brokerConfig = yield* brokerOptions(options)
-    const { RedisBroker, RedisResults, conn, tick } = yield* open(options)
-    const results = yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
-    const events = yield* RedisEvents.make(conn, brokerConfig.prefix)
-    return { broker: RedisBroker.make(conn, tick, brokerConfig), results, events }
+    const config = yield* RedisConfig.resolve(options)
+    const { RedisBroker, RedisResults, conn, tick } = yield* open(config)
+    const results = yield* RedisResults.make(conn, tick, RedisConfig.resultsOptions(config)).pipe(Effect.mapError(asRedisError))
+    const events = yield* RedisEvents.make(conn, config.prefix)
+    return { broker: RedisBroker.make(conn, tick, RedisConfig.brokerOptions(config)), results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 
 /**
@@ -231,9 +174,9 @@ export const broker = (options: Options = {}): Layer.Layer<Broker, RedisError> =
   Layer.scoped(
     Broker,
     Effect.gen(function*() {
-      const brokerConfig = yield* brokerOptions(options)
-      const { RedisBroker, conn, tick } = yield* open(options)
-      return RedisBroker.make(conn, tick, brokerConfig)
+      const config = yield* RedisConfig.resolve(options)
+      const { RedisBroker, conn, tick } = yield* open(config)
+      return RedisBroker.make(conn, tick, RedisConfig.brokerOptions(config))
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
 
@@ -247,8 +190,9 @@ export const results = (options: Options = {}): Layer.Layer<Results, RedisError>
   Layer.scoped(
     Results,
     Effect.gen(function*() {
-      const { RedisResults, conn, tick } = yield* open(options)
-      return yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
+      const config = yield* RedisConfig.resolve(options)
+      const { RedisResults, conn, tick } = yield* open(config)
+      return yield* RedisResults.make(conn, tick, RedisConfig.resultsOptions(config)).pipe(Effect.mapError(asRedisError))
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
 
@@ -263,9 +207,10 @@ export const events = (options: Options = {}): Layer.Layer<Events, RedisError> =
   Layer.scoped(
     Events,
     Effect.gen(function*() {
+      const config = yield* RedisConfig.resolve(options)
       const { Connection } = yield* load
-      const conn = yield* Connection.make(yield* connectionOptions(options))
-      return yield* RedisEvents.make(conn, options.prefix ?? "tasqueue")
+      const conn = yield* Connection.make(RedisConfig.connectionOptions(config))
+      return yield* RedisEvents.make(conn, config.prefix)
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
   )
 

@@ -20,7 +20,7 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
   const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
   assert.isDefined(failure, "expected a typed failure, not a defect")
-  return failure as { readonly _tag: string; readonly message: string }
+  return failure as { readonly _tag: string; readonly message: string; readonly reason?: string }
 }
 
 const useBroker = Effect.flatMap(Broker, (broker) => broker.pending("any"))
@@ -48,10 +48,12 @@ describe("Redis connection failures", () => {
       ))))
       assert.strictEqual(wrong._tag, "RedisError")
       assert.match(wrong.message, /WRONGPASS/)
+      assert.strictEqual(wrong.reason, "Unauthorized")
       assert.notInclude(wrong.message, "nope")
       const missing = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(Redis.broker({ port: redis.port })))))
       assert.strictEqual(missing._tag, "RedisError")
       assert.match(missing.message, /NOAUTH/)
+      assert.strictEqual(missing.reason, "Unauthorized")
       // the right one works, and an ACL user too
       yield* redis.cli("ACL", "SETUSER", "app", "on", ">apppass", "~*", "&*", "+@all")
       for (const login of [{ password: "s3cret" }, { username: "app", password: "apppass" }]) {
@@ -163,6 +165,7 @@ describe("Redis connection failures", () => {
       const error = failureOf(exit)
       assert.strictEqual(error._tag, "RedisError")
       assert.match(error.message, /ECONNREFUSED/)
+      assert.strictEqual(error.reason, "Unreachable")
       const cluster = failureOf(yield* Effect.exit(Effect.scoped(Layer.build(
         Redis.results({ cluster: [{ host: "127.0.0.1", port }], connectTimeout: "1 second" })
       ))))

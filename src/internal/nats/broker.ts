@@ -22,9 +22,10 @@
  */
 import type { StoredMsg } from "@nats-io/jetstream"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
-import { Effect } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
 import type { Broker, DeadLetter, PendingMessage } from "../../Broker.js"
+import { Stalls } from "./arrivals.js"
 import { type BrokerContext, brokerError, idToken, numberHeader, queueToken } from "./brokerContext.js"
 import type { BrokerConfig } from "./config.js"
 import type { Connection } from "./connection.js"
@@ -153,15 +154,26 @@ export const make = (
           Effect.tap(() => Effect.sync(() => ensured.add(queue)))
         ))
 
+    const margin = Math.max(20, Math.round(vt / 10))
+    // one heartbeat for the consumers of this broker, to tell stalls of the process
+    const stalls = new Stalls(Math.max(10, Math.min(250, Math.round(margin / 2))), yield* Clock.currentTimeMillis)
+    yield* Clock.currentTimeMillis.pipe(
+      Effect.map((now) => stalls.alive(now)),
+      Effect.repeat(Schedule.spaced(Duration.millis(stalls.beat))),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+
     const ctx: BrokerContext = {
       conn,
       config,
       names: n,
       visibilityTimeout: vt,
-      margin: Math.max(20, Math.round(vt / 10)),
+      margin,
       read,
       settled: new Settled(),
       ghosts: new Ghosts(conn, n),
+      stalls,
       revisions,
       ensureQueue,
       forgetQueue: (queue) => ensured.delete(queue)

@@ -10,6 +10,7 @@ import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import { BrokerError } from "../../Broker.js"
+import type { Stalls } from "./arrivals.js"
 import type { BrokerConfig } from "./config.js"
 import type { Connection } from "./connection.js"
 import type { Ghosts } from "./ghosts.js"
@@ -30,6 +31,8 @@ export interface BrokerContext {
   readonly read: Reader
   readonly settled: Settled
   readonly ghosts: Ghosts
+  /** stalls of the process, noted by the broker's heartbeat (see arrivals.ts) */
+  readonly stalls: Stalls
   /** shared with the results store of the same connection, when there is one */
   readonly revisions: Revisions | undefined
   /** creates the queue's stream and its workers' consumer, once per broker; gives the queue's token */

@@ -56,8 +56,8 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
     /** takers waiting for a message, in order; each is handed one (or undefined when closing) */
     const waiters = new Set<(h: Held | undefined) => void>()
     let closed = false
-    /** resumes the pump when it waits for room (read + held below `prefetch`) */
-    let pumpWaiting: (() => void) | undefined
+    /** open while the pump may read: fewer than `prefetch` read or held, or closing */
+    const room = Effect.unsafeMakeLatch(true)
 
     /**
      * Hands buffered messages to waiting takers while fewer than `prefetch` are held, and
@@ -72,15 +72,13 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         waiters.delete(w)
         w(h)
       }
-      wakePump()
+      updateRoom()
     }
 
-    const wakePump = () => {
-      if (pumpWaiting !== undefined && (closed || held.size + buffered.size < prefetch)) {
-        const resume = pumpWaiting
-        pumpWaiting = undefined
-        resume()
-      }
+    /** opens or closes `room` after what the consumer holds changed */
+    const updateRoom = () => {
+      if (closed || held.size + buffered.size < prefetch) room.unsafeOpen()
+      else room.unsafeClose()
     }
 
     /** the next buffered message whose lease still holds, now held */
@@ -118,7 +116,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         const t0 = clock.unsafeCurrentTimeMillis()
         const sent: Array<Held> = []
         for (const h of targets) {
-          if (h.state === "done") continue
+          if (h.state === "done" || h.state === "lost") continue
           if (t0 >= h.deadline) {
             if (h.state === "buffered") drop(h)
             continue
@@ -140,7 +138,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         Effect.map(() => {
           const t1 = clock.unsafeCurrentTimeMillis()
           return sent.filter((h) => {
-            if (h.state === "done" || t1 >= h.deadline) {
+            if (h.state === "done" || h.state === "lost" || t1 >= h.deadline) {
               if (h.state === "buffered") drop(h)
               return false
             }
@@ -154,17 +152,12 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
     const drop = (h: Held) => {
       buffered.delete(h)
       h.state = "done"
-      wakePump()
+      updateRoom()
     }
 
-    /** when messages arrived, and stalls of the process (see arrivals.ts) */
-    const arrivals = new Arrivals(Math.max(10, Math.min(250, Math.round(margin / 2))), clock.unsafeCurrentTimeMillis())
+    /** when messages arrived (see arrivals.ts) */
+    const arrivals = new Arrivals(ctx.stalls, clock.unsafeCurrentTimeMillis())
     const observe = () => arrivals.observe(messages.getReceived(), clock.unsafeCurrentTimeMillis())
-    yield* Effect.sync(() => arrivals.alive(clock.unsafeCurrentTimeMillis())).pipe(
-      Effect.repeat(Schedule.spaced(Duration.millis(arrivals.beat))),
-      Effect.interruptible,
-      Effect.forkScoped
-    )
 
     /**
      * Whether a redelivered message is handed out; if not, it is dealt with here: one whose
@@ -205,16 +198,11 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         )
       })
 
-    const room = Effect.async<void>((resume) => {
-      if (closed || held.size + buffered.size < prefetch) return resume(Effect.void)
-      pumpWaiting = () => resume(Effect.void)
-    })
-
     /** one read message: buffered for the takers, unless it is a redelivery that is not handed out */
     const admit = (msg: JsMsg, waits: boolean): Effect.Effect<void> => {
       const now = clock.unsafeCurrentTimeMillis()
-      arrivals.alive(now)
-      const h = toHeld(ctx, msg, arrivals.bound(waits ? now : arrivals.arrivedAfter(messages.getProcessed())))
+      ctx.stalls.alive(now)
+      const h = toHeld(ctx, msg, ctx.stalls.bound(waits ? now : arrivals.arrivedAfter(messages.getProcessed())))
       observe()
       const add = () => {
         if (closed) {
@@ -244,7 +232,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
     const pump = Effect.gen(function*() {
       for (;;) {
         if (closed) return
-        yield* room
+        yield* room.await
         if (closed) return
         observe()
         // every message received so far has been read: the one this read gets arrives while it waits
@@ -274,7 +262,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
       }
     }).pipe(Effect.annotateLogs({ module: "tasqueue/Nats", queue }))
 
-    const pumpFiber = yield* Effect.forkDaemon(pump)
+    const pumpFiber = yield* Effect.forkScoped(Effect.interruptible(pump))
     // closing: stop the pull, put back what was read and not handed out, release what is held
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {

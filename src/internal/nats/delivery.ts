@@ -26,8 +26,12 @@ export interface Held {
   readonly id: string
   /** deliveries of the job before this copy of its message */
   readonly base: number
-  /** buffered: read, not handed out; held: handed out, unsettled; done: settled or released */
-  state: "buffered" | "held" | "done"
+  /**
+   * buffered: read, not handed out; held: handed out, unsettled; lost: handed out, and the
+   * results store found the state of a newer attempt (the server redelivered the message);
+   * done: settled or released
+   */
+  state: "buffered" | "held" | "lost" | "done"
   /** the local lease deadline (Clock milliseconds) */
   deadline: number
 }
@@ -76,7 +80,7 @@ const deliver = (ctx: BrokerContext, holder: Holder, queue: string, tq: string, 
   const why = (now: number) =>
     h.state === "done"
       ? "settled or released already"
-      : h.deadline === -Infinity
+      : h.state === "lost"
       ? "a newer attempt recorded the job's state"
       : `the visibility timeout ran out ${now - h.deadline + ctx.margin} ms ago`
   /**
@@ -155,7 +159,7 @@ export const handOut = (ctx: BrokerContext, holder: Holder, queue: string, tq: s
       attempt: delivery.attempt,
       holds: (now) => h.state === "held" && now < h.deadline,
       lose: () => {
-        h.deadline = -Infinity
+        if (h.state === "held") h.state = "lost"
       }
     }
     return Effect.as(FiberRef.set(currentLease, lease), delivery)

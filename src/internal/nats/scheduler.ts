@@ -9,7 +9,7 @@
  * @internal
  */
 import type { JsMsg } from "@nats-io/jetstream"
-import { Clock, Duration, Effect, Fiber, FiberSet, Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberSet } from "effect"
 import { type BrokerContext, brokerError, nakQuietly, numberHeader, pullExpires } from "./brokerContext.js"
 import { NatsError } from "./errors.js"
 import { describe, tryJs } from "./jetstream.js"
@@ -83,11 +83,11 @@ export const scheduler = (ctx: BrokerContext) =>
       Effect.catchAllCause((cause) => Effect.logWarning("the delayed-message scheduler stopped", cause)),
       Effect.annotateLogs({ module: "tasqueue/Nats", scheduler: n.delayedStream })
     )
-    // not interrupted: stopping the pull ends the loop once it has handled what it read
-    const fiber = yield* Effect.forkDaemon(Effect.uninterruptible(loop))
-    const scope = yield* Effect.scope
-    yield* Scope.addFinalizer(
-      scope,
+    const fiber = yield* Effect.forkScoped(Effect.interruptible(loop))
+    // closing: stopping the pull ends the loop once it has handled what it read; what is still
+    // moving after the request timeout is interrupted (a message acked only after its publish,
+    // whose move is interrupted, comes back after AckWait and is moved under the same message id)
+    yield* Effect.addFinalizer(() =>
       Effect.sync(() => messages.stop()).pipe(
         Effect.zipRight(Fiber.await(fiber).pipe(Effect.timeout(Duration.millis(conn.requestTimeout)), Effect.ignore))
       )

@@ -13,26 +13,12 @@ import { Cluster, Redis } from "ioredis"
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls"
 import { describe, RedisError, safeCause } from "./errors.js"
 import type { TlsOptions } from "../../layers/Redis.js"
+import type { ConnectionOptions } from "./config.js"
 import * as Scripts from "./scripts.js"
 
 /** @internal */
 export type Client = Redis | Cluster
 
-/** @internal */
-export interface ConnectionOptions {
-  readonly url?: string | Redacted.Redacted<string> | undefined
-  readonly host?: string | undefined
-  readonly port?: number | undefined
-  readonly db?: number | undefined
-  readonly username?: string | undefined
-  readonly password?: Redacted.Redacted<string> | undefined
-  readonly tls?: boolean | TlsOptions | undefined
-  readonly cluster?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined
-  /** ms */
-  readonly connectTimeout: number
-  readonly maxRetriesPerRequest: number
-  readonly clientName: string
-}
 
 /** an argument of a command */
 export type Arg = string | number | Buffer
@@ -132,6 +118,10 @@ const where = (options: ConnectionOptions): string => {
   return `${options.host ?? "localhost"}:${options.port ?? 6379}`
 }
 
+/** whether Redis refused the credentials (a missing or wrong password, an unknown user) */
+const refusedCredentials = (cause: unknown): boolean =>
+  /\b(NOAUTH|WRONGPASS)\b|invalid (username-)?password|Authentication required/i.test(describe(cause))
+
 /** connects a client and checks it answers, or fails with the reason ioredis gave */
 const connect = (options: ConnectionOptions, name: string, blocking = false): Effect.Effect<Client, RedisError, Scope.Scope> =>
   Effect.acquireRelease(
@@ -158,7 +148,11 @@ const connect = (options: ConnectionOptions, name: string, blocking = false): Ef
         }
       },
       catch: (cause) =>
-        new RedisError({ message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`, cause: safeCause(cause) })
+        new RedisError({
+          reason: refusedCredentials(cause) ? "Unauthorized" : "Unreachable",
+          message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`,
+          cause: safeCause(cause)
+        })
     }),
     (client) =>
       // a blocking connection may wait in BLPOP: QUIT would queue behind it

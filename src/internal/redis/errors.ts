@@ -7,14 +7,16 @@
 import { Data } from "effect"
 
 /**
- * The Redis layer could not be built: the server is unreachable, refused the credentials, or
- * the options are invalid. Failures of individual operations later on are `BrokerError` or
- * `ResultsError`.
+ * The Redis layer could not be built. `reason` tells why: `Unreachable` (no answer, or the
+ * connection failed, TLS included), `Unauthorized` (credentials refused), `InvalidOptions`,
+ * `MissingClient` (ioredis is not installed). Failures of individual operations later on are
+ * `BrokerError` or `ResultsError`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class RedisError extends Data.TaggedError("RedisError")<{
+  readonly reason: "Unreachable" | "Unauthorized" | "InvalidOptions" | "MissingClient"
   readonly message: string
   readonly cause?: unknown
 }> {}
