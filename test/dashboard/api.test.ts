@@ -1,6 +1,6 @@
 import { HttpApiError } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer, Logger, LogLevel, Schema } from "effect"
+import { Effect, Either, Exit, Layer, Logger, LogLevel, Schema, Scope } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as Memory from "../../src/layers/Memory.js"
@@ -156,4 +156,19 @@ describe("Dashboard API (typed client, Memory)", () => {
       const data = text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => JSON.parse(line.slice(6)))
       assert.deepStrictEqual(data.filter((e) => e.id === id).map((e) => e._tag), ["Enqueued", "Started", "Succeeded"])
     }).pipe(Effect.provide(serve({ prefix: "/q" }).pipe(Layer.provideMerge(worker), Layer.provideMerge(backend)))))
+
+  it.live("ends open event streams when it shuts down, so the HTTP server can close", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(serve().pipe(Layer.provideMerge(backend)), scope)
+      const url = yield* baseUrl().pipe(Effect.provide(context))
+      const events = yield* Effect.promise(() => fetch(url + "/events"))
+      const reader = events.body!.getReader()
+      yield* Effect.promise(() => reader.read()) // the stream is open
+      yield* Scope.close(scope, Exit.void).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "shutdown hung" }))
+      const rest = yield* Effect.promise(async () => {
+        for (;;) if ((await reader.read()).done) return "ended"
+      }).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(rest, "ended")
+    }))
 })

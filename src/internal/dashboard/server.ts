@@ -4,7 +4,7 @@
  * and the layer that adds them all to an `HttpLayerRouter`.
  */
 import { HttpApiBuilder, HttpApiError, HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
 import { BrokerError } from "../../Broker.js"
 import { JobEvent } from "../../JobEvent.js"
 import { ResultsError } from "../../Results.js"
@@ -156,6 +156,10 @@ const utf8 = new TextEncoder()
 const eventsRoute = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const server = yield* Server
+    // the handler's fiber is not the server's: end the streams when the routes close, else the
+    // HTTP server's shutdown would wait for every open page
+    const closing = yield* Deferred.make<void>()
+    yield* Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
     yield* router.add("GET", "/events", (request) => {
       const queue = new URL(request.url, "http://localhost").searchParams.get("queue") ?? undefined
       const events = server.events(queue === undefined ? {} : { queue }).pipe(
@@ -165,6 +169,7 @@ const eventsRoute = HttpLayerRouter.use((router) =>
       const heartbeat = Stream.tick(Duration.seconds(15)).pipe(Stream.map(() => ": keep-alive\n\n"))
       const body = Stream.make("retry: 2000\n\n").pipe(
         Stream.concat(Stream.merge(events, heartbeat, { haltStrategy: "left" })),
+        Stream.interruptWhen(Deferred.await(closing)),
         Stream.map((text) => utf8.encode(text))
       )
       return Effect.succeed(HttpServerResponse.stream(body, {
@@ -193,7 +198,7 @@ const pageRoute = (prefix: string) =>
         "form-action 'none'",
         "frame-ancestors 'none'"
       ].join("; ")
-      const response = HttpServerResponse.html(page.html).pipe(
+      const response = HttpServerResponse.text(page.html, { contentType: "text/html; charset=utf-8" }).pipe(
         HttpServerResponse.setHeaders({
           "content-security-policy": csp,
           "x-content-type-options": "nosniff",
