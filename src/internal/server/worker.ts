@@ -6,6 +6,11 @@
  * schedule, failed) and settle the delivery. A delivery whose job is final already is a
  * redelivery after a crash: what follows the final state is redone, then it is acknowledged.
  *
+ * Each queue has as many long-lived worker fibers as its concurrency; each takes a delivery and
+ * runs it to the end in its own fiber (no fiber forked per job). A handler runs with its `JobCtx`
+ * in the fiber's context; a fiber the handler forks copies that context when it is forked, so it
+ * never sees a later job's.
+ *
  * Shutdown is graceful: intake stops, running jobs get a grace period to finish, then they are
  * interrupted and released for redelivery without using an attempt.
  *
@@ -14,7 +19,7 @@
  * @internal
  */
 import type { Schedule } from "effect"
-import { Cause, Clock, Duration, Effect, Either, Exit, FiberSet, identity, Option, ParseResult } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, FiberSet, identity, Option, ParseResult } from "effect"
 import type { Broker, BrokerError, Consumer, Delivery, LeaseLost } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import { isTerminal } from "../../Job.js"
@@ -36,6 +41,12 @@ import { jobLog, traced } from "./tracing.js"
 /** set once running jobs are to be released rather than failed */
 interface Shutdown {
   started: boolean
+}
+
+/** a long-lived worker: whether it waits for a delivery (rather than running one), and its fiber */
+interface WorkerState {
+  taking: boolean
+  fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
 export interface Deps {
@@ -258,14 +269,28 @@ export const make = (deps: Deps) => {
     if (registration.onFailed !== undefined) yield* registration.onFailed(jobContext(failed, delivery), cause)
   })
 
-  /** takes deliveries and runs each in `handlers`; the consumer's prefetch bounds how many run */
-  const intake = (queue: string, consumer: Consumer, handlers: FiberSet.FiberSet, shutdown: Shutdown) =>
-    Effect.forever(
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(consumer.take), (delivery) => FiberSet.run(handlers, process(delivery, shutdown)))
-      )
-    ).pipe(
-      Effect.tapErrorCause((cause) => Effect.logWarning("taking jobs failed; retrying", cause)),
+  /**
+   * One long-lived worker of a queue: takes a delivery and processes it, again and again, in
+   * its own fiber (no fiber per job). `taking` tells the shutdown which workers wait for a
+   * delivery (they are interrupted) and which run one (they finish it, then stop).
+   */
+  const work = (consumer: Consumer, shutdown: Shutdown, self: WorkerState) =>
+    Effect.uninterruptibleMask((restore) => {
+      const take = Effect.suspend(() => {
+        self.taking = true
+        return restore(consumer.take)
+      })
+      const loop: Effect.Effect<void, BrokerError> = Effect.flatMap(take, (delivery) => {
+        self.taking = false
+        return Effect.flatMap(process(delivery, shutdown), () => shutdown.started ? Effect.void : loop)
+      })
+      return loop
+    })
+
+  /** runs a worker until shutdown, retrying when taking fails */
+  const worker = (queue: string, consumer: Consumer, shutdown: Shutdown, self: WorkerState) =>
+    work(consumer, shutdown, self).pipe(
+      Effect.tapError((error) => Effect.logWarning("taking jobs failed; retrying", error)),
       Effect.retry(backoff),
       Effect.orDie, // the retry never ends
       Effect.annotateLogs({ module: "tasqueue/Server", queue })
@@ -281,14 +306,23 @@ export const make = (deps: Deps) => {
       Effect.annotateLogs({ module: "tasqueue/Server", queue })
     )
 
-  /** lets running jobs finish within the grace period, then interrupts them (they are released) */
-  const drain = (handlers: FiberSet.FiberSet) =>
+  /**
+   * Stops intake (workers waiting for a delivery are interrupted, the others stop after their
+   * job), lets running jobs finish within the grace period, then interrupts them (they are
+   * released).
+   */
+  const drain = (workers: FiberSet.FiberSet, states: ReadonlyArray<WorkerState>) =>
     Effect.gen(function*() {
-      if ((yield* FiberSet.size(handlers)) === 0) return
-      yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(deps.shutdownGrace)}`)
+      for (const state of states) {
+        if (state.taking && state.fiber !== undefined) yield* Fiber.interruptFork(state.fiber)
+      }
+      if ((yield* FiberSet.size(workers)) === 0) return
+      if (states.some((state) => !state.taking)) {
+        yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(deps.shutdownGrace)}`)
+      }
       // finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it
-      yield* Effect.interruptible(FiberSet.awaitEmpty(handlers)).pipe(Effect.timeout(deps.shutdownGrace), Effect.ignore)
-      yield* FiberSet.clear(handlers)
+      yield* Effect.interruptible(FiberSet.awaitEmpty(workers)).pipe(Effect.timeout(deps.shutdownGrace), Effect.ignore)
+      yield* FiberSet.clear(workers)
     })
 
   /** consumes every queue with registered tasks until interrupted, then shuts down gracefully */
@@ -297,21 +331,25 @@ export const make = (deps: Deps) => {
       const queues = registry.queues()
       if (queues.size === 0) yield* Effect.logWarning("start: no task is registered; nothing to consume")
       const shutdown: Shutdown = { started: false }
-      // Finalizers run in reverse: first the graceful shutdown below, then the intake loops'
-      // FiberSet, then the consumers (which release what is still unsettled), then `handlers`.
-      const handlers = yield* FiberSet.make()
+      // Finalizers run in reverse: first the graceful shutdown below, then the workers' FiberSet,
+      // then the consumers (which release what is still unsettled).
       const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) => open(queue, concurrency))
-      const loops = yield* FiberSet.make()
+      const workers = yield* FiberSet.make()
+      const states: Array<WorkerState> = []
       yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          yield* FiberSet.clear(loops)
+        Effect.suspend(() => {
           shutdown.started = true
-          yield* drain(handlers)
+          return drain(workers, states)
         }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
       )
       for (const [queue, consumer] of consumers) {
-        yield* FiberSet.run(loops, intake(queue, consumer, handlers, shutdown))
-        yield* Effect.logInfo(`consuming ${queue} with concurrency ${queues.get(queue)}`).pipe(
+        const concurrency = queues.get(queue)!
+        for (let i = 0; i < concurrency; i++) {
+          const state: WorkerState = { taking: true, fiber: undefined }
+          states.push(state)
+          state.fiber = yield* FiberSet.run(workers, worker(queue, consumer, shutdown, state))
+        }
+        yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
           Effect.annotateLogs({ module: "tasqueue/Server" })
         )
       }
