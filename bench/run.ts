@@ -26,7 +26,7 @@ import * as NatsServer from "../test/utils/natsServer.js"
 import * as RedisServer from "../test/utils/redisServer.js"
 import * as Baselines from "./baselines.js"
 import * as BullMQ from "./bullmq.js"
-import { type Figure, figure, table } from "./stats.js"
+import { cpuPerJob, type Figure, figure, table } from "./stats.js"
 import * as Tasqueue from "./tasqueue.js"
 
 const args = new Map(
@@ -114,13 +114,24 @@ const main = Effect.gen(function*() {
   })
   const target = redis === undefined ? undefined : { host: redis.host, port: redis.port }
 
+  /** the client CPU per job of the runs just measured (the warm-up's left out) */
+  const cpuOf = (system: string, workload: string) =>
+    Effect.sync(() => {
+      const values = cpuPerJob.splice(0).slice(-runs)
+      figures.push(figure(system, `${workload} client CPU`, "µs/job", values))
+    })
+
   // 1. processing throughput
   for (const c of workloads.has("processing") ? [10, 50] : []) {
     const workload = `processing C=${c}`
     for (const backend of backends) {
       yield* measure(backend.name, workload, "jobs/s", (size) => Effect.zipLeft(Tasqueue.processing(backend, size, c), reset), n)
+      yield* cpuOf(backend.name, workload)
     }
-    if (target !== undefined) yield* measure("bullmq", workload, "jobs/s", (size) => Effect.zipLeft(BullMQ.processing(target, size, c), reset), n)
+    if (target !== undefined) {
+      yield* measure("bullmq", workload, "jobs/s", (size) => Effect.zipLeft(BullMQ.processing(target, size, c), reset), n)
+      yield* cpuOf("bullmq", workload)
+    }
     if (systems.has("memory")) yield* measure("raw effect queue", workload, "jobs/s", (size) => Baselines.effectQueue(size, c), n)
   }
   if (nats !== undefined && workloads.has("processing")) {

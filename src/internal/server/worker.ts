@@ -253,11 +253,12 @@ export const make = (deps: Deps) => {
         prevErr: error,
         lastError: toJobError(cause)
       })
-      yield* writeState(retrying, "retrying", now, delivery.attempt)
+      const body = encodeBody(retrying)
+      yield* writeState(retrying, "retrying", now, delivery.attempt, body)
       // published before the nack, which may hand the retry to a worker at once: its Started
       // must not overtake this event
       yield* hooks.retrying(retrying, delivery.attempt, delay.value, error, now)
-      yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
+      yield* delivery.nack({ delay: delay.value, body })
       yield* jobLog(
         delivery,
         Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
