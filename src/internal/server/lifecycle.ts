@@ -72,6 +72,9 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
   const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
     nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering)
 
+  /** whether `finish` records and acknowledges `message` in one step (nothing follows it) */
+  const fusedFinish = (message: JobMessage) => results.recordAndAck !== undefined && nothingFollows(message)
+
   /**
    * Records a final state, does what follows it, then acknowledges, and publishes the event.
    * When nothing follows (no follow-up jobs, cron or workflow) and the results store can, the
@@ -89,8 +92,8 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
       status === "successful"
         ? hooks.succeeded(message, delivery.attempt, now)
         : hooks.failed(message, delivery.attempt, message.meta.prevErr ?? "", now)
-    return results.recordAndAck !== undefined && nothingFollows(message)
-      ? Effect.flatMap(results.recordAndAck([record], delivery), published)
+    return fusedFinish(message)
+      ? Effect.flatMap(results.recordAndAck!([record], delivery), published)
       : results.record([record]).pipe(
         Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now) : Effect.void),
         Effect.zipRight(delivery.ack),
@@ -98,7 +101,7 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
       )
   }
 
-  return { writeState, afterFinal, finish }
+  return { writeState, afterFinal, finish, fusedFinish }
 }
 
 export type Lifecycle = ReturnType<typeof make>

@@ -26,7 +26,8 @@ import { isTerminal } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
 import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
-import { decodeMessage, encodeBody } from "../codec.js"
+import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
+import { aheadOf } from "../recordAhead.js"
 import type { Engine } from "../workflow/engine.js"
 import { describe, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
@@ -64,7 +65,7 @@ export interface Deps {
 
 export const make = (deps: Deps) => {
   const { broker, hooks, lifecycle, registry, results, workflows } = deps
-  const { afterFinal, finish, writeState } = lifecycle
+  const { afterFinal, finish, fusedFinish, writeState } = lifecycle
 
   const jobContext = (message: JobMessage, delivery: Delivery) => JobContext.make(message, delivery.attempt, results)
 
@@ -162,7 +163,22 @@ export const make = (deps: Deps) => {
       Effect.uninterruptible
     )
 
-  /** one attempt of a decoded job: record `processing`, run the handler, record the outcome */
+  /** sends records ahead of their reply, where the results store can (see recordAhead.ts) */
+  const ahead = aheadOf(results)
+
+  /**
+   * One attempt of a decoded job: record `processing`, run the handler, record the outcome.
+   *
+   * Where the store sends records ahead (Redis), the `processing` record is not waited for
+   * before the handler runs: it goes out with the next batch and its reply is read when the
+   * outcome is known. A success that is recorded and acknowledged in one step (nothing follows
+   * it) does not wait for it at all: the two travel in one round trip, and a job that was final
+   * already refuses the new record (first final wins) and is acknowledged, which is what
+   * `recover` would do. Every other outcome waits for the reply first; refused, it goes to
+   * `recover`, its own outcome unrecorded. So on such a store a redelivered job that is final
+   * already (a worker died between its final record and its acknowledgement) may run once more,
+   * at least once as the broker promises, but its outcome is never recorded twice.
+   */
   const attempt = (
     delivery: Delivery,
     message: JobMessage,
@@ -172,39 +188,66 @@ export const make = (deps: Deps) => {
   ) =>
     Effect.flatMap(Clock.currentTimeMillis, (started) => {
       const processing = withMeta(message, { status: "processing", processedAt: started })
-      return Effect.flatMap(writeState(processing, "processing", started, delivery.attempt), (applied) => {
-        if (!applied) return recover(delivery, message.meta.id)
-        const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
-        const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
-        const id = message.meta.id
-        const timeout = message.job.opts.timeout
-        const run = registration.run(payload, ctx).pipe(
-          timeout === undefined ? identity : Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () =>
-              new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
-          }),
-          traced(`tasqueue.job ${message.job.task}`, {
-            kind: "consumer",
-            attributes: {
-              "tasqueue.job.id": id,
-              "tasqueue.task": message.job.task,
-              "tasqueue.queue": message.meta.queue,
-              "tasqueue.attempt": delivery.attempt,
-              "tasqueue.retried": message.meta.retried
-            }
-          }),
-          Effect.interruptible,
-          Effect.exit
-        )
-        return Effect.zipRight(
-          hooks.started(processing, delivery.attempt, started),
-          registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)
-        ).pipe(
-          Effect.flatMap((exit) => settle(delivery, message, progress.current(), registration, shutdown, exit))
-        )
-      })
+      if (ahead !== undefined) {
+        return Effect.suspend(() => {
+          const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
+          return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
+        })
+      }
+      return Effect.flatMap(
+        writeState(processing, "processing", started, delivery.attempt),
+        (applied) =>
+          applied
+            ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
+            : recover(delivery, message.meta.id)
+      )
     })
+
+  /** runs the handler of an attempt whose `processing` record is written (or sent: `recorded`) */
+  const run = (
+    delivery: Delivery,
+    message: JobMessage,
+    processing: JobMessage,
+    registration: Registration,
+    payload: unknown,
+    shutdown: Shutdown,
+    started: number,
+    recorded: Effect.Effect<ReadonlyArray<boolean>, ResultsError> | undefined
+  ) => {
+    const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
+    const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
+    const id = message.meta.id
+    const timeout = message.job.opts.timeout
+    const handled = registration.run(payload, ctx).pipe(
+      timeout === undefined ? identity : Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
+      }),
+      traced(`tasqueue.job ${message.job.task}`, {
+        kind: "consumer",
+        attributes: {
+          "tasqueue.job.id": id,
+          "tasqueue.task": message.job.task,
+          "tasqueue.queue": message.meta.queue,
+          "tasqueue.attempt": delivery.attempt,
+          "tasqueue.retried": message.meta.retried
+        }
+      }),
+      Effect.interruptible,
+      Effect.exit
+    )
+    return Effect.zipRight(
+      hooks.started(processing, delivery.attempt, started),
+      registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
+    ).pipe(
+      Effect.flatMap((exit) => {
+        const outcome = settle(delivery, message, progress.current(), registration, shutdown, exit)
+        if (recorded === undefined || (Exit.isSuccess(exit) && fusedFinish(message))) return outcome
+        return Effect.flatMap(recorded, ([applied]) => applied === true ? outcome : recover(delivery, id))
+      })
+    )
+  }
 
   /** records the outcome of an attempt and settles the delivery */
   const settle = (
