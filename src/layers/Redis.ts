@@ -217,7 +217,7 @@ export const make = (
     const brokerConfig = yield* brokerOptions(options)
     const { RedisBroker, RedisResults, conn, tick } = yield* open(options)
     const results = yield* RedisResults.make(conn, tick, resultsOptions(options)).pipe(Effect.mapError(asRedisError))
-    const events = yield* RedisEvents.make(conn, brokerConfig.prefix)
+    const events = yield* RedisEvents.make(conn, brokerConfig.prefix, tick)
     return { broker: RedisBroker.make(conn, tick, brokerConfig), results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 
