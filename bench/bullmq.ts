@@ -4,7 +4,7 @@
  */
 import { Queue, Worker } from "bullmq"
 import { Effect } from "effect"
-import { percentile } from "./stats.js"
+import { cpuMeter, percentile } from "./stats.js"
 
 export interface Target {
   readonly host: string
@@ -43,6 +43,7 @@ export const processing = (target: Target, n: number, c: number) =>
     let resolve!: () => void
     const all = new Promise<void>((r) => (resolve = r))
     const t0 = performance.now()
+    const cpu = cpuMeter()
     const worker = new Worker(name, async (job) => ({ result: job.data.arg1 + job.data.arg2 }), {
       connection: connection(target),
       concurrency: c
@@ -52,6 +53,7 @@ export const processing = (target: Target, n: number, c: number) =>
     })
     await all
     const rate = n / seconds(t0)
+    cpu(n)
     await worker.close()
     return rate
   })

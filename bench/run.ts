@@ -7,6 +7,7 @@
  *   npm run bench                          # N = 100000, 3 runs after a warm-up
  *   npm run bench -- --quick               # N = 2000, 1 run: keeps the scripts working; writes bench/results/quick.json
  *   npm run bench -- --systems=memory,redis --runs=5 --n=50000
+ *   npm run bench -- --workloads=processing --out=/tmp/p.json   # only some sections
  *
  * Throughputs are jobs per second of wall time; every measurement starts from an empty
  * namespace (a fresh key prefix, stream prefix or Memory layer). The script compiles the
@@ -25,7 +26,7 @@ import * as NatsServer from "../test/utils/natsServer.js"
 import * as RedisServer from "../test/utils/redisServer.js"
 import * as Baselines from "./baselines.js"
 import * as BullMQ from "./bullmq.js"
-import { type Figure, figure, table } from "./stats.js"
+import { cpuPerJob, type Figure, figure, table } from "./stats.js"
 import * as Tasqueue from "./tasqueue.js"
 
 const args = new Map(
@@ -38,8 +39,11 @@ const quick = args.has("quick")
 const n = Number(args.get("n") ?? (quick ? 2000 : 100_000))
 const runs = Number(args.get("runs") ?? (quick ? 1 : 3))
 const systems = new Set((args.get("systems") ?? "memory,redis,nats").split(","))
+/** sections to run: processing, enqueue, latency, workflows, backlog, rss, ceiling (all by default) */
+const workloads = new Set((args.get("workloads") ?? "processing,enqueue,latency,workflows,backlog,rss,ceiling").split(","))
+const partial = workloads.size < 7
 // a quick run's figures are smoke, not results: they never replace the committed latest.json
-const out = args.get("out") ?? (quick ? "bench/results/quick.json" : "bench/results/latest.json")
+const out = args.get("out") ?? (quick || partial ? "bench/results/quick.json" : "bench/results/latest.json")
 
 const sizes = {
   enqueueOne: quick ? n : Math.max(1000, n / 5),
@@ -110,16 +114,27 @@ const main = Effect.gen(function*() {
   })
   const target = redis === undefined ? undefined : { host: redis.host, port: redis.port }
 
+  /** the client CPU per job of the runs just measured (the warm-up's left out) */
+  const cpuOf = (system: string, workload: string) =>
+    Effect.sync(() => {
+      const values = cpuPerJob.splice(0).slice(-runs)
+      figures.push(figure(system, `${workload} client CPU`, "µs/job", values))
+    })
+
   // 1. processing throughput
-  for (const c of [10, 50]) {
+  for (const c of workloads.has("processing") ? [10, 50] : []) {
     const workload = `processing C=${c}`
     for (const backend of backends) {
       yield* measure(backend.name, workload, "jobs/s", (size) => Effect.zipLeft(Tasqueue.processing(backend, size, c), reset), n)
+      yield* cpuOf(backend.name, workload)
     }
-    if (target !== undefined) yield* measure("bullmq", workload, "jobs/s", (size) => Effect.zipLeft(BullMQ.processing(target, size, c), reset), n)
+    if (target !== undefined) {
+      yield* measure("bullmq", workload, "jobs/s", (size) => Effect.zipLeft(BullMQ.processing(target, size, c), reset), n)
+      yield* cpuOf("bullmq", workload)
+    }
     if (systems.has("memory")) yield* measure("raw effect queue", workload, "jobs/s", (size) => Baselines.effectQueue(size, c), n)
   }
-  if (nats !== undefined) {
+  if (nats !== undefined && workloads.has("processing")) {
     const raw: Array<{ publishRate: number; consumeRate: number }> = []
     yield* Baselines.jetStream(nats.url, Math.round(n / 10))
     for (let i = 0; i < runs; i++) raw.push(yield* Baselines.jetStream(nats.url, n))
@@ -129,7 +144,7 @@ const main = Effect.gen(function*() {
   }
 
   // 2. enqueue throughput
-  for (const mode of ["one", "bulk"] as const) {
+  for (const mode of workloads.has("enqueue") ? ["one", "bulk"] as const : []) {
     const workload = mode === "one" ? "enqueue one by one" : "enqueue bulk"
     const size = mode === "one" ? sizes.enqueueOne : n
     for (const backend of backends) {
@@ -149,19 +164,19 @@ const main = Effect.gen(function*() {
       }
       latencies[system] = samples
     })
-  for (const backend of backends) yield* latencyOf(backend.name, Tasqueue.latency(backend, sizes.latencyJobs, sizes.latencyEveryMs))
-  if (target !== undefined) yield* latencyOf("bullmq", BullMQ.latency(target, sizes.latencyJobs, sizes.latencyEveryMs))
+  for (const backend of workloads.has("latency") ? backends : []) yield* latencyOf(backend.name, Tasqueue.latency(backend, sizes.latencyJobs, sizes.latencyEveryMs))
+  if (target !== undefined && workloads.has("latency")) yield* latencyOf("bullmq", BullMQ.latency(target, sizes.latencyJobs, sizes.latencyEveryMs))
   extra.latency = { jobs: sizes.latencyJobs, everyMs: sizes.latencyEveryMs }
 
   // 4. workflows
-  for (const backend of backends) {
+  for (const backend of workloads.has("workflows") ? backends : []) {
     yield* measure(backend.name, "workflows: chains of 3", "chains/s", (k) => Effect.zipLeft(Tasqueue.workflows(backend, "chain", k, 10), reset), sizes.workflows)
     yield* measure(backend.name, "workflows: groups of 10", "groups/s", (k) => Effect.zipLeft(Tasqueue.workflows(backend, "group", k, 10), reset), sizes.workflows)
   }
 
   // 5. cost per job against the backlog
   const backlog: Record<string, { small: number; large: number; ratio: number }> = {}
-  for (const backend of backends) {
+  for (const backend of workloads.has("backlog") ? backends : []) {
     const small = yield* measure(backend.name, `backlog ${sizes.backlogSmall} waiting`, "jobs/s", (k) => Effect.zipLeft(Tasqueue.backlog(backend, k, sizes.backlogMeasured, 10), reset), sizes.backlogSmall, { warmup: false })
     const large = yield* measure(backend.name, `backlog ${sizes.backlogLarge} waiting`, "jobs/s", (k) => Effect.zipLeft(Tasqueue.backlog(backend, k, sizes.backlogMeasured, 10), reset), sizes.backlogLarge, { warmup: false, times: quick ? 1 : 1 })
     backlog[backend.name] = { small: small.median, large: large.median, ratio: large.median / small.median }
@@ -169,7 +184,7 @@ const main = Effect.gen(function*() {
   extra.backlog = { measured: sizes.backlogMeasured, ...backlog }
 
   // 6. memory with processed jobs (Redis)
-  if (redis !== undefined) {
+  if (redis !== undefined && workloads.has("rss")) {
     const backend = backends.find((b) => b.name === "tasqueue/redis")!
     const rss = yield* Effect.zipLeft(Tasqueue.rssGrowth(backend, sizes.rssFirst, sizes.rssTotal, 10), reset)
     extra.rss = { after: sizes.rssFirst, total: sizes.rssTotal, ...rss, growthMb: rss.rssAllMb - rss.rssFirstMb }
@@ -177,7 +192,7 @@ const main = Effect.gen(function*() {
   }
 
   // 7. the Redis ceiling
-  if (redis !== undefined) {
+  if (redis !== undefined && workloads.has("ceiling")) {
     extra.redisBenchmark = yield* Baselines.redisBenchmark(redis.port, quick ? 20_000 : 200_000)
     yield* reset
   }

@@ -10,7 +10,7 @@ import type { Results } from "../src/Results.js"
 import * as Server from "../src/Server.js"
 import * as Task from "../src/Task.js"
 import * as Workflow from "../src/Workflow.js"
-import { percentile } from "./stats.js"
+import { cpuMeter, percentile } from "./stats.js"
 
 /** a backend to measure: a fresh, empty namespace for each call */
 export interface Backend {
@@ -78,9 +78,11 @@ export const processing = (backend: Backend, n: number, c: number) => {
       Effect.gen(function*() {
         yield* enqueueBulk(server, yield* addJobs(n))
         const t0 = performance.now()
+        const cpu = cpuMeter()
         const worker = yield* Effect.fork(server.start)
         yield* Deferred.await(done)
         const rate = n / seconds(t0)
+        cpu(n)
         yield* Fiber.interrupt(worker)
         return rate
       })

@@ -23,7 +23,7 @@
 import type { Option } from "effect"
 import { Effect, Either, ParseResult, Pipeable, Schema } from "effect"
 import type { BrokerError } from "./Broker.js"
-import { fromUtf8 } from "./internal/codec.js"
+import { decoderOf, fromUtf8 } from "./internal/codec.js"
 import * as Workflows from "./internal/workflow/definition.js"
 import type * as Job from "./Job.js"
 import type { InvalidPayload, Status } from "./Job.js"
@@ -174,7 +174,7 @@ const decodeResult = (task: Task.Task.Any, id: string, bytes: Option.Option<Uint
       new ParseResult.ParseError({ issue: new ParseResult.Type(Schema.Unknown.ast, undefined, `job ${id} saved no result`) })
     )
   }
-  return Schema.decodeUnknownEither(Schema.parseJson(task.result as Schema.Schema<unknown, unknown>))(fromUtf8(bytes.value))
+  return decoderOf(task.result)(fromUtf8(bytes.value))
 }
 
 const fromStep = (step: Step): Workflow<unknown> => (isWorkflow(step) ? step : job(step))

@@ -11,7 +11,9 @@
  * @internal
  */
 import { Either, ParseResult, Schema } from "effect"
+import type { Status } from "../Job.js"
 import { JobMessage } from "../Job.js"
+import type { JobRecord } from "../Results.js"
 
 const decoder = new TextDecoder()
 
@@ -68,3 +70,48 @@ export const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer,
 
 /** @internal */
 export const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"))
+
+/** the key under which a record built by `jobRecord` keeps its message, unencoded */
+const source: unique symbol = Symbol.for("tasqueue/record/source")
+
+/**
+ * A record of a job's state whose `message` is encoded only when read: a store in this process
+ * (Memory) keeps the message itself and encodes it only when it is asked for it; others read
+ * `message` and get the bytes, encoded once. Given `bytes`, those are the encoding.
+ */
+export const jobRecord = (
+  message: JobMessage,
+  status: Status,
+  at: number,
+  attempt?: number,
+  result?: Uint8Array,
+  bytes?: Uint8Array
+): JobRecord => {
+  let encoded = bytes
+  return {
+    id: message.meta.id,
+    status,
+    at,
+    attempt,
+    result,
+    [source]: message,
+    get message() {
+      return encoded ??= encodeMessage(message)
+    }
+  } as JobRecord
+}
+
+/** the message of a record built by `jobRecord`, else undefined */
+export const sourceOf = (record: JobRecord): JobMessage | undefined => (record as { [source]?: JobMessage })[source]
+
+const cachedDecoders = new WeakMap<Schema.Schema.AnyNoContext, (json: string) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/** a decoder of JSON text by `schema` (built once per schema: a task's result decoder) */
+export const decoderOf = (schema: Schema.Schema.AnyNoContext) => {
+  let decode = cachedDecoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(Schema.parseJson(schema as Schema.Schema<unknown, unknown>))
+    cachedDecoders.set(schema, decode)
+  }
+  return decode
+}

@@ -40,11 +40,24 @@ const intervalOf = (text: string): Option.Option<number> => {
 /** the shortest `@every` interval accepted */
 const minInterval = 1000
 
+const parsed = new Map<string, Either.Either<Recurrence, InvalidSchedule>>()
+
 /**
  * Reads a schedule: `expression` (which may start with `CRON_TZ=<zone> `) in `timeZone`
- * (UTC when neither names one).
+ * (UTC when neither names one). Read once per expression and zone: each run of a series asks again.
  */
 export const parse = (expression: string, timeZone?: string): Either.Either<Recurrence, InvalidSchedule> => {
+  const key = `${timeZone ?? ""}\n${expression}`
+  let recurrence = parsed.get(key)
+  if (recurrence === undefined) {
+    // kept while few: a process sees a handful of schedules, not a stream of them
+    recurrence = read(expression, timeZone)
+    if (parsed.size < 1000) parsed.set(key, recurrence)
+  }
+  return recurrence
+}
+
+const read = (expression: string, timeZone?: string): Either.Either<Recurrence, InvalidSchedule> => {
   const invalid = (message: string, cause?: unknown) =>
     Either.left(new InvalidSchedule({ schedule: expression, message: `invalid schedule "${expression}": ${message}`, cause }))
   let text = expression.trim()

@@ -4,25 +4,14 @@
  *
  * @internal
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, ParseResult } from "effect"
 import type { JobCtx } from "../JobCtx.js"
 import type * as Task from "../Task.js"
 import { PreviousResultInvalid, PreviousResultMissing } from "../TasqueueError.js"
-import { fromUtf8 } from "./codec.js"
+import { decoderOf, fromUtf8 } from "./codec.js"
 
 type Ctx = JobCtx["Type"]
 type Failure = PreviousResultMissing | PreviousResultInvalid
-
-const decoders = new WeakMap<Schema.Schema.AnyNoContext, (text: string) => Either.Either<unknown, ParseResult.ParseError>>()
-
-const decoderOf = (schema: Schema.Schema.AnyNoContext) => {
-  let decode = decoders.get(schema)
-  if (decode === undefined) {
-    decode = Schema.decodeUnknownEither(Schema.parseJson(schema as Schema.Schema<unknown, unknown>))
-    decoders.set(schema, decode)
-  }
-  return decode
-}
 
 /** one saved result read as a result of `task`; `what` names it in messages */
 const decode = (ctx: Ctx, task: Task.Task.Any, bytes: Uint8Array, what: string): Either.Either<unknown, Failure> => {

@@ -160,7 +160,7 @@ export const make = (
     const config = yield* RedisConfig.resolve(options)
     const { RedisBroker, RedisResults, conn, tick } = yield* open(config)
     const results = yield* RedisResults.make(conn, tick, RedisConfig.resultsOptions(config)).pipe(Effect.mapError(asRedisError))
-    const events = yield* RedisEvents.make(conn, config.prefix)
+    const events = yield* RedisEvents.make(conn, config.prefix, tick)
     return { broker: RedisBroker.make(conn, tick, RedisConfig.brokerOptions(config)), results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 

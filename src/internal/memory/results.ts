@@ -7,8 +7,9 @@
  * @internal
  */
 import { Clock, Duration, Effect, Option } from "effect"
-import { isTerminal, type Status } from "../../Job.js"
+import { isTerminal, type JobMessage, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
+import { encodeMessage, sourceOf } from "../codec.js"
 import { ackWith, isFused } from "./broker.js"
 import { Fifo } from "./heap.js"
 
@@ -23,7 +24,8 @@ interface Stored<A> {
 }
 
 interface JobState {
-  message: Uint8Array
+  /** the encoded message, or the message itself until it is read */
+  message: Uint8Array | JobMessage
   status: Status
   /** the newest attempt that recorded in this run, if a worker recorded */
   attempt: number | undefined
@@ -94,7 +96,7 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     }
     if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
     const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
-    put<JobState>("job", r.id, { message: r.message, status: r.status, attempt }, now)
+    put<JobState>("job", r.id, { message: sourceOf(r) ?? r.message, status: r.status, attempt }, now)
     if (r.result !== undefined) put("result", r.id, r.result, now)
     if (r.status === "successful" || r.status === "failed") {
       const index = indexes[r.status]
@@ -103,6 +105,10 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     }
     return true
   }
+
+  /** a job's encoded message (encoded at the first read when it was recorded unencoded) */
+  const messageOf = (state: JobState): Uint8Array =>
+    state.message instanceof Uint8Array ? state.message : (state.message = encodeMessage(state.message))
 
   const record = (records: ReadonlyArray<JobRecord>) => at((now) => records.map((r) => recordOne(r, now)))
 
@@ -115,8 +121,8 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     })
 
   return {
-    getJob: (id) => at((now) => Option.map(read<JobState>("job", id, now), (s) => s.message)),
-    getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), (s) => s.message))),
+    getJob: (id) => at((now) => Option.map(read<JobState>("job", id, now), messageOf)),
+    getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), messageOf))),
     getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
     getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
     setResult: (id, result, attempt) =>

@@ -2,9 +2,12 @@
  * Lifecycle events over Redis pub/sub: one channel per prefix (`<prefix>:events`), each message a
  * batch of events (see ../events/codec.ts).
  *
- * Publishing never waits: events published in the same tick are written as one PUBLISH on the
- * commands connection, after the state changes that caused them (so a subscriber that reads the
- * store on an event finds the change), and its reply is not awaited. Subscribing needs a
+ * Publishing never waits: events published while a tick of the connection fills (see tick.ts)
+ * are written as one PUBLISH on the commands connection right after that tick's calls, so after
+ * the state changes that caused them (a subscriber that reads the store on an event finds the
+ * change; a `processing` record sent ahead of its reply included), and its reply is not
+ * awaited. Without a tick (the events layer alone) a batch is what one turn of microtasks
+ * publishes. Subscribing needs a
  * connection of its own (a connection in subscriber mode takes no other commands): it is opened
  * with the first subscriber of this process, kept while there are subscribers and for a while
  * after the last one leaves. Pub/sub is at most once: what is published while the subscriber
@@ -20,6 +23,7 @@ import type { Events, JobEvent } from "../../JobEvent.js"
 import { decodeBatch, encodeBatch } from "../events/codec.js"
 import * as Hub from "../events/hub.js"
 import type { Connection } from "./connection.js"
+import type { Tick } from "./tick.js"
 import { describe, safeCause } from "./errors.js"
 
 /** the channel of a prefix's events */
@@ -42,7 +46,7 @@ const publisherOf = (conn: Connection): () => Pick<Connection["client"], "publis
   }
 }
 
-export const make = (conn: Connection, prefix: string): Effect.Effect<Events["Type"], never, Scope.Scope> =>
+export const make = (conn: Connection, prefix: string, tick?: Tick): Effect.Effect<Events["Type"], never, Scope.Scope> =>
   Effect.gen(function*() {
     const name = channel(prefix)
     const publisher = publisherOf(conn)
@@ -59,7 +63,10 @@ export const make = (conn: Connection, prefix: string): Effect.Effect<Events["Ty
     const publish: Events["Type"]["publish"] = (events) =>
       Effect.sync(() => {
         if (events.length === 0) return
-        if (pending.length === 0) queueMicrotask(flush)
+        if (pending.length === 0) {
+          if (tick === undefined) queueMicrotask(flush)
+          else tick.after(flush)
+        }
         for (const event of events) pending.push(event)
       })
 

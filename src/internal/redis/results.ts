@@ -12,10 +12,12 @@
  * @internal
  */
 import type { Scope } from "effect"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Exit, Option } from "effect"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
+import type { Ahead } from "../recordAhead.js"
+import { recordAhead } from "../recordAhead.js"
 import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
@@ -75,6 +77,25 @@ export const make = (
       const chunks: Array<ReadonlyArray<JobRecord>> = []
       for (let i = 0; i < records.length; i += recordChunk) chunks.push(records.slice(i, i + recordChunk))
       return Effect.map(Effect.forEach(chunks, recordSome, { concurrency: "unbounded" }), (applied) => applied.flat())
+    }
+
+    /** queued on the tick now; the reply is waited for later (see recordAhead.ts) */
+    const ahead: Ahead = (records) => {
+      let outcome: Exit.Exit<ReadonlyArray<boolean>, ResultsError> | undefined
+      let resume: ((exit: Exit.Exit<ReadonlyArray<boolean>, ResultsError>) => void) | undefined
+      const told = (exit: Exit.Exit<ReadonlyArray<boolean>, ResultsError>) => {
+        outcome = exit
+        resume?.(exit)
+      }
+      tick.record(records, target, {
+        done: (applied) => told(Exit.succeed(applied)),
+        fail: (cause) =>
+          told(Exit.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause: safeCause(cause) })))
+      })
+      return Effect.async((callback) => {
+        if (outcome !== undefined) return callback(outcome)
+        resume = callback
+      })
     }
 
     /**
@@ -148,7 +169,8 @@ export const make = (
     yield* marker("start")
     yield* conn.onReconnect(marker("reconnect").pipe(Effect.catchAll((e) => Effect.logWarning(e.message))))
 
-    const service: Results["Type"] = {
+    const service: Results["Type"] & { readonly [recordAhead]: Ahead } = {
+      [recordAhead]: ahead,
       getJob: one("message"),
       getJobs: field("message"),
       getResult: one("result"),

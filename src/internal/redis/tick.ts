@@ -99,7 +99,13 @@ interface BarrierItem {
   readonly waiter: Waiter<void>
 }
 
-type Item = RecordItem | SettleItem | BarrierItem
+/** run once the calls of its tick are written, so that what it writes follows them */
+interface AfterItem {
+  readonly _tag: "after"
+  readonly waiter: Waiter<void>
+}
+
+type Item = RecordItem | SettleItem | BarrierItem | AfterItem
 
 /** a script call of a tick, with what to do with its reply */
 interface Call extends ScriptCall {
@@ -132,6 +138,11 @@ export interface Tick {
   ) => void
   /** waits until every item queued before it has been sent and answered */
   readonly barrier: Effect.Effect<void>
+  /**
+   * runs `write` once the calls of the next tick are written (at once when the tick is closed):
+   * commands it sends on the connection reach Redis after them (events after their states)
+   */
+  readonly after: (write: () => void) => void
   /** whether acknowledgements may carry records (a standalone Redis) */
   readonly fuses: boolean
 }
@@ -355,16 +366,17 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       return calls
     }
 
-    /** sends the calls of a tick, all in one socket write where it can */
-    const send = (calls: ReadonlyArray<Call>): Promise<void> => {
-      if (calls.length === 0) return Promise.resolve()
+    /** sends the calls of a tick, all in one socket write where it can, then runs `afters` */
+    const send = (calls: ReadonlyArray<Call>, afters: ReadonlyArray<AfterItem>): Promise<void> => {
       let promises: Array<Promise<unknown>>
       try {
-        promises = conn.runAll(calls)
+        promises = calls.length === 0 ? [] : conn.runAll(calls)
       } catch (cause) {
         for (const call of calls) call.fail(cause)
-        return Promise.resolve()
+        promises = []
       }
+      for (const item of afters) item.waiter.done(undefined)
+      if (promises.length === 0) return Promise.resolve()
       return Promise.all(promises.map((promise, i) => {
         const call = calls[i]!
         return promise.then((reply) => {
@@ -392,7 +404,9 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
             for (const item of items) if (item._tag === "barrier") item.waiter.done(undefined)
             resume(Effect.void)
           }
-          send(calls).then(after, after)
+          const afters: Array<AfterItem> = []
+          for (const item of items) if (item._tag === "after") afters.push(item)
+          send(calls, afters).then(after, after)
         }))
 
     const take = () => {
@@ -446,6 +460,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         push({ _tag: "barrier", waiter })
       }),
       record: (records, target, waiter) => push({ _tag: "record", records, target, waiter }),
+      after: (write) => push({ _tag: "after", waiter: { done: write, fail: write } }),
       settle: (participant, lease, records, target, waiter) => {
         if (records !== undefined && (!fuses || target === undefined)) {
           return waiter.fail(new Error("acknowledgements carry records only on a standalone Redis, with their results store"))

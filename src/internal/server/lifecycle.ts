@@ -9,7 +9,7 @@ import { Effect, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage, Meta, Status } from "../../Job.js"
 import type { Results } from "../../Results.js"
-import { encodeMessage, toBase64 } from "../codec.js"
+import { jobRecord, toBase64 } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
 import type { Engine } from "../workflow/engine.js"
 import type { Hooks } from "./hooks.js"
@@ -36,10 +36,13 @@ export interface Deps {
 }
 
 export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: Deps) => {
-  /** records a state of a job; true when the store applied it (a final state is never overwritten) */
-  const writeState = (message: JobMessage, status: Status, now: number, attempt?: number) =>
+  /**
+   * records a state of a job; true when the store applied it (a final state is never
+   * overwritten). `bytes`, when given, are the message's encoding (encoded once for two uses).
+   */
+  const writeState = (message: JobMessage, status: Status, now: number, attempt?: number, bytes?: Uint8Array) =>
     Effect.map(
-      results.record([{ id: message.meta.id, status, message: encodeMessage(message), at: now, attempt }]),
+      results.record([jobRecord(message, status, now, attempt, undefined, bytes)]),
       (applied) => applied[0] === true
     )
 
@@ -69,6 +72,9 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
   const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
     nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering)
 
+  /** whether `finish` records and acknowledges `message` in one step (nothing follows it) */
+  const fusedFinish = (message: JobMessage) => results.recordAndAck !== undefined && nothingFollows(message)
+
   /**
    * Records a final state, does what follows it, then acknowledges, and publishes the event.
    * When nothing follows (no follow-up jobs, cron or workflow) and the results store can, the
@@ -81,13 +87,13 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
     now: number,
     result?: Uint8Array
   ) => {
-    const record = { id: message.meta.id, status, message: encodeMessage(message), result, at: now, attempt: delivery.attempt }
+    const record = jobRecord(message, status, now, delivery.attempt, result)
     const published = () =>
       status === "successful"
         ? hooks.succeeded(message, delivery.attempt, now)
         : hooks.failed(message, delivery.attempt, message.meta.prevErr ?? "", now)
-    return results.recordAndAck !== undefined && nothingFollows(message)
-      ? Effect.flatMap(results.recordAndAck([record], delivery), published)
+    return fusedFinish(message)
+      ? Effect.flatMap(results.recordAndAck!([record], delivery), published)
       : results.record([record]).pipe(
         Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now) : Effect.void),
         Effect.zipRight(delivery.ack),
@@ -95,7 +101,7 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
       )
   }
 
-  return { writeState, afterFinal, finish }
+  return { writeState, afterFinal, finish, fusedFinish }
 }
 
 export type Lifecycle = ReturnType<typeof make>

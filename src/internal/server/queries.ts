@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Clock, Duration, Effect, Either, Option, ParseResult, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, ParseResult, Schedule } from "effect"
 import type { Events } from "../../JobEvent.js"
 import { isFinal } from "../../JobEvent.js"
 import type { Broker } from "../../Broker.js"
@@ -15,7 +15,7 @@ import type { Index, Page, Results, ResultsError } from "../../Results.js"
 import type * as Server from "../../Server.js"
 import type * as Task from "../../Task.js"
 import { JobNotFound, ResultNotFound } from "../../TasqueueError.js"
-import { decodeMessage, fromUtf8 } from "../codec.js"
+import { decodeMessage, decoderOf, fromUtf8 } from "../codec.js"
 import type { Hooks } from "./hooks.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
@@ -58,9 +58,7 @@ export const make = ({ broker, events, hooks, pollSchedule, results, writeState 
           return Effect.fail(new ResultNotFound({ id, message: `job ${id} has no result` }))
         }
         if (task.result === undefined) return Effect.succeed(bytes.value as Task.Task.Result<T>)
-        return Schema.decodeUnknown(Schema.parseJson(task.result as Schema.Schema<unknown, unknown>))(
-          fromUtf8(bytes.value)
-        ) as Effect.Effect<Task.Task.Result<T>, ParseResult.ParseError>
+        return decoderOf(task.result)(fromUtf8(bytes.value)) as Either.Either<Task.Task.Result<T>, ParseResult.ParseError>
       }
     )
 

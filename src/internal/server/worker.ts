@@ -6,6 +6,11 @@
  * schedule, failed) and settle the delivery. A delivery whose job is final already is a
  * redelivery after a crash: what follows the final state is redone, then it is acknowledged.
  *
+ * Each queue has as many long-lived worker fibers as its concurrency; each takes a delivery and
+ * runs it to the end in its own fiber (no fiber forked per job). A handler runs with its `JobCtx`
+ * in the fiber's context; a fiber the handler forks copies that context when it is forked, so it
+ * never sees a later job's.
+ *
  * Shutdown is graceful: intake stops, running jobs get a grace period to finish, then they are
  * interrupted and released for redelivery without using an attempt.
  *
@@ -14,14 +19,15 @@
  * @internal
  */
 import type { Schedule } from "effect"
-import { Cause, Clock, Duration, Effect, Either, Exit, FiberSet, identity, Option, ParseResult } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, FiberSet, identity, Option, ParseResult } from "effect"
 import type { Broker, BrokerError, Consumer, Delivery, LeaseLost } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import { isTerminal } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
 import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
-import { decodeMessage, encodeBody } from "../codec.js"
+import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
+import { aheadOf } from "../recordAhead.js"
 import type { Engine } from "../workflow/engine.js"
 import { describe, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
@@ -36,6 +42,12 @@ import { jobLog, traced } from "./tracing.js"
 /** set once running jobs are to be released rather than failed */
 interface Shutdown {
   started: boolean
+}
+
+/** a long-lived worker: whether it waits for a delivery (rather than running one), and its fiber */
+interface WorkerState {
+  taking: boolean
+  fiber: Fiber.RuntimeFiber<void> | undefined
 }
 
 export interface Deps {
@@ -53,7 +65,7 @@ export interface Deps {
 
 export const make = (deps: Deps) => {
   const { broker, hooks, lifecycle, registry, results, workflows } = deps
-  const { afterFinal, finish, writeState } = lifecycle
+  const { afterFinal, finish, fusedFinish, writeState } = lifecycle
 
   const jobContext = (message: JobMessage, delivery: Delivery) => JobContext.make(message, delivery.attempt, results)
 
@@ -151,7 +163,22 @@ export const make = (deps: Deps) => {
       Effect.uninterruptible
     )
 
-  /** one attempt of a decoded job: record `processing`, run the handler, record the outcome */
+  /** sends records ahead of their reply, where the results store can (see recordAhead.ts) */
+  const ahead = aheadOf(results)
+
+  /**
+   * One attempt of a decoded job: record `processing`, run the handler, record the outcome.
+   *
+   * Where the store sends records ahead (Redis), the `processing` record is not waited for
+   * before the handler runs: it goes out with the next batch and its reply is read when the
+   * outcome is known. A success that is recorded and acknowledged in one step (nothing follows
+   * it) does not wait for it at all: the two travel in one round trip, and a job that was final
+   * already refuses the new record (first final wins) and is acknowledged, which is what
+   * `recover` would do. Every other outcome waits for the reply first; refused, it goes to
+   * `recover`, its own outcome unrecorded. So on such a store a redelivered job that is final
+   * already (a worker died between its final record and its acknowledgement) may run once more,
+   * at least once as the broker promises, but its outcome is never recorded twice.
+   */
   const attempt = (
     delivery: Delivery,
     message: JobMessage,
@@ -161,39 +188,66 @@ export const make = (deps: Deps) => {
   ) =>
     Effect.flatMap(Clock.currentTimeMillis, (started) => {
       const processing = withMeta(message, { status: "processing", processedAt: started })
-      return Effect.flatMap(writeState(processing, "processing", started, delivery.attempt), (applied) => {
-        if (!applied) return recover(delivery, message.meta.id)
-        const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
-        const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
-        const id = message.meta.id
-        const timeout = message.job.opts.timeout
-        const run = registration.run(payload, ctx).pipe(
-          timeout === undefined ? identity : Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () =>
-              new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
-          }),
-          traced(`tasqueue.job ${message.job.task}`, {
-            kind: "consumer",
-            attributes: {
-              "tasqueue.job.id": id,
-              "tasqueue.task": message.job.task,
-              "tasqueue.queue": message.meta.queue,
-              "tasqueue.attempt": delivery.attempt,
-              "tasqueue.retried": message.meta.retried
-            }
-          }),
-          Effect.interruptible,
-          Effect.exit
-        )
-        return Effect.zipRight(
-          hooks.started(processing, delivery.attempt, started),
-          registration.onProcessing === undefined ? run : Effect.zipRight(registration.onProcessing(ctx), run)
-        ).pipe(
-          Effect.flatMap((exit) => settle(delivery, message, progress.current(), registration, shutdown, exit))
-        )
-      })
+      if (ahead !== undefined) {
+        return Effect.suspend(() => {
+          const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
+          return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
+        })
+      }
+      return Effect.flatMap(
+        writeState(processing, "processing", started, delivery.attempt),
+        (applied) =>
+          applied
+            ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
+            : recover(delivery, message.meta.id)
+      )
     })
+
+  /** runs the handler of an attempt whose `processing` record is written (or sent: `recorded`) */
+  const run = (
+    delivery: Delivery,
+    message: JobMessage,
+    processing: JobMessage,
+    registration: Registration,
+    payload: unknown,
+    shutdown: Shutdown,
+    started: number,
+    recorded: Effect.Effect<ReadonlyArray<boolean>, ResultsError> | undefined
+  ) => {
+    const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
+    const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
+    const id = message.meta.id
+    const timeout = message.job.opts.timeout
+    const handled = registration.run(payload, ctx).pipe(
+      timeout === undefined ? identity : Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
+      }),
+      traced(`tasqueue.job ${message.job.task}`, {
+        kind: "consumer",
+        attributes: {
+          "tasqueue.job.id": id,
+          "tasqueue.task": message.job.task,
+          "tasqueue.queue": message.meta.queue,
+          "tasqueue.attempt": delivery.attempt,
+          "tasqueue.retried": message.meta.retried
+        }
+      }),
+      Effect.interruptible,
+      Effect.exit
+    )
+    return Effect.zipRight(
+      hooks.started(processing, delivery.attempt, started),
+      registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
+    ).pipe(
+      Effect.flatMap((exit) => {
+        const outcome = settle(delivery, message, progress.current(), registration, shutdown, exit)
+        if (recorded === undefined || (Exit.isSuccess(exit) && fusedFinish(message))) return outcome
+        return Effect.flatMap(recorded, ([applied]) => applied === true ? outcome : recover(delivery, id))
+      })
+    )
+  }
 
   /** records the outcome of an attempt and settles the delivery */
   const settle = (
@@ -242,11 +296,12 @@ export const make = (deps: Deps) => {
         prevErr: error,
         lastError: toJobError(cause)
       })
-      yield* writeState(retrying, "retrying", now, delivery.attempt)
+      const body = encodeBody(retrying)
+      yield* writeState(retrying, "retrying", now, delivery.attempt, body)
       // published before the nack, which may hand the retry to a worker at once: its Started
       // must not overtake this event
       yield* hooks.retrying(retrying, delivery.attempt, delay.value, error, now)
-      yield* delivery.nack({ delay: delay.value, body: encodeBody(retrying) })
+      yield* delivery.nack({ delay: delay.value, body })
       yield* jobLog(
         delivery,
         Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
@@ -258,14 +313,28 @@ export const make = (deps: Deps) => {
     if (registration.onFailed !== undefined) yield* registration.onFailed(jobContext(failed, delivery), cause)
   })
 
-  /** takes deliveries and runs each in `handlers`; the consumer's prefetch bounds how many run */
-  const intake = (queue: string, consumer: Consumer, handlers: FiberSet.FiberSet, shutdown: Shutdown) =>
-    Effect.forever(
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(consumer.take), (delivery) => FiberSet.run(handlers, process(delivery, shutdown)))
-      )
-    ).pipe(
-      Effect.tapErrorCause((cause) => Effect.logWarning("taking jobs failed; retrying", cause)),
+  /**
+   * One long-lived worker of a queue: takes a delivery and processes it, again and again, in
+   * its own fiber (no fiber per job). `taking` tells the shutdown which workers wait for a
+   * delivery (they are interrupted) and which run one (they finish it, then stop).
+   */
+  const work = (consumer: Consumer, shutdown: Shutdown, self: WorkerState) =>
+    Effect.uninterruptibleMask((restore) => {
+      const take = Effect.suspend(() => {
+        self.taking = true
+        return restore(consumer.take)
+      })
+      const loop: Effect.Effect<void, BrokerError> = Effect.flatMap(take, (delivery) => {
+        self.taking = false
+        return Effect.flatMap(process(delivery, shutdown), () => shutdown.started ? Effect.void : loop)
+      })
+      return loop
+    })
+
+  /** runs a worker until shutdown, retrying when taking fails */
+  const worker = (queue: string, consumer: Consumer, shutdown: Shutdown, self: WorkerState) =>
+    work(consumer, shutdown, self).pipe(
+      Effect.tapError((error) => Effect.logWarning("taking jobs failed; retrying", error)),
       Effect.retry(backoff),
       Effect.orDie, // the retry never ends
       Effect.annotateLogs({ module: "tasqueue/Server", queue })
@@ -281,14 +350,23 @@ export const make = (deps: Deps) => {
       Effect.annotateLogs({ module: "tasqueue/Server", queue })
     )
 
-  /** lets running jobs finish within the grace period, then interrupts them (they are released) */
-  const drain = (handlers: FiberSet.FiberSet) =>
+  /**
+   * Stops intake (workers waiting for a delivery are interrupted, the others stop after their
+   * job), lets running jobs finish within the grace period, then interrupts them (they are
+   * released).
+   */
+  const drain = (workers: FiberSet.FiberSet, states: ReadonlyArray<WorkerState>) =>
     Effect.gen(function*() {
-      if ((yield* FiberSet.size(handlers)) === 0) return
-      yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(deps.shutdownGrace)}`)
+      for (const state of states) {
+        if (state.taking && state.fiber !== undefined) yield* Fiber.interruptFork(state.fiber)
+      }
+      if ((yield* FiberSet.size(workers)) === 0) return
+      if (states.some((state) => !state.taking)) {
+        yield* Effect.logInfo(`shutting down: letting running jobs finish for up to ${Duration.format(deps.shutdownGrace)}`)
+      }
       // finalizers are uninterruptible: the wait must be made interruptible for the timeout to end it
-      yield* Effect.interruptible(FiberSet.awaitEmpty(handlers)).pipe(Effect.timeout(deps.shutdownGrace), Effect.ignore)
-      yield* FiberSet.clear(handlers)
+      yield* Effect.interruptible(FiberSet.awaitEmpty(workers)).pipe(Effect.timeout(deps.shutdownGrace), Effect.ignore)
+      yield* FiberSet.clear(workers)
     })
 
   /** consumes every queue with registered tasks until interrupted, then shuts down gracefully */
@@ -297,21 +375,25 @@ export const make = (deps: Deps) => {
       const queues = registry.queues()
       if (queues.size === 0) yield* Effect.logWarning("start: no task is registered; nothing to consume")
       const shutdown: Shutdown = { started: false }
-      // Finalizers run in reverse: first the graceful shutdown below, then the intake loops'
-      // FiberSet, then the consumers (which release what is still unsettled), then `handlers`.
-      const handlers = yield* FiberSet.make()
+      // Finalizers run in reverse: first the graceful shutdown below, then the workers' FiberSet,
+      // then the consumers (which release what is still unsettled).
       const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) => open(queue, concurrency))
-      const loops = yield* FiberSet.make()
+      const workers = yield* FiberSet.make()
+      const states: Array<WorkerState> = []
       yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          yield* FiberSet.clear(loops)
+        Effect.suspend(() => {
           shutdown.started = true
-          yield* drain(handlers)
+          return drain(workers, states)
         }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
       )
       for (const [queue, consumer] of consumers) {
-        yield* FiberSet.run(loops, intake(queue, consumer, handlers, shutdown))
-        yield* Effect.logInfo(`consuming ${queue} with concurrency ${queues.get(queue)}`).pipe(
+        const concurrency = queues.get(queue)!
+        for (let i = 0; i < concurrency; i++) {
+          const state: WorkerState = { taking: true, fiber: undefined }
+          states.push(state)
+          state.fiber = yield* FiberSet.run(workers, worker(queue, consumer, shutdown, state))
+        }
+        yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
           Effect.annotateLogs({ module: "tasqueue/Server" })
         )
       }
