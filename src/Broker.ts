@@ -158,6 +158,24 @@ export interface Activity {
 }
 
 /**
+ * How many messages a queue holds by state, as far as a broker counts them cheaply: a state it
+ * cannot count without a scan is left out. For `Metrics.sampleQueueDepth`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QueueDepth {
+  /** ready to be taken */
+  readonly waiting?: number | undefined
+  /** waiting for their time (delays, retries, cron runs) */
+  readonly delayed?: number | undefined
+  /** leased to a consumer */
+  readonly running?: number | undefined
+  /** dead-lettered */
+  readonly dead?: number | undefined
+}
+
+/**
  * The Broker service.
  *
  * @since 0.1.0
@@ -185,4 +203,9 @@ export class Broker extends Context.Tag("tasqueue/Broker")<Broker, {
    * `tasqueue/testing`'s `runUntilIdle`; a distributed broker may leave it out).
    */
   readonly activity?: Effect.Effect<Activity, BrokerError> | undefined
+  /**
+   * How many messages `queue` holds by state, from what the backend counts cheaply (optional:
+   * for `Metrics.sampleQueueDepth`, which samples it on an interval).
+   */
+  readonly depth?: ((queue: string) => Effect.Effect<QueueDepth, BrokerError>) | undefined
 }>() {}

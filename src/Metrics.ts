@@ -2,14 +2,18 @@
  * The metrics a server records, as Effect `Metric`s in Effect's global metric registry: read
  * them with `Metric.snapshot` or `Metric.value`, or export them with `@effect/opentelemetry`
  * (Prometheus, OTLP). Every metric is tagged `queue` and `task` (in that order), never by job
- * id.
+ * id; `tasqueue_queue_depth` is tagged `queue` and `state` instead, and sampled from the
+ * backend by `sampleQueueDepth` / `layerQueueDepth`.
  *
  * They are recorded where a job's state changes: the same points that publish the lifecycle
  * events and open the spans.
  *
  * @since 0.1.0
  */
-import { Metric, MetricBoundaries } from "effect"
+import type { Duration, Effect } from "effect"
+import { Layer, Metric, MetricBoundaries } from "effect"
+import type { Broker } from "./Broker.js"
+import * as internal from "./internal/server/depth.js"
 
 const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
 
@@ -135,3 +139,39 @@ export const jobWait: Metric.Metric.Histogram<number> = Metric.histogram(
 export const jobsInFlight: Metric.Metric.Gauge<number> = Metric.gauge("tasqueue_jobs_in_flight", {
   description: "handlers running in this process"
 })
+
+/**
+ * Messages in a queue by `state` (unit: messages): `waiting` (ready to run), `delayed` (due
+ * later: delays, retries, cron runs), `running` (leased to a worker) and `dead`
+ * (dead-lettered), as sampled by `sampleQueueDepth`. A state the backend cannot count cheaply
+ * is not reported: Memory and Redis report all four, NATS `waiting` and `running`.
+ *
+ * @since 0.1.0
+ * @category gauges
+ */
+export const queueDepth: Metric.Metric.Gauge<number> = internal.queueDepth
+
+/**
+ * Samples `tasqueue_queue_depth` of `queues` now and then every `interval` (15 seconds by
+ * default) until interrupted. A failed sample is logged and the next one tried; on a broker
+ * that cannot count (no `Broker.depth`) it logs so once and ends.
+ *
+ * @since 0.1.0
+ * @category gauges
+ */
+export const sampleQueueDepth: (
+  queues: ReadonlyArray<string>,
+  interval?: Duration.DurationInput
+) => Effect.Effect<void, never, Broker> = internal.sample
+
+/**
+ * A layer that samples `tasqueue_queue_depth` of `queues` in the background (see
+ * `sampleQueueDepth`) for as long as it lives.
+ *
+ * @since 0.1.0
+ * @category gauges
+ */
+export const layerQueueDepth = (
+  queues: ReadonlyArray<string>,
+  interval?: Duration.DurationInput
+): Layer.Layer<never, never, Broker> => Layer.scopedDiscard(internal.fork(queues, interval))

@@ -5,8 +5,8 @@
  * dead job and a cancelled job.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Metric, MetricLabel, Schedule, Schema, Tracer } from "effect"
-import type { Broker } from "../../src/Broker.js"
+import { Effect, Exit, Layer, Metric, MetricLabel, Schedule, Schema, TestClock, Tracer } from "effect"
+import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as JobCtx from "../../src/JobCtx.js"
 import * as Memory from "../../src/layers/Memory.js"
@@ -236,4 +236,28 @@ describe("metrics on Memory", () => {
         Layer.provideMerge(Memory.layer())
       )
     )))
+
+  it.scoped("the depth gauge samples the queue by state", () =>
+    Effect.gen(function*() {
+      const broker = yield* Broker
+      const q = "obs-depth"
+      const body = new Uint8Array([1])
+      yield* broker.enqueue(q, [{ id: "a", body }, { id: "b", body }, { id: "c", body }, { id: "d", body, runAt: 60_000 }])
+      const consumer = yield* broker.consumer(q, { prefetch: 1 })
+      const taken = yield* consumer.take
+      yield* taken.deadLetter("bad")
+      yield* consumer.take
+      yield* Effect.forkScoped(Metrics.sampleQueueDepth([q], "1 minute"))
+      yield* TestClock.adjust(0)
+      const depth = (state: string) =>
+        Effect.map(
+          Metric.value(Metric.taggedWithLabels(Metrics.queueDepth, [MetricLabel.make("queue", q), MetricLabel.make("state", state)])),
+          (s) => s.value
+        )
+      const all = Effect.all([depth("waiting"), depth("delayed"), depth("running"), depth("dead")])
+      assert.deepStrictEqual(yield* all, [1, 1, 1, 1])
+      // the delayed message is due at 60 s: the next sample sees it waiting
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(yield* all, [2, 0, 1, 1])
+    }).pipe(Effect.provide(Memory.layer())))
 })

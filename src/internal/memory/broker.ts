@@ -9,7 +9,7 @@
  * @internal
  */
 import { Clock, Deferred, Duration, Effect, Exit } from "effect"
-import type { Activity, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type { Activity, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage, QueueDepth } from "../../Broker.js"
 import type { Broker } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import { Fifo, Heap } from "./heap.js"
@@ -432,5 +432,24 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
     })
   )
 
-  return { enqueue, consumer, pending, deadLetters, remove, activity }
+  /** counts a queue's entries by state (a scan of the queue, on the depth gauge's interval) */
+  const depth = (queue: string) =>
+    Effect.clockWith((clock) =>
+      Effect.sync((): QueueDepth => {
+        const q = queues.get(queue)
+        if (q === undefined) return { waiting: 0, delayed: 0, running: 0, dead: 0 }
+        promote(q, clock.unsafeCurrentTimeMillis())
+        let waiting = 0
+        let delayed = 0
+        let running = 0
+        for (const entry of q.entries.values()) {
+          if (entry.state === "ready") waiting++
+          else if (entry.state === "delayed") delayed++
+          else if (entry.state === "leased") running++
+        }
+        return { waiting, delayed, running, dead: q.dead.length }
+      })
+    )
+
+  return { enqueue, consumer, pending, deadLetters, remove, activity, depth }
 }

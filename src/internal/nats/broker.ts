@@ -35,7 +35,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType }
 import type { MsgHdrs } from "@nats-io/transport-node"
 import { headers as natsHeaders } from "@nats-io/transport-node"
 import { Clock, Duration, Effect, Fiber, FiberRef, FiberSet, Schedule, Scope } from "effect"
-import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage, QueueDepth } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { BrokerConfig } from "./config.js"
 import type { Connection } from "./connection.js"
@@ -1180,7 +1180,26 @@ export const make = (
 
     if (config.scheduler) yield* scheduler(conn, config, read, ensureQueue, publishNew, confirm)
 
-    return { enqueue, consumer, pending, deadLetters, remove }
+    /**
+     * One consumer-info request: messages not yet delivered (waiting) and delivered but not
+     * acknowledged (running). The delayed and dead-letter streams are shared by every queue and
+     * count per queue only by listing their subjects, so they are left out.
+     */
+    const depth = (queue: string) =>
+      Effect.flatMap(queueToken(queue), (tq) =>
+        tryJs(
+          () =>
+            jsm.consumers.info(n.queueStream(tq), n.workers).then(
+              (info): QueueDepth => ({ waiting: info.num_pending, running: info.num_ack_pending }),
+              (cause) => {
+                if (isStreamNotFound(cause) || isConsumerNotFound(cause)) return { waiting: 0, running: 0 }
+                throw cause
+              }
+            ),
+          brokerError(`cannot count the messages of ${queue}`)
+        ))
+
+    return { enqueue, consumer, pending, deadLetters, remove, depth }
   })
 
 /**

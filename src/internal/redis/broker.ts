@@ -14,7 +14,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Exit, FiberId } from "effect"
-import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage } from "../../Broker.js"
+import type { Broker, Consumer, ConsumerOptions, DeadLetter, Delivery, Message, PendingMessage, QueueDepth } from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { Arg, Client, Connection, Reply } from "./connection.js"
@@ -600,5 +600,19 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
     return Effect.map(call("remove", queue, Scripts.remove, [k.ready, k.delayed], [k.job, id]), (n) => n === 1)
   }
 
-  return { enqueue, consumer, pending, deadLetters, remove }
+  /** four O(1) counts in one round trip (the delayed ones include any due but not yet moved) */
+  const depth = (queue: string) => {
+    const k = keysOf(queue)
+    return Effect.tryPromise({
+      try: () => conn.client.pipeline().llen(k.ready).zcard(k.delayed).zcard(k.leases).llen(k.dead).exec(),
+      catch: (cause) => new BrokerError({ message: `Redis: depth of queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+    }).pipe(Effect.flatMap((replies) => {
+      const counts = (replies ?? []).map(([error, n]) => (error === null && typeof n === "number" ? n : undefined))
+      return counts.length === 4 && counts.every((n) => n !== undefined)
+        ? Effect.succeed<QueueDepth>({ waiting: counts[0], delayed: counts[1], running: counts[2], dead: counts[3] })
+        : Effect.fail(new BrokerError({ message: `Redis: depth of queue ${queue} failed: ${JSON.stringify(replies?.map(([e]) => e && String(e)))}` }))
+    }))
+  }
+
+  return { enqueue, consumer, pending, deadLetters, remove, depth }
 }
