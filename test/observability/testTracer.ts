@@ -21,6 +21,7 @@ export class TestSpan implements Tracer.Span {
   readonly attributes = new Map<string, unknown>()
   links: Array<Tracer.SpanLink>
   exit: Exit.Exit<unknown, unknown> | undefined
+  onEnd: ((span: TestSpan) => void) | undefined
   constructor(
     readonly name: string,
     readonly parent: Option.Option<Tracer.AnySpan>,
@@ -37,6 +38,7 @@ export class TestSpan implements Tracer.Span {
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
     this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
     this.exit = exit
+    this.onEnd?.(this)
   }
   attribute(key: string, value: unknown) {
     this.attributes.set(key, value)
@@ -51,12 +53,24 @@ export class TestSpan implements Tracer.Span {
   }
 }
 
-/** a tracer and the spans it made, in order of start */
-export const make = () => {
+/** what a span is, as plain data (to print from a child process) */
+export const toJson = (span: TestSpan) => ({
+  name: span.name,
+  kind: span.kind,
+  traceId: span.traceId,
+  spanId: span.spanId,
+  parentId: span.parentId,
+  sampled: span.sampled,
+  attributes: Object.fromEntries(span.attributes)
+})
+
+/** a tracer and the spans it made, in order of start; `onEnd` sees each span that ends */
+export const make = (onEnd?: (span: TestSpan) => void) => {
   const spans: Array<TestSpan> = []
   const tracer = Tracer.make({
     span: (name, parent, context, links, startTime, kind) => {
       const span = new TestSpan(name, parent, context, links, startTime, kind)
+      span.onEnd = onEnd
       spans.push(span)
       return span
     },
