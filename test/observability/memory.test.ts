@@ -5,7 +5,7 @@
  * dead job and a cancelled job.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Metric, MetricLabel, Schedule, Schema, TestClock, Tracer } from "effect"
+import { Effect, Exit, HashMap, Layer, Logger, Metric, MetricLabel, Option, Schedule, Schema, TestClock, Tracer } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as JobCtx from "../../src/JobCtx.js"
@@ -260,4 +260,27 @@ describe("metrics on Memory", () => {
       yield* TestClock.adjust("1 minute")
       assert.deepStrictEqual(yield* all, [2, 0, 1, 1])
     }).pipe(Effect.provide(Memory.layer())))
+})
+
+describe("logs on Memory", () => {
+  it.effect("the worker's lines about a job carry queue, task, jobId and attempt, at a level that says what to do", () => {
+    const lines: Array<Record<string, unknown>> = []
+    const collecting = Logger.make(({ annotations, logLevel, message }) => {
+      const text = Array.isArray(message) ? message.join(" ") : String(message)
+      if (!HashMap.has(annotations, "jobId")) return
+      lines.push({
+        level: logLevel.label,
+        text: text.slice(0, 20),
+        ...Object.fromEntries(["queue", "task", "jobId", "attempt"].map((k) => [k, Option.getOrUndefined(HashMap.get(annotations, k))]))
+      })
+    })
+    return Effect.gen(function*() {
+      const id = yield* Server.enqueue(yield* Job.make(Boom, {}, { queue: "obs", maxRetries: 1 }))
+      yield* TestServer.runUntilIdle()
+      assert.deepStrictEqual(lines, [
+        { level: "INFO", text: "attempt failed, retr", queue: "obs", task: "obs.boom", jobId: id, attempt: 1 },
+        { level: "WARN", text: "job failed for good:", queue: "obs", task: "obs.boom", jobId: id, attempt: 2 }
+      ])
+    }).pipe(Effect.provide(layer), Effect.provide(Logger.replace(Logger.defaultLogger, collecting)))
+  })
 })

@@ -580,7 +580,11 @@ export const make = (
         }
         settled.add(h.subject, h.seq, now)
         yield* confirm(h.msg, "ack").pipe(
-          Effect.catchAll((e) => Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e))
+          Effect.catchAll((e) =>
+            Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e).pipe(
+              Effect.annotateLogs({ queue, jobId: h.id })
+            )
+          )
         )
       })
 
@@ -812,7 +816,8 @@ export const make = (
             if (deliveries - 1 > config.maxRedeliveries) {
               yield* bury(queue, tq, h, `lease lost ${deliveries - 1} times (visibility timeout ${vt} ms)`).pipe(
                 Effect.tap(() => Effect.logWarning(`dead-lettered job ${h.id}: lease lost ${deliveries - 1} times`)),
-                Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e))
+                Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e)),
+                Effect.annotateLogs({ queue, jobId: h.id })
               )
               return false
             }
@@ -939,7 +944,11 @@ export const make = (
               releasing,
               (h) =>
                 replace(queue, tq, h, h.base + h.msg.info.deliveryCount, h.msg.data, 0).pipe(
-                  Effect.catchAll((e) => Effect.logWarning(`releasing job ${h.id} failed; it returns after the visibility timeout`, e))
+                  Effect.catchAll((e) =>
+                    Effect.logWarning(`releasing job ${h.id} failed; it returns after the visibility timeout`, e).pipe(
+                      Effect.annotateLogs({ queue, jobId: h.id })
+                    )
+                  )
                 ),
               { concurrency: "unbounded", discard: true }
             )

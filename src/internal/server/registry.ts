@@ -73,7 +73,13 @@ export const make = (): Registry => {
           effect
         ) as Effect.Effect<A, E>
       const callback = (name: string, effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
-        logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+        logged(`${name} callback of task "${task.name}"`, () => ({
+          module: "tasqueue/Server",
+          queue: ctx.meta.queue,
+          task: task.name,
+          jobId: ctx.meta.id,
+          attempt: ctx.attempt
+        }))(withCtx(effect, ctx))
       const { onFailed, onProcessing, onRetrying, onSuccess } = options
       const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
       const encodeResult = resultSchema && Schema.encodeEither(resultSchema)

@@ -138,11 +138,17 @@ export const jobLog = (delivery: Delivery, log: Effect.Effect<void>, message?: J
       }
   )
 
-/** runs a callback, logging its failure as a warning instead of failing (interruption passes) */
-export const logged = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
+/**
+ * runs a callback, logging its failure as a warning (with `annotations`) instead of failing
+ * (interruption passes)
+ */
+export const logged = (what: string, annotations?: () => Record<string, unknown>) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> =>
   effect.pipe(
     Effect.asVoid,
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.logWarning(`${what} failed`, cause)
-    )
+    Effect.catchAllCause((cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+      const log = Effect.logWarning(`${what} failed`, cause)
+      return annotations === undefined ? log : Effect.annotateLogs(log, annotations())
+    })
   )
