@@ -164,6 +164,8 @@ export const Meta = Schema.Struct({
   scheduledAt: Schema.optional(Schema.Number),
   maxRetry: Schema.NonNegativeInt,
   retried: Schema.NonNegativeInt,
+  /** for a job waiting for a retry, the time the retry is due */
+  retryAt: Schema.optional(Schema.Number),
   /** the last failure, in one line: `<tag>: <message>` */
   prevErr: Schema.optional(Schema.String),
   /** the last failure as data (see `TasqueueError.JobError`) */
@@ -177,7 +179,13 @@ export const Meta = Schema.Struct({
   prevJobResults: Schema.optional(Schema.Array(Schema.String)),
   workflow: Schema.optional(WorkflowRef),
   /** the latest progress the handler reported (`JobCtx.progress`): a number or a small JSON value */
-  progress: Schema.optional(Schema.Unknown)
+  progress: Schema.optional(Schema.Unknown),
+  /**
+   * the trace the job belongs to, as a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`):
+   * the span that enqueued it, which each attempt's span continues. Absent when the job was
+   * enqueued outside any span or with no tracer installed.
+   */
+  traceparent: Schema.optional(Schema.String)
 })
 
 /**

@@ -14,8 +14,7 @@ import {
   Ref,
   Schedule,
   Schema,
-  TestClock,
-  Tracer
+  TestClock
 } from "effect"
 import { Broker } from "../src/Broker.js"
 import { encodeMessage } from "../src/internal/codec.js"
@@ -550,7 +549,7 @@ describe("Server on Memory", () => {
       entries.push({
         level: logLevel.label,
         message: Array.isArray(message) ? message.join(" ") : String(message),
-        job: Option.getOrUndefined(HashMap.get(annotations, "job")),
+        job: Option.getOrUndefined(HashMap.get(annotations, "jobId")),
         queue: Option.getOrUndefined(HashMap.get(annotations, "queue")),
         attempt: Option.getOrUndefined(HashMap.get(annotations, "attempt"))
       })
@@ -682,26 +681,6 @@ describe("Server on Memory", () => {
       assert.strictEqual((yield* Effect.flip(Server.getResult(Add, id)))._tag, "ResultNotFound")
       assert.deepStrictEqual(yield* Server.getSuccess(), [])
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer({}, { resultsTtl: "1 hour" }))))))
-
-  it.scoped("enqueue and each job run are traced with spans", () =>
-    Effect.gen(function*() {
-      const names: Array<string> = []
-      const native = yield* Effect.tracer
-      const recording = Tracer.make({
-        span: (name, ...rest) => {
-          names.push(name)
-          return native.span(name, ...rest)
-        },
-        context: (f, fiber) => native.context(f, fiber)
-      })
-      yield* Effect.gen(function*() {
-        yield* Effect.forkScoped(Server.start)
-        const id = yield* Server.enqueue(yield* Job.make(Add, { arg1: 1, arg2: 2 }))
-        yield* awaitStatus(id, "successful")
-      }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer()))), Effect.withTracer(recording))
-      assert.include(names, "tasqueue.enqueue")
-      assert.include(names, "tasqueue.job add")
-    }))
 
   it.effect("the default retry schedule backs off exponentially with jitter, capped at 10 minutes", () =>
     Effect.gen(function*() {

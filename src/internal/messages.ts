@@ -33,6 +33,10 @@ export const makeMessage = (
   job: spec
 })
 
+/** the trace a message carries, for the messages it causes (follow-ups, cron runs, workflow steps) */
+export const traceOf = (meta: Meta): Partial<Meta> =>
+  meta.traceparent === undefined ? {} : { traceparent: meta.traceparent }
+
 /**
  * When the job is due: the next cron occurrence after `max(now, eta)` for a scheduled job,
  * else `eta`, else `now + delay`; undefined when it is due now.

@@ -266,7 +266,7 @@ export const run = (name: string, options: Options): void => {
   /** notes the warnings and errors that carry a job id */
   const noting = (warnings: Array<Warning>) =>
     Logger.add(Logger.make(({ annotations, logLevel, message }) => {
-      const id = Option.getOrUndefined(HashMap.get(annotations, "job"))
+      const id = Option.getOrUndefined(HashMap.get(annotations, "jobId"))
       if (id === undefined || (logLevel.label !== "WARN" && logLevel.label !== "ERROR")) return
       warnings.push({
         level: logLevel.label,

@@ -17,13 +17,13 @@ export interface Child {
   readonly exited: Effect.Effect<number | string>
 }
 
-export const runTs = (file: string, env: Record<string, string> = {}) =>
+export const runTs = (file: string, env: Record<string, string> = {}, args: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
     const lines: Array<string> = []
     const exited = yield* Deferred.make<number | string>()
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(process.execPath, ["--import", "tsx", file], {
+        spawn(process.execPath, ["--import", "tsx", file, ...args], {
           env: { ...process.env, ...env },
           stdio: ["ignore", "pipe", "pipe"]
         })

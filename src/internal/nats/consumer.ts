@@ -170,7 +170,8 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         if (deliveries - 1 > config.maxRedeliveries) {
           yield* bury(ctx, queue, tq, h, `lease lost ${deliveries - 1} times (visibility timeout ${vt} ms)`).pipe(
             Effect.tap(() => Effect.logWarning(`dead-lettered job ${h.id}: lease lost ${deliveries - 1} times`)),
-            Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e))
+            Effect.catchAll((e) => Effect.logWarning(`dead-lettering job ${h.id} failed`, e)),
+            Effect.annotateLogs({ queue, jobId: h.id })
           )
           return false
         }
@@ -292,7 +293,11 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
           releasing,
           (h) =>
             replace(ctx, queue, tq, h, h.base + h.msg.info.deliveryCount, h.msg.data, 0).pipe(
-              Effect.catchAll((e) => Effect.logWarning(`releasing job ${h.id} failed; it returns after the visibility timeout`, e))
+              Effect.catchAll((e) =>
+                Effect.logWarning(`releasing job ${h.id} failed; it returns after the visibility timeout`, e).pipe(
+                  Effect.annotateLogs({ queue, jobId: h.id })
+                )
+              )
             ),
           { concurrency: "unbounded", discard: true }
         )

@@ -84,7 +84,11 @@ export const replace = (
     }
     ctx.settled.add(h.subject, h.seq, now)
     yield* confirm(ctx, h.msg, "ack").pipe(
-      Effect.catchAll((e) => Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e))
+      Effect.catchAll((e) =>
+        Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e).pipe(
+          Effect.annotateLogs({ queue, jobId: h.id })
+        )
+      )
     )
   })
 

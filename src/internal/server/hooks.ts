@@ -1,14 +1,18 @@
 /**
  * The points where a job's state changes, in one place: the worker, the producer and the
- * lifecycle call these after the change is recorded, and they publish the lifecycle events
- * (later spans and metrics can hang off the same calls). Publishing never waits for the
- * backend, and with no `Events` service it is nothing at all.
+ * lifecycle call these after the change is recorded. They record the metrics (`Metrics`) and
+ * publish the lifecycle events; `running` wraps an attempt's handler in its span and counts it
+ * in flight. Publishing never waits for the backend, and with no `Events` service there is none.
  *
  * @internal
  */
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
+import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import type { Events, JobEvent } from "../../JobEvent.js"
+import { decodeMessage } from "../codec.js"
+import * as Metrics from "./metrics.js"
+import { jobLog, processing } from "./tracing.js"
 
 /** the fields every event of a job carries */
 const about = (message: JobMessage, at: number) => {
@@ -26,6 +30,8 @@ export interface Hooks {
   ) => Effect.Effect<void>
   /** an attempt started (its `processing` state is recorded) */
   readonly started: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
+  /** wraps the handler of an attempt (`message` is its `processing` state): its span, in flight, duration */
+  readonly running: (message: JobMessage, attempt: number) => <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** an attempt failed and retry `message.meta.retried` is due in `delay` ms */
   readonly retrying: (message: JobMessage, attempt: number, delay: number, error: string, at: number) => Effect.Effect<void>
   /** the handler reported progress (`message.meta.progress`), recorded */
@@ -38,40 +44,89 @@ export interface Hooks {
   readonly cancelled: (messages: ReadonlyArray<JobMessage>, at: number) => Effect.Effect<void>
   /** a message that does not decode was dead-lettered */
   readonly deadLettered: (queue: string, id: string, reason: string, at: number) => Effect.Effect<void>
+  /** the lease of a delivery ran out while this worker held it: another worker owns the job now */
+  readonly leaseLost: (delivery: Delivery) => Effect.Effect<void>
 }
 
-/** no events: for a server without an `Events` service */
+/** nothing at all: no metrics, spans or events (for tests of parts of the server) */
 export const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
+  running: () => (run) => run,
   retrying: () => Effect.void,
   progress: () => Effect.void,
   succeeded: () => Effect.void,
   failed: () => Effect.void,
   cancelled: () => Effect.void,
-  deadLettered: () => Effect.void
+  deadLettered: () => Effect.void,
+  leaseLost: () => Effect.void
 }
 
+/** the hooks of a server: metrics and spans always, events when there is an `Events` service */
 export const make = (events: Option.Option<Events["Type"]>): Hooks => {
-  if (Option.isNone(events)) return none
-  const { publish } = events.value
-  const one = (event: JobEvent) => publish([event])
+  const publish = Option.isSome(events) ? events.value.publish : undefined
+  /** records the metrics, then publishes the events (built only when someone may listen) */
+  const emit = (record: () => void, toEvents: () => ReadonlyArray<JobEvent>): Effect.Effect<void> =>
+    publish === undefined
+      ? Effect.sync(record)
+      : Effect.suspend(() => {
+        record()
+        const list = toEvents()
+        return list.length === 0 ? Effect.void : publish(list)
+      })
   return {
     enqueued: (items, at) =>
-      items.length === 0 ? Effect.void : publish(items.map(({ message, runAt }): JobEvent =>
-        runAt !== undefined && runAt > at
-          ? { _tag: "Enqueued", ...about(message, at), runAt }
-          : { _tag: "Enqueued", ...about(message, at) }
-      )),
-    started: (message, attempt, at) => one({ _tag: "Started", ...about(message, at), attempt }),
+      emit(() => Metrics.enqueued(items), () =>
+        items.map(({ message, runAt }): JobEvent =>
+          runAt !== undefined && runAt > at
+            ? { _tag: "Enqueued", ...about(message, at), runAt }
+            : { _tag: "Enqueued", ...about(message, at) }
+        )),
+    started: (message, attempt, at) =>
+      emit(() => Metrics.started(message, at), () => [{ _tag: "Started", ...about(message, at), attempt }]),
+    running: (message, attempt) => {
+      const traced = processing(message, attempt)
+      return (run) =>
+        Effect.clockWith((clock) => {
+          const tags = Metrics.running(message)
+          const startedAt = clock.unsafeCurrentTimeMillis()
+          return Effect.onExit(traced(run), () => Effect.sync(() => Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())))
+        })
+    },
     retrying: (message, attempt, delay, error, at) =>
-      one({ _tag: "Retrying", ...about(message, at), attempt, retry: message.meta.retried, delay, error }),
+      emit(() => Metrics.retrying(message), () => [{
+        _tag: "Retrying",
+        ...about(message, at),
+        attempt,
+        retry: message.meta.retried,
+        delay,
+        error
+      }]),
     progress: (message, attempt, at) =>
-      one({ _tag: "Progress", ...about(message, at), attempt, progress: message.meta.progress }),
-    succeeded: (message, attempt, at) => one({ _tag: "Succeeded", ...about(message, at), attempt }),
-    failed: (message, attempt, error, at) => one({ _tag: "Failed", ...about(message, at), attempt, error }),
+      publish === undefined
+        ? Effect.void
+        : publish([{ _tag: "Progress", ...about(message, at), attempt, progress: message.meta.progress }]),
+    succeeded: (message, attempt, at) =>
+      emit(() => Metrics.succeeded(message), () => [{ _tag: "Succeeded", ...about(message, at), attempt }]),
+    failed: (message, attempt, error, at) =>
+      emit(() => Metrics.failed(message), () => [{ _tag: "Failed", ...about(message, at), attempt, error }]),
     cancelled: (messages, at) =>
-      messages.length === 0 ? Effect.void : publish(messages.map((m): JobEvent => ({ _tag: "Cancelled", ...about(m, at) }))),
-    deadLettered: (queue, id, reason, at) => one({ _tag: "DeadLettered", id, task: "", queue, at, reason })
+      emit(
+        () => Metrics.cancelled(messages),
+        () => messages.map((m): JobEvent => ({ _tag: "Cancelled", ...about(m, at) }))
+      ),
+    deadLettered: (queue, id, reason, at) =>
+      emit(() => Metrics.deadLettered(queue), () => [{ _tag: "DeadLettered", id, task: "", queue, at, reason }]),
+    leaseLost: (delivery) =>
+      Effect.suspend(() => {
+        const message = Either.getOrUndefined(decodeMessage(delivery.body))
+        Metrics.leaseLost(delivery.queue, message?.job.task ?? "")
+        // expected under faults: the visibility timeout ran out and the job was handed out again
+        return jobLog(
+          delivery,
+          Effect.logWarning("lease lost: another worker owns the job now"),
+          message
+        )
+      })
   }
 }

@@ -10,7 +10,7 @@ import type { Delivery } from "../../Broker.js"
 import type { JobMessage, Meta, Status } from "../../Job.js"
 import type { Results } from "../../Results.js"
 import { jobRecord, toBase64 } from "../codec.js"
-import { dueAt, makeMessage } from "../messages.js"
+import { dueAt, makeMessage, traceOf } from "../messages.js"
 import type { Engine } from "../workflow/engine.js"
 import type { Hooks } from "./hooks.js"
 import type { PendingMessage, Producer } from "./producer.js"
@@ -54,7 +54,10 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
     const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
     // follow-up jobs see the result the finished job saved (a failed one too, if it saved any)
     const saved = specs === undefined || specs.length === 0 ? Option.none() : yield* results.getResult(meta.id)
-    const input = Option.match(saved, { onNone: () => undefined, onSome: (bytes) => ({ prevJobResult: toBase64(bytes) }) })
+    const input = Option.match(saved, {
+      onNone: () => traceOf(meta),
+      onSome: (bytes) => ({ prevJobResult: toBase64(bytes), ...traceOf(meta) })
+    })
     specs?.forEach((spec, i) => {
       const id = ids[i] ?? `${meta.id}/${status === "successful" ? "ok" : "err"}${i}`
       next.push({ message: makeMessage(spec, id, now, input), runAt: dueAt(spec, now) })

@@ -15,7 +15,7 @@ import { InvalidPayload } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
 import * as Hooks from "./hooks.js"
-import { traced } from "./tracing.js"
+import { producing, sendAttributes } from "./tracing.js"
 
 /** A message to write, with the time it is due. */
 export interface PendingMessage {
@@ -89,20 +89,29 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
     for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
   })
 
-  /** enqueues jobs together and gives their ids in order */
+  /**
+   * enqueues jobs together and gives their ids in order; inside a span (with a tracer
+   * installed) in a `send` span, whose context the jobs carry
+   */
   const enqueueMany = (jobs: ReadonlyArray<Job.Job>) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const items = jobs.map((job) => {
         const id = job.spec.opts.id ?? crypto.randomUUID()
         const runAt = dueAt(job.spec, now)
         const scheduled = job.spec.opts.schedule === undefined ? undefined : { scheduledAt: runAt }
         return { message: makeMessage(job.spec, id, now, scheduled), runAt }
       })
-      yield* startSeries(items)
-      yield* enqueueMessages(items)
-      return items.map((item) => item.message.meta.id as JobId)
-    }).pipe(traced("tasqueue.enqueue", { attributes: { "tasqueue.jobs": jobs.length } }))
+      const ids = items.map((item) => item.message.meta.id as JobId)
+      if (items.length === 0) return Effect.succeed(ids)
+      const { attributes, name } = sendAttributes(items.map((item) => item.message))
+      return producing(name, attributes, (traceparent) => {
+        const traced = traceparent === undefined ? items : items.map((item) => ({
+          message: { meta: { ...item.message.meta, traceparent }, job: item.message.job },
+          runAt: item.runAt
+        }))
+        return Effect.zipRight(startSeries(traced), enqueueMessages(traced))
+      }).pipe(Effect.as(ids))
+    })
 
   /** enqueues one job and gives its id */
   const enqueue = (job: Job.Job) => Effect.map(enqueueMany([job]), (ids) => ids[0]!)

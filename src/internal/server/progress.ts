@@ -33,6 +33,13 @@ export const make = (
 ): Reporter => {
   let current = processing
   let lastWrite = Number.NEGATIVE_INFINITY
+  const annotations = {
+    module: "tasqueue/Server",
+    queue: processing.meta.queue,
+    task: processing.job.task,
+    jobId: processing.meta.id,
+    attempt
+  }
   const report = (value: unknown) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       let json: string | undefined
@@ -42,7 +49,10 @@ export const make = (
         json = undefined
       }
       if (json === undefined || Buffer.byteLength(json, "utf8") > maxBytes) {
-        return Effect.logWarning(`progress ignored: not a JSON value of at most ${maxBytes} bytes`)
+        return Effect.annotateLogs(
+          Effect.logWarning(`progress ignored: not a JSON value of at most ${maxBytes} bytes`),
+          annotations
+        )
       }
       current = withMeta(processing, { progress: JSON.parse(json) as unknown })
       if (now - lastWrite < interval) return Effect.void
@@ -50,7 +60,7 @@ export const make = (
       const message = current
       return writeState(message, "processing", now, attempt).pipe(
         Effect.zipRight(hooks.progress(message, attempt, now)),
-        Effect.catchAllCause((cause) => Effect.logDebug("recording progress failed", cause))
+        Effect.catchAllCause((cause) => Effect.annotateLogs(Effect.logDebug("recording progress failed", cause), annotations))
       )
     })
   return { report, current: () => current }

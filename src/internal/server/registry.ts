@@ -7,7 +7,7 @@
  * @internal
  */
 import type { Cause, Schedule } from "effect"
-import { Context, Effect, Either, FiberRef, Option, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, FiberRef, Option, ParseResult, Schema, Tracer } from "effect"
 import { defaultQueue } from "../../Job.js"
 import { JobCtx } from "../../JobCtx.js"
 import type * as Server from "../../Server.js"
@@ -62,13 +62,24 @@ export const make = (): Registry => {
       }
       // A job runs in a fiber of its own: give that fiber the handler's context (what the
       // registration captured, plus JobCtx) for good, which is cheaper than providing it locally.
+      // The span the handler runs in (the attempt's `process` span) stays its parent span.
       const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"]) =>
         Effect.zipRight(
-          FiberRef.set(FiberRef.currentContext, Context.add(context, JobCtx, ctx)),
+          FiberRef.update(FiberRef.currentContext, (current) => {
+            const next = Context.add(context, JobCtx, ctx)
+            const span = Context.getOption(current, Tracer.ParentSpan)
+            return Option.isSome(span) ? Context.add(next, Tracer.ParentSpan, span.value) : next
+          }),
           effect
         ) as Effect.Effect<A, E>
       const callback = (name: string, effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
-        logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+        logged(`${name} callback of task "${task.name}"`, () => ({
+          module: "tasqueue/Server",
+          queue: ctx.meta.queue,
+          task: task.name,
+          jobId: ctx.meta.id,
+          attempt: ctx.attempt
+        }))(withCtx(effect, ctx))
       const { onFailed, onProcessing, onRetrying, onSuccess } = options
       const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
       const encodeResult = resultSchema && Schema.encodeEither(resultSchema)

@@ -23,7 +23,7 @@ import type { JobNotFound } from "../../TasqueueError.js"
 import { ScheduleNotFound } from "../../TasqueueError.js"
 import { decodeMessage, fromUtf8, utf8 } from "../codec.js"
 import * as Cron from "../cron.js"
-import { makeMessage } from "../messages.js"
+import { makeMessage, traceOf } from "../messages.js"
 import type { PendingMessage } from "./producer.js"
 
 const Series = Schema.Struct({
@@ -89,7 +89,11 @@ export const make = ({ cancelJob, results }: Deps) => {
     if (Either.isLeft(recurrence) || (yield* isStopped(series))) return Option.none<PendingMessage>()
     const at = Cron.next(recurrence.right, now, meta.scheduledAt)
     return Option.some<PendingMessage>({
-      message: makeMessage(job, `${series}@${at}`, now, { seriesId: series as JobMessage["meta"]["id"], scheduledAt: at }),
+      message: makeMessage(job, `${series}@${at}`, now, {
+        seriesId: series as JobMessage["meta"]["id"],
+        scheduledAt: at,
+        ...traceOf(meta)
+      }),
       runAt: at
     })
   })

@@ -37,7 +37,7 @@ import { withMeta } from "./lifecycle.js"
 import * as Progress from "./progress.js"
 import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
-import { jobLog, traced } from "./tracing.js"
+import { jobLog } from "./tracing.js"
 
 /** set once running jobs are to be released rather than failed */
 interface Shutdown {
@@ -75,7 +75,7 @@ export const make = (deps: Deps) => {
       const error = describe(cause)
       const failed = withMeta(message, { status: "failed", prevErr: error, lastError: toJobError(cause), finishedAt: now })
       return finish(delivery, failed, "failed", now).pipe(
-        Effect.zipRight(jobLog(delivery, Effect.logWarning(`job failed: ${error}`))),
+        Effect.zipRight(jobLog(delivery, Effect.logWarning(`job failed for good: ${error}`), message)),
         Effect.as(failed)
       )
     })
@@ -92,7 +92,7 @@ export const make = (deps: Deps) => {
     if (Option.isSome(decoded) && !isTerminal(decoded.value.meta.status)) return yield* delivery.nack()
     if (Option.isSome(decoded)) {
       const now = yield* Clock.currentTimeMillis
-      yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`))
+      yield* jobLog(delivery, Effect.logDebug(`job is ${decoded.value.meta.status} already; acknowledging`), decoded.value)
       yield* afterFinal(decoded.value, decoded.value.meta.status, now, true)
     }
     yield* delivery.ack
@@ -154,8 +154,7 @@ export const make = (deps: Deps) => {
       Effect.catchAllCause((cause) =>
         Effect.zipRight(
           Option.exists(Cause.failureOption(cause), (e) => e._tag === "LeaseLost")
-            // expected under faults: the visibility timeout ran out and the job was handed out again
-            ? jobLog(delivery, Effect.logWarning("lease lost: another worker owns the job now"))
+            ? hooks.leaseLost(delivery)
             : jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
           delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
         )
@@ -224,16 +223,7 @@ export const make = (deps: Deps) => {
         onTimeout: () =>
           new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
       }),
-      traced(`tasqueue.job ${message.job.task}`, {
-        kind: "consumer",
-        attributes: {
-          "tasqueue.job.id": id,
-          "tasqueue.task": message.job.task,
-          "tasqueue.queue": message.meta.queue,
-          "tasqueue.attempt": delivery.attempt,
-          "tasqueue.retried": message.meta.retried
-        }
-      }),
+      hooks.running(processing, delivery.attempt),
       Effect.interruptible,
       Effect.exit
     )
@@ -294,7 +284,8 @@ export const make = (deps: Deps) => {
         status: "retrying",
         retried: retries + 1,
         prevErr: error,
-        lastError: toJobError(cause)
+        lastError: toJobError(cause),
+        retryAt: now + delay.value
       })
       const body = encodeBody(retrying)
       yield* writeState(retrying, "retrying", now, delivery.attempt, body)
@@ -304,7 +295,8 @@ export const make = (deps: Deps) => {
       yield* delivery.nack({ delay: delay.value, body })
       yield* jobLog(
         delivery,
-        Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`)
+        Effect.logInfo(`attempt failed, retry ${retries + 1} of ${message.meta.maxRetry} in ${delay.value} ms: ${error}`),
+        message
       )
       if (registration.onRetrying !== undefined) yield* registration.onRetrying(jobContext(retrying, delivery), cause)
       return

@@ -36,7 +36,9 @@ const NodeSchema: Schema.Schema<Node, NodeEncoded> = Schema.Union(
 export const Definition = Schema.Struct({
   id: Schema.String,
   root: NodeSchema,
-  createdAt: Schema.Number
+  createdAt: Schema.Number,
+  /** the span of the call that enqueued the workflow (W3C `traceparent`), which its jobs carry */
+  traceparent: Schema.optional(Schema.String)
 })
 export type Definition = typeof Definition.Type
 

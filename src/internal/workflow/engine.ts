@@ -91,16 +91,24 @@ export const make = (deps: Deps) => {
     Effect.map(results.get(endKey(id)), Option.flatMap((bytes) => Either.getRight(decodeEnd(fromUtf8(bytes)))))
 
   /** the messages that start `node`: every job that can run at once, with the input */
-  const starting = (workflowId: string, node: Node, path: string, input: Input, now: number): Array<PendingMessage> => {
+  const starting = (definition: Definition, node: Node, path: string, input: Input, now: number): Array<PendingMessage> => {
     switch (node._tag) {
       case "job": {
-        const message = makeMessage(node.spec, node.id, now, { workflow: { id: workflowId, node: path }, ...input })
+        const workflow = { id: definition.id, node: path }
+        const message = makeMessage(
+          node.spec,
+          node.id,
+          now,
+          definition.traceparent === undefined
+            ? { workflow, ...input }
+            : { workflow, ...input, traceparent: definition.traceparent }
+        )
         return [{ message, runAt: dueAt(node.spec, now) }]
       }
       case "group":
-        return node.children.flatMap((child, i) => starting(workflowId, child, childPath(path, i), input, now))
+        return node.children.flatMap((child, i) => starting(definition, child, childPath(path, i), input, now))
       case "chain":
-        return starting(workflowId, node.children[0]!, childPath(path, 0), input, now)
+        return starting(definition, node.children[0]!, childPath(path, 0), input, now)
     }
   }
 
@@ -111,7 +119,7 @@ export const make = (deps: Deps) => {
       return yield* Effect.fail(new WorkflowExists({ id: definition.id, message: `workflow ${definition.id} exists already` }))
     }
     remember(definition)
-    yield* deps.enqueueMessages(starting(definition.id, definition.root, "", {}, definition.createdAt), false)
+    yield* deps.enqueueMessages(starting(definition, definition.root, "", {}, definition.createdAt), false)
   })
 
   /** the output of a finished node, as the next step's input */
@@ -186,7 +194,7 @@ export const make = (deps: Deps) => {
         }
         const input = yield* outputOf(parentNode.children[i]!)
         const next = childPath(parent, i + 1)
-        yield* deps.enqueueMessages(starting(ref.id, parentNode.children[i + 1]!, next, input, now), recovering)
+        yield* deps.enqueueMessages(starting(definition, parentNode.children[i + 1]!, next, input, now), recovering)
         return
       }
       return yield* Effect.dieMessage(`workflow ${ref.id}: node ${parent} is not a group or chain`)

@@ -12,7 +12,7 @@ import { isFinal } from "../../JobEvent.js"
 import { InvalidWorkflow } from "../../TasqueueError.js"
 import type * as Workflow from "../../Workflow.js"
 import { transient } from "../server/retry.js"
-import { traced } from "../server/tracing.js"
+import { producing, system } from "../server/tracing.js"
 import * as Waiting from "../server/waiting.js"
 import type { Draft } from "./definition.js"
 import { assignIds, validate, workflowStatus } from "./definition.js"
@@ -39,9 +39,14 @@ export const make = ({ engine, events, pollSchedule }: Deps) => {
       if (invalid !== undefined) return yield* new InvalidWorkflow({ message: invalid })
       const id = options.id ?? crypto.randomUUID()
       const now = yield* Clock.currentTimeMillis
-      yield* engine.enqueue({ id, root: assignIds(id, draft), createdAt: now })
+      const root = assignIds(id, draft)
+      // a span for the workflow (named for its root: group, chain), whose context its jobs carry
+      yield* producing(draft._tag, { "messaging.system": system, "tasqueue.workflow.id": id }, (traceparent) =>
+        engine.enqueue(
+          traceparent === undefined ? { id, root, createdAt: now } : { id, root, createdAt: now, traceparent }
+        ))
       return id
-    }).pipe(traced("tasqueue.enqueueWorkflow", { attributes: { "tasqueue.workflow": draft._tag } }))
+    })
 
   const getWorkflow = Effect.fnUntraced(function*(id: string) {
     const definition = yield* engine.load(id)
