@@ -120,7 +120,7 @@ export const script = String.raw`
           el("td", { text: j.queue || "" }),
           el("td", {}, [el("span", { className: "state " + j.state, text: j.state })]),
           el("td", { text: time(j.at) }),
-          el("td", { className: "muted", text: info.length > 80 ? info.slice(0, 80) + "…" : info })
+          el("td", { className: "muted info", text: info.length > 80 ? info.slice(0, 80) + "…" : info })
         ]));
       });
       if (!list.jobs.length) body.appendChild(el("tr", {}, [el("td", { colspan: "6", className: "muted", text: "none" })]));
@@ -175,7 +175,7 @@ export const script = String.raw`
       d.appendChild(el("pre", { id: "result", text: text }));
     }
     if (m.lastError || m.prevErr) {
-      d.appendChild(el("h3", { text: "Error" }));
+      d.appendChild(el("h3", { text: m.status === "successful" ? "Last error (an earlier run)" : "Error" }));
       d.appendChild(el("pre", { id: "error", className: "error", text: m.lastError ? json(m.lastError) : m.prevErr }));
     }
     d.appendChild(el("h3", { text: "Timeline" }));
