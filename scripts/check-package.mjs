@@ -4,6 +4,7 @@
 //   - checks `npm ls effect` finds one copy of effect,
 //   - runs test/package/consumer/main.mjs and main.cjs under plain node (a job on the Memory layer),
 //   - runs missing.mjs and missing.cjs (the Redis and NATS layers without their clients),
+//   - runs the `tasqueue` bin through npx: --help, and --redis without ioredis (a clear error),
 //   - adds @effect/platform and runs dashboard.mjs and dashboard.cjs (tasqueue/dashboard),
 //   - type-checks consumer.ts (and consumer.cts) with tsc --strict, lib ES2022, skipLibCheck off,
 //     under moduleResolution NodeNext and Bundler.
@@ -107,6 +108,17 @@ try {
     await all([
       step("node main.mjs", async () => expectOutput(await run("node", ["main.mjs"], app), "esm: successful 9", "main.mjs")),
       step("node main.cjs", async () => expectOutput(await run("node", ["main.cjs"], app), "cjs: successful 9", "main.cjs")),
+      step("npx tasqueue --help (the bin under plain node)", async () => {
+        const help = await run("npx", ["--no-install", "tasqueue", "--help"], app)
+        if (!help.includes("USAGE") || !help.includes("jobs list")) throw new Error(`unexpected help:\n${help}`)
+      }),
+      step("npx tasqueue --redis without ioredis: a clear error, exit code 1", async () => {
+        const failure = await run("npx", ["--no-install", "tasqueue", "--redis", "redis://127.0.0.1:1", "queues"], app).then(
+          (out) => { throw new Error(`expected a failure, got:\n${out}`) },
+          (e) => e.message
+        )
+        if (!failure.includes("error: tasqueue/layers/Redis needs ioredis: npm i ioredis")) throw new Error(failure)
+      }),
       ...[["missing.mjs", "esm"], ["missing.cjs", "cjs"]].map(([file, format]) =>
         step(`node ${file} (the Redis and NATS layers without their clients)`, async () =>
           expectOutput(

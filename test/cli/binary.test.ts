@@ -85,7 +85,7 @@ const scenario = (
         const list = yield* run(["--json", "jobs", "list", "-q", "mail", "--limit", "1", "--offset", "1"])
         assert.deepStrictEqual(JSON.parse(list.stdout).jobs.map((j: { id: string }) => j.id), [b])
         const show = yield* run(["jobs", "show", a!])
-        assert.match(show.stdout, /payload:\s*\n\s+\{\n\s+"to": "a@example.com"/)
+        assert.match(show.stdout, /^payload:\n  \{\n    "to": "a@example.com"/m)
         assert.strictEqual((yield* run(["jobs", "cancel", a!])).code, 0)
         const cancelled = yield* run(["--json", "jobs", "show", a!])
         assert.strictEqual(JSON.parse(cancelled.stdout).message.meta.status, "cancelled")

@@ -17,7 +17,7 @@ export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<Readon
 export const fields = (entries: ReadonlyArray<readonly [string, string | undefined]>): string => {
   const shown = entries.filter((e): e is readonly [string, string] => e[1] !== undefined)
   const width = Math.max(0, ...shown.map(([k]) => k.length + 1))
-  return shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v.includes("\n") ? `\n${indent(v)}` : v}`).join("\n")
+  return shown.map(([k, v]) => (v.includes("\n") ? `${k}:\n${indent(v)}` : `${`${k}:`.padEnd(width)} ${v}`)).join("\n")
 }
 
 const indent = (text: string) => text.split("\n").map((l) => `  ${l}`).join("\n")
