@@ -87,7 +87,7 @@ describe("Redis scripts run twice", () => {
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
       yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0])
       yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 2, ""))
-      const nacked = yield* twice(Scripts.nack, [k.ready, k.delayed, k.leases, k.signal], [k.job, 2, 64, "a", "1", 1000, "1", "A2"])
+      const nacked = yield* twice(Scripts.nack, [k.ready, k.delayed, k.leases, k.signal, k.retrying], [k.job, 2, 64, "a", "1", 1000, "1", "A2"])
       assert.deepStrictEqual(nacked, [1, 0])
       assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(k.delayed, 0, -1, "WITHSCORES")), ["a", "1002"])
       const dead = yield* twice(Scripts.deadLetter, [k.leases, k.dead], [k.job, 3, "b", "1", "bad"])
@@ -95,6 +95,11 @@ describe("Redis scripts run twice", () => {
       assert.strictEqual(yield* Effect.promise(() => client().llen(k.dead)), 1)
       const extended = yield* twice(Scripts.extend, [k.leases, k.marker], [k.job, 4, 4 + vt, "b", "1"])
       assert.deepStrictEqual(extended.map((r: Array<number>) => r[1]), [0, 0])
+      // requeueing the dead letter: the second run finds none and changes nothing
+      const requeued = yield* twice(Scripts.dead, [k.ready, k.dead, k.signal], [k.job, 5, 64, "requeue", "1"])
+      assert.deepStrictEqual(requeued, [["b"], []])
+      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["b"])
+      assert.strictEqual(yield* Effect.promise(() => client().llen(k.dead)), 0)
     }))
 
   it.effect("record: a final record sent again is reported applied once more, and changes nothing", () =>

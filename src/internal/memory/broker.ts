@@ -474,7 +474,13 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
       }
       const all: Array<Entry> = []
       if (state === "ready") {
-        for (const { entry, gen } of q.ready) if (entry.gen === gen && entry.state === "ready") all.push(entry)
+        // in FIFO order, up to the page's end: a page near the front reads only that far
+        const end = page.offset + page.limit
+        for (const { entry, gen } of q.ready) {
+          if (all.length >= end) break
+          if (entry.gen === gen && entry.state === "ready") all.push(entry)
+        }
+        return { total: q.sizes.ready, messages: slice(all).map(listed) }
       } else {
         for (const entry of q.entries.values()) {
           if (state === "leased" ? entry.state === "leased" : entry.state === "delayed" && (state === "delayed" || entry.retry)) {
