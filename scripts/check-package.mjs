@@ -5,6 +5,7 @@
 //   - runs test/package/consumer/main.mjs and main.cjs under plain node (a job on the Memory layer),
 //   - runs missing.mjs and missing.cjs (the Redis and NATS layers without their clients),
 //   - runs the `tasqueue` bin through npx: --help, and --redis without ioredis (a clear error),
+//   - adds @effect/platform and runs dashboard.mjs and dashboard.cjs (tasqueue/dashboard),
 //   - type-checks consumer.ts (and consumer.cts) with tsc --strict, lib ES2022, skipLibCheck off,
 //     under moduleResolution NodeNext and Bundler.
 // Independent steps run side by side; the check exits non-zero with every failure it met.
@@ -127,6 +128,19 @@ try {
           ))
       )
     ])
+    // tasqueue/dashboard: with its optional peer @effect/platform added, still one copy of effect
+    await step(`install @effect/platform@${versionOf("@effect/platform")} for tasqueue/dashboard`, async () => {
+      await run("npm", [
+        "install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts",
+        `@effect/platform@${versionOf("@effect/platform")}`
+      ], app)
+      const copies = new Set((await run("npm", ["ls", "effect", "--all", "--parseable"], app)).split("\n").filter(Boolean))
+      if (copies.size !== 1) throw new Error(`expected one copy of effect, found:\n${[...copies].join("\n")}`)
+    })
+    await all([["dashboard.mjs", "esm"], ["dashboard.cjs", "cjs"]].map(([file, format]) =>
+      step(`node ${file} (the dashboard's page and API through a web handler)`, async () =>
+        expectOutput(await run("node", [file], app), `${format}: dashboard 200 text/html; charset=utf-8 0`, file))
+    ))
     await all([
       step("tsc --strict, lib ES2022, moduleResolution NodeNext (consumer.ts, consumer.cts)", () =>
         typecheck(app, "NodeNext", { module: "NodeNext", moduleResolution: "NodeNext" }, ["consumer.ts", "consumer.cts"])),

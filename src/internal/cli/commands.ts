@@ -12,6 +12,7 @@ import { defaultQueue } from "../../Job.js"
 import type { JobEvent } from "../../JobEvent.js"
 import * as Server from "../../Server.js"
 import type { ConnectError, Connection } from "./connect.js"
+import * as Dashboard from "./dashboard.js"
 import { bytesText, count, fields, json, short, table, time } from "./format.js"
 
 /** an operation the server refused: a job not in a state that allows it */
@@ -311,5 +312,5 @@ export const make = (connect: (c: Connection) => Layer.Layer<Server.Server, Conn
       }).pipe(Stream.runForEach((e) => Console.log(g.json ? json(e) : describeEvent(e))))
     )).pipe(Command.withDescription("Prints job events as they happen, until interrupted (Ctrl-C)"))
 
-  return root.pipe(Command.withSubcommands([queues, jobs, dead, workflows, schedules, watch]))
+  return root.pipe(Command.withSubcommands([queues, jobs, dead, workflows, schedules, watch, Dashboard.command(withServer)]))
 }

@@ -21,6 +21,7 @@ h2 { font-size: 1rem; margin: 0 0 .6rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #e6e8ec; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.info { white-space: normal; max-width: 16rem; overflow-wrap: anywhere; }
 td.id { font-family: ui-monospace, monospace; overflow: hidden; text-overflow: ellipsis; max-width: 18rem; }
 tr.row { cursor: pointer; } tr.row:hover { background: #f0f4ff; }
 .tabs { display: flex; flex-wrap: wrap; gap: .3rem; margin-bottom: .6rem; }

@@ -120,7 +120,7 @@ export const script = String.raw`
           el("td", { text: j.queue || "" }),
           el("td", {}, [el("span", { className: "state " + j.state, text: j.state })]),
           el("td", { text: time(j.at) }),
-          el("td", { className: "muted", text: info.length > 80 ? info.slice(0, 80) + "…" : info })
+          el("td", { className: "muted info", text: info.length > 80 ? info.slice(0, 80) + "…" : info })
         ]));
       });
       if (!list.jobs.length) body.appendChild(el("tr", {}, [el("td", { colspan: "6", className: "muted", text: "none" })]));
@@ -144,7 +144,7 @@ export const script = String.raw`
     var m = detail.message.meta, job = detail.message.job, d = clear($("detail"));
     d.appendChild(el("h2", {}, ["Job ", el("span", { className: "state " + m.status, id: "job-status", text: m.status })]));
     var facts = [["id", m.id], ["task", job.task], ["queue", m.queue],
-      ["attempts", String(m.retried + (m.processedAt !== undefined ? 1 : 0)) + " (retries " + m.retried + " of " + m.maxRetry + ")"],
+      ["retries", m.retried + " of " + m.maxRetry],
       ["enqueued", time(m.enqueuedAt)], ["started", time(m.processedAt)], ["finished", time(m.finishedAt)]];
     if (m.schedule) facts.push(["schedule", m.schedule]);
     if (m.workflow) facts.push(["workflow", m.workflow.id + " / " + m.workflow.node]);
@@ -175,29 +175,26 @@ export const script = String.raw`
       d.appendChild(el("pre", { id: "result", text: text }));
     }
     if (m.lastError || m.prevErr) {
-      d.appendChild(el("h3", { text: "Error" }));
+      d.appendChild(el("h3", { text: m.status === "successful" ? "Last error (an earlier run)" : "Error" }));
       d.appendChild(el("pre", { id: "error", className: "error", text: m.lastError ? json(m.lastError) : m.prevErr }));
     }
     d.appendChild(el("h3", { text: "Timeline" }));
-    var steps = [["enqueued", m.enqueuedAt], ["started", m.processedAt], [m.status, m.finishedAt]]
-      .filter(function (s) { return typeof s[1] === "number"; })
-      .map(function (s) { return { at: s[1], text: s[0] }; })
-      .concat(view.timeline)
-      .sort(function (a, b) { return a.at - b.at; });
+    // the stored times of each run seen while the job is open (a retry overwrites them), and the
+    // events the store does not keep (retries, progress)
+    [["enqueued", m.enqueuedAt], ["started", m.processedAt], [m.status, m.finishedAt]].forEach(function (s) {
+      if (typeof s[1] !== "number") return;
+      var known = view.timeline.some(function (t) { return t.at === s[1] && t.text === s[0]; });
+      if (!known) view.timeline.push({ at: s[1], text: s[0] });
+    });
+    var steps = view.timeline.slice().sort(function (a, b) { return a.at - b.at; });
     var ol = el("ol", { className: "timeline", id: "timeline" });
     steps.forEach(function (s) { ol.appendChild(el("li", {}, [el("span", { className: "muted", text: time(s.at) + " " }), s.text])); });
     d.appendChild(ol);
   }
   function describe(e) {
-    switch (e._tag) {
-      case "Started": return "attempt " + e.attempt + " started";
-      case "Retrying": return "attempt " + e.attempt + " failed, retry " + e.retry + " in " + e.delay + " ms: " + e.error;
-      case "Failed": return "failed: " + e.error;
-      case "Succeeded": return "succeeded (attempt " + e.attempt + ")";
-      case "Progress": return "progress " + json(e.progress);
-      case "DeadLettered": return "dead-lettered: " + e.reason;
-      default: return e._tag.toLowerCase();
-    }
+    if (e._tag === "Retrying") return "attempt " + e.attempt + " failed, retry " + e.retry + " in " + e.delay + " ms: " + e.error;
+    if (e._tag === "Progress") return "progress " + json(e.progress);
+    return "dead-lettered: " + e.reason;
   }
 
   // live ------------------------------------------------------------------------------------
@@ -219,7 +216,7 @@ export const script = String.raw`
     source.addEventListener("unavailable", function () { source.close(); $("live").textContent = "polling"; startPolling(); });
     source.onmessage = function (msg) {
       var e; try { e = JSON.parse(msg.data); } catch (x) { return; }
-      if (view.job && e.id === view.job && e._tag !== "Enqueued") view.timeline.push({ at: e.at, text: describe(e) });
+      if (view.job && e.id === view.job && /^(Retrying|Progress|DeadLettered)$/.test(e._tag)) view.timeline.push({ at: e.at, text: describe(e) });
       refresh();
     };
   }
