@@ -118,7 +118,7 @@ export const make = (
       })
 
     /** a read; one that timed out (a leader being elected) is tried again */
-    const get = (key: string) => tryJs(() => getNow(key), toResultsError(`cannot read ${key} from ${bucket}`))
+    const get = (key: string) => tryJs(() => readEntry(key), toResultsError(`cannot read ${key} from ${bucket}`))
 
     const live = (entry: KvEntry | null): KvEntry | undefined =>
       entry !== null && entry.operation === "PUT" ? entry : undefined
@@ -152,7 +152,7 @@ export const make = (
       cause instanceof ResultsError ? cause : resultsError(message)(cause)
 
     /** a read, as a promise (the record path); one that timed out (a leader being elected) is tried again */
-    const getNow = async (key: string): Promise<KvEntry | null> => {
+    const readEntry = async (key: string): Promise<KvEntry | null> => {
       for (let tries = 0;; tries++) {
         try {
           return await kv.get(key)
@@ -242,7 +242,7 @@ export const make = (
         if (revision !== undefined) return applied(undefined, revision)
       }
       for (let tries = 0; tries < 100; tries++) {
-        const entry = await getNow(key)
+        const entry = await readEntry(key)
         const e = live(entry)
         const current = e === undefined ? undefined : decodeState(e.value)
         // a worker's record (attempt > 0) over the state of a newer attempt: its lease is lost
