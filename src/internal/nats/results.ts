@@ -375,15 +375,15 @@ export const make = (
 
     const add = (key: string, member: string) =>
       Effect.gen(function*() {
-        const k = setKey(yield* token(key))
+        const setEntry = setKey(yield* token(key))
         for (let tries = 0; tries < 1000; tries++) {
-          const entry = yield* get(k)
-          const e = live(entry)
-          const members: Array<string> = e === undefined ? [] : JSON.parse(decoder.decode(e.value))
+          const entry = yield* get(setEntry)
+          const current = live(entry)
+          const members: Array<string> = current === undefined ? [] : JSON.parse(decoder.decode(current.value))
           if (members.includes(member)) return members.length
           members.push(member)
-          const w = yield* write(k, encoder.encode(JSON.stringify(members)), entry === null ? undefined : entry.revision)
-          if (w._tag === "Written") return members.length
+          const written = yield* write(setEntry, encoder.encode(JSON.stringify(members)), entry === null ? undefined : entry.revision)
+          if (written._tag === "Written") return members.length
         }
         return yield* new ResultsError({ message: `adding to set ${key}: too many concurrent writes` })
       })
