@@ -10,6 +10,8 @@
  *   message is published over it and the ghost deleted.
  * - An enqueue sends the first publish of every message at once, as plain promises; only what
  *   that leaves open (a duplicate, a conflict, a failure) goes on in `publishNew`.
+ * - No span here: like the other backends, the broker leaves tracing to the Server, which opens
+ *   its spans only when a tracer is installed (one tracing policy).
  *
  * @internal
  */
@@ -20,7 +22,6 @@ import { BrokerError } from "../../Broker.js"
 import { type BrokerContext, brokerError, idToken, makeHeaders } from "./brokerContext.js"
 import { jobStateKey, statusOf } from "./frame.js"
 import { describe, isTransient, reader, tryJs, wrongLastSequence } from "./jetstream.js"
-import { traced } from "../tracing.js"
 import { decodeToken, encodeToken, Header } from "./names.js"
 
 /** @internal */
@@ -243,6 +244,5 @@ export const enqueue = Effect.fnUntraced(function*(ctx: BrokerContext, queue: st
     const t = target(m, tokens[i]!)
     return publishNew(ctx, t.stream, t.subject, m.body, t.values, m.id, { fresh: true, jobId: m.id, first: firsts[i] })
   }, { concurrency: "unbounded", discard: true })
-}, (effect, _ctx, queue, messages) =>
-  effect.pipe(traced("tasqueue.nats.enqueue", { attributes: { "tasqueue.queue": queue, "tasqueue.messages": messages.length } })))
+})
 

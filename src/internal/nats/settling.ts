@@ -45,7 +45,7 @@ export const confirm = (ctx: BrokerContext, msg: JsMsg, kind: "ack" | "term") =>
   }, brokerError(`cannot ${kind} message ${msg.seq} of ${msg.info.stream}`))
 
 /** republishes a leased message (release or retry), then acks the old copy */
-export const replace = Effect.fnUntraced(function*(
+export const replace = (
   ctx: BrokerContext,
   queue: string,
   tq: string,
@@ -53,54 +53,56 @@ export const replace = Effect.fnUntraced(function*(
   attempts: number,
   body: Uint8Array,
   delay: number
-) {
-  const { conn, names: n } = ctx
-  const now = yield* Clock.currentTimeMillis
-  const ti = encodeToken(h.id)
-  // one id per republish: a later delivery of the same message (its ack was lost) that is
-  // released or retried again must not be dropped as a duplicate of this one
-  const msgId = `${h.id}~r${h.seq}.${crypto.randomUUID()}`
-  if (delay > 0) {
-    // a delayed copy of the job found there is stale (this delivery is the job's live copy):
-    // a move of it whose ack was lost, or a ghost
-    yield* publishNew(ctx, n.delayedStream, n.delayedSubject(tq, ti), body, {
-      [Header.runAt]: now + delay,
-      [Header.attempts]: attempts
-    }, msgId, { fresh: false, stale: () => Effect.succeed(true) })
-  } else {
-    const published = yield* tryJs(
-      () =>
-        conn.publish(h.subject, body, {
-          msgId,
-          expectLastSubjectSequence: h.seq,
-          headers: makeHeaders({ [Header.at]: now, [Header.attempts]: attempts })
-        }),
-      (e) => e
-    ).pipe(Effect.either)
-    if (published._tag === "Left" && wrongLastSequence(published.left) === undefined) {
-      return yield* brokerError(`cannot put job ${h.id} back on ${queue}`)(published.left)
+) =>
+  Effect.gen(function*() {
+    const { conn, names: n } = ctx
+    const now = yield* Clock.currentTimeMillis
+    const ti = encodeToken(h.id)
+    // one id per republish: a later delivery of the same message (its ack was lost) that is
+    // released or retried again must not be dropped as a duplicate of this one
+    const msgId = `${h.id}~r${h.seq}.${crypto.randomUUID()}`
+    if (delay > 0) {
+      // a delayed copy of the job found there is stale (this delivery is the job's live copy):
+      // a move of it whose ack was lost, or a ghost
+      yield* publishNew(ctx, n.delayedStream, n.delayedSubject(tq, ti), body, {
+        [Header.runAt]: now + delay,
+        [Header.attempts]: attempts
+      }, msgId, { fresh: false, stale: () => Effect.succeed(true) })
+    } else {
+      const published = yield* tryJs(
+        () =>
+          conn.publish(h.subject, body, {
+            msgId,
+            expectLastSubjectSequence: h.seq,
+            headers: makeHeaders({ [Header.at]: now, [Header.attempts]: attempts })
+          }),
+        (e) => e
+      ).pipe(Effect.either)
+      if (published._tag === "Left" && wrongLastSequence(published.left) === undefined) {
+        return yield* brokerError(`cannot put job ${h.id} back on ${queue}`)(published.left)
+      }
     }
-  }
-  ctx.settled.add(h.subject, h.seq, now)
-  yield* confirm(ctx, h.msg, "ack").pipe(
-    Effect.catchAll((e) => Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e))
-  )
-})
+    ctx.settled.add(h.subject, h.seq, now)
+    yield* confirm(ctx, h.msg, "ack").pipe(
+      Effect.catchAll((e) => Effect.logWarning(`the replaced copy of job ${h.id} is left to the visibility timeout`, e))
+    )
+  })
 
 /** publishes a dead letter, then terminates the message */
-export const bury = Effect.fnUntraced(function*(ctx: BrokerContext, queue: string, tq: string, h: Copy, reason: string) {
-  const { conn, names: n } = ctx
-  const now = yield* Clock.currentTimeMillis
-  const ti = encodeToken(h.id)
-  yield* tryJs(
-    () =>
-      conn.publish(n.deadSubject(tq, ti), h.msg.data, {
-        msgId: `${h.id}~x${h.seq}`,
-        headers: makeHeaders({ [Header.reason]: encodeURIComponent(reason), [Header.at]: now })
-      }),
-    brokerError(`cannot dead-letter job ${h.id} of ${queue}`)
-  )
-  ctx.settled.add(h.subject, h.seq, now)
-  yield* confirm(ctx, h.msg, "term")
-})
+export const bury = (ctx: BrokerContext, queue: string, tq: string, h: Copy, reason: string) =>
+  Effect.gen(function*() {
+    const { conn, names: n } = ctx
+    const now = yield* Clock.currentTimeMillis
+    const ti = encodeToken(h.id)
+    yield* tryJs(
+      () =>
+        conn.publish(n.deadSubject(tq, ti), h.msg.data, {
+          msgId: `${h.id}~x${h.seq}`,
+          headers: makeHeaders({ [Header.reason]: encodeURIComponent(reason), [Header.at]: now })
+        }),
+      brokerError(`cannot dead-letter job ${h.id} of ${queue}`)
+    )
+    ctx.settled.add(h.subject, h.seq, now)
+    yield* confirm(ctx, h.msg, "term")
+  })
 
