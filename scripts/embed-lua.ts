@@ -5,7 +5,8 @@
  * Reads every `src/internal/redis/lua/*.lua` (one script each), replaces each line
  * `--- @include "path"` with the file `path.lua` (relative to the including file; includes may
  * include; a file is included once per script, where it is first named), reads the script's key
- * count from its header (its `KEYS[i]` lines), and writes
+ * count from its header (its `KEYS[i]` lines; no `KEYS[i]` beyond them, in the script or what it
+ * includes), and writes
  * `src/internal/redis/lua/scripts.generated.ts`: one export per script, `{ keys, lua }`.
  *
  *   npm run lua              # regenerate
@@ -55,6 +56,16 @@ export const keyCount = (name: string, text: string): number => {
   return named.length
 }
 
+/**
+ * A script as it is embedded: its source with the includes resolved, and its key count, read
+ * from its header and checked against every `KEYS[i]` of the resolved source, so that an
+ * included file cannot read a key the script does not declare.
+ */
+export const embed = (name: string, file: string): { readonly keys: number; readonly lua: string } => {
+  const lua = resolveIncludes(file, new Set([file])).replace(/\n*$/, "\n")
+  return { keys: keyCount(name, lua), lua }
+}
+
 const asTemplate = (text: string) => "`" + text.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${") + "`"
 
 /** the text of the generated module */
@@ -66,10 +77,7 @@ export const generate = (): string => {
     ""
   ]
   for (const name of names) {
-    const file = join(luaDir, `${name}.lua`)
-    const own = readFileSync(file, "utf8")
-    const keys = keyCount(name, own)
-    const lua = resolveIncludes(file, new Set([file])).replace(/\n*$/, "\n")
+    const { keys, lua } = embed(name, join(luaDir, `${name}.lua`))
     parts.push(`/** @internal */`, `export const ${name} = {`, `  keys: ${keys},`, `  lua: ${asTemplate(lua)}`, "}", "")
   }
   return parts.join("\n")

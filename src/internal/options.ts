@@ -59,6 +59,17 @@ export const integer = (expected: string, holds: (n: number) => boolean): Schema
   })
 
 /**
+ * One of the strings `values`.
+ *
+ * @internal
+ */
+export const oneOf = <const Values extends ReadonlyArray<string>>(...values: Values): Schema.Schema<Values[number]> =>
+  Schema.declare((input): input is Values[number] => typeof input === "string" && values.includes(input), {
+    identifier: "oneOf",
+    message: (issue) => `expected ${values.map((v) => JSON.stringify(v)).join(" or ")}, got ${show(issue.actual)}`
+  })
+
+/**
  * Decodes options with `schema`, or fails with `onInvalid` given one message naming every
  * invalid field ("visibilityTimeout: expected ..., got -1; maxRedeliveries: ..."). A field
  * gets its first issue only: the second of an optional field says it is not `undefined`

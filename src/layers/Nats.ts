@@ -21,10 +21,10 @@ import type { ConfigError, Redacted, Scope } from "effect"
 import { Config, Context, Duration, Effect, Layer } from "effect"
 import { Broker } from "../Broker.js"
 import { isMissingPackage } from "../internal/load.js"
-import type { BrokerConfig, ConnectionConfig, ResultsConfig, StorageConfig, TlsConfig } from "../internal/nats/config.js"
+import * as NatsConfig from "../internal/nats/config.js"
+import type { TlsConfig } from "../internal/nats/config.js"
 import { NatsError } from "../internal/nats/errors.js"
 import * as NatsEvents from "../internal/nats/events.js"
-import { isValidPrefix, names } from "../internal/nats/names.js"
 import { Revisions } from "../internal/nats/revisions.js"
 import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
@@ -132,55 +132,6 @@ const load = Effect.tryPromise({
     : Effect.die(cause)
 ))
 
-const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
-
-const resolve = (options: Options) =>
-  Effect.gen(function*() {
-    const prefix = options.prefix ?? "tasqueue"
-    const invalid = (message: string) => Effect.fail(new NatsError({ reason: "InvalidOptions", message }))
-    if (!isValidPrefix(prefix)) return yield* invalid(`prefix must be 1-64 letters, digits, "_" or "-", got "${prefix}"`)
-    const servers = typeof options.servers === "string" ? [options.servers] : [...options.servers]
-    if (servers.length === 0) return yield* invalid("servers must name at least one server")
-    const replicas = options.replicas ?? 1
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) return yield* invalid(`replicas must be 1 to 5, got ${replicas}`)
-    const visibilityTimeout = millis(options.visibilityTimeout ?? "30 seconds")
-    if (!(visibilityTimeout >= 100)) return yield* invalid("visibilityTimeout must be at least 100 milliseconds")
-    const requestTimeout = millis(options.requestTimeout ?? "5 seconds")
-    const connection: ConnectionConfig = {
-      servers,
-      name: options.name ?? "tasqueue",
-      user: options.user,
-      password: options.password,
-      token: options.token,
-      nkeySeed: options.nkeySeed,
-      credentials: options.credentials,
-      credentialsFile: options.credentialsFile,
-      tls: options.tls === true ? {} : options.tls === false ? undefined : options.tls,
-      connectTimeout: millis(options.connectTimeout ?? "5 seconds"),
-      requestTimeout,
-      reconnectWait: millis(options.reconnectWait ?? "1 second"),
-      maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
-      drainTimeout: requestTimeout
-    }
-    const storage: StorageConfig = { names: names(prefix), replicas, storage: options.storage ?? "file" }
-    const broker: BrokerConfig = {
-      ...storage,
-      visibilityTimeout,
-      maxRedeliveries: options.maxRedeliveries ?? 10,
-      maxQueueMessages: options.maxQueueMessages ?? -1,
-      maxQueueBytes: options.maxQueueBytes ?? -1,
-      maxAckPending: options.maxAckPending ?? 10_000,
-      duplicateWindow: millis(options.duplicateWindow ?? "2 minutes"),
-      deadLetterTtl: options.deadLetterTtl === undefined ? undefined : millis(options.deadLetterTtl),
-      scheduler: options.scheduler ?? true
-    }
-    const results: ResultsConfig = {
-      ...storage,
-      ttl: options.resultsTtl === undefined ? undefined : millis(options.resultsTtl)
-    }
-    return { connection, broker, results }
-  })
-
 /**
  * A Broker, a Results store and Events over one NATS connection, acquired in the current scope
  * (the connection is drained when it closes).
@@ -196,7 +147,7 @@ export const make = (
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const config = yield* resolve(options)
+    const config = yield* NatsConfig.resolve(options)
     const { Connection, NatsBroker, NatsResults } = yield* load
     const conn = yield* Connection.connect(config.connection)
     // shared: the broker stamps the revision of a job's queued state on its message, and the
@@ -218,7 +169,7 @@ export const broker = (options: Options): Layer.Layer<Broker, NatsError> =>
   Layer.scoped(
     Broker,
     Effect.gen(function*() {
-      const config = yield* resolve(options)
+      const config = yield* NatsConfig.resolve(options)
       const { Connection, NatsBroker } = yield* load
       const conn = yield* Connection.connect(config.connection)
       return yield* NatsBroker.make(conn, config.broker)
@@ -235,7 +186,7 @@ export const results = (options: Options): Layer.Layer<Results, NatsError> =>
   Layer.scoped(
     Results,
     Effect.gen(function*() {
-      const config = yield* resolve(options)
+      const config = yield* NatsConfig.resolve(options)
       const { Connection, NatsResults } = yield* load
       const conn = yield* Connection.connect(config.connection)
       return yield* NatsResults.make(conn, config.results)
@@ -253,7 +204,7 @@ export const events = (options: Options): Layer.Layer<Events, NatsError> =>
   Layer.scoped(
     Events,
     Effect.gen(function*() {
-      const config = yield* resolve(options)
+      const config = yield* NatsConfig.resolve(options)
       const { Connection } = yield* load
       const conn = yield* Connection.connect(config.connection)
       return yield* NatsEvents.make(conn, config.broker.names.prefix)

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Scripts from "../../src/internal/redis/scripts.js"
-import { generate, generatedFile, keyCount, luaDir, resolveIncludes } from "../../scripts/embed-lua.js"
+import { embed, generate, generatedFile, keyCount, luaDir, resolveIncludes } from "../../scripts/embed-lua.js"
 
 const ownText = (name: string) => readFileSync(join(luaDir, `${name}.lua`), "utf8")
 const scriptName = (s: Scripts.Script) => s.name.charAt(8).toLowerCase() + s.name.slice(9)
@@ -60,5 +60,18 @@ describe("Redis Lua scripts", () => {
   it("a key the header does not name is an error", () => {
     assert.throws(() => keyCount("bad", `--[[\n  KEYS[1] a\n]]\nredis.call('GET', KEYS[2])\n`), /KEYS\[2\]/)
     assert.strictEqual(keyCount("good", `--[[\n  KEYS[1] a\n  KEYS[2] b\n]]\nredis.call('GET', KEYS[2])\n`), 2)
+  })
+
+  it("a key the header does not name is an error in an included file too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tasqueue-lua-"))
+    try {
+      writeFileSync(join(dir, "a.lua"), `--[[\n  KEYS[1] a\n]]\n--- @include "b"\nredis.call('GET', KEYS[1])\n`)
+      writeFileSync(join(dir, "b.lua"), `redis.call('GET', KEYS[2])\n`)
+      assert.throws(() => embed("a", join(dir, "a.lua")), /KEYS\[2\] is not named/)
+      writeFileSync(join(dir, "b.lua"), `redis.call('GET', KEYS[1])\n`)
+      assert.strictEqual(embed("a", join(dir, "a.lua")).keys, 1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

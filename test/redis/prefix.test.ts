@@ -2,7 +2,7 @@
  * Two apps with different key prefixes on one Redis: the same queue name and the same job ids,
  * and neither sees the other's jobs, results or dead letters.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -10,19 +10,17 @@ import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
-import { perFile } from "../utils/perFile.js"
 
-const redis = perFile(RedisServer.make())
-
-/** a Server of app `prefix`, its worker tagging results with `tag` */
+/** a Server of app `prefix` on the group's Redis */
 const app = (prefix: string) =>
-  Layer.unwrapEffect(Effect.sync(() =>
-    Layer.provideMerge(Server.layer, Redis.layer({ port: redis().port, prefix, pollInterval: "200 millis" }))
+  Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
+    Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix, pollInterval: "200 millis" }))
   ))
 
-describe("Redis key prefixes", () => {
-  it.live("two apps on one Redis do not see each other's jobs", () =>
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis key prefixes", (it) => {
+  it.effect("two apps on one Redis do not see each other's jobs", () =>
     Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
       const queue = "shared-name"
       const ids = ["job-1", "job-2", "job-3"]
       const enqueueIn = (n: number) =>
@@ -61,7 +59,7 @@ describe("Redis key prefixes", () => {
       }).pipe(Effect.provide(app("app-b")))
 
       // and every key of each app is under its own namespace
-      const all = (yield* redis().cli("--scan")).split("\n").filter((k) => k !== "")
+      const all = (yield* redis.cli("--scan")).split("\n").filter((k) => k !== "")
       assert.isTrue(all.length > 0)
       for (const key of all) assert.match(key, /^\{app-[ab][:}]/, key)
       // processed jobs leave no residue in the queue: only the queue's marker key is left of app A's

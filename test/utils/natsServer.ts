@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Duration, Effect, ExecutionStrategy, Exit, Schedule, Scope } from "effect"
+import { Context, Duration, Effect, ExecutionStrategy, Exit, Layer, Schedule, Scope } from "effect"
 
 const binary = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server"
 
@@ -212,3 +212,12 @@ export const cluster = (size = 3): Effect.Effect<ReadonlyArray<NatsServer>, unkn
     })
     return yield* retryInChildScope(attempt, 2)
   }).pipe(Effect.timeout(Duration.seconds(60)))
+
+/**
+ * The nats-server of a group of tests, for `@effect/vitest`'s `layer()`: started before the
+ * group's first test, stopped after its last (see redisServer.ts for an example).
+ */
+export class Current extends Context.Tag("test/NatsServer")<Current, NatsServer>() {}
+
+/** one `nats-server -js` of our own, as a layer (see `Current`) */
+export const layer = (options: StartOptions = {}): Layer.Layer<Current, unknown> => Layer.scoped(Current, start(options))

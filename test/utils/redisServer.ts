@@ -3,7 +3,7 @@
  * scoped resource (spawned, waited for until it answers PING, killed on release). Never the
  * Redis on 6379.
  */
-import { Data, Effect, Scope } from "effect"
+import { Context, Data, Effect, Layer, Scope } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
@@ -176,3 +176,17 @@ export const makeCluster = (options: Options = {}): Effect.Effect<ReadonlyArray<
     }
     return yield* new RedisServerError({ message: "the Redis Cluster did not reach cluster_state:ok" })
   })
+
+/**
+ * The redis-server of a group of tests, for `@effect/vitest`'s `layer()`: started before the
+ * group's first test, stopped after its last.
+ *
+ * @example
+ * layer(RedisServer.layer(), { excludeTestServices: true })("my tests", (it) => {
+ *   it.effect("...", () => Effect.gen(function*() { const redis = yield* RedisServer.Current }))
+ * })
+ */
+export class Current extends Context.Tag("test/RedisServer")<Current, RedisServer>() {}
+
+/** a redis-server of our own, as a layer (see `Current`) */
+export const layer = (options: Options = {}): Layer.Layer<Current, RedisServerError> => Layer.scoped(Current, make(options))

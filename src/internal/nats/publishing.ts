@@ -10,6 +10,8 @@
  *   message is published over it and the ghost deleted.
  * - An enqueue sends the first publish of every message at once, as plain promises; only what
  *   that leaves open (a duplicate, a conflict, a failure) goes on in `publishNew`.
+ * - No span here: like the other backends, the broker leaves tracing to the Server, which opens
+ *   its spans only when a tracer is installed (one tracing policy).
  *
  * @internal
  */
@@ -183,65 +185,64 @@ const delayedIds = (ctx: BrokerContext, tq: string, ready: number) =>
  * the id is not waiting in the other stream first); only what that leaves open (a
  * duplicate, a conflict, a failure) goes on in `publishNew`, one Effect per message.
  */
-export const enqueue = (ctx: BrokerContext, queue: string, messages: ReadonlyArray<Message>) =>
-  Effect.gen(function*() {
-    if (messages.length === 0) return
-    const { conn, read, revisions, settled } = ctx
-    const n = ctx.names
-    const tq = yield* ctx.ensureQueue(queue)
-    const stream = n.queueStream(tq)
-    const now = yield* Clock.currentTimeMillis
-    const tokens: Array<string> = []
-    for (const m of messages) tokens.push(yield* idToken(m.id))
-    const readyCount = messages.filter((m) => m.runAt === undefined || m.runAt <= now).length
-    const waiting = readyCount >= 16 ? yield* delayedIds(ctx, tq, readyCount) : undefined
-    const target = (m: Message, ti: string) =>
-      m.runAt !== undefined && m.runAt > now
-        ? {
-          stream: n.delayedStream,
-          subject: n.delayedSubject(tq, ti),
-          values: { [Header.runAt]: m.runAt } as Record<string, number | undefined>
-        }
-        : {
-          stream,
-          subject: n.queueSubject(tq, ti),
-          values: { [Header.at]: now, [Header.revision]: revisions?.get(m.id)?.revision } as Record<string, number | undefined>
-        }
-    const firsts = yield* tryJs(
-      () =>
-        Promise.all(messages.map(async (m, i): Promise<Tried | undefined> => {
-          const ti = tokens[i]!
-          const delayed = m.runAt !== undefined && m.runAt > now
-          // an id waits in one place only: a ready id is not delayed again, nor the reverse
-          if (!delayed && waiting !== undefined) {
-            if (waiting.has(n.delayedSubject(tq, ti))) return undefined
-          } else {
-            let other: StoredMsg | null
-            try {
-              other = delayed
-                ? await read.last(stream, n.queueSubject(tq, ti))
-                : await read.last(n.delayedStream, n.delayedSubject(tq, ti))
-            } catch (cause) {
-              throw brokerError(`cannot enqueue job ${m.id} on ${queue}`)(cause)
-            }
-            if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return undefined
+export const enqueue = Effect.fnUntraced(function*(ctx: BrokerContext, queue: string, messages: ReadonlyArray<Message>) {
+  if (messages.length === 0) return
+  const { conn, read, revisions, settled } = ctx
+  const n = ctx.names
+  const tq = yield* ctx.ensureQueue(queue)
+  const stream = n.queueStream(tq)
+  const now = yield* Clock.currentTimeMillis
+  const tokens: Array<string> = []
+  for (const m of messages) tokens.push(yield* idToken(m.id))
+  const readyCount = messages.filter((m) => m.runAt === undefined || m.runAt <= now).length
+  const waiting = readyCount >= 16 ? yield* delayedIds(ctx, tq, readyCount) : undefined
+  const target = (m: Message, ti: string) =>
+    m.runAt !== undefined && m.runAt > now
+      ? {
+        stream: n.delayedStream,
+        subject: n.delayedSubject(tq, ti),
+        values: { [Header.runAt]: m.runAt } as Record<string, number | undefined>
+      }
+      : {
+        stream,
+        subject: n.queueSubject(tq, ti),
+        values: { [Header.at]: now, [Header.revision]: revisions?.get(m.id)?.revision } as Record<string, number | undefined>
+      }
+  const firsts = yield* tryJs(
+    () =>
+      Promise.all(messages.map(async (m, i): Promise<Tried | undefined> => {
+        const ti = tokens[i]!
+        const delayed = m.runAt !== undefined && m.runAt > now
+        // an id waits in one place only: a ready id is not delayed again, nor the reverse
+        if (!delayed && waiting !== undefined) {
+          if (waiting.has(n.delayedSubject(tq, ti))) return undefined
+        } else {
+          let other: StoredMsg | null
+          try {
+            other = delayed
+              ? await read.last(stream, n.queueSubject(tq, ti))
+              : await read.last(n.delayedStream, n.delayedSubject(tq, ti))
+          } catch (cause) {
+            throw brokerError(`cannot enqueue job ${m.id} on ${queue}`)(cause)
           }
-          const t = target(m, ti)
-          return tryPublish(
-            conn.publish(t.subject, m.body, { msgId: m.id, expectLastSubjectSequence: 0, headers: makeHeaders(t.values) })
-          )
-        })),
-      (cause) => cause instanceof BrokerError ? cause : brokerError(`cannot enqueue on ${queue}`)(cause)
-    )
-    const open: Array<number> = []
-    firsts.forEach((first, i) => {
-      if (first !== undefined && !(first.ok && !first.ack.duplicate)) open.push(i)
-    })
-    if (open.length === 0) return
-    yield* Effect.forEach(open, (i) => {
-      const m = messages[i]!
-      const t = target(m, tokens[i]!)
-      return publishNew(ctx, t.stream, t.subject, m.body, t.values, m.id, { fresh: true, jobId: m.id, first: firsts[i] })
-    }, { concurrency: "unbounded", discard: true })
-  }).pipe(Effect.withSpan("tasqueue.nats.enqueue", { attributes: { queue, messages: messages.length } }))
+          if (other !== null && !(delayed && settled.has(n.queueSubject(tq, ti), other.seq, now))) return undefined
+        }
+        const t = target(m, ti)
+        return tryPublish(
+          conn.publish(t.subject, m.body, { msgId: m.id, expectLastSubjectSequence: 0, headers: makeHeaders(t.values) })
+        )
+      })),
+    (cause) => cause instanceof BrokerError ? cause : brokerError(`cannot enqueue on ${queue}`)(cause)
+  )
+  const open: Array<number> = []
+  firsts.forEach((first, i) => {
+    if (first !== undefined && !(first.ok && !first.ack.duplicate)) open.push(i)
+  })
+  if (open.length === 0) return
+  yield* Effect.forEach(open, (i) => {
+    const m = messages[i]!
+    const t = target(m, tokens[i]!)
+    return publishNew(ctx, t.stream, t.subject, m.body, t.values, m.id, { fresh: true, jobId: m.id, first: firsts[i] })
+  }, { concurrency: "unbounded", discard: true })
+})
 

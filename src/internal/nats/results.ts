@@ -119,7 +119,7 @@ export const make = (
       })
 
     /** a read; one that timed out (a leader being elected) is tried again */
-    const get = (key: string) => tryJs(() => getNow(key), toResultsError(`cannot read ${key} from ${bucket}`))
+    const get = (key: string) => tryJs(() => readEntry(key), toResultsError(`cannot read ${key} from ${bucket}`))
 
     const live = (entry: KvEntry | null): KvEntry | undefined =>
       entry !== null && entry.operation === "PUT" ? entry : undefined
@@ -153,7 +153,7 @@ export const make = (
       cause instanceof ResultsError ? cause : resultsError(message)(cause)
 
     /** a read, as a promise (the record path); one that timed out (a leader being elected) is tried again */
-    const getNow = async (key: string): Promise<KvEntry | null> => {
+    const readEntry = async (key: string): Promise<KvEntry | null> => {
       for (let tries = 0;; tries++) {
         try {
           return await kv.get(key)
@@ -246,7 +246,7 @@ export const make = (
         if (revision !== undefined) return applied(undefined, revision)
       }
       for (let tries = 0; tries < 100; tries++) {
-        const entry = await getNow(key)
+        const entry = await readEntry(key)
         const e = live(entry)
         const current = e === undefined ? undefined : decodeState(e.value)
         // a worker's record (attempt > 0) over the state of a newer attempt: its lease is lost
@@ -407,15 +407,15 @@ export const make = (
 
     const add = (key: string, member: string) =>
       Effect.gen(function*() {
-        const k = setKey(yield* token(key))
+        const setEntry = setKey(yield* token(key))
         for (let tries = 0; tries < 1000; tries++) {
-          const entry = yield* get(k)
-          const e = live(entry)
-          const members: Array<string> = e === undefined ? [] : JSON.parse(decoder.decode(e.value))
+          const entry = yield* get(setEntry)
+          const current = live(entry)
+          const members: Array<string> = current === undefined ? [] : JSON.parse(decoder.decode(current.value))
           if (members.includes(member)) return members.length
           members.push(member)
-          const w = yield* write(k, encoder.encode(JSON.stringify(members)), entry === null ? undefined : entry.revision)
-          if (w._tag === "Written") return members.length
+          const written = yield* write(setEntry, encoder.encode(JSON.stringify(members)), entry === null ? undefined : entry.revision)
+          if (written._tag === "Written") return members.length
         }
         return yield* new ResultsError({ message: `adding to set ${key}: too many concurrent writes` })
       })
