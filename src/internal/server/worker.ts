@@ -6,8 +6,9 @@
  * schedule, failed) and settle the delivery. A delivery whose job is final already is a
  * redelivery after a crash: what follows the final state is redone, then it is acknowledged.
  *
- * Each queue has as many long-lived worker fibers as its concurrency; each takes a delivery and
- * runs it to the end in its own fiber (no fiber forked per job). A handler runs with its `JobCtx`
+ * Each queue has one intake fiber, which takes deliveries, and as many long-lived worker fibers
+ * as its concurrency, each running the deliveries handed to it to the end in its own fiber (no
+ * fiber forked per job). A handler runs with its `JobCtx`
  * in the fiber's context; a fiber the handler forks copies that context when it is forked, so it
  * never sees a later job's.
  *
@@ -42,6 +43,27 @@ import { jobLog } from "./tracing.js"
 /** set once running jobs are to be released rather than failed */
 interface Shutdown {
   started: boolean
+}
+
+/** deliveries taken and not yet picked up by a worker, and the workers waiting for one */
+class Handoff {
+  private readonly waiting: Array<Delivery> = []
+  private readonly idle: Array<(delivery: Delivery) => void> = []
+  put(delivery: Delivery): void {
+    const worker = this.idle.shift()
+    if (worker === undefined) this.waiting.push(delivery)
+    else worker(delivery)
+  }
+  readonly take: Effect.Effect<Delivery> = Effect.async((resume) => {
+    const delivery = this.waiting.shift()
+    if (delivery !== undefined) return resume(Effect.succeed(delivery))
+    const worker = (delivery: Delivery) => resume(Effect.succeed(delivery))
+    this.idle.push(worker)
+    return Effect.sync(() => {
+      const i = this.idle.indexOf(worker)
+      if (i >= 0) this.idle.splice(i, 1)
+    })
+  })
 }
 
 /** a long-lived worker: whether it waits for a delivery (rather than running one), and its fiber */
@@ -306,31 +328,37 @@ export const make = (deps: Deps) => {
   })
 
   /**
-   * One long-lived worker of a queue: takes a delivery and processes it, again and again, in
-   * its own fiber (no fiber per job). `taking` tells the shutdown which workers wait for a
-   * delivery (they are interrupted) and which run one (they finish it, then stop).
+   * Takes deliveries and hands each to an idle worker. One take is always under way (a
+   * consumer's acknowledgements claim the next jobs only then); the consumer's prefetch bounds
+   * how many deliveries are held, handed over or not.
    */
-  const work = (consumer: Consumer, shutdown: Shutdown, self: WorkerState) =>
-    Effect.uninterruptibleMask((restore) => {
-      const take = Effect.suspend(() => {
-        self.taking = true
-        return restore(consumer.take)
-      })
-      const loop: Effect.Effect<void, BrokerError> = Effect.flatMap(take, (delivery) => {
-        self.taking = false
-        return Effect.flatMap(process(delivery, shutdown), () => shutdown.started ? Effect.void : loop)
-      })
-      return loop
-    })
-
-  /** runs a worker until shutdown, retrying when taking fails */
-  const worker = (queue: string, consumer: Consumer, shutdown: Shutdown, self: WorkerState) =>
-    work(consumer, shutdown, self).pipe(
+  const intake = (queue: string, consumer: Consumer, handoff: Handoff) =>
+    Effect.forever(
+      Effect.uninterruptibleMask((restore) => Effect.map(restore(consumer.take), (delivery) => handoff.put(delivery)))
+    ).pipe(
       Effect.tapError((error) => Effect.logWarning("taking jobs failed; retrying", error)),
       Effect.retry(backoff),
       Effect.orDie, // the retry never ends
       Effect.annotateLogs({ module: "tasqueue/Server", queue })
     )
+
+  /**
+   * One long-lived worker of a queue: waits for a delivery and processes it, again and again,
+   * in its own fiber (no fiber per job). `taking` tells the shutdown which workers wait for a
+   * delivery (they are interrupted) and which run one (they finish it, then stop).
+   */
+  const work = (handoff: Handoff, shutdown: Shutdown, self: WorkerState) =>
+    Effect.uninterruptibleMask((restore) => {
+      const next = Effect.suspend(() => {
+        self.taking = true
+        return restore(handoff.take)
+      })
+      const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
+        self.taking = false
+        return Effect.flatMap(process(delivery, shutdown), () => shutdown.started ? Effect.void : loop)
+      })
+      return loop
+    })
 
   /** opens a consumer of `queue`, retrying until it opens */
   const open = (queue: string, concurrency: number) =>
@@ -367,24 +395,29 @@ export const make = (deps: Deps) => {
       const queues = registry.queues()
       if (queues.size === 0) yield* Effect.logWarning("start: no task is registered; nothing to consume")
       const shutdown: Shutdown = { started: false }
-      // Finalizers run in reverse: first the graceful shutdown below, then the workers' FiberSet,
-      // then the consumers (which release what is still unsettled).
+      // Finalizers run in reverse: first the graceful shutdown below (intake stops, workers
+      // finish), then the FiberSets, then the consumers (which release what is still unsettled,
+      // deliveries taken and not handed to a worker included).
       const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) => open(queue, concurrency))
       const workers = yield* FiberSet.make()
+      const loops = yield* FiberSet.make()
       const states: Array<WorkerState> = []
       yield* Effect.addFinalizer(() =>
-        Effect.suspend(() => {
+        Effect.gen(function*() {
+          yield* FiberSet.clear(loops)
           shutdown.started = true
-          return drain(workers, states)
+          yield* drain(workers, states)
         }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
       )
       for (const [queue, consumer] of consumers) {
         const concurrency = queues.get(queue)!
+        const handoff = new Handoff()
         for (let i = 0; i < concurrency; i++) {
           const state: WorkerState = { taking: true, fiber: undefined }
           states.push(state)
-          state.fiber = yield* FiberSet.run(workers, worker(queue, consumer, shutdown, state))
+          state.fiber = yield* FiberSet.run(workers, work(handoff, shutdown, state))
         }
+        yield* FiberSet.run(loops, intake(queue, consumer, handoff))
         yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
           Effect.annotateLogs({ module: "tasqueue/Server" })
         )
