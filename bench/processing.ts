@@ -1,8 +1,10 @@
 /**
  * The processing workload alone (C = 10), with tracing and metrics off (no tracer installed,
  * the default) and on (`@effect/opentelemetry` with in-memory exporters, jobs enqueued inside a
- * span), alternating off and on within one process. Prints one JSON line per measurement and
- * the medians. For comparing builds: run it from each build in turn (`--modes=off`).
+ * span), alternating off and on within one process. Prints one JSON line per measurement (jobs
+ * per second of wall time, and this process's CPU time per job, which a loaded machine
+ * disturbs less) and the medians. For comparing builds: run it from each build in turn
+ * (`--modes=off`).
  *
  *   npm run bench:processing -- --systems=memory,redis --n=20000 --runs=5 --modes=off,on
  */
@@ -39,6 +41,7 @@ const main = Effect.gen(function*() {
     backends.push({ name: "tasqueue/redis", layer: () => Redis.layer({ port: redis.port, prefix: `p${process.pid}x${namespace++}` }) })
   }
   const results: Record<string, Array<number>> = {}
+  const cpus: Record<string, Array<number>> = {}
   for (const backend of backends) {
     const run = (mode: string, size: number) =>
       mode === "on"
@@ -48,15 +51,21 @@ const main = Effect.gen(function*() {
     for (const mode of modes) yield* Effect.zipLeft(run(mode, Math.max(100, n / 10)), reset) // warm-up
     for (let i = 0; i < runs; i++) {
       for (const mode of modes) {
-        const rate = yield* Effect.zipLeft(run(mode, n), reset)
+        const cpu0 = process.cpuUsage()
+        const rate = yield* run(mode, n)
+        const cpu = process.cpuUsage(cpu0)
+        yield* reset
+        const cpuPerJob = (cpu.user + cpu.system) / n
         const key = `${backend.name} ${mode}`
         ;(results[key] ??= []).push(rate)
-        console.log(JSON.stringify({ system: backend.name, mode, run: i, rate: Math.round(rate) }))
+        ;(cpus[key] ??= []).push(cpuPerJob)
+        console.log(JSON.stringify({ system: backend.name, mode, run: i, rate: Math.round(rate), cpuUsPerJob: +cpuPerJob.toFixed(1) }))
       }
     }
   }
   const medians = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(median(v))]))
-  console.log(JSON.stringify({ n, c, runs, medians }))
+  const cpuMedians = Object.fromEntries(Object.entries(cpus).map(([k, v]) => [k, +median(v).toFixed(1)]))
+  console.log(JSON.stringify({ n, c, runs, medians, cpuUsPerJob: cpuMedians }))
 })
 
 Effect.runPromise(main.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning), Effect.provide(Layer.empty))).catch((e) => {
