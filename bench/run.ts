@@ -28,6 +28,7 @@ import * as Baselines from "./baselines.js"
 import * as BullMQ from "./bullmq.js"
 import { cpuPerJob, type Figure, figure, table } from "./stats.js"
 import * as Tasqueue from "./tasqueue.js"
+import * as Telemetry from "./telemetry.js"
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -134,6 +135,12 @@ const main = Effect.gen(function*() {
     }
     if (systems.has("memory")) yield* measure("raw effect queue", workload, "jobs/s", (size) => Baselines.effectQueue(size, c), n)
   }
+  // 1b. processing with tracing and metrics on: @effect/opentelemetry with in-memory exporters,
+  // jobs enqueued inside a span (beside "processing C=10", where no tracer is installed)
+  for (const backend of workloads.has("processing") ? backends : []) {
+    yield* measure(backend.name, "processing C=10, traced", "jobs/s", (size) =>
+      Telemetry.traced(Tasqueue.processing(backend, size, 10, { traced: true })).pipe(Effect.zipLeft(reset)), n)
+  }
   if (nats !== undefined && workloads.has("processing")) {
     const raw: Array<{ publishRate: number; consumeRate: number }> = []
     yield* Baselines.jetStream(nats.url, Math.round(n / 10))
@@ -205,6 +212,9 @@ const main = Effect.gen(function*() {
     redis_enqueue_one_vs_bullmq: ratio(median("tasqueue/redis", "enqueue one by one"), median("bullmq", "enqueue one by one")),
     nats_vs_raw_jetstream: ratio(median("tasqueue/nats", "processing C=10"), median("raw jetstream", "consume+ack")),
     memory_vs_raw_queue: ratio(median("tasqueue/memory", "processing C=10"), median("raw effect queue", "processing C=10")),
+    memory_traced_vs_off: ratio(median("tasqueue/memory", "processing C=10, traced"), median("tasqueue/memory", "processing C=10")),
+    redis_traced_vs_off: ratio(median("tasqueue/redis", "processing C=10, traced"), median("tasqueue/redis", "processing C=10")),
+    nats_traced_vs_off: ratio(median("tasqueue/nats", "processing C=10, traced"), median("tasqueue/nats", "processing C=10")),
     backlog_large_vs_small: Object.fromEntries(Object.entries(backlog).map(([k, v]) => [k, v.ratio]))
   }
 

@@ -69,14 +69,16 @@ const seconds = (t0: number) => (performance.now() - t0) / 1000
  * `c` until every job is successful (its result and status recorded, its delivery
  * acknowledged). Jobs per second.
  */
-export const processing = (backend: Backend, n: number, c: number) => {
+export const processing = (backend: Backend, n: number, c: number, options: { readonly traced?: boolean } = {}) => {
   const { done, tick } = counter(n)
   return withServer(
     backend,
     (server) => server.register(Add, ({ arg1, arg2 }) => Effect.succeed({ result: arg1 + arg2 }), { queue, concurrency: c, onSuccess: () => tick }),
     (server) =>
       Effect.gen(function*() {
-        yield* enqueueBulk(server, yield* addJobs(n))
+        const jobs = yield* addJobs(n)
+        // traced: enqueued inside a span, so that every job carries a trace its attempt continues
+        yield* options.traced === true ? enqueueBulk(server, jobs).pipe(Effect.withSpan("bench enqueue")) : enqueueBulk(server, jobs)
         const t0 = performance.now()
         const cpu = cpuMeter()
         const worker = yield* Effect.fork(server.start)

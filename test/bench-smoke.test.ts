@@ -8,6 +8,7 @@ import * as Memory from "../src/layers/Memory.js"
 import * as Baselines from "../bench/baselines.js"
 import * as BullMQ from "../bench/bullmq.js"
 import * as Tasqueue from "../bench/tasqueue.js"
+import * as Telemetry from "../bench/telemetry.js"
 import * as NatsServer from "./utils/natsServer.js"
 import { perFile } from "./utils/perFile.js"
 import * as RedisServer from "./utils/redisServer.js"
@@ -22,6 +23,9 @@ describe("bench workloads (smoke)", () => {
   it.live("tasqueue workloads on Memory", () =>
     Effect.gen(function*() {
       positive(yield* Tasqueue.processing(memory, 200, 10))
+      // traced: a process span per job and a send span per chunk of the bulk enqueue reach the exporter
+      positive(yield* Telemetry.traced(Tasqueue.processing(memory, 200, 10, { traced: true })))
+      assert.isAtLeast(Telemetry.exported(), 201)
       positive(yield* Tasqueue.enqueue(memory, 200, "one"))
       positive(yield* Tasqueue.enqueue(memory, 200, "bulk"))
       const latency = yield* Tasqueue.latency(memory, 20, 1)
