@@ -67,9 +67,16 @@ export const make = (): Registry => {
           FiberRef.set(FiberRef.currentContext, Context.add(context, JobCtx, ctx)),
           effect
         ) as Effect.Effect<A, E>
-      const callback = (name: string, effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
-        logged(`${name} callback of task "${task.name}"`)(withCtx(effect, ctx))
+      /** a callback, its failure logged (the wrapper built once per registration, not per job) */
+      const callback = (name: string) => {
+        const log = logged(`${name} callback of task "${task.name}"`)
+        return (effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) => log(withCtx(effect, ctx))
+      }
       const { onFailed, onProcessing, onRetrying, onSuccess } = options
+      const processingCallback = callback("onProcessing")
+      const successCallback = callback("onSuccess")
+      const retryingCallback = callback("onRetrying")
+      const failedCallback = callback("onFailed")
       const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
       const encodeResult = resultSchema && Schema.encodeEither(resultSchema)
       registrations.set(task.name, {
@@ -98,10 +105,10 @@ export const make = (): Registry => {
             }),
             ctx
           ),
-        onProcessing: onProcessing && ((ctx) => callback("onProcessing", onProcessing, ctx)),
-        onSuccess: onSuccess && ((ctx, result) => callback("onSuccess", onSuccess(result as any), ctx)),
-        onRetrying: onRetrying && ((ctx, failure) => callback("onRetrying", onRetrying(failure as any), ctx)),
-        onFailed: onFailed && ((ctx, failure) => callback("onFailed", onFailed(failure as any), ctx))
+        onProcessing: onProcessing && ((ctx) => processingCallback(onProcessing, ctx)),
+        onSuccess: onSuccess && ((ctx, result) => successCallback(onSuccess(result as any), ctx)),
+        onRetrying: onRetrying && ((ctx, failure) => retryingCallback(onRetrying(failure as any), ctx)),
+        onFailed: onFailed && ((ctx, failure) => failedCallback(onFailed(failure as any), ctx))
       })
     })
 
