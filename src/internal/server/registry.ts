@@ -72,15 +72,23 @@ export const make = (): Registry => {
           }),
           effect
         ) as Effect.Effect<A, E>
-      const callback = (name: string, effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
-        logged(`${name} callback of task "${task.name}"`, () => ({
-          module: "tasqueue/Server",
-          queue: ctx.meta.queue,
-          task: task.name,
-          jobId: ctx.meta.id,
-          attempt: ctx.attempt
-        }))(withCtx(effect, ctx))
+      /** a callback, its failure logged with the job's annotations */
+      const callback = (name: string) => {
+        const what = `${name} callback of task "${task.name}"`
+        return (effect: Effect.Effect<void, unknown, any>, ctx: JobCtx["Type"]) =>
+          logged(what, () => ({
+            module: "tasqueue/Server",
+            queue: ctx.meta.queue,
+            task: task.name,
+            jobId: ctx.meta.id,
+            attempt: ctx.attempt
+          }))(withCtx(effect, ctx))
+      }
       const { onFailed, onProcessing, onRetrying, onSuccess } = options
+      const processingCallback = callback("onProcessing")
+      const successCallback = callback("onSuccess")
+      const retryingCallback = callback("onRetrying")
+      const failedCallback = callback("onFailed")
       const resultSchema = task.result as Schema.Schema<unknown, unknown> | undefined
       const encodeResult = resultSchema && Schema.encodeEither(resultSchema)
       registrations.set(task.name, {
@@ -109,10 +117,10 @@ export const make = (): Registry => {
             }),
             ctx
           ),
-        onProcessing: onProcessing && ((ctx) => callback("onProcessing", onProcessing, ctx)),
-        onSuccess: onSuccess && ((ctx, result) => callback("onSuccess", onSuccess(result as any), ctx)),
-        onRetrying: onRetrying && ((ctx, failure) => callback("onRetrying", onRetrying(failure as any), ctx)),
-        onFailed: onFailed && ((ctx, failure) => callback("onFailed", onFailed(failure as any), ctx))
+        onProcessing: onProcessing && ((ctx) => processingCallback(onProcessing, ctx)),
+        onSuccess: onSuccess && ((ctx, result) => successCallback(onSuccess(result as any), ctx)),
+        onRetrying: onRetrying && ((ctx, failure) => retryingCallback(onRetrying(failure as any), ctx)),
+        onFailed: onFailed && ((ctx, failure) => failedCallback(onFailed(failure as any), ctx))
       })
     })
 
