@@ -14,6 +14,7 @@ import type { Delivery } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import { type BrokerContext, brokerError, numberHeader } from "./brokerContext.js"
 import type { Lease } from "./leases.js"
+import { withScope } from "../deliveryScope.js"
 import { currentLease } from "./leases.js"
 import { decodeToken, Header } from "./names.js"
 import { bury, replace } from "./settling.js"
@@ -162,5 +163,10 @@ export const handOut = (ctx: BrokerContext, holder: Holder, queue: string, tq: s
         if (h.state === "held") h.state = "lost"
       }
     }
-    return Effect.as(FiberRef.set(currentLease, lease), delivery)
+    // on the taking fiber (a caller that runs the job where it took it) and as the delivery's
+    // scope (a caller that hands it to another fiber: the Server's workers)
+    return Effect.as(
+      FiberRef.set(currentLease, lease),
+      withScope(delivery, (effect) => Effect.locally(effect, currentLease, lease))
+    )
   })

@@ -1,10 +1,10 @@
 /**
  * The lease of the delivery a fiber works on, so that the NATS Results store fences a worker's
- * records by it. `take` sets it on the taking fiber; the fiber that runs the job is forked from
- * there (the Server's intake loop) and inherits it. A record of the lease's job is refused when
- * the lease has run out, and otherwise carries the delivery's attempt, which the store compares
- * with the attempt that wrote the stored state: a record from an older attempt never overwrites
- * a newer one's.
+ * records by it. `take` sets it on the taking fiber and gives it as the delivery's scope
+ * (deliveryScope.ts), which the Server's worker runs the attempt in: the fiber that takes is not
+ * the one that runs the job. A record of the lease's job is refused when the lease has run
+ * out, and otherwise carries the delivery's attempt, which the store compares with the attempt
+ * that wrote the stored state: a record from an older attempt never overwrites a newer one's.
  *
  * @internal
  */

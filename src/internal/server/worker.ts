@@ -28,6 +28,7 @@ import type { Results, ResultsError } from "../../Results.js"
 import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
+import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
 import type { Engine } from "../workflow/engine.js"
 import { describe, toJobError } from "./failure.js"
@@ -196,9 +197,10 @@ export const make = (deps: Deps) => {
    * it) does not wait for it at all: the two travel in one round trip, and a job that was final
    * already refuses the new record (first final wins) and is acknowledged, which is what
    * `recover` would do. Every other outcome waits for the reply first; refused, it goes to
-   * `recover`, its own outcome unrecorded. So on such a store a redelivered job that is final
-   * already (a worker died between its final record and its acknowledgement) may run once more,
-   * at least once as the broker promises, but its outcome is never recorded twice.
+   * `recover`, its own outcome unrecorded. Only a first delivery goes this way: a redelivery
+   * (attempt > 1) may be of a job that is final already (a worker died between its final record
+   * and its acknowledgement, or it was cancelled while running), so its `processing` record is
+   * awaited as on other stores, and a refused one means the handler does not run.
    */
   const attempt = (
     delivery: Delivery,
@@ -209,7 +211,9 @@ export const make = (deps: Deps) => {
   ) =>
     Effect.flatMap(Clock.currentTimeMillis, (started) => {
       const processing = withMeta(message, { status: "processing", processedAt: started })
-      if (ahead !== undefined) {
+      // only a first delivery: a redelivered job may be final already (a worker died between
+      // its final record and its ack; it was cancelled while running), and must not run again
+      if (ahead !== undefined && delivery.attempt === 1) {
         return Effect.suspend(() => {
           const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
           return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
@@ -355,7 +359,7 @@ export const make = (deps: Deps) => {
       })
       const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
         self.taking = false
-        return Effect.flatMap(process(delivery, shutdown), () => shutdown.started ? Effect.void : loop)
+        return Effect.flatMap(within(delivery, process(delivery, shutdown)), () => shutdown.started ? Effect.void : loop)
       })
       return loop
     })
