@@ -24,6 +24,7 @@ import { type Held, type Holder, handOut, toHeld } from "./delivery.js"
 import { describe, tryJs } from "./jetstream.js"
 import { encodeToken } from "./names.js"
 import { bury, confirm, replace } from "./settling.js"
+import { repairStuckAcks } from "./stuckAcks.js"
 
 /** @internal */
 export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOptions) =>
@@ -155,6 +156,9 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
       updateRoom()
     }
 
+    /** when the pump last read a message */
+    let lastRead = clock.unsafeCurrentTimeMillis()
+
     /** when messages arrived (see arrivals.ts) */
     const arrivals = new Arrivals(ctx.stalls, clock.unsafeCurrentTimeMillis())
     const observe = () => arrivals.observe(messages.getReceived(), clock.unsafeCurrentTimeMillis())
@@ -203,6 +207,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
     const admit = (msg: JsMsg, waits: boolean): Effect.Effect<void> => {
       const now = clock.unsafeCurrentTimeMillis()
       ctx.stalls.alive(now)
+      lastRead = now
       const h = toHeld(ctx, msg, ctx.stalls.bound(waits ? now : arrivals.arrivedAfter(messages.getProcessed())))
       observe()
       const add = () => {
@@ -321,6 +326,33 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
       Effect.forkScoped
     )
 
+    /**
+     * The stall watch: when the pull has been open with room for `idle` ms and read nothing, it
+     * asks the server whether messages wait undelivered behind ack-pending entries of messages
+     * the stream no longer holds (see stuckAcks.ts), and acks those entries away. One consumer
+     * info every `idle / 2` ms while the consumer stays idle; nothing while messages flow.
+     */
+    const idle = 2 * Math.max(vt, pullExpires)
+    const watch = Effect.suspend(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (closed || now - lastRead < idle || held.size + buffered.size >= prefetch) return Effect.void
+      return tryJs(() => repairStuckAcks(conn, read, stream, n.queueSubjects(tq), n.workers), brokerError(`cannot inspect the consumer of ${queue}`)).pipe(
+        Effect.flatMap((r) =>
+          r === undefined || r.acked === 0 ? Effect.void : Effect.logWarning(
+            `consuming ${queue} stalled: ${r.pending} messages undelivered behind ${r.ackPending} ack-pending ` +
+              `(ack floor ${r.ackFloor}, delivered ${r.delivered}); acked ${r.acked} sequences the stream no longer holds`
+          )
+        ),
+        Effect.tap(() => Effect.sync(() => { lastRead = Math.max(lastRead, clock.unsafeCurrentTimeMillis() - idle / 2) }))
+      )
+    })
+    yield* watch.pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("checking for a stalled consumer failed", cause)),
+      Effect.repeat(Schedule.spaced(Duration.millis(Math.round(idle / 2)))),
+      Effect.annotateLogs({ module: "tasqueue/Nats", queue }),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
 
     /** what the deliveries this consumer hands out settle and renew through */
     const holder: Holder = { clock, release, confirmRenewal }
