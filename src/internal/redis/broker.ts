@@ -37,12 +37,14 @@ import { queueKeys, queuesKey } from "./keys.js"
 import * as Loss from "./loss.js"
 import * as Scripts from "./scripts.js"
 import { waiting } from "../waiting.js"
+import type { Link } from "./link.js"
 import type { Participant, ResultsTarget, Tick } from "./tick.js"
 
 /** what a consumer does for its deliveries: one per consumer, shared by its deliveries */
 interface DeliveryOps {
   readonly queue: string
-  readonly tick: Tick
+  /** the broker's link to a results store on its connection, if it was made with one */
+  readonly link: Link | undefined
   readonly ack: (slot: Slot, attempt: number) => Effect.Effect<void, BrokerError | LeaseLost>
   readonly nack: (
     slot: Slot,
@@ -62,14 +64,15 @@ interface DeliveryOps {
 
 /**
  * A delivery of the Redis broker. Its effects are made when they are used (one object per
- * delivery on the hot path, not one per operation), and the results store on the same
- * connection can record and acknowledge it in one script (`Results.recordAndAck`).
+ * delivery on the hot path, not one per operation), and the results store of the broker's
+ * link can record and acknowledge it in one script (see link.ts).
  *
  * @internal
  */
-export class RedisDelivery implements Delivery {
+class RedisDelivery implements Delivery {
   readonly queue: string
   readonly id: string
+  readonly link: Link | undefined
   constructor(
     private readonly ops: DeliveryOps,
     private readonly slot: Slot,
@@ -78,6 +81,7 @@ export class RedisDelivery implements Delivery {
   ) {
     this.queue = ops.queue
     this.id = slot.id
+    this.link = ops.link
   }
   get ack() {
     return this.ops.ack(this.slot, this.attempt)
@@ -90,10 +94,6 @@ export class RedisDelivery implements Delivery {
   }
   get deadLetter() {
     return (reason: string) => this.ops.deadLetter(this.slot, this.attempt, reason)
-  }
-  /** whether a results store whose records go through `tick` can settle this delivery in one script */
-  fusesWith(tick: Tick): boolean {
-    return this.ops.tick === tick && tick.fuses
   }
   /** applies `records` and acknowledges, in one script, while the lease holds */
   recordAndAck(records: ReadonlyArray<JobRecord>, target: ResultsTarget) {
@@ -155,11 +155,12 @@ interface Slot {
 
 /**
  * Makes the broker over a connection and its tick (through which consumers acknowledge);
- * consumers open blocking connections of their own.
+ * consumers open blocking connections of their own. With a `link` (made on the same tick), the
+ * results store given the same link settles its deliveries in one script.
  *
  * @internal
  */
-export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Broker["Type"] => {
+export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?: Link): Broker["Type"] => {
   const vt = options.visibilityTimeout
   const keysCache = new Map<string, QueueKeys>()
   const keysOf = (queue: string) => {
@@ -347,7 +348,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
 
       const ops: DeliveryOps = {
         queue,
-        tick,
+        link,
         ack: (slot, attempt) => Effect.asVoid(acknowledge(slot, attempt)),
         nack: (slot, attempt, delivered, nackOptions) => {
           const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))

@@ -4,8 +4,8 @@
  * values and sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out
  * through the connection's tick (see `tick.ts`), with the acknowledgements of the moment; the
  * scripts apply the first-final-wins rule and the fence by attempt atomically. `recordAndAck`
- * of a delivery from a Redis broker on the same connection of a standalone Redis is one script:
- * fenced records and the acknowledgement.
+ * of a delivery from the broker of the store's link (see link.ts), on a standalone Redis, is one
+ * script: fenced records and the acknowledgement.
  *
  * Times to live are relative (PEXPIRE), so they do not depend on the clock that wrote them.
  *
@@ -18,11 +18,11 @@ import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
 import type { Ahead } from "../recordAhead.js"
 import { recordAhead } from "../recordAhead.js"
-import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { describe, safeCause } from "./errors.js"
 import { resultsKeys } from "./keys.js"
+import type { Link } from "./link.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
 import { recordChunk } from "./tick.js"
@@ -36,17 +36,17 @@ export interface ResultsOptions {
   readonly indexTtl: number
 }
 
-/** records per script call */
-
 /**
- * Makes the results store over a connection and its tick.
+ * Makes the results store over a connection and its tick; with a `link` (made on the same
+ * tick), it settles the deliveries of the broker given the same link in one script.
  *
  * @internal
  */
 export const make = (
   conn: Connection,
   tick: Tick,
-  options: ResultsOptions
+  options: ResultsOptions,
+  link?: Link
 ): Effect.Effect<Results["Type"], ResultsError, Scope.Scope> =>
   Effect.gen(function*() {
     const k = resultsKeys(options.prefix)
@@ -99,14 +99,15 @@ export const make = (
     }
 
     /**
-     * One script for a delivery of a Redis broker on this connection (standalone Redis): the
+     * One script for a delivery of the broker of this store's link (standalone Redis): the
      * lease is checked, the records applied, the message removed. Otherwise (another broker,
      * another connection, a Cluster, where the results and the queue are in different slots):
      * record, then acknowledge.
      */
     const recordAndAck = (records: ReadonlyArray<JobRecord>, delivery: Delivery) => {
-      return delivery instanceof RedisDelivery && delivery.fusesWith(tick)
-        ? delivery.recordAndAck(records, target)
+      const linked = link?.linked(delivery)
+      return linked !== undefined
+        ? linked.recordAndAck(records, target)
         : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied))
     }
 
