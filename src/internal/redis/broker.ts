@@ -31,7 +31,7 @@ import type { JobRecord } from "../../Results.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { Arg, Client, Connection, Reply } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe, safeCause } from "./errors.js"
+import { thrownMessage, safeCause } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import { queueKeys, queuesKey } from "./keys.js"
 import * as Loss from "./loss.js"
@@ -161,9 +161,9 @@ interface Slot {
  * @internal
  */
 export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?: Link): Broker["Type"] => {
-  const vt = options.visibilityTimeout
+  const visibilityTimeout = options.visibilityTimeout
   const keysCache = new Map<string, QueueKeys>()
-  const keysOf = (queue: string) => {
+  const keysOfQueue = (queue: string) => {
     let keys = keysCache.get(queue)
     if (keys === undefined) {
       keys = queueKeys(options.prefix, queue)
@@ -182,7 +182,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
   ) =>
     Effect.tryPromise({
       try: () => conn.run(script, keys, args, buffers),
-      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
     })
 
   /** the queue names this broker has added to the prefix's set of queues */
@@ -192,15 +192,15 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
   const name = (queue: string): Effect.Effect<void, BrokerError> =>
     named.has(queue) ? Effect.void : Effect.tryPromise({
       try: () => conn.client.sadd(allQueues, queue).then(() => void named.add(queue)),
-      catch: (cause) => new BrokerError({ message: `Redis: naming queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+      catch: (cause) => new BrokerError({ message: `Redis: naming queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
     })
 
   const enqueue = (queue: string, messages: ReadonlyArray<Message>): Effect.Effect<void, BrokerError> =>
     messages.length === 0 ? Effect.void : Effect.zipRight(name(queue), Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const batches: Array<Array<Arg>> = []
       for (let i = 0; i < messages.length; i += enqueueChunk) {
-        const args: Array<Arg> = [k.job, now, signalCap]
+        const args: Array<Arg> = [key.job, now, signalCap]
         for (const m of messages.slice(i, i + enqueueChunk)) {
           args.push(m.id, toBuffer(m.body), m.runAt !== undefined && m.runAt > now ? m.runAt : 0)
         }
@@ -208,9 +208,9 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       }
       // all batches are written at once, in order, on one connection
       return Effect.tryPromise({
-        try: () => Promise.all(batches.map((args) => conn.run(Scripts.enqueue, [k.ready, k.delayed, k.signal], args))),
+        try: () => Promise.all(batches.map((args) => conn.run(Scripts.enqueue, [key.ready, key.delayed, key.signal], args))),
         catch: (cause) =>
-          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
       })
     }))
 
@@ -221,13 +221,13 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
         return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${prefetch}` })
       }
       const autoExtend = consumerOptions.autoExtend ?? true
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const blocking: Client = yield* conn.duplicate(`consumer:${queue}`).pipe(
         Effect.mapError((e) => new BrokerError({ message: e.message, cause: e.cause }))
       )
       const loss = Loss.watch({
         queue,
-        keys: k,
+        keys: key,
         conn,
         tick,
         signalCap,
@@ -289,12 +289,12 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
           for (const s of held) free(s)
           if (unsettled.length === 0 && arrived.length === 0) return
           const now = yield* Clock.currentTimeMillis
-          const args: Array<Arg> = [k.job, now, signalCap, arrived.length, ...arrived.splice(0, arrived.length)]
+          const args: Array<Arg> = [key.job, now, signalCap, arrived.length, ...arrived.splice(0, arrived.length)]
           for (const s of unsettled) {
             s.done = true
             args.push(s.id, s.attempt)
           }
-          yield* call("release", queue, Scripts.release, [k.ready, k.leases, k.signal], args).pipe(
+          yield* call("release", queue, Scripts.release, [key.ready, key.leases, key.signal], args).pipe(
             Effect.catchAll((e) =>
               Effect.logWarning(`${e.message}; the jobs go back to the queue when their leases run out`)
             )
@@ -319,7 +319,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
         })
 
       const tickFailed = (what: string, cause: unknown) =>
-        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
 
       /**
        * Acknowledges through the tick, with `records` applied in the same script while the lease
@@ -356,8 +356,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
           return loss.rescue(
             slot.epoch,
             settle(slot, attempt, (now) =>
-              call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal, k.retrying], [
-                k.job,
+              call("nack", queue, Scripts.nack, [key.ready, key.delayed, key.leases, key.signal, key.retrying], [
+                key.job,
                 now,
                 signalCap,
                 slot.id,
@@ -373,7 +373,13 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
           Effect.suspend(() => {
             if (slot.done) return Effect.fail(lost(queue, slot.id, attempt))
             return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              call("extend", queue, Scripts.extend, [k.leases, k.marker], [k.job, now, now + vt, slot.id, slot.attempt])
+              call("extend", queue, Scripts.extend, [key.leases, key.marker], [
+                key.job,
+                now,
+                now + visibilityTimeout,
+                slot.id,
+                slot.attempt
+              ])
             ).pipe(
               Effect.flatMap((reply) =>
                 (reply as ReadonlyArray<number>)[1] === 1 ? Effect.void : Effect.fail(lost(queue, slot.id, attempt))
@@ -382,7 +388,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
           }),
         deadLetter: (slot, attempt, reason) =>
           settle(slot, attempt, (now) =>
-            call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason])),
+            call("deadLetter", queue, Scripts.deadLetter, [key.leases, key.dead], [key.job, now, slot.id, slot.attempt, reason])),
         recordAndAck: (slot, attempt, records, target) =>
           loss.rescue(
             slot.epoch,
@@ -395,17 +401,28 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
           )
       }
 
-      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
+      const claimKeys = [key.ready, key.delayed, key.leases, key.signal, key.dead]
       // Reply keys: each claim or ack call leaves its reply under a key of its own, so that the
       // same call re-sent by ioredis after a reconnect gets the same deliveries back instead of
       // leasing new ones (and orphaning the first). The next call deletes the keys of replies
       // that arrived; the rest expire after a visibility timeout.
       const claimArgs = (now: number, n: number): { readonly args: Array<Arg>; readonly replyKey: string } => {
-        const replyKey = `${k.tag}:r:${consumerId}:${sequence++}`
+        const replyKey = `${key.tag}:r:${consumerId}:${sequence++}`
         const forget = arrived.splice(0, arrived.length)
         return {
           replyKey,
-          args: [k.job, now, now + vt, n, options.maxRedeliveries, signalCap, vt, replyKey, forget.length, ...forget]
+          args: [
+            key.job,
+            now,
+            now + visibilityTimeout,
+            n,
+            options.maxRedeliveries,
+            signalCap,
+            visibilityTimeout,
+            replyKey,
+            forget.length,
+            ...forget
+          ]
         }
       }
 
@@ -485,11 +502,11 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
         if (signal === undefined) {
           const deferred = Deferred.unsafeMake<void>(FiberId.none)
           signal = deferred
-          const pop = Effect.tryPromise(() => blocking.blpop(k.signal, pollSeconds)).pipe(
+          const pop = Effect.tryPromise(() => blocking.blpop(key.signal, pollSeconds)).pipe(
             Effect.catchAll((cause) =>
               open
                 ? Effect.zipRight(
-                  Effect.logWarning(`waiting for jobs on ${queue} failed: ${describe(cause.error)}`),
+                  Effect.logWarning(`waiting for jobs on ${queue} failed: ${thrownMessage(cause.error)}`),
                   Effect.sleep(options.pollInterval)
                 )
                 : Effect.void
@@ -565,9 +582,9 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       const renew = (slots: ReadonlyArray<Slot>) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const args: Array<Arg> = [k.job, now, now + vt]
+          const args: Array<Arg> = [key.job, now, now + visibilityTimeout]
           for (const s of slots) args.push(s.id, s.attempt)
-          const reply = (yield* call("renewing leases", queue, Scripts.extend, [k.leases, k.marker], args)) as ReadonlyArray<number>
+          const reply = (yield* call("renewing leases", queue, Scripts.extend, [key.leases, key.marker], args)) as ReadonlyArray<number>
           // the marker was missing (and set again): a loss, counted and logged by the check
           if (reply[0] === 0) yield* loss.check("when renewing leases")
           slots.forEach((slot, i) => {
@@ -580,7 +597,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       // While the consumer holds deliveries, renew them every third of the visibility timeout;
       // while it holds none, only look at the marker now and then. (Under TestClock, a long
       // `adjust` then costs few round trips.)
-      const renewEvery = Duration.millis(Math.max(1, Math.floor(vt / 3)))
+      const renewEvery = Duration.millis(Math.max(1, Math.floor(visibilityTimeout / 3)))
       const markerEvery = 5 * 60_000
       const renewing = Effect.gen(function*() {
         let lastMarkerCheck = yield* Clock.currentTimeMillis
@@ -609,8 +626,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
 
   const pending = (queue: string) =>
     Effect.gen(function*() {
-      const k = keysOf(queue)
-      const reply = (yield* call("pending", queue, Scripts.pending, [k.ready, k.delayed], [k.job], true)) as ReadonlyArray<
+      const key = keysOfQueue(queue)
+      const reply = (yield* call("pending", queue, Scripts.pending, [key.ready, key.delayed], [key.job], true)) as ReadonlyArray<
         number | Buffer
       >
       const ready = reply[0] as number
@@ -628,29 +645,29 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
 
   const deadLetters = (queue: string) =>
     Effect.tryPromise({
-      try: () => conn.client.lrangeBuffer(keysOf(queue).dead, 0, -1),
-      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+      try: () => conn.client.lrangeBuffer(keysOfQueue(queue).dead, 0, -1),
+      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
     }).pipe(Effect.map((entries): ReadonlyArray<DeadLetter> => entries.map(parseDead)))
 
   const remove = (queue: string, id: string) => {
-    const k = keysOf(queue)
-    return Effect.map(call("remove", queue, Scripts.remove, [k.ready, k.delayed, k.retrying], [k.job, id]), (n) => n === 1)
+    const key = keysOfQueue(queue)
+    return Effect.map(call("remove", queue, Scripts.remove, [key.ready, key.delayed, key.retrying], [key.job, id]), (n) => n === 1)
   }
 
   const queues = Effect.tryPromise({
     try: () => conn.client.smembers(allQueues),
-    catch: (cause) => new BrokerError({ message: `Redis: listing queues failed: ${describe(cause)}`, cause: safeCause(cause) })
+    catch: (cause) => new BrokerError({ message: `Redis: listing queues failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
   })
 
   const counts = (queue: string) =>
     Effect.gen(function*() {
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const now = yield* Clock.currentTimeMillis
       const [ready, delayed, retrying, leased, dead] = (yield* call(
         "counts",
         queue,
         Scripts.counts,
-        [k.ready, k.delayed, k.retrying, k.leases, k.dead],
+        [key.ready, key.delayed, key.retrying, key.leases, key.dead],
         [now]
       )) as ReadonlyArray<number>
       return { ready: ready!, delayed: delayed!, retrying: retrying!, leased: leased!, dead: dead! } satisfies QueueCounts
@@ -659,14 +676,14 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
   const list = (queue: string, state: ListState, page: { readonly offset: number; readonly limit: number }) =>
     Effect.gen(function*() {
       if (page.limit < 1) return { total: (yield* counts(queue))[state] ?? 0, messages: [] }
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const now = yield* Clock.currentTimeMillis
       const reply = (yield* call(
         "list",
         queue,
         Scripts.list,
-        [k.ready, k.delayed, k.retrying, k.leases, k.dead],
-        [k.job, state, page.offset, page.limit, now],
+        [key.ready, key.delayed, key.retrying, key.leases, key.dead],
+        [key.job, state, page.offset, page.limit, now],
         true
       )) as ReadonlyArray<number | Buffer>
       const total = reply[0] as number
@@ -693,14 +710,14 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
   const dead = (action: "requeue" | "purge") => (queue: string, ids?: ReadonlyArray<string> | undefined) =>
     Effect.gen(function*() {
       if (ids !== undefined && ids.length === 0) return []
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const now = yield* Clock.currentTimeMillis
       const reply = (yield* call(
         action,
         queue,
         Scripts.dead,
-        [k.ready, k.dead, k.signal],
-        [k.job, now, signalCap, action, ids === undefined ? "1" : "0", ...(ids ?? [])],
+        [key.ready, key.dead, key.signal],
+        [key.job, now, signalCap, action, ids === undefined ? "1" : "0", ...(ids ?? [])],
         true
       )) as ReadonlyArray<Buffer>
       return reply.map((id) => id.toString())
