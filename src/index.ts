@@ -13,6 +13,8 @@ export * as JobCtx from "./JobCtx.js"
 /** @since 0.1.0 */
 export * as JobEvent from "./JobEvent.js"
 /** @since 0.1.0 */
+export * as Management from "./Management.js"
+/** @since 0.1.0 */
 export * as Metrics from "./Metrics.js"
 /** @since 0.1.0 */
 export * as Results from "./Results.js"

@@ -2,25 +2,24 @@
  * Keeps the benchmark's workloads runnable: each one, tiny, on Memory and (for BullMQ and the
  * baselines) on servers of their own. Numbers are not checked: benchmarks measure, tests don't.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
 import * as Memory from "../src/layers/Memory.js"
 import * as Baselines from "../bench/baselines.js"
 import * as BullMQ from "../bench/bullmq.js"
 import * as Tasqueue from "../bench/tasqueue.js"
 import * as Telemetry from "../bench/telemetry.js"
 import * as NatsServer from "./utils/natsServer.js"
-import { perFile } from "./utils/perFile.js"
 import * as RedisServer from "./utils/redisServer.js"
-
-const redis = perFile(RedisServer.make(), 60_000)
-const nats = perFile(NatsServer.start(), 60_000)
 
 const memory: Tasqueue.Backend = { name: "memory", layer: () => Memory.layer() }
 const positive = (x: number) => assert.isTrue(Number.isFinite(x) && x > 0, `${x}`)
 
-describe("bench workloads (smoke)", () => {
-  it.live("tasqueue workloads on Memory", () =>
+/** a redis-server and a nats-server of the file's own */
+const servers = Layer.merge(RedisServer.layer(), NatsServer.layer())
+
+layer(servers, { excludeTestServices: true, timeout: "60 seconds" })("bench workloads (smoke)", (it) => {
+  it.effect("tasqueue workloads on Memory", () =>
     Effect.gen(function*() {
       positive(yield* Tasqueue.processing(memory, 200, 10))
       // traced: a process span per job and a send span per chunk of the bulk enqueue reach the exporter
@@ -37,14 +36,16 @@ describe("bench workloads (smoke)", () => {
       positive(rss.rssAllMb)
     }), 60_000)
 
-  it.live("BullMQ and the baselines", () =>
+  it.effect("BullMQ and the baselines", () =>
     Effect.gen(function*() {
-      const target = { host: redis().host, port: redis().port }
+      const redis = yield* RedisServer.Current
+      const nats = yield* NatsServer.Current
+      const target = { host: redis.host, port: redis.port }
       positive(yield* BullMQ.processing(target, 200, 10))
       positive(yield* BullMQ.enqueue(target, 200, "bulk"))
       positive((yield* BullMQ.latency(target, 20, 1)).doneP50)
       positive(yield* Baselines.effectQueue(1000, 10))
-      positive((yield* Baselines.jetStream(nats().url, 500)).consumeRate)
-      positive((yield* Baselines.redisBenchmark(redis().port, 2000)).SET ?? 0)
+      positive((yield* Baselines.jetStream(nats.url, 500)).consumeRate)
+      positive((yield* Baselines.redisBenchmark(redis.port, 2000)).SET ?? 0)
     }), 60_000)
 })

@@ -26,6 +26,7 @@ import { isMissingPackage } from "../internal/load.js"
 import * as RedisConfig from "../internal/redis/config.js"
 import { RedisError } from "../internal/redis/errors.js"
 import * as RedisEvents from "../internal/redis/events.js"
+import { Link } from "../internal/redis/link.js"
 import { Events } from "../JobEvent.js"
 import { Results } from "../Results.js"
 
@@ -159,9 +160,14 @@ export const make = (
   Effect.gen(function*() {
     const config = yield* RedisConfig.resolve(options)
     const { RedisBroker, RedisResults, conn, tick } = yield* open(config)
-    const results = yield* RedisResults.make(conn, tick, RedisConfig.resultsOptions(config)).pipe(Effect.mapError(asRedisError))
+    // shared: the results store records and acknowledges the broker's deliveries in one script
+    const link = new Link(tick)
+    const results = yield* RedisResults.make(conn, tick, RedisConfig.resultsOptions(config), link).pipe(
+      Effect.mapError(asRedisError)
+    )
+    const broker = RedisBroker.make(conn, tick, RedisConfig.brokerOptions(config), link)
     const events = yield* RedisEvents.make(conn, config.prefix, tick)
-    return { broker: RedisBroker.make(conn, tick, RedisConfig.brokerOptions(config)), results, events }
+    return { broker, results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 
 /**

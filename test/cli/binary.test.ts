@@ -2,7 +2,7 @@
 // here on free ports: it reads what a Server wrote, changes it, and fails clearly (exit code 1,
 // no secret echoed) on a bad address, wrong credentials or an unknown id. The binary is the
 // one `npm run build` writes; it is built first when it is missing or older than the sources.
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { execFile, execFileSync } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
@@ -14,7 +14,6 @@ import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
 import * as NatsServer from "../utils/natsServer.js"
-import { perFile } from "../utils/perFile.js"
 import * as RedisServer from "../utils/redisServer.js"
 
 const root = join(import.meta.dirname, "../..")
@@ -30,9 +29,6 @@ beforeAll(() => {
     execFileSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, stdio: "ignore" })
   }
 }, 300_000)
-
-const redis = perFile(RedisServer.make({ args: ["--requirepass", "redis-s3cret"], password: "redis-s3cret" }))
-const nats = perFile(NatsServer.start({ config: "authorization { token: \"nats-s3cret\" }" }))
 
 /** runs the binary with plain node; gives its exit code and output */
 const tasqueue = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
@@ -60,18 +56,28 @@ const seed = (backend: Layer.Layer<Server.Server, unknown>) =>
     return yield* Server.enqueueMany(jobs)
   }).pipe(Effect.provide(backend), Effect.scoped)
 
-const scenario = (
+/**
+ * The binary's tests against the server `server` starts for them: `connect` gives the binary's
+ * arguments and environment and a client Server's layer, `wrongCredentials` the same with a
+ * refused secret.
+ */
+const scenario = <R>(
   name: string,
-  connect: () => { readonly args: ReadonlyArray<string>; readonly env: Record<string, string>; readonly layer: Layer.Layer<Server.Server, unknown> },
-  wrongCredentials: () => { readonly args: ReadonlyArray<string>; readonly env: Record<string, string> },
+  server: Layer.Layer<R, unknown>,
+  connect: Effect.Effect<
+    { readonly args: ReadonlyArray<string>; readonly env: Record<string, string>; readonly backend: Layer.Layer<Server.Server, unknown> },
+    never,
+    R
+  >,
+  wrongCredentials: Effect.Effect<{ readonly args: ReadonlyArray<string>; readonly env: Record<string, string> }, never, R>,
   badAddress: ReadonlyArray<string>,
   secret: string
 ) =>
-  describe(`tasqueue binary on ${name}`, () => {
-    it.live("reads and changes jobs a Server wrote", () =>
+  layer(server, { excludeTestServices: true, timeout: "30 seconds" })(`tasqueue binary on ${name}`, (it) => {
+    it.effect("reads and changes jobs a Server wrote", () =>
       Effect.gen(function*() {
-        const { args, env, layer } = connect()
-        const [a, b] = yield* seed(layer)
+        const { args, backend, env } = yield* connect
+        const [a, b] = yield* seed(backend)
         const run = (more: ReadonlyArray<string>) => tasqueue([...args, ...more], env)
 
         const queues = yield* run(["--json", "queues"])
@@ -97,9 +103,9 @@ const scenario = (
         assert.deepStrictEqual([missing.code, missing.stderr.trim()], [1, "error: job no-such-job not found"])
       }), 60_000)
 
-    it.live("fails clearly on wrong credentials and a bad address, echoing no secret", () =>
+    it.effect("fails clearly on wrong credentials and a bad address, echoing no secret", () =>
       Effect.gen(function*() {
-        const wrong = wrongCredentials()
+        const wrong = yield* wrongCredentials
         const refused = yield* tasqueue([...wrong.args, "queues"], wrong.env)
         assert.strictEqual(refused.code, 1)
         assert.match(refused.stderr, /^error: /m)
@@ -118,24 +124,29 @@ const scenario = (
 
 scenario(
   "Redis",
-  () => ({
-    args: ["--redis", `redis://127.0.0.1:${redis().port}`, "--prefix", "cli"],
+  RedisServer.layer({ args: ["--requirepass", "redis-s3cret"], password: "redis-s3cret" }),
+  Effect.map(RedisServer.Current, (redis) => ({
+    args: ["--redis", `redis://127.0.0.1:${redis.port}`, "--prefix", "cli"],
     env: { TASQUEUE_REDIS_PASSWORD: "redis-s3cret" },
-    layer: Server.layer.pipe(Layer.provide(Redis.layer({ host: "127.0.0.1", port: redis().port, password: Redacted.make("redis-s3cret"), prefix: "cli" })))
-  }),
-  () => ({ args: ["--redis", `redis://127.0.0.1:${redis().port}`], env: { TASQUEUE_REDIS_PASSWORD: "wrong-s3cret" } }),
+    backend: Server.layer.pipe(Layer.provide(Redis.layer({ host: "127.0.0.1", port: redis.port, password: Redacted.make("redis-s3cret"), prefix: "cli" })))
+  })),
+  Effect.map(RedisServer.Current, (redis) => ({
+    args: ["--redis", `redis://127.0.0.1:${redis.port}`],
+    env: { TASQUEUE_REDIS_PASSWORD: "wrong-s3cret" }
+  })),
   ["--redis", "redis://127.0.0.1:1"],
   "redis-s3cret"
 )
 
 scenario(
   "NATS",
-  () => ({
-    args: ["--nats", nats().url, "--prefix", "cli"],
+  NatsServer.layer({ config: "authorization { token: \"nats-s3cret\" }" }),
+  Effect.map(NatsServer.Current, (nats) => ({
+    args: ["--nats", nats.url, "--prefix", "cli"],
     env: { TASQUEUE_NATS_TOKEN: "nats-s3cret" },
-    layer: Server.layer.pipe(Layer.provide(Nats.layer({ servers: nats().url, token: Redacted.make("nats-s3cret"), prefix: "cli" })))
-  }),
-  () => ({ args: ["--nats", nats().url], env: { TASQUEUE_NATS_TOKEN: "wrong-s3cret" } }),
+    backend: Server.layer.pipe(Layer.provide(Nats.layer({ servers: nats.url, token: Redacted.make("nats-s3cret"), prefix: "cli" })))
+  })),
+  Effect.map(NatsServer.Current, (nats) => ({ args: ["--nats", nats.url], env: { TASQUEUE_NATS_TOKEN: "wrong-s3cret" } })),
   ["--nats", "nats://127.0.0.1:1"],
   "nats-s3cret"
 )

@@ -3,23 +3,25 @@ import * as Nats from "../../src/layers/Nats.js"
 import { Sleep } from "../nats/fixtures/tasks.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { spawnWorker } from "../utils/natsWorker.js"
-import { perFile } from "../utils/perFile.js"
 import * as TwoProcesses from "./twoProcesses.js"
 
-const nats = perFile(NatsServer.start())
 const prefix = `events-${crypto.randomUUID().slice(0, 8)}`
 const queue = "events"
-// the worker process, for the whole file
-perFile(Effect.suspend(() =>
-  spawnWorker({ servers: [nats().url], prefix, queue, visibilityTimeout: 5000, concurrency: 2, firstMs: 0, retryMs: 0 })
-), 60_000)
 
-const options = (): Nats.Options => ({ servers: nats().url, prefix, visibilityTimeout: "5 seconds" })
+/** the file's nats-server, and a worker process on it for the whole file */
+const server = Layer.scopedDiscard(Effect.flatMap(NatsServer.Current, (nats) =>
+  spawnWorker({ servers: [nats.url], prefix, queue, visibilityTimeout: 5000, concurrency: 2, firstMs: 0, retryMs: 0 }))).pipe(
+    Layer.provideMerge(NatsServer.layer())
+  )
+
+const onNats = <A>(f: (options: Nats.Options) => Layer.Layer<A, unknown>) =>
+  Layer.unwrapEffect(Effect.map(NatsServer.Current, (nats) => f({ servers: nats.url, prefix, visibilityTimeout: "5 seconds" })))
 
 TwoProcesses.run({
   name: "NATS",
-  backend: () => Nats.layer(options()),
-  withoutEvents: () => Layer.merge(Nats.broker(options()), Nats.results(options())),
+  server,
+  backend: () => onNats(Nats.layer),
+  withoutEvents: () => onNats((options) => Layer.merge(Nats.broker(options), Nats.results(options))),
   task: Sleep,
   queue
 })

@@ -5,7 +5,7 @@
  * finished before it subscribed. Also measures how long after a job's final record `awaitJob`
  * returns (p50/p99).
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Effect, Layer as L, Schedule, Schema, Stream } from "effect"
 import type { Broker } from "../../src/Broker.js"
@@ -15,12 +15,14 @@ import type { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
 
-export interface Options {
+export interface Options<R> {
   readonly name: string
+  /** the server and the worker process the tests run against, started before them */
+  readonly server: Layer.Layer<R, unknown>
   /** the backend, as the producer builds it */
-  readonly backend: () => Layer.Layer<Broker | Results | Events, unknown>
+  readonly backend: () => Layer.Layer<Broker | Results | Events, unknown, R>
   /** the same backend without events (its Broker and Results layers), to compare with polling */
-  readonly withoutEvents: () => Layer.Layer<Broker | Results, unknown>
+  readonly withoutEvents: () => Layer.Layer<Broker | Results, unknown, R>
   /** the task the worker process runs: `{ n }` to `{ n, pid }` */
   readonly task: Task.Task<string, Schema.Struct<{ n: typeof Schema.Number }>, Schema.Struct<{ n: typeof Schema.Number; pid: typeof Schema.Number }>>
   /** the queue of the worker process the file runs (it starts before the tests) */
@@ -29,12 +31,12 @@ export interface Options {
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
-export const run = (options: Options) => {
+export const run = <R>(options: Options<R>) => {
   // an hour between reads of the store: only an event can wake a waiting call in these tests
   const producer = () => Server.layerWith({ pollSchedule: Schedule.spaced("1 hour") }).pipe(L.provideMerge(options.backend()))
 
-  describe(`${options.name}: producer and worker in two processes`, () => {
-    it.live("awaitJob returns promptly through the worker's events; the producer sees them as a stream", () =>
+  layer(options.server, { excludeTestServices: true, timeout: "60 seconds" })(`${options.name}: producer and worker in two processes`, (it) => {
+    it.effect("awaitJob returns promptly through the worker's events; the producer sees them as a stream", () =>
       Effect.gen(function*() {
         const queue = options.queue
         const job = yield* Job.make(options.task, { n: 1 }, { queue })
@@ -49,7 +51,7 @@ export const run = (options: Options) => {
         assert.deepStrictEqual(yield* Server.getResult(options.task, id), { n: 1, pid: (yield* Server.getResult(options.task, id)).pid })
       }).pipe(Effect.scoped, Effect.provide(L.suspend(producer))), 60_000)
 
-    it.live("a job that finished before the producer subscribed: awaitJob returns through the results store", () =>
+    it.effect("a job that finished before the producer subscribed: awaitJob returns through the results store", () =>
       Effect.gen(function*() {
         const queue = options.queue
         const id = yield* Server.enqueue(yield* Job.make(options.task, { n: 2 }, { queue }))
@@ -84,13 +86,13 @@ export const run = (options: Options) => {
         return p50
       })
 
-    it.live("awaitJob latency after the final record (p50/p99)", () =>
+    it.effect("awaitJob latency after the final record (p50/p99)", () =>
       Effect.gen(function*() {
         assert.isBelow(yield* latency("with events"), 100)
       }).pipe(Effect.scoped, Effect.provide(L.suspend(producer))), 120_000)
 
     // for comparison, on demand: TASQUEUE_AWAIT_BASELINE=1 npx vitest run test/events/
-    it.live.skipIf(process.env.TASQUEUE_AWAIT_BASELINE === undefined)("awaitJob latency, polling (no events)", () =>
+    it.effect.skipIf(process.env.TASQUEUE_AWAIT_BASELINE === undefined)("awaitJob latency, polling (no events)", () =>
       latency("polling").pipe(
         Effect.scoped,
         Effect.provide(L.suspend(() => Server.layer.pipe(L.provideMerge(options.withoutEvents()))))

@@ -4,38 +4,38 @@
  * jobs; an id waits in one place only; closing a consumer leaves no subscription behind; results
  * expire with the bucket's TTL.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Option } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Nats from "../../src/layers/Nats.js"
 import { Results } from "../../src/Results.js"
 import * as NatsServer from "../utils/natsServer.js"
-import { perFile } from "../utils/perFile.js"
-
-const nats = perFile(NatsServer.start())
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (body: Uint8Array) => new TextDecoder().decode(body)
 const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
 
 const brokerWith = (options: Partial<Nats.Options> = {}) =>
-  Effect.map(
-    Layer.build(Nats.broker({ servers: nats().url, prefix: unique("broker"), visibilityTimeout: "1 second", ...options })),
-    Context.get(Broker)
-  )
+  Effect.flatMap(NatsServer.Current, (nats) =>
+    Effect.map(
+      Layer.build(Nats.broker({ servers: nats.url, prefix: unique("broker"), visibilityTimeout: "1 second", ...options })),
+      Context.get(Broker)
+    ))
 
 /** the subscriptions the server has for the connection named `name` */
 const subscriptionsOf = (name: string) =>
+  Effect.flatMap(NatsServer.Current, (nats) => subscriptionsAt(nats.monitorPort, name))
+const subscriptionsAt = (monitorPort: number, name: string) =>
   Effect.tryPromise(async () => {
-    const res = await fetch(`http://127.0.0.1:${nats().monitorPort}/connz?subs=1`)
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/connz?subs=1`)
     const body = (await res.json()) as {
       readonly connections: ReadonlyArray<{ readonly name?: string; readonly subscriptions_list?: ReadonlyArray<string> }>
     }
     return body.connections.find((c) => c.name === name)?.subscriptions_list ?? []
   })
 
-describe("NATS broker", () => {
-  it.live("a message whose lease is lost more than maxRedeliveries times is dead-lettered and terminated", () =>
+layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS broker", (it) => {
+  it.effect("a message whose lease is lost more than maxRedeliveries times is dead-lettered and terminated", () =>
     Effect.gen(function*() {
       const broker = yield* brokerWith({ maxRedeliveries: 1, visibilityTimeout: "500 millis" })
       const queue = unique("poison")
@@ -59,7 +59,7 @@ describe("NATS broker", () => {
       yield* Fiber.interrupt(third)
     }).pipe(Effect.scoped), 15_000)
 
-  it.live("long retry delays leave the worker slots free (5 delayed nacks with prefetch and MaxAckPending 5)", () =>
+  it.effect("long retry delays leave the worker slots free (5 delayed nacks with prefetch and MaxAckPending 5)", () =>
     Effect.gen(function*() {
       const broker = yield* brokerWith({ maxAckPending: 5 })
       const queue = unique("slots")
@@ -80,7 +80,7 @@ describe("NATS broker", () => {
       assert.strictEqual(pending.at(-1)?.state, "delayed")
     }).pipe(Effect.scoped), 15_000)
 
-  it.live("a full queue refuses new jobs with BrokerError and keeps the ones it accepted (discard: new)", () =>
+  it.effect("a full queue refuses new jobs with BrokerError and keeps the ones it accepted (discard: new)", () =>
     Effect.gen(function*() {
       const broker = yield* brokerWith({ maxQueueMessages: 2 })
       const queue = unique("full")
@@ -91,7 +91,7 @@ describe("NATS broker", () => {
       assert.deepStrictEqual((yield* broker.pending(queue)).map((p) => p.id), ["a", "b"])
     }).pipe(Effect.scoped))
 
-  it.live("an id waits in one place: delayed and ready copies of one id are not both enqueued", () =>
+  it.effect("an id waits in one place: delayed and ready copies of one id are not both enqueued", () =>
     Effect.gen(function*() {
       const broker = yield* brokerWith()
       const queue = unique("once")
@@ -103,7 +103,7 @@ describe("NATS broker", () => {
       assert.strictEqual(pending[1]!.runAt, later)
     }).pipe(Effect.scoped))
 
-  it.live("an id waits in one place, in large enqueues too: listed when few wait delayed, asked about one by one when many do", () =>
+  it.effect("an id waits in one place, in large enqueues too: listed when few wait delayed, asked about one by one when many do", () =>
     Effect.gen(function*() {
       const broker = yield* brokerWith()
       const later = Date.now() + 60_000
@@ -121,7 +121,7 @@ describe("NATS broker", () => {
       }
     }).pipe(Effect.scoped))
 
-  it.live("closing a consumer stops its pull: no subscription is left, and every message but the acked one comes back", () =>
+  it.effect("closing a consumer stops its pull: no subscription is left, and every message but the acked one comes back", () =>
     Effect.gen(function*() {
       const name = unique("conn")
       const broker = yield* brokerWith({ name })
@@ -150,10 +150,11 @@ describe("NATS broker", () => {
       assert.strictEqual(new Set(ids).size, 5, `taken: ${ids.join(", ")}`)
     }).pipe(Effect.scoped), 15_000)
 
-  it.live("results expire with the bucket's TTL", () =>
+  it.effect("results expire with the bucket's TTL", () =>
     Effect.gen(function*() {
+      const nats = yield* NatsServer.Current
       const results = Context.get(
-        yield* Layer.build(Nats.results({ servers: nats().url, prefix: unique("ttl"), resultsTtl: "1 second" })),
+        yield* Layer.build(Nats.results({ servers: nats.url, prefix: unique("ttl"), resultsTtl: "1 second" })),
         Results
       )
       yield* results.record([{ id: "t", status: "successful", message: bytes("m"), result: bytes("r"), at: 1 }])
@@ -165,9 +166,10 @@ describe("NATS broker", () => {
       assert.deepStrictEqual(yield* results.list("successful"), [])
     }).pipe(Effect.scoped), 10_000)
 
-  it.live("invalid options fail the layer with NatsError InvalidOptions", () =>
+  it.effect("invalid options fail the layer with NatsError InvalidOptions", () =>
     Effect.gen(function*() {
-      const e = yield* Effect.flip(Effect.scoped(Layer.build(Nats.layer({ servers: nats().url, prefix: "no.dots" }))))
+      const nats = yield* NatsServer.Current
+      const e = yield* Effect.flip(Effect.scoped(Layer.build(Nats.layer({ servers: nats.url, prefix: "no.dots" }))))
       assert.strictEqual(e._tag, "NatsError")
       assert.strictEqual(e.reason, "InvalidOptions")
     }))

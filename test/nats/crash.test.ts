@@ -3,7 +3,7 @@
  * timeout) JetStream redelivers them, another worker process completes them, and each job ends
  * `successful` exactly once; nothing is lost, nothing is dead-lettered.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Nats from "../../src/layers/Nats.js"
@@ -12,18 +12,16 @@ import * as Server from "../../src/Server.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { spawnWorker } from "../utils/natsWorker.js"
 import { Sleep } from "./fixtures/tasks.js"
-import { perFile } from "../utils/perFile.js"
-
-const nats = perFile(NatsServer.start())
 
 const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`
 const vt = 1500
 
-describe("NATS: a worker killed mid-job", () => {
-  it.live("its jobs are redelivered after AckWait, completed by another worker, and end successful exactly once", () =>
+layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS: a worker killed mid-job", (it) => {
+  it.effect("its jobs are redelivered after AckWait, completed by another worker, and end successful exactly once", () =>
     Effect.gen(function*() {
+      const nats = yield* NatsServer.Current
       const queue = "crash"
-      const common = { servers: [nats().url], prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
+      const common = { servers: [nats.url], prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
       const server = yield* Server.Server
       const results = yield* Results
       const jobs = yield* Effect.forEach(Array.from({ length: 8 }, (_, n) => n), (n) => Job.make(Sleep, { n }, { queue }))
@@ -58,8 +56,8 @@ describe("NATS: a worker killed mid-job", () => {
       assert.deepStrictEqual(yield* server.getDeadLetters(queue), [])
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
-        Layer.provideMerge(Server.layer, Nats.layer({ servers: nats().url, prefix, visibilityTimeout: vt }))
+      Effect.provide(Layer.unwrapEffect(Effect.map(NatsServer.Current, (nats) =>
+        Layer.provideMerge(Server.layer, Nats.layer({ servers: nats.url, prefix, visibilityTimeout: vt }))
       )))
     ), 40_000)
 })

@@ -3,14 +3,11 @@
  * time (paused, starved) and its lease keeper runs again afterwards; a worker whose lease is lost
  * cannot record, and an attempt's record never overwrites the state of a newer attempt.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Cause, Clock, Effect, Exit, Fiber, FiberRef, Option } from "effect"
 import * as Nats from "../../src/layers/Nats.js"
 import { currentLease } from "../../src/internal/nats/leases.js"
 import * as NatsServer from "../utils/natsServer.js"
-import { perFile } from "../utils/perFile.js"
-
-const nats = perFile(NatsServer.start())
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (body: Uint8Array) => new TextDecoder().decode(body)
@@ -37,7 +34,8 @@ const pausable = Effect.map(Effect.clock, (live) => {
 })
 
 const backend = (prefix: string, vt: number) =>
-  Nats.make({ servers: nats().url, prefix, visibilityTimeout: vt, name: unique("fencing") })
+  Effect.flatMap(NatsServer.Current, (nats) =>
+    Nats.make({ servers: nats.url, prefix, visibilityTimeout: vt, name: unique("fencing") }))
 
 const record = (id: string, status: "processing" | "successful", message: string, at: number) => ({
   id,
@@ -49,8 +47,8 @@ const record = (id: string, status: "processing" | "successful", message: string
 const failureTag = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) ? Option.map(Cause.failureOption(exit.cause), (e) => (e as { _tag: string })._tag) : Option.none()
 
-describe("NATS fencing", () => {
-  it.live("a lease that ran out while the process was paused stays lost: no ack, extend or record", () =>
+layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS fencing", (it) => {
+  it.effect("a lease that ran out while the process was paused stays lost: no ack, extend or record", () =>
     Effect.gen(function*() {
       const vt = 2000
       const { clock, paused } = yield* pausable
@@ -84,7 +82,7 @@ describe("NATS fencing", () => {
       }).pipe(Effect.withClock(clock), Effect.scoped)
     }), 20_000)
 
-  it.live("a message read ahead is handed out with its lease renewed, counted from its delivery, not from the hand-out", () =>
+  it.effect("a message read ahead is handed out with its lease renewed, counted from its delivery, not from the hand-out", () =>
     Effect.gen(function*() {
       const vt = 2000
       const { clock, paused } = yield* pausable
@@ -107,7 +105,7 @@ describe("NATS fencing", () => {
       }).pipe(Effect.withClock(clock), Effect.scoped)
     }), 20_000)
 
-  it.live("a message read right after a pause is not trusted with a lease: it may have arrived during the pause", () =>
+  it.effect("a message read right after a pause is not trusted with a lease: it may have arrived during the pause", () =>
     Effect.gen(function*() {
       const vt = 4000
       const { clock, paused } = yield* pausable
@@ -130,7 +128,7 @@ describe("NATS fencing", () => {
       }).pipe(Effect.withClock(clock), Effect.scoped)
     }), 20_000)
 
-  it.live("the record of a worker whose lease ran out is refused; the newer attempt's outcome stands", () =>
+  it.effect("the record of a worker whose lease ran out is refused; the newer attempt's outcome stands", () =>
     Effect.gen(function*() {
       const vt = 800
       const prefix = unique("stale")
@@ -164,7 +162,7 @@ describe("NATS fencing", () => {
       assert.deepStrictEqual(yield* a.results.list("successful"), ["j"])
     }).pipe(Effect.scoped), 20_000)
 
-  it.live("a record from an older attempt never overwrites the state of a newer one, even while its lease looks valid", () =>
+  it.effect("a record from an older attempt never overwrites the state of a newer one, even while its lease looks valid", () =>
     Effect.gen(function*() {
       const { results } = yield* backend(unique("attempts"), 2000)
       const lost: Array<number> = []

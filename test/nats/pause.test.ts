@@ -4,7 +4,7 @@
  * refused, its acks fail with `LeaseLost`, and every job keeps the outcome of its newer attempt;
  * `onSuccess` runs once per job.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Nats from "../../src/layers/Nats.js"
@@ -12,19 +12,17 @@ import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { spawnWorker } from "../utils/natsWorker.js"
-import { perFile } from "../utils/perFile.js"
 import { Sleep } from "./fixtures/tasks.js"
-
-const nats = perFile(NatsServer.start())
 
 const prefix = `pause-${crypto.randomUUID().slice(0, 8)}`
 const vt = 1500
 
-describe("NATS: a worker paused past its leases", () => {
-  it.live("its late outcomes are refused; the newer attempts' outcomes stand and onSuccess runs once", () =>
+layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS: a worker paused past its leases", (it) => {
+  it.effect("its late outcomes are refused; the newer attempts' outcomes stand and onSuccess runs once", () =>
     Effect.gen(function*() {
+      const nats = yield* NatsServer.Current
       const queue = "pause"
-      const common = { servers: [nats().url], prefix, queue, visibilityTimeout: vt, concurrency: 3 }
+      const common = { servers: [nats.url], prefix, queue, visibilityTimeout: vt, concurrency: 3 }
       const server = yield* Server.Server
       const results = yield* Results
       const jobs = yield* Effect.forEach([1, 2, 3], (n) => Job.make(Sleep, { n }, { queue }))
@@ -62,8 +60,8 @@ describe("NATS: a worker paused past its leases", () => {
       assert.deepStrictEqual(yield* server.getDeadLetters(queue), [])
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
-        Layer.provideMerge(Server.layer, Nats.layer({ servers: nats().url, prefix, visibilityTimeout: vt }))
+      Effect.provide(Layer.unwrapEffect(Effect.map(NatsServer.Current, (nats) =>
+        Layer.provideMerge(Server.layer, Nats.layer({ servers: nats.url, prefix, visibilityTimeout: vt }))
       )))
     ), 60_000) // about 12 s on an idle machine; child processes start slowly under load
 })

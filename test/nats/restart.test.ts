@@ -2,7 +2,7 @@
  * nats-server restarted (cleanly, then killed) while jobs are queued, delayed and in flight:
  * the client reconnects by itself, and every job reaches a terminal status.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Ref, Schedule } from "effect"
 import * as Job from "../../src/Job.js"
 import { JobCtx } from "../../src/JobCtx.js"
@@ -10,14 +10,12 @@ import * as Nats from "../../src/layers/Nats.js"
 import * as Server from "../../src/Server.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { Sleep } from "./fixtures/tasks.js"
-import { perFile } from "../utils/perFile.js"
-
-const nats = perFile(NatsServer.start())
 
 const vt = 1500
 
 const restartWith = (signal: "SIGTERM" | "SIGKILL") =>
   Effect.gen(function*() {
+    const nats = yield* NatsServer.Current
     const prefix = `restart-${signal.toLowerCase()}-${crypto.randomUUID().slice(0, 6)}`
     const queue = "restart"
     const server = yield* Server.Server
@@ -41,9 +39,9 @@ const restartWith = (signal: "SIGTERM" | "SIGKILL") =>
       if (s.filter((x) => x === "successful").length >= 4 && s.includes("processing")) break
       yield* Effect.sleep("20 millis")
     }
-    yield* nats().stop(signal)
+    yield* nats.stop(signal)
     yield* Effect.sleep("500 millis")
-    yield* nats().start
+    yield* nats.start
 
     // queries made while the server is away fail with ResultsError; the caller retries them
     const finished = yield* Effect.forEach(
@@ -61,17 +59,17 @@ const restartWith = (signal: "SIGTERM" | "SIGKILL") =>
   }).pipe(Effect.scoped)
 
 const layerFor = (prefix: string) =>
-  Layer.unwrapEffect(Effect.sync(() =>
+  Layer.unwrapEffect(Effect.map(NatsServer.Current, (nats) =>
     Layer.provideMerge(
       Server.layerWith({ shutdownGrace: 0 }),
-      Nats.layer({ servers: nats().url, prefix, visibilityTimeout: vt, requestTimeout: "1 second", reconnectWait: "100 millis" })
+      Nats.layer({ servers: nats.url, prefix, visibilityTimeout: vt, requestTimeout: "1 second", reconnectWait: "100 millis" })
     )
   ))
 
-describe("NATS: the server restarts under load", () => {
-  it.live("a clean restart: every job ends successful, the client reconnects", () =>
+layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS: the server restarts under load", (it) => {
+  it.effect("a clean restart: every job ends successful, the client reconnects", () =>
     restartWith("SIGTERM").pipe(Effect.provide(layerFor(`restart-term-${crypto.randomUUID().slice(0, 6)}`))), 40_000)
 
-  it.live("a crash (SIGKILL): every job ends successful, the client reconnects", () =>
+  it.effect("a crash (SIGKILL): every job ends successful, the client reconnects", () =>
     restartWith("SIGKILL").pipe(Effect.provide(layerFor(`restart-kill-${crypto.randomUUID().slice(0, 6)}`))), 40_000)
 })

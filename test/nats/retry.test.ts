@@ -5,16 +5,13 @@
  * was lost, the message came back and failed again), and a stale delayed copy whose move to
  * the queue went through while its ack was lost (its next move is a duplicate).
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, headers } from "@nats-io/transport-node"
 import { Context, Effect, Layer } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Nats from "../../src/layers/Nats.js"
 import * as NatsServer from "../utils/natsServer.js"
-import { perFile } from "../utils/perFile.js"
-
-const nats = perFile(NatsServer.start())
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (body: Uint8Array) => new TextDecoder().decode(body)
@@ -22,13 +19,14 @@ const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
 
 /** a broker, and a raw JetStream connection to play the server's leftovers with */
 const setup = Effect.gen(function*() {
+  const nats = yield* NatsServer.Current
   const prefix = unique("retry").replace(/-/g, "_")
   const broker = yield* Effect.map(
-    Layer.build(Nats.broker({ servers: nats().url, prefix, visibilityTimeout: "1 second" })),
+    Layer.build(Nats.broker({ servers: nats.url, prefix, visibilityTimeout: "1 second" })),
     Context.get(Broker)
   )
   const nc = yield* Effect.acquireRelease(
-    Effect.promise(() => connect({ servers: nats().url })),
+    Effect.promise(() => connect({ servers: nats.url })),
     (nc) => Effect.promise(() => nc.close())
   )
   const js = jetstream(nc)
@@ -43,8 +41,8 @@ const setup = Effect.gen(function*() {
   return { broker, prefix, jsm, publish }
 })
 
-describe("NATS retries after lost acks", () => {
-  it.live("a second retry of one queue message is not dropped as a duplicate of the first", () =>
+layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS retries after lost acks", (it) => {
+  it.effect("a second retry of one queue message is not dropped as a duplicate of the first", () =>
     Effect.gen(function*() {
       const { broker, jsm, prefix, publish } = yield* setup
       const queue = "twice"
@@ -65,7 +63,7 @@ describe("NATS retries after lost acks", () => {
       yield* second.ack
     }).pipe(Effect.scoped), 20_000)
 
-  it.live("a retry over a stale delayed copy whose move is a duplicate still comes back", () =>
+  it.effect("a retry over a stale delayed copy whose move is a duplicate still comes back", () =>
     Effect.gen(function*() {
       const { broker, prefix, publish } = yield* setup
       const queue = "stale"
@@ -88,7 +86,7 @@ describe("NATS retries after lost acks", () => {
       assert.deepStrictEqual(yield* broker.pending(queue), [])
     }).pipe(Effect.scoped), 20_000)
 
-  it.live("a second release of one queue message is not dropped as a duplicate of the first", () =>
+  it.effect("a second release of one queue message is not dropped as a duplicate of the first", () =>
     Effect.gen(function*() {
       const { broker, jsm, prefix, publish } = yield* setup
       const queue = "release"
@@ -110,7 +108,7 @@ describe("NATS retries after lost acks", () => {
       yield* second.ack
     }).pipe(Effect.scoped), 20_000)
 
-  it.live("a due retry moved onto an older ready copy of its job replaces it", () =>
+  it.effect("a due retry moved onto an older ready copy of its job replaces it", () =>
     Effect.gen(function*() {
       const { broker, prefix, publish } = yield* setup
       const queue = "older"

@@ -4,14 +4,11 @@
  * producer's jobs and checks the counts, and checks that the producer's spans and the worker's
  * form one trace.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as net from "node:net"
 import { runTs } from "../utils/childProcess.js"
-import { perFile } from "../utils/perFile.js"
 import * as RedisServer from "../utils/redisServer.js"
-
-const redis = perFile(RedisServer.make())
 
 const freePort = Effect.async<number>((resume) => {
   const server = net.createServer()
@@ -28,11 +25,12 @@ const spans = (lines: ReadonlyArray<string>) =>
     return m === null ? [] : [{ name: m[1]!, traceId: m[2]!, spanId: m[3]!, parentId: m[4]! }]
   })
 
-describe("examples/observability.ts", () => {
-  it.live("a worker and a producer: Prometheus counts on /metrics, one trace across the two", () =>
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("examples/observability.ts", (it) => {
+  it.effect("a worker and a producer: Prometheus counts on /metrics, one trace across the two", () =>
     Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
       const port = yield* freePort
-      const env = { REDIS_URL: `redis://127.0.0.1:${redis().port}`, METRICS_PORT: String(port), JOBS: "3" }
+      const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}`, METRICS_PORT: String(port), JOBS: "3" }
       const worker = yield* runTs("examples/observability.ts", env, ["worker"])
       yield* worker.waitForLine("worker ready", "60 seconds")
       const producer = yield* runTs("examples/observability.ts", env, ["producer"])

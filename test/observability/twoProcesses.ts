@@ -4,7 +4,7 @@
  * producer's send span, and the handler's span a child of the process span, all in the
  * producer's trace.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Effect, Layer as L } from "effect"
 import type { Broker } from "../../src/Broker.js"
@@ -16,24 +16,26 @@ import { runTs } from "../utils/childProcess.js"
 import { Remote } from "./tasks.js"
 import * as TestTracer from "./testTracer.js"
 
-export interface Options {
+export interface Options<R> {
   readonly name: string
   readonly backend: "redis" | "nats"
-  readonly url: () => string
-  readonly layer: (prefix: string) => Layer.Layer<Broker | Results | Events, unknown>
+  /** the server the tests run against, started before them */
+  readonly server: Layer.Layer<R, unknown>
+  readonly url: Effect.Effect<string, never, R>
+  readonly layer: (prefix: string) => Layer.Layer<Broker | Results | Events, unknown, R>
 }
 
 type SpanJson = ReturnType<typeof TestTracer.toJson>
 
-export const run = (options: Options) =>
-  describe(`${options.name}: one trace across two processes`, () => {
-    it.live("the worker's process span continues the producer's send span; the handler's span nests under it", () =>
+export const run = <R>(options: Options<R>) =>
+  layer(options.server, { excludeTestServices: true, timeout: "30 seconds" })(`${options.name}: one trace across two processes`, (it) => {
+    it.effect("the worker's process span continues the producer's send span; the handler's span nests under it", () =>
       Effect.gen(function*() {
         const prefix = `obs-${crypto.randomUUID().slice(0, 8)}`
         const queue = "obs-remote"
         const worker = yield* runTs("test/observability/worker.ts", {
           BACKEND: options.backend,
-          URL: options.url(),
+          URL: yield* options.url,
           PREFIX: prefix,
           QUEUE: queue
         })

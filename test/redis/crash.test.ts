@@ -2,7 +2,7 @@
  * A worker process killed with SIGKILL in the middle of its jobs: once their leases run out,
  * another worker process completes them, and each job ends `successful` exactly once.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -11,17 +11,14 @@ import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
-import { perFile } from "../utils/perFile.js"
 import { spawnWorker } from "../utils/redisWorker.js"
-
-const redis = perFile(RedisServer.make())
 
 const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`
 
-describe("Redis: a worker killed mid-job", () => {
-  it.live("its jobs are completed by another worker and end successful exactly once", () =>
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: a worker killed mid-job", (it) => {
+  it.effect("its jobs are completed by another worker and end successful exactly once", () =>
     Effect.gen(function*() {
-      const port = redis().port
+      const port = (yield* RedisServer.Current).port
       const queue = "crash"
       const vt = 1500
       const common = { port, prefix, queue, visibilityTimeout: vt, concurrency: 3, retryMs: 20 }
@@ -57,8 +54,8 @@ describe("Redis: a worker killed mid-job", () => {
       assert.deepStrictEqual(yield* server.getDeadLetters(queue), [])
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.unwrapEffect(Effect.sync(() =>
-        Layer.provideMerge(Server.layer, Redis.layer({ port: redis().port, prefix }))
+      Effect.provide(Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
+        Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix }))
       )))
     , Effect.provide(captureLogs().layer)), 30_000)
 })

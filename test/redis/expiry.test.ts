@@ -3,21 +3,21 @@
  * PEXPIRE, real time, whatever the Clock), index entries after `indexTtl`; and messages whose
  * lease ran out more than `maxRedeliveries` times go to the dead letters.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, TestClock, TestServices } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Option, TestClock, TestContext, TestServices } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { Results } from "../../src/Results.js"
 import * as RedisServer from "../utils/redisServer.js"
-import { perFile } from "../utils/perFile.js"
-
-const redis = perFile(RedisServer.make())
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
+/** a layer over the group's redis-server */
+const onRedis = <A, E>(f: (redis: RedisServer.RedisServer) => Layer.Layer<A, E>) =>
+  Layer.unwrapEffect(Effect.map(RedisServer.Current, f))
 
-describe("Redis expiry", () => {
-  it.live("job states, results and coordination values expire after resultsTtl; index entries after indexTtl", () =>
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis expiry", (it) => {
+  it.effect("job states, results and coordination values expire after resultsTtl; index entries after indexTtl", () =>
     Effect.gen(function*() {
       const results = yield* Results
       const [a, b] = [unique("a"), unique("b")]
@@ -38,18 +38,19 @@ describe("Redis expiry", () => {
       assert.isTrue(Option.isNone(yield* results.get(k)))
       assert.strictEqual(yield* results.add(s, "y"), 1, "the set expired with its ttl")
       assert.deepStrictEqual(yield* results.list("successful"), [], "the index expired")
-    }).pipe(Effect.provide(Layer.suspend(() =>
-      Redis.results({ port: redis().port, prefix: unique("ttl"), resultsTtl: "300 millis", indexTtl: "300 millis" })
+    }).pipe(Effect.provide(onRedis((redis) =>
+      Redis.results({ port: redis.port, prefix: unique("ttl"), resultsTtl: "300 millis", indexTtl: "300 millis" })
     ))))
 
-  it.live("without ttl nothing expires", () =>
+  it.effect("without ttl nothing expires", () =>
     Effect.gen(function*() {
       const results = yield* Results
+      const redis = yield* RedisServer.Current
       const a = unique("a")
       yield* results.record([{ id: a, status: "failed", message: bytes("m"), at: 1 }])
-      const key = (yield* redis().cli("--scan", "--pattern", `*:job:${a}`)).trim()
-      assert.strictEqual((yield* redis().cli("PTTL", key)).trim(), "-1")
-    }).pipe(Effect.provide(Layer.suspend(() => Redis.results({ port: redis().port, prefix: unique("forever") })))))
+      const key = (yield* redis.cli("--scan", "--pattern", `*:job:${a}`)).trim()
+      assert.strictEqual((yield* redis.cli("PTTL", key)).trim(), "-1")
+    }).pipe(Effect.provide(onRedis((redis) => Redis.results({ port: redis.port, prefix: unique("forever") })))))
 
   it.effect("a message whose lease runs out more than maxRedeliveries times is dead-lettered", () =>
     Effect.gen(function*() {
@@ -80,7 +81,12 @@ describe("Redis expiry", () => {
       assert.strictEqual(dead[0]!.at, 2200)
       assert.deepStrictEqual(yield* broker.pending(queue), [])
       assert.strictEqual((yield* Effect.exit(second.ack))._tag, "Failure")
-    }).pipe(Effect.scoped, Effect.provide(Layer.suspend(() =>
-      Redis.broker({ port: redis().port, prefix: unique("dead"), visibilityTimeout: "1 second", maxRedeliveries: 1 })
-    ))))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(onRedis((redis) =>
+        Redis.broker({ port: redis.port, prefix: unique("dead"), visibilityTimeout: "1 second", maxRedeliveries: 1 })
+      )),
+      // this test's time is the TestClock's (the group's tests run on the live services)
+      Effect.provide(TestContext.TestContext)
+    ))
 })

@@ -3,27 +3,29 @@
  * whose replies it had not received, and Redis may have run them already. Here each script is
  * run twice with the same arguments, as the re-send would.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { queueKeys, resultsKeys } from "../../src/internal/redis/keys.js"
 import { packer } from "../../src/internal/redis/pack.js"
 import * as Scripts from "../../src/internal/redis/scripts.js"
-import { perFile } from "../utils/perFile.js"
 import * as RedisServer from "../utils/redisServer.js"
 
-/** a server of its own, and a plain ioredis client with the scripts defined on it */
-const client = perFile(Effect.gen(function*() {
-  const server = yield* RedisServer.make()
-  return yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      const redis = new Redis({ port: server.port })
-      for (const s of Scripts.all) redis.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.keys })
-      return redis
-    }),
-    (redis) => Effect.sync(() => redis.disconnect())
-  )
-}))
+/** a plain ioredis client on the group's redis-server, with the scripts defined on it */
+class Client extends Context.Tag("test/replay/Client")<Client, Redis>() {}
+
+const client = Layer.scoped(
+  Client,
+  Effect.flatMap(RedisServer.Current, (server) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const redis = new Redis({ port: server.port })
+        for (const s of Scripts.all) redis.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.keys })
+        return redis
+      }),
+      (redis) => Effect.sync(() => redis.disconnect())
+    ))
+).pipe(Layer.provide(RedisServer.layer()))
 
 type Arg = string | number | Buffer
 
@@ -35,7 +37,7 @@ const pack = (values: ReadonlyArray<string | number>): Buffer => {
 }
 
 const run = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>) =>
-  Effect.promise(() => (client() as any)[script.name](...keys, ...args) as Promise<any>)
+  Effect.flatMap(Client, (client) => Effect.promise(() => (client as any)[script.name](...keys, ...args) as Promise<any>))
 /** the same call twice, as a re-send after a lost reply */
 const twice = (script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>) =>
   Effect.zip(run(script, keys, args), run(script, keys, args))
@@ -44,20 +46,21 @@ const vt = 30_000
 const claimArgs = (k: ReturnType<typeof queueKeys>, now: number, n: number, replyKey: string) =>
   [k.job, now, now + vt, n, 10, 64, vt, replyKey, 0]
 
-describe("Redis scripts run twice", () => {
+layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scripts run twice", (it) => {
   it.effect("enqueue, claim and ack: the second run changes nothing and answers like the first", () =>
     Effect.gen(function*() {
+      const client = yield* Client
       const k = queueKeys("replay", crypto.randomUUID())
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
       const [added, again] = yield* twice(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0, "c", "C", 0])
       assert.deepStrictEqual([added, again], [3, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["a", "b", "c"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["a", "b", "c"])
 
       const [first, second] = yield* twice(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
       assert.deepStrictEqual(first.slice(1), ["a", 1, "A", "b", 1, "B"])
       assert.deepStrictEqual(second.slice(1), first.slice(1), "the re-sent claim gets the same deliveries")
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}a`, "attempt")), "1", "attempt counted once")
-      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["c"])
+      assert.strictEqual(yield* Effect.promise(() => client.hget(`${k.job}a`, "attempt")), "1", "attempt counted once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["c"])
 
       // ack of a and b, claiming one more for the freed slots; the old reply key is deleted
       const ackArgs = [k.job, 2, 2 + vt, 1, 10, 64, vt, `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`, "a", "1", "b", "1"]
@@ -66,8 +69,8 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(acked.slice(4), ["c", 1, "C"])
       assert.deepStrictEqual(ackedAgain.slice(0, 3), [2, 1, 1], "a re-sent ack reports what the first applied")
       assert.deepStrictEqual(ackedAgain.slice(4), ["c", 1, "C"])
-      assert.strictEqual(yield* Effect.promise(() => client().exists(`${k.tag}:r:test:1`)), 0)
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "attempt")), "1")
+      assert.strictEqual(yield* Effect.promise(() => client.exists(`${k.tag}:r:test:1`)), 0)
+      assert.strictEqual(yield* Effect.promise(() => client.hget(`${k.job}c`, "attempt")), "1")
 
       // a different call (another reply key) is fenced as usual
       const stale = yield* run(Scripts.ack, claimKeys, [k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0, "a", "1"])
@@ -76,34 +79,36 @@ describe("Redis scripts run twice", () => {
       // release, twice: one put back
       const released = yield* twice(Scripts.release, [k.ready, k.leases, k.signal], [k.job, 4, 64, 2, `${k.tag}:r:test:2`, `${k.tag}:r:test:3`, "c", "1"])
       assert.deepStrictEqual(released, [1, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["c"])
-      const left = yield* Effect.promise(() => client().keys(`${k.tag}*`))
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["c"])
+      const left = yield* Effect.promise(() => client.keys(`${k.tag}*`))
       assert.deepStrictEqual(left.sort(), [`${k.job}c`, k.ready, k.signal].sort())
     }))
 
   it.effect("nack, deadLetter and extend: the second run finds the lease gone or renewed, and changes nothing", () =>
     Effect.gen(function*() {
+      const client = yield* Client
       const k = queueKeys("replay", crypto.randomUUID())
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
       yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0])
       yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 2, ""))
       const nacked = yield* twice(Scripts.nack, [k.ready, k.delayed, k.leases, k.signal, k.retrying], [k.job, 2, 64, "a", "1", 1000, "1", "A2"])
       assert.deepStrictEqual(nacked, [1, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(k.delayed, 0, -1, "WITHSCORES")), ["a", "1002"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.zrange(k.delayed, 0, -1, "WITHSCORES")), ["a", "1002"])
       const dead = yield* twice(Scripts.deadLetter, [k.leases, k.dead], [k.job, 3, "b", "1", "bad"])
       assert.deepStrictEqual(dead, [1, 0])
-      assert.strictEqual(yield* Effect.promise(() => client().llen(k.dead)), 1)
+      assert.strictEqual(yield* Effect.promise(() => client.llen(k.dead)), 1)
       const extended = yield* twice(Scripts.extend, [k.leases, k.marker], [k.job, 4, 4 + vt, "b", "1"])
       assert.deepStrictEqual(extended.map((r: Array<number>) => r[1]), [0, 0])
       // requeueing the dead letter: the second run finds none and changes nothing
       const requeued = yield* twice(Scripts.dead, [k.ready, k.dead, k.signal], [k.job, 5, 64, "requeue", "1"])
       assert.deepStrictEqual(requeued, [["b"], []])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().lrange(k.ready, 0, -1)), ["b"])
-      assert.strictEqual(yield* Effect.promise(() => client().llen(k.dead)), 0)
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["b"])
+      assert.strictEqual(yield* Effect.promise(() => client.llen(k.dead)), 0)
     }))
 
   it.effect("record: a final record sent again is reported applied once more, and changes nothing", () =>
     Effect.gen(function*() {
+      const client = yield* Client
       const r = resultsKeys(`replay-${crypto.randomUUID()}`)
       const rec = (status: string, at: number, message: string) => [r.job, 0, 0, pack(["j", status, message, at, "1", `result@${at}`, ""])]
       yield* run(Scripts.record, [r.successful, r.failed], rec("processing", 1, "m1"))
@@ -112,12 +117,13 @@ describe("Redis scripts run twice", () => {
       // a different final record is refused: the first final record won
       assert.deepStrictEqual(yield* run(Scripts.record, [r.successful, r.failed], rec("successful", 3, "m3")), [0])
       assert.deepStrictEqual(yield* run(Scripts.record, [r.successful, r.failed], rec("failed", 2, "m2")), [0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}j`, "status", "message", "result")), ["successful", "m2", "result@2"])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(r.successful, 0, -1)), ["j"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.hmget(`${r.job}j`, "status", "message", "result")), ["successful", "m2", "result@2"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.zrange(r.successful, 0, -1)), ["j"])
     }))
 
   it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>
     Effect.gen(function*() {
+      const client = yield* Client
       const k = queueKeys("replay", crypto.randomUUID())
       const r = resultsKeys(`replay-${crypto.randomUUID()}`)
       const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
@@ -141,13 +147,13 @@ describe("Redis scripts run twice", () => {
       assert.deepStrictEqual(first.slice(7), ["c", 1, "C"])
       // the same flags and deliveries (the "next due time" hint in between may differ, as for ack)
       assert.deepStrictEqual([...second.slice(0, 6), ...second.slice(7)], [...first.slice(0, 6), ...first.slice(7)], "a re-sent settle gets the same reply")
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${k.job}c`, "attempt")), "1", "c claimed once")
-      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "status", "message")), ["successful", "successful@2"])
-      assert.strictEqual(yield* Effect.promise(() => client().exists(`${r.job}b`)), 0, "nothing written for a lost lease")
-      assert.strictEqual(yield* Effect.promise(() => client().hget(`${r.job}side`, "status")), "processing")
-      assert.strictEqual(yield* Effect.promise(() => client().exists(`${k.job}a`)), 0, "a acknowledged")
-      assert.deepStrictEqual((yield* Effect.promise(() => client().zrange(k.leases, 0, -1))).sort(), ["b", "c"])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().zrange(r.successful, 0, -1)), ["a"])
+      assert.strictEqual(yield* Effect.promise(() => client.hget(`${k.job}c`, "attempt")), "1", "c claimed once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client.hmget(`${r.job}a`, "status", "message")), ["successful", "successful@2"])
+      assert.strictEqual(yield* Effect.promise(() => client.exists(`${r.job}b`)), 0, "nothing written for a lost lease")
+      assert.strictEqual(yield* Effect.promise(() => client.hget(`${r.job}side`, "status")), "processing")
+      assert.strictEqual(yield* Effect.promise(() => client.exists(`${k.job}a`)), 0, "a acknowledged")
+      assert.deepStrictEqual((yield* Effect.promise(() => client.zrange(k.leases, 0, -1))).sort(), ["b", "c"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.zrange(r.successful, 0, -1)), ["a"])
 
       // a different call (another reply key) for a is fenced: lost, and its record not written
       const stale = yield* run(Scripts.settle, settleKeys, [
@@ -156,6 +162,6 @@ describe("Redis scripts run twice", () => {
         pack(["a", "a", "1", 1, ...record("a", "failed", 3)])
       ])
       assert.deepStrictEqual(stale, [2, 0, 0])
-      assert.deepStrictEqual(yield* Effect.promise(() => client().hmget(`${r.job}a`, "status", "message")), ["successful", "successful@2"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.hmget(`${r.job}a`, "status", "message")), ["successful", "successful@2"])
     }))
 })

@@ -2,7 +2,7 @@
  * A worker that shuts down gracefully lets its running jobs finish and takes no new ones: the
  * jobs it did not start stay in the queue in their order, with no attempt used.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -10,13 +10,11 @@ import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
-import { perFile } from "../utils/perFile.js"
 
-const redis = perFile(RedisServer.make())
-
-describe("Redis: graceful shutdown", () => {
-  it.live("running jobs finish, the others stay queued in order, untouched", () =>
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: graceful shutdown", (it) => {
+  it.effect("running jobs finish, the others stay queued in order, untouched", () =>
     Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
       const queue = "shutdown"
       const prefix = `shutdown-${crypto.randomUUID().slice(0, 8)}`
       const started = yield* Deferred.make<void>()
@@ -46,12 +44,12 @@ describe("Redis: graceful shutdown", () => {
         assert.deepStrictEqual(pending.map((p) => p.id), ids.slice(2))
         // no attempt was used on the jobs that never ran
         for (const id of ids.slice(2)) {
-          const attempt = yield* redis().cli("HGET", `{${prefix}:${queue}}:j:${id}`, "attempt")
+          const attempt = yield* redis.cli("HGET", `{${prefix}:${queue}}:j:${id}`, "attempt")
           assert.strictEqual(attempt.trim(), "", `attempts of ${id}`)
         }
       }).pipe(Effect.provide(Layer.provideMerge(
         Server.layerWith({ shutdownGrace: "5 seconds" }),
-        Redis.layer({ port: redis().port, prefix })
+        Redis.layer({ port: redis.port, prefix })
       )))
     }).pipe(Effect.provide(captureLogs().layer)), 20_000)
 })

@@ -3,25 +3,22 @@
  * (TestClock drives due times, even against real Redis), and it does not spin while idle.
  * The poll interval is long here, so only the wake-ups under test can deliver in time.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, TestClock, TestServices } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Fiber, Layer, Option, TestClock, TestContext, TestServices } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as RedisServer from "../utils/redisServer.js"
-import { perFile } from "../utils/perFile.js"
 
-const redis = perFile(RedisServer.make())
-
-const broker = Layer.suspend(() =>
-  Redis.broker({ port: redis().port, prefix: "wakeup", visibilityTimeout: "10 seconds", pollInterval: "20 seconds" })
-)
+const broker = Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
+  Redis.broker({ port: redis.port, prefix: "wakeup", visibilityTimeout: "10 seconds", pollInterval: "20 seconds" })
+))
 const live = (ms: number) => TestServices.provideLive(Effect.sleep(ms))
 const queueName = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`
 const body = new Uint8Array([1])
 
 /** the number of script calls Redis has run so far */
 const scriptCalls = Effect.map(
-  Effect.promise(() => Effect.runPromise(redis().cli("info", "commandstats"))),
+  TestServices.provideLive(Effect.flatMap(RedisServer.Current, (redis) => redis.cli("info", "commandstats"))),
   (info) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0)
 )
 
@@ -35,7 +32,8 @@ const doneWithin = <A, E>(fiber: Fiber.Fiber<A, E>, ms: number) =>
     return false
   })
 
-describe("Redis consumer wake-ups", () => {
+// The group's redis-server is started on the live services; each test runs on a TestClock of its own.
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis consumer wake-ups", (it) => {
   it.effect("an enqueue wakes an idle consumer at once", () =>
     Effect.gen(function*() {
       const b = yield* Broker
@@ -47,7 +45,7 @@ describe("Redis consumer wake-ups", () => {
       yield* b.enqueue(queue, [{ id: "a", body }])
       assert.isTrue(yield* doneWithin(take, 1000), "woken by the enqueue")
       yield* (yield* Fiber.join(take)).ack
-    }).pipe(Effect.scoped, Effect.provide(broker)))
+    }).pipe(Effect.scoped, Effect.provide(broker), Effect.provide(TestContext.TestContext)))
 
   it.effect("a delayed message enqueued while a consumer waits is taken when the clock passes its due time", () =>
     Effect.gen(function*() {
@@ -64,7 +62,7 @@ describe("Redis consumer wake-ups", () => {
       const d = yield* Fiber.join(take)
       assert.strictEqual(d.id, "later")
       yield* d.ack
-    }).pipe(Effect.scoped, Effect.provide(broker)))
+    }).pipe(Effect.scoped, Effect.provide(broker), Effect.provide(TestContext.TestContext)))
 
   it.effect("a lease left to run out by another consumer is taken at its deadline", () =>
     Effect.gen(function*() {
@@ -82,7 +80,7 @@ describe("Redis consumer wake-ups", () => {
       const d = yield* Fiber.join(take)
       assert.strictEqual(d.attempt, first.attempt + 1)
       yield* d.ack
-    }).pipe(Effect.scoped, Effect.provide(broker)))
+    }).pipe(Effect.scoped, Effect.provide(broker), Effect.provide(TestContext.TestContext)))
 
   it.effect("delayed messages due at once, several consumers looking: each is delivered once", () =>
     Effect.gen(function*() {
@@ -102,7 +100,7 @@ describe("Redis consumer wake-ups", () => {
       yield* Effect.forEach(fibers, Fiber.interrupt)
       assert.deepStrictEqual([...seen].sort(), [...ids].sort())
       assert.deepStrictEqual(yield* b.pending(queue), [])
-    }).pipe(Effect.scoped, Effect.provide(broker)))
+    }).pipe(Effect.scoped, Effect.provide(broker), Effect.provide(TestContext.TestContext)))
 
   it.effect("an idle consumer does not spin", () =>
     Effect.gen(function*() {
@@ -116,7 +114,7 @@ describe("Redis consumer wake-ups", () => {
       const after = yield* scriptCalls
       assert.isAtMost(after - before, 1, "script calls while idle")
       yield* Fiber.interrupt(take)
-    }).pipe(Effect.scoped, Effect.provide(broker)))
+    }).pipe(Effect.scoped, Effect.provide(broker), Effect.provide(TestContext.TestContext)))
 
   // The race: a take's claim finds nothing and an ack's call (sent just after an enqueue) claims
   // the new message; when both replies are read at once, the ack's claim fills the buffer before
@@ -139,5 +137,5 @@ describe("Redis consumer wake-ups", () => {
           yield* (yield* Fiber.join(second)).ack
         }))
       }
-    }).pipe(Effect.provide(broker)), 120_000)
+    }).pipe(Effect.provide(broker), Effect.provide(TestContext.TestContext)), 120_000)
 })

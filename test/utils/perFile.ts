@@ -2,9 +2,11 @@
  * A scoped resource (a server, say) shared by the tests of one file: acquired before them,
  * released after them. Gives a getter for use inside tests.
  *
- * New tests use `@effect/vitest`'s `layer()` with `RedisServer.layer` / `NatsServer.layer`
- * instead (see test/redis/prefix.test.ts); this stays for the files not moved yet and for the
- * shipped conformance suites, whose tests run on the global `it`.
+ * Tests use `@effect/vitest`'s `layer()` with `RedisServer.layer` / `NatsServer.layer`
+ * instead (see test/redis/prefix.test.ts). This stays only for the files that run the shipped
+ * conformance suites (`BrokerSuite`, `ResultsSuite`, `ServerSuite`, whose tests run on the
+ * global `it` and take a layer built per test) and the recordAndAck suite that runs beside
+ * them on the Cluster.
  */
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll } from "vitest"

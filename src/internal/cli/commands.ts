@@ -10,6 +10,7 @@ import { Config, Console, Data, Effect, Option, Stream } from "effect"
 import type { Layer } from "effect"
 import { defaultQueue } from "../../Job.js"
 import type { JobEvent } from "../../JobEvent.js"
+import type * as Management from "../../Management.js"
 import * as Server from "../../Server.js"
 import type { ConnectError, Connection } from "./connect.js"
 import * as Dashboard from "./dashboard.js"
@@ -84,7 +85,7 @@ export const make = (connect: (c: Connection) => Layer.Layer<Server.Server, Conn
 
   // --- jobs -----------------------------------------------------------------------------
 
-  const jobsTable = (list: Server.JobList) => {
+  const jobsTable = (list: Management.JobList) => {
     const rows = list.jobs.map((j) => {
       const m = Option.getOrUndefined(j.message)
       return [

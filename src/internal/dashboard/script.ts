@@ -191,7 +191,7 @@ export const script = String.raw`
     steps.forEach(function (s) { ol.appendChild(el("li", {}, [el("span", { className: "muted", text: time(s.at) + " " }), s.text])); });
     d.appendChild(ol);
   }
-  function describe(e) {
+  function timelineText(e) {
     if (e._tag === "Retrying") return "attempt " + e.attempt + " failed, retry " + e.retry + " in " + e.delay + " ms: " + e.error;
     if (e._tag === "Progress") return "progress " + json(e.progress);
     return "dead-lettered: " + e.reason;
@@ -216,7 +216,7 @@ export const script = String.raw`
     source.addEventListener("unavailable", function () { source.close(); $("live").textContent = "polling"; startPolling(); });
     source.onmessage = function (msg) {
       var e; try { e = JSON.parse(msg.data); } catch (x) { return; }
-      if (view.job && e.id === view.job && /^(Retrying|Progress|DeadLettered)$/.test(e._tag)) view.timeline.push({ at: e.at, text: describe(e) });
+      if (view.job && e.id === view.job && /^(Retrying|Progress|DeadLettered)$/.test(e._tag)) view.timeline.push({ at: e.at, text: timelineText(e) });
       refresh();
     };
   }

@@ -34,7 +34,7 @@ import { NatsError } from "./errors.js"
 import { Ghosts } from "./ghosts.js"
 import {
   awaitLeader,
-  describe,
+  thrownMessage,
   ensureConsumer,
   ensureStream,
   isConsumerNotFound,
@@ -70,7 +70,7 @@ export const make = (
 
     const setup = (what: string, f: () => Promise<void>) =>
       setupRetry(
-        tryJs(f, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up ${what}: ${describe(cause)}`, cause }))
+        tryJs(f, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up ${what}: ${thrownMessage(cause)}`, cause }))
       )
 
     yield* setup(`stream ${n.delayedStream}`, () =>
@@ -111,7 +111,7 @@ export const make = (
           awaitLeader(conn, n.delayedStream, n.scheduler),
           awaitLeader(conn, n.deadStream)
         ], { concurrency: "unbounded", discard: true }),
-        (cause) => new NatsError({ reason: "JetStream", message: `the broker's streams have no leader: ${describe(cause)}`, cause })
+        (cause) => new NatsError({ reason: "JetStream", message: `the broker's streams have no leader: ${thrownMessage(cause)}`, cause })
       )
     }
 

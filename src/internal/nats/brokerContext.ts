@@ -14,7 +14,7 @@ import type { Stalls } from "./arrivals.js"
 import type { BrokerConfig } from "./config.js"
 import type { Connection } from "./connection.js"
 import type { Ghosts } from "./ghosts.js"
-import { describe, type Reader } from "./jetstream.js"
+import { thrownMessage, type Reader } from "./jetstream.js"
 import { encodeToken, maxTokenLength, type Names } from "./names.js"
 import type { Revisions } from "./revisions.js"
 import type { Settled } from "./settled.js"
@@ -52,7 +52,7 @@ export const pullExpires = 5_000
 
 /** @internal */
 export const brokerError = (message: string) => (cause: unknown) =>
-  new BrokerError({ message: `${message}: ${describe(cause)}`, cause })
+  new BrokerError({ message: `${message}: ${thrownMessage(cause)}`, cause })
 
 /** @internal */
 export const numberHeader = (h: MsgHdrs | undefined, key: string): number | undefined => {

@@ -21,7 +21,7 @@ import { BrokerError } from "../../Broker.js"
 import { Arrivals } from "./arrivals.js"
 import { type BrokerContext, brokerError, nakQuietly, pullExpires } from "./brokerContext.js"
 import { type Held, type Holder, handOut, toHeld } from "./delivery.js"
-import { describe, tryJs } from "./jetstream.js"
+import { thrownMessage, tryJs } from "./jetstream.js"
 import { encodeToken } from "./names.js"
 import { bury, confirm, replace } from "./settling.js"
 import { repairStuckAcks } from "./stuckAcks.js"
@@ -250,7 +250,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         if (ended === undefined) continue
         if (closed) return
         const cause = ended._tag === "Left" ? ended.left : undefined
-        yield* Effect.logWarning(`consuming ${queue} stopped${cause === undefined ? "" : `: ${describe(cause)}`}; restarting`)
+        yield* Effect.logWarning(`consuming ${queue} stopped${cause === undefined ? "" : `: ${thrownMessage(cause)}`}; restarting`)
         const reopened = yield* Effect.suspend(() => {
           ctx.forgetQueue(queue)
           return Effect.zipRight(ctx.ensureQueue(queue), open)

@@ -47,7 +47,7 @@ export const isTransient = (cause: unknown): boolean =>
   apiCode(cause) === 10008
 
 /** @internal */
-export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+export const thrownMessage = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
 /** whether `current` has every setting of `wanted` (arrays compared by their items) */
 const matches = (current: object, wanted: object): boolean =>

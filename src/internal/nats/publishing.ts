@@ -21,7 +21,7 @@ import type { Message } from "../../Broker.js"
 import { BrokerError } from "../../Broker.js"
 import { type BrokerContext, brokerError, idToken, makeHeaders } from "./brokerContext.js"
 import { jobStateKey, statusOf } from "./frame.js"
-import { describe, isTransient, reader, tryJs, wrongLastSequence } from "./jetstream.js"
+import { thrownMessage, isTransient, reader, tryJs, wrongLastSequence } from "./jetstream.js"
 import { decodeToken, encodeToken, Header } from "./names.js"
 
 /** @internal */
@@ -145,10 +145,10 @@ export const publishNew = (
       if (seq !== undefined) return yield* again(seq, true)
       if (!isTransient(cause) || tries >= 5) {
         return yield* Effect.fail(
-          new BrokerError({ message: `cannot publish to ${subject} (stream ${stream}): ${describe(cause)}`, cause })
+          new BrokerError({ message: `cannot publish to ${subject} (stream ${stream}): ${thrownMessage(cause)}`, cause })
         )
       }
-      yield* Effect.logDebug(`publishing to ${subject} failed (${describe(cause)}); retrying`)
+      yield* Effect.logDebug(`publishing to ${subject} failed (${thrownMessage(cause)}); retrying`)
       yield* Effect.sleep(Duration.millis(100 * 2 ** (tries - 1)))
       // the first try may have gone through and been consumed already
       const jobId = options.jobId

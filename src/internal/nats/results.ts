@@ -38,14 +38,14 @@ import type { Connection } from "./connection.js"
 import { NatsError } from "./errors.js"
 import type { JobState } from "./frame.js"
 import { decodeState, encodeState, indexKey, indexPrefix, jobStateKey, resultKey, setKey, valueKey } from "./frame.js"
-import { awaitLeader, countMessages, describe, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
+import { awaitLeader, countMessages, thrownMessage, ensureStream, isTransient, nanos, setupRetry, tryJs, wrongLastSequence } from "./jetstream.js"
 import { decodeToken, encodeToken, maxTokenLength } from "./names.js"
 import type { Lease } from "./leases.js"
 import { currentLease } from "./leases.js"
 import { Revisions } from "./revisions.js"
 
 const resultsError = (message: string) => (cause: unknown) =>
-  new ResultsError({ message: `${message}: ${describe(cause)}`, cause })
+  new ResultsError({ message: `${message}: ${thrownMessage(cause)}`, cause })
 
 /** a worker's record refused because its lease is lost: a `ResultsError` caused by `LeaseLost` */
 const leaseLost = (lease: Lease, why: string) =>
@@ -91,13 +91,13 @@ export const make = (
         ...(config.ttl === undefined || config.ttl >= 120_000 ? {} : { duplicate_window: nanos(config.ttl) })
       })
       return new Kvm(conn.js).open(bucket, { allow_direct: config.replicas === 1 })
-    }, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up the KV bucket ${bucket}: ${describe(cause)}`, cause })).pipe(
+    }, (cause) => new NatsError({ reason: "JetStream", message: `cannot set up the KV bucket ${bucket}: ${thrownMessage(cause)}`, cause })).pipe(
       setupRetry
     )
     if (config.replicas > 1) {
       yield* Effect.mapError(
         awaitLeader(conn, stream),
-        (cause) => new NatsError({ reason: "JetStream", message: `the KV bucket ${bucket} has no leader: ${describe(cause)}`, cause })
+        (cause) => new NatsError({ reason: "JetStream", message: `the KV bucket ${bucket} has no leader: ${thrownMessage(cause)}`, cause })
       )
     }
 

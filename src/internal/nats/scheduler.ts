@@ -12,7 +12,7 @@ import type { JsMsg } from "@nats-io/jetstream"
 import { Clock, Duration, Effect, Fiber, FiberSet } from "effect"
 import { type BrokerContext, brokerError, nakQuietly, numberHeader, pullExpires } from "./brokerContext.js"
 import { NatsError } from "./errors.js"
-import { describe, tryJs } from "./jetstream.js"
+import { thrownMessage, tryJs } from "./jetstream.js"
 import { encodeToken, Header, parseSubject } from "./names.js"
 import { publishNew } from "./publishing.js"
 import { confirm } from "./settling.js"
@@ -23,11 +23,11 @@ export const scheduler = (ctx: BrokerContext) =>
     const { conn, names: n, read } = ctx
     const pull = yield* tryJs(
       () => conn.js.consumers.get(n.delayedStream, n.scheduler),
-      (cause) => new NatsError({ reason: "JetStream", message: `cannot open the scheduler consumer: ${describe(cause)}`, cause })
+      (cause) => new NatsError({ reason: "JetStream", message: `cannot open the scheduler consumer: ${thrownMessage(cause)}`, cause })
     )
     const messages = yield* tryJs(
       () => pull.consume({ max_messages: 256, expires: pullExpires }),
-      (cause) => new NatsError({ reason: "JetStream", message: `cannot consume delayed messages: ${describe(cause)}`, cause })
+      (cause) => new NatsError({ reason: "JetStream", message: `cannot consume delayed messages: ${thrownMessage(cause)}`, cause })
     )
     const iterator = messages[Symbol.asyncIterator]()
 

@@ -31,18 +31,20 @@ import type { JobRecord } from "../../Results.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { Arg, Client, Connection, Reply } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe, safeCause } from "./errors.js"
+import { thrownMessage, safeCause } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import { queueKeys, queuesKey } from "./keys.js"
 import * as Loss from "./loss.js"
 import * as Scripts from "./scripts.js"
 import { waiting } from "../waiting.js"
+import type { Link } from "./link.js"
 import type { Participant, ResultsTarget, Tick } from "./tick.js"
 
 /** what a consumer does for its deliveries: one per consumer, shared by its deliveries */
 interface DeliveryOps {
   readonly queue: string
-  readonly tick: Tick
+  /** the broker's link to a results store on its connection, if it was made with one */
+  readonly link: Link | undefined
   readonly ack: (slot: Slot, attempt: number) => Effect.Effect<void, BrokerError | LeaseLost>
   readonly nack: (
     slot: Slot,
@@ -62,14 +64,15 @@ interface DeliveryOps {
 
 /**
  * A delivery of the Redis broker. Its effects are made when they are used (one object per
- * delivery on the hot path, not one per operation), and the results store on the same
- * connection can record and acknowledge it in one script (`Results.recordAndAck`).
+ * delivery on the hot path, not one per operation), and the results store of the broker's
+ * link can record and acknowledge it in one script (see link.ts).
  *
  * @internal
  */
-export class RedisDelivery implements Delivery {
+class RedisDelivery implements Delivery {
   readonly queue: string
   readonly id: string
+  readonly link: Link | undefined
   constructor(
     private readonly ops: DeliveryOps,
     private readonly slot: Slot,
@@ -78,6 +81,7 @@ export class RedisDelivery implements Delivery {
   ) {
     this.queue = ops.queue
     this.id = slot.id
+    this.link = ops.link
   }
   get ack() {
     return this.ops.ack(this.slot, this.attempt)
@@ -90,10 +94,6 @@ export class RedisDelivery implements Delivery {
   }
   get deadLetter() {
     return (reason: string) => this.ops.deadLetter(this.slot, this.attempt, reason)
-  }
-  /** whether a results store whose records go through `tick` can settle this delivery in one script */
-  fusesWith(tick: Tick): boolean {
-    return this.ops.tick === tick && tick.fuses
   }
   /** applies `records` and acknowledges, in one script, while the lease holds */
   recordAndAck(records: ReadonlyArray<JobRecord>, target: ResultsTarget) {
@@ -155,14 +155,15 @@ interface Slot {
 
 /**
  * Makes the broker over a connection and its tick (through which consumers acknowledge);
- * consumers open blocking connections of their own.
+ * consumers open blocking connections of their own. With a `link` (made on the same tick), the
+ * results store given the same link settles its deliveries in one script.
  *
  * @internal
  */
-export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Broker["Type"] => {
-  const vt = options.visibilityTimeout
+export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?: Link): Broker["Type"] => {
+  const visibilityTimeout = options.visibilityTimeout
   const keysCache = new Map<string, QueueKeys>()
-  const keysOf = (queue: string) => {
+  const keysOfQueue = (queue: string) => {
     let keys = keysCache.get(queue)
     if (keys === undefined) {
       keys = queueKeys(options.prefix, queue)
@@ -181,7 +182,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
   ) =>
     Effect.tryPromise({
       try: () => conn.run(script, keys, args, buffers),
-      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+      catch: (cause) => new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
     })
 
   /** the queue names this broker has added to the prefix's set of queues */
@@ -191,15 +192,15 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
   const name = (queue: string): Effect.Effect<void, BrokerError> =>
     named.has(queue) ? Effect.void : Effect.tryPromise({
       try: () => conn.client.sadd(allQueues, queue).then(() => void named.add(queue)),
-      catch: (cause) => new BrokerError({ message: `Redis: naming queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+      catch: (cause) => new BrokerError({ message: `Redis: naming queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
     })
 
   const enqueue = (queue: string, messages: ReadonlyArray<Message>): Effect.Effect<void, BrokerError> =>
     messages.length === 0 ? Effect.void : Effect.zipRight(name(queue), Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const batches: Array<Array<Arg>> = []
       for (let i = 0; i < messages.length; i += enqueueChunk) {
-        const args: Array<Arg> = [k.job, now, signalCap]
+        const args: Array<Arg> = [key.job, now, signalCap]
         for (const m of messages.slice(i, i + enqueueChunk)) {
           args.push(m.id, toBuffer(m.body), m.runAt !== undefined && m.runAt > now ? m.runAt : 0)
         }
@@ -207,9 +208,9 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       }
       // all batches are written at once, in order, on one connection
       return Effect.tryPromise({
-        try: () => Promise.all(batches.map((args) => conn.run(Scripts.enqueue, [k.ready, k.delayed, k.signal], args))),
+        try: () => Promise.all(batches.map((args) => conn.run(Scripts.enqueue, [key.ready, key.delayed, key.signal], args))),
         catch: (cause) =>
-          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+          new BrokerError({ message: `Redis: enqueue on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
       })
     }))
 
@@ -220,13 +221,13 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${prefetch}` })
       }
       const autoExtend = consumerOptions.autoExtend ?? true
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const blocking: Client = yield* conn.duplicate(`consumer:${queue}`).pipe(
         Effect.mapError((e) => new BrokerError({ message: e.message, cause: e.cause }))
       )
       const loss = Loss.watch({
         queue,
-        keys: k,
+        keys: key,
         conn,
         tick,
         signalCap,
@@ -288,12 +289,12 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           for (const s of held) free(s)
           if (unsettled.length === 0 && arrived.length === 0) return
           const now = yield* Clock.currentTimeMillis
-          const args: Array<Arg> = [k.job, now, signalCap, arrived.length, ...arrived.splice(0, arrived.length)]
+          const args: Array<Arg> = [key.job, now, signalCap, arrived.length, ...arrived.splice(0, arrived.length)]
           for (const s of unsettled) {
             s.done = true
             args.push(s.id, s.attempt)
           }
-          yield* call("release", queue, Scripts.release, [k.ready, k.leases, k.signal], args).pipe(
+          yield* call("release", queue, Scripts.release, [key.ready, key.leases, key.signal], args).pipe(
             Effect.catchAll((e) =>
               Effect.logWarning(`${e.message}; the jobs go back to the queue when their leases run out`)
             )
@@ -318,7 +319,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         })
 
       const tickFailed = (what: string, cause: unknown) =>
-        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+        new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
 
       /**
        * Acknowledges through the tick, with `records` applied in the same script while the lease
@@ -347,7 +348,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
 
       const ops: DeliveryOps = {
         queue,
-        tick,
+        link,
         ack: (slot, attempt) => Effect.asVoid(acknowledge(slot, attempt)),
         nack: (slot, attempt, delivered, nackOptions) => {
           const delay = nackOptions?.delay === undefined ? 0 : Math.max(0, Duration.toMillis(nackOptions.delay))
@@ -355,8 +356,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           return loss.rescue(
             slot.epoch,
             settle(slot, attempt, (now) =>
-              call("nack", queue, Scripts.nack, [k.ready, k.delayed, k.leases, k.signal, k.retrying], [
-                k.job,
+              call("nack", queue, Scripts.nack, [key.ready, key.delayed, key.leases, key.signal, key.retrying], [
+                key.job,
                 now,
                 signalCap,
                 slot.id,
@@ -372,7 +373,13 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           Effect.suspend(() => {
             if (slot.done) return Effect.fail(lost(queue, slot.id, attempt))
             return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              call("extend", queue, Scripts.extend, [k.leases, k.marker], [k.job, now, now + vt, slot.id, slot.attempt])
+              call("extend", queue, Scripts.extend, [key.leases, key.marker], [
+                key.job,
+                now,
+                now + visibilityTimeout,
+                slot.id,
+                slot.attempt
+              ])
             ).pipe(
               Effect.flatMap((reply) =>
                 (reply as ReadonlyArray<number>)[1] === 1 ? Effect.void : Effect.fail(lost(queue, slot.id, attempt))
@@ -381,7 +388,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           }),
         deadLetter: (slot, attempt, reason) =>
           settle(slot, attempt, (now) =>
-            call("deadLetter", queue, Scripts.deadLetter, [k.leases, k.dead], [k.job, now, slot.id, slot.attempt, reason])),
+            call("deadLetter", queue, Scripts.deadLetter, [key.leases, key.dead], [key.job, now, slot.id, slot.attempt, reason])),
         recordAndAck: (slot, attempt, records, target) =>
           loss.rescue(
             slot.epoch,
@@ -394,17 +401,28 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
           )
       }
 
-      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
+      const claimKeys = [key.ready, key.delayed, key.leases, key.signal, key.dead]
       // Reply keys: each claim or ack call leaves its reply under a key of its own, so that the
       // same call re-sent by ioredis after a reconnect gets the same deliveries back instead of
       // leasing new ones (and orphaning the first). The next call deletes the keys of replies
       // that arrived; the rest expire after a visibility timeout.
       const claimArgs = (now: number, n: number): { readonly args: Array<Arg>; readonly replyKey: string } => {
-        const replyKey = `${k.tag}:r:${consumerId}:${sequence++}`
+        const replyKey = `${key.tag}:r:${consumerId}:${sequence++}`
         const forget = arrived.splice(0, arrived.length)
         return {
           replyKey,
-          args: [k.job, now, now + vt, n, options.maxRedeliveries, signalCap, vt, replyKey, forget.length, ...forget]
+          args: [
+            key.job,
+            now,
+            now + visibilityTimeout,
+            n,
+            options.maxRedeliveries,
+            signalCap,
+            visibilityTimeout,
+            replyKey,
+            forget.length,
+            ...forget
+          ]
         }
       }
 
@@ -484,11 +502,11 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
         if (signal === undefined) {
           const deferred = Deferred.unsafeMake<void>(FiberId.none)
           signal = deferred
-          const pop = Effect.tryPromise(() => blocking.blpop(k.signal, pollSeconds)).pipe(
+          const pop = Effect.tryPromise(() => blocking.blpop(key.signal, pollSeconds)).pipe(
             Effect.catchAll((cause) =>
               open
                 ? Effect.zipRight(
-                  Effect.logWarning(`waiting for jobs on ${queue} failed: ${describe(cause.error)}`),
+                  Effect.logWarning(`waiting for jobs on ${queue} failed: ${thrownMessage(cause.error)}`),
                   Effect.sleep(options.pollInterval)
                 )
                 : Effect.void
@@ -564,9 +582,9 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       const renew = (slots: ReadonlyArray<Slot>) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const args: Array<Arg> = [k.job, now, now + vt]
+          const args: Array<Arg> = [key.job, now, now + visibilityTimeout]
           for (const s of slots) args.push(s.id, s.attempt)
-          const reply = (yield* call("renewing leases", queue, Scripts.extend, [k.leases, k.marker], args)) as ReadonlyArray<number>
+          const reply = (yield* call("renewing leases", queue, Scripts.extend, [key.leases, key.marker], args)) as ReadonlyArray<number>
           // the marker was missing (and set again): a loss, counted and logged by the check
           if (reply[0] === 0) yield* loss.check("when renewing leases")
           slots.forEach((slot, i) => {
@@ -579,7 +597,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
       // While the consumer holds deliveries, renew them every third of the visibility timeout;
       // while it holds none, only look at the marker now and then. (Under TestClock, a long
       // `adjust` then costs few round trips.)
-      const renewEvery = Duration.millis(Math.max(1, Math.floor(vt / 3)))
+      const renewEvery = Duration.millis(Math.max(1, Math.floor(visibilityTimeout / 3)))
       const markerEvery = 5 * 60_000
       const renewing = Effect.gen(function*() {
         let lastMarkerCheck = yield* Clock.currentTimeMillis
@@ -608,8 +626,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
 
   const pending = (queue: string) =>
     Effect.gen(function*() {
-      const k = keysOf(queue)
-      const reply = (yield* call("pending", queue, Scripts.pending, [k.ready, k.delayed], [k.job], true)) as ReadonlyArray<
+      const key = keysOfQueue(queue)
+      const reply = (yield* call("pending", queue, Scripts.pending, [key.ready, key.delayed], [key.job], true)) as ReadonlyArray<
         number | Buffer
       >
       const ready = reply[0] as number
@@ -627,29 +645,29 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
 
   const deadLetters = (queue: string) =>
     Effect.tryPromise({
-      try: () => conn.client.lrangeBuffer(keysOf(queue).dead, 0, -1),
-      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+      try: () => conn.client.lrangeBuffer(keysOfQueue(queue).dead, 0, -1),
+      catch: (cause) => new BrokerError({ message: `Redis: deadLetters on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
     }).pipe(Effect.map((entries): ReadonlyArray<DeadLetter> => entries.map(parseDead)))
 
   const remove = (queue: string, id: string) => {
-    const k = keysOf(queue)
-    return Effect.map(call("remove", queue, Scripts.remove, [k.ready, k.delayed, k.retrying], [k.job, id]), (n) => n === 1)
+    const key = keysOfQueue(queue)
+    return Effect.map(call("remove", queue, Scripts.remove, [key.ready, key.delayed, key.retrying], [key.job, id]), (n) => n === 1)
   }
 
   const queues = Effect.tryPromise({
     try: () => conn.client.smembers(allQueues),
-    catch: (cause) => new BrokerError({ message: `Redis: listing queues failed: ${describe(cause)}`, cause: safeCause(cause) })
+    catch: (cause) => new BrokerError({ message: `Redis: listing queues failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
   })
 
   const counts = (queue: string) =>
     Effect.gen(function*() {
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const now = yield* Clock.currentTimeMillis
       const [ready, delayed, retrying, leased, dead] = (yield* call(
         "counts",
         queue,
         Scripts.counts,
-        [k.ready, k.delayed, k.retrying, k.leases, k.dead],
+        [key.ready, key.delayed, key.retrying, key.leases, key.dead],
         [now]
       )) as ReadonlyArray<number>
       return { ready: ready!, delayed: delayed!, retrying: retrying!, leased: leased!, dead: dead! } satisfies QueueCounts
@@ -658,14 +676,14 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
   const list = (queue: string, state: ListState, page: { readonly offset: number; readonly limit: number }) =>
     Effect.gen(function*() {
       if (page.limit < 1) return { total: (yield* counts(queue))[state] ?? 0, messages: [] }
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const now = yield* Clock.currentTimeMillis
       const reply = (yield* call(
         "list",
         queue,
         Scripts.list,
-        [k.ready, k.delayed, k.retrying, k.leases, k.dead],
-        [k.job, state, page.offset, page.limit, now],
+        [key.ready, key.delayed, key.retrying, key.leases, key.dead],
+        [key.job, state, page.offset, page.limit, now],
         true
       )) as ReadonlyArray<number | Buffer>
       const total = reply[0] as number
@@ -692,14 +710,14 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions): Brok
   const dead = (action: "requeue" | "purge") => (queue: string, ids?: ReadonlyArray<string> | undefined) =>
     Effect.gen(function*() {
       if (ids !== undefined && ids.length === 0) return []
-      const k = keysOf(queue)
+      const key = keysOfQueue(queue)
       const now = yield* Clock.currentTimeMillis
       const reply = (yield* call(
         action,
         queue,
         Scripts.dead,
-        [k.ready, k.dead, k.signal],
-        [k.job, now, signalCap, action, ids === undefined ? "1" : "0", ...(ids ?? [])],
+        [key.ready, key.dead, key.signal],
+        [key.job, now, signalCap, action, ids === undefined ? "1" : "0", ...(ids ?? [])],
         true
       )) as ReadonlyArray<Buffer>
       return reply.map((id) => id.toString())

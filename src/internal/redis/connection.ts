@@ -11,7 +11,7 @@ import { Effect, Queue, Redacted } from "effect"
 import type { ClusterOptions, RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls"
-import { describe, RedisError, safeCause } from "./errors.js"
+import { thrownMessage, RedisError, safeCause } from "./errors.js"
 import type { TlsOptions } from "../../layers/Redis.js"
 import type { ConnectionOptions } from "./config.js"
 import * as Scripts from "./scripts.js"
@@ -120,7 +120,7 @@ const where = (options: ConnectionOptions): string => {
 
 /** whether Redis refused the credentials (a missing or wrong password, an unknown user) */
 const refusedCredentials = (cause: unknown): boolean =>
-  /\b(NOAUTH|WRONGPASS)\b|invalid (username-)?password|Authentication required/i.test(describe(cause))
+  /\b(NOAUTH|WRONGPASS)\b|invalid (username-)?password|Authentication required/i.test(thrownMessage(cause))
 
 /** connects a client and checks it answers, or fails with the reason ioredis gave */
 const connect = (options: ConnectionOptions, name: string, blocking = false): Effect.Effect<Client, RedisError, Scope.Scope> =>
@@ -150,7 +150,7 @@ const connect = (options: ConnectionOptions, name: string, blocking = false): Ef
       catch: (cause) =>
         new RedisError({
           reason: refusedCredentials(cause) ? "Unauthorized" : "Unreachable",
-          message: `cannot connect to Redis at ${where(options)}: ${describe(cause)}`,
+          message: `cannot connect to Redis at ${where(options)}: ${thrownMessage(cause)}`,
           cause: safeCause(cause)
         })
     }),
@@ -187,7 +187,7 @@ const watch = (client: Client, label: string, hooks: Set<Effect.Effect<void>>) =
         Effect.flatMap(Queue.take(events), (event) => {
           switch (event._tag) {
             case "error": {
-              const message = describe(event.error)
+              const message = thrownMessage(event.error)
               if (down && message === lastError) return Effect.void
               lastError = message
               return Effect.logWarning(`Redis connection error: ${message}`)
@@ -229,7 +229,7 @@ const checkEviction = (client: Client) =>
           )
       }, { discard: true })
     ),
-    Effect.catchAll((error) => Effect.logDebug(`cannot read maxmemory-policy: ${describe(error)}`)),
+    Effect.catchAll((error) => Effect.logDebug(`cannot read maxmemory-policy: ${thrownMessage(error)}`)),
     Effect.annotateLogs({ module: "tasqueue/Redis" })
   )
 

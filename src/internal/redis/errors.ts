@@ -22,7 +22,7 @@ export class RedisError extends Data.TaggedError("RedisError")<{
 }> {}
 
 /** a short description of a thrown value */
-export const describe = (cause: unknown): string =>
+export const thrownMessage = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
 
 /**
@@ -32,7 +32,7 @@ export const describe = (cause: unknown): string =>
  * errors it wraps, are kept; anything else becomes its description.
  */
 export const safeCause = (cause: unknown, depth = 0): unknown => {
-  if (!(cause instanceof Error)) return typeof cause === "string" ? cause : describe(cause)
+  if (!(cause instanceof Error)) return typeof cause === "string" ? cause : thrownMessage(cause)
   const safe: Error & { code?: string | number } = new Error(cause.message)
   safe.name = cause.name
   if (cause.stack !== undefined) safe.stack = cause.stack

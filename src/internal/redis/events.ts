@@ -24,7 +24,7 @@ import { decodeBatch, encodeBatch } from "../events/codec.js"
 import * as Hub from "../events/hub.js"
 import type { Connection } from "./connection.js"
 import type { Tick } from "./tick.js"
-import { describe, safeCause } from "./errors.js"
+import { thrownMessage, safeCause } from "./errors.js"
 
 /** the channel of a prefix's events */
 export const channel = (prefix: string): string => `${prefix}:events`
@@ -81,7 +81,7 @@ export const make = (conn: Connection, prefix: string, tick?: Tick): Effect.Effe
         yield* Effect.tryPromise(() => client.subscribe(name))
       }).pipe(
         Effect.mapError((error) =>
-          new BrokerError({ message: `cannot subscribe to the events on Redis: ${describe(error)}`, cause: safeCause(error) })
+          new BrokerError({ message: `cannot subscribe to the events on Redis: ${thrownMessage(error)}`, cause: safeCause(error) })
         )
       ),
       idleTimeToLive: "30 seconds"

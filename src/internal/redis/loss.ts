@@ -22,7 +22,7 @@ import { BrokerError } from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
 import type { Arg, Connection } from "./connection.js"
 import { toBuffer } from "./connection.js"
-import { describe, safeCause } from "./errors.js"
+import { thrownMessage, safeCause } from "./errors.js"
 import type { QueueKeys } from "./keys.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
@@ -38,24 +38,24 @@ export const watch = (options: {
   readonly call: Call
   readonly signalCap: number
 }) => {
-  const { call, conn, keys: k, queue, tick } = options
+  const { call, conn, keys: key, queue, tick } = options
   /** the marker's value as this consumer last saw it */
   let known: string | undefined
   let losses = 0
 
   const brokerError = (what: string) => (cause: unknown) =>
-    new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${describe(cause)}`, cause: safeCause(cause) })
+    new BrokerError({ message: `Redis: ${what} on queue ${queue} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
 
   /** sets the marker unless it exists, reads it, and counts (and logs) a loss when it changed */
   const check = (when: string) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      yield* call("marking", Scripts.marker, [k.marker], [`${now}:${crypto.randomUUID()}`])
-      const seen = yield* Effect.tryPromise({ try: () => conn.client.get(k.marker), catch: brokerError("reading the marker") })
+      yield* call("marking", Scripts.marker, [key.marker], [`${now}:${crypto.randomUUID()}`])
+      const seen = yield* Effect.tryPromise({ try: () => conn.client.get(key.marker), catch: brokerError("reading the marker") })
       if (known !== undefined && seen !== known) {
         losses++
         yield* Effect.logError(
-          `Redis lost the data of queue ${queue}: its marker key ${k.marker} was gone (seen ${when}). Jobs that were ` +
+          `Redis lost the data of queue ${queue}: its marker key ${key.marker} was gone (seen ${when}). Jobs that were ` +
             `waiting on it are lost; jobs running here are recorded or put back when they settle. Make Redis ` +
             `persistent (appendonly yes) and check for evictions.`
         )
@@ -86,7 +86,7 @@ export const watch = (options: {
 
   const gone = (id: string) =>
     Effect.map(
-      Effect.tryPromise({ try: () => conn.client.exists(k.job + id), catch: brokerError("looking for a message") }),
+      Effect.tryPromise({ try: () => conn.client.exists(key.job + id), catch: brokerError("looking for a message") }),
       (n) => n === 0
     )
 
@@ -109,8 +109,8 @@ export const watch = (options: {
   const restore = (id: string, attempt: string, body: Uint8Array, delayMs: number) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.map(
-        call("restore", Scripts.restore, [k.ready, k.delayed, k.signal], [
-          k.job,
+        call("restore", Scripts.restore, [key.ready, key.delayed, key.signal], [
+          key.job,
           now,
           options.signalCap,
           id,

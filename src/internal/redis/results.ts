@@ -4,8 +4,8 @@
  * values and sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out
  * through the connection's tick (see `tick.ts`), with the acknowledgements of the moment; the
  * scripts apply the first-final-wins rule and the fence by attempt atomically. `recordAndAck`
- * of a delivery from a Redis broker on the same connection of a standalone Redis is one script:
- * fenced records and the acknowledgement.
+ * of a delivery from the broker of the store's link (see link.ts), on a standalone Redis, is one
+ * script: fenced records and the acknowledgement.
  *
  * Times to live are relative (PEXPIRE), so they do not depend on the clock that wrote them.
  *
@@ -18,11 +18,11 @@ import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
 import type { Ahead } from "../recordAhead.js"
 import { recordAhead } from "../recordAhead.js"
-import { RedisDelivery } from "./broker.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
-import { describe, safeCause } from "./errors.js"
+import { thrownMessage, safeCause } from "./errors.js"
 import { resultsKeys } from "./keys.js"
+import type { Link } from "./link.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
 import { recordChunk } from "./tick.js"
@@ -36,38 +36,39 @@ export interface ResultsOptions {
   readonly indexTtl: number
 }
 
-/** records per script call */
-
 /**
- * Makes the results store over a connection and its tick.
+ * Makes the results store over a connection and its tick; with a `link` (made on the same
+ * tick), it settles the deliveries of the broker given the same link in one script.
  *
  * @internal
  */
 export const make = (
   conn: Connection,
   tick: Tick,
-  options: ResultsOptions
+  options: ResultsOptions,
+  link?: Link
 ): Effect.Effect<Results["Type"], ResultsError, Scope.Scope> =>
   Effect.gen(function*() {
-    const k = resultsKeys(options.prefix)
+    const key = resultsKeys(options.prefix)
     const ttl = Math.max(0, Math.ceil(options.ttl))
     const indexTtl = Math.max(0, Math.ceil(options.indexTtl))
-    const target: ResultsTarget = { job: k.job, successful: k.successful, failed: k.failed, ttl, indexTtl }
+    const target: ResultsTarget = { job: key.job, successful: key.successful, failed: key.failed, ttl, indexTtl }
 
-    const attempt = <A>(what: string, f: () => Promise<A>) =>
+    /** runs a command of the client, its failure a ResultsError naming `what` */
+    const tryRedis = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({
         try: f,
-        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${describe(cause)}`, cause: safeCause(cause) })
+        catch: (cause) => new ResultsError({ message: `Redis: ${what} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
       })
 
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
-      attempt(what, () => conn.run(script, keys, args, buffers))
+      tryRedis(what, () => conn.run(script, keys, args, buffers))
 
     const recordSome = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> =>
       Effect.async((resume) =>
         tick.record(records, target, {
           done: (applied) => resume(Effect.succeed(applied)),
-          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause: safeCause(cause) })))
+          fail: (cause) => resume(Effect.fail(new ResultsError({ message: `Redis: record failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })))
         })
       )
     /** through the tick; a long list in script calls of up to `recordChunk` records (one tick) */
@@ -90,7 +91,7 @@ export const make = (
       tick.record(records, target, {
         done: (applied) => told(Exit.succeed(applied)),
         fail: (cause) =>
-          told(Exit.fail(new ResultsError({ message: `Redis: record failed: ${describe(cause)}`, cause: safeCause(cause) })))
+          told(Exit.fail(new ResultsError({ message: `Redis: record failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })))
       })
       return Effect.async((callback) => {
         if (outcome !== undefined) return callback(outcome)
@@ -99,14 +100,15 @@ export const make = (
     }
 
     /**
-     * One script for a delivery of a Redis broker on this connection (standalone Redis): the
+     * One script for a delivery of the broker of this store's link (standalone Redis): the
      * lease is checked, the records applied, the message removed. Otherwise (another broker,
      * another connection, a Cluster, where the results and the queue are in different slots):
      * record, then acknowledge.
      */
     const recordAndAck = (records: ReadonlyArray<JobRecord>, delivery: Delivery) => {
-      return delivery instanceof RedisDelivery && delivery.fusesWith(tick)
-        ? delivery.recordAndAck(records, target)
+      const linked = link?.linked(delivery)
+      return linked !== undefined
+        ? linked.recordAndAck(records, target)
         : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied))
     }
 
@@ -116,13 +118,13 @@ export const make = (
       ids.length === 0
         ? Effect.succeed([])
         : Effect.map(
-          run(`reading ${name === "message" ? "jobs" : "results"}`, Scripts.fields, [k.successful], [k.job, name, ...ids], true),
+          run(`reading ${name === "message" ? "jobs" : "results"}`, Scripts.fields, [key.successful], [key.job, name, ...ids], true),
           (reply) => (reply as ReadonlyArray<Buffer | null>).map(bytes)
         )
 
     const one = (name: "message" | "result") => (id: string) =>
       Effect.map(
-        attempt(`reading the ${name === "message" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(k.job + id, name)),
+        tryRedis(`reading the ${name === "message" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(key.job + id, name)),
         bytes
       )
 
@@ -130,11 +132,11 @@ export const make = (
       const offset = Math.max(0, page?.offset ?? 0)
       const limit = page?.limit
       if (limit !== undefined && limit <= 0) return Effect.succeed([])
-      return attempt(
+      return tryRedis(
         `listing ${index}`,
         () =>
           conn.client.zrange(
-            index === "successful" ? k.successful : k.failed,
+            index === "successful" ? key.successful : key.failed,
             offset,
             limit === undefined ? -1 : offset + limit - 1
           )
@@ -142,7 +144,7 @@ export const make = (
     }
 
     const count = (index: Index) =>
-      attempt(`counting ${index}`, () => conn.client.zcard(index === "successful" ? k.successful : k.failed))
+      tryRedis(`counting ${index}`, () => conn.client.zcard(index === "successful" ? key.successful : key.failed))
 
     const withTtl = (key: string, value: Buffer, nx: boolean) =>
       nx
@@ -153,14 +155,14 @@ export const make = (
 
     // Redis that lost its data is told apart from a reconnect to the same data by this key.
     const marker = (when: "start" | "reconnect") =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => run("checking the marker", Scripts.marker, [k.marker], [`${now}`])).pipe(
+      Effect.flatMap(Clock.currentTimeMillis, (now) => run("checking the marker", Scripts.marker, [key.marker], [`${now}`])).pipe(
         Effect.flatMap((existed) =>
           existed === 1
             ? Effect.void
             : when === "start"
-            ? Effect.logInfo(`no marker ${k.marker} found: a new keyspace (or one Redis lost before this process started)`)
+            ? Effect.logInfo(`no marker ${key.marker} found: a new keyspace (or one Redis lost before this process started)`)
             : Effect.logError(
-              `Redis lost its data: the marker key ${k.marker} was gone after a reconnect. Job states and ` +
+              `Redis lost its data: the marker key ${key.marker} was gone after a reconnect. Job states and ` +
                 `results written before are gone. Make Redis persistent (appendonly yes) and check for evictions.`
             )
         ),
@@ -177,25 +179,25 @@ export const make = (
       getResults: field("result"),
       setResult: (id, result, by) =>
         Effect.map(
-          run(`saving the result of ${id}`, Scripts.setResult, [k.job + id], [ttl, toBuffer(result), by === undefined ? "" : String(by)]),
+          run(`saving the result of ${id}`, Scripts.setResult, [key.job + id], [ttl, toBuffer(result), by === undefined ? "" : String(by)]),
           (applied) => applied === 1
         ),
       record,
       recordAndAck,
-      deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [k.successful, k.failed, k.job + id], [id])),
+      deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [key.successful, key.failed, key.job + id], [id])),
       list,
       count,
-      get: (key) => Effect.map(attempt(`reading ${key}`, () => conn.client.getBuffer(k.kv + key)), bytes),
-      set: (key, value) => Effect.asVoid(attempt(`writing ${key}`, () => withTtl(k.kv + key, toBuffer(value), false))),
-      create: (key, value) =>
-        Effect.map(attempt(`creating ${key}`, () => withTtl(k.kv + key, toBuffer(value), true)), (reply) => reply === "OK"),
-      add: (key, member) =>
-        Effect.map(run(`adding to ${key}`, Scripts.add, [k.set + key], [ttl, member]), (size) => size as number),
-      members: (key) => attempt(`reading ${key}`, () => conn.client.smembers(k.set + key)),
+      get: (name) => Effect.map(tryRedis(`reading ${name}`, () => conn.client.getBuffer(key.kv + name)), bytes),
+      set: (name, value) => Effect.asVoid(tryRedis(`writing ${name}`, () => withTtl(key.kv + name, toBuffer(value), false))),
+      create: (name, value) =>
+        Effect.map(tryRedis(`creating ${name}`, () => withTtl(key.kv + name, toBuffer(value), true)), (reply) => reply === "OK"),
+      add: (name, member) =>
+        Effect.map(run(`adding to ${name}`, Scripts.add, [key.set + name], [ttl, member]), (size) => size as number),
+      members: (name) => tryRedis(`reading ${name}`, () => conn.client.smembers(key.set + name)),
       delete: (keys) =>
         keys.length === 0
           ? Effect.void
-          : Effect.asVoid(attempt("deleting keys", () => conn.client.del(...keys.flatMap((key) => [k.kv + key, k.set + key]))))
+          : Effect.asVoid(tryRedis("deleting keys", () => conn.client.del(...keys.flatMap((name) => [key.kv + name, key.set + name]))))
     }
     return service
   })

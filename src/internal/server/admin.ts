@@ -12,7 +12,7 @@ import type { Broker, BrokerError, ListedMessage, ListState } from "../../Broker
 import type { JobMessage } from "../../Job.js"
 import { defaultQueue } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
-import type * as Server from "../../Server.js"
+import type * as Management from "../../Management.js"
 import { JobNotFound, QueueNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeMessage } from "../codec.js"
 import type { Hooks } from "./hooks.js"
@@ -29,7 +29,7 @@ export interface Deps {
 /** the most jobs one page lists */
 export const maxPageSize = 1000
 
-const brokerStates: Record<Exclude<Server.JobState, "successful" | "failed">, ListState> = {
+const brokerStates: Record<Exclude<Management.JobState, "successful" | "failed">, ListState> = {
   waiting: "ready",
   delayed: "delayed",
   retrying: "retrying",
@@ -37,7 +37,7 @@ const brokerStates: Record<Exclude<Server.JobState, "successful" | "failed">, Li
   dead: "dead"
 }
 
-const jobStates: Record<ListState, Server.JobState> = {
+const jobStates: Record<ListState, Management.JobState> = {
   ready: "waiting",
   delayed: "delayed",
   retrying: "retrying",
@@ -55,7 +55,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
   const getQueues = Effect.map(broker.queues, (queues) => [...queues].sort())
 
   const depths = (queue: string) =>
-    Effect.map(broker.counts(queue), (c): Server.QueueDepths => ({
+    Effect.map(broker.counts(queue), (c): Management.QueueDepths => ({
       queue,
       waiting: c.ready,
       delayed: c.delayed,
@@ -73,7 +73,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
         results.count("successful"),
         results.count("failed")
       ], { concurrency: "unbounded" })
-      return { queues, successful, failed } satisfies Server.JobCounts
+      return { queues, successful, failed } satisfies Management.JobCounts
     })
 
   /** the stored messages of `ids` where there are any, else what `fallback` decodes */
@@ -83,7 +83,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
         Option.flatMap(bytes, (b) => Either.getRight(decodeMessage(b))).pipe(Option.orElse(() => fallback(i)))
       ))
 
-  const listJobs = (state: Server.JobState, options: Server.ListOptions = {}) =>
+  const listJobs = (state: Management.JobState, options: Management.ListOptions = {}) =>
     Effect.gen(function*() {
       const offset = Math.max(0, Math.floor(options.offset ?? 0))
       const limit = Math.min(maxPageSize, Math.max(0, Math.floor(options.limit ?? 50)))
@@ -92,7 +92,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
           concurrency: "unbounded"
         })
         const messages = yield* messagesOf(ids, () => Option.none())
-        const jobs = ids.map((id, i): Server.ListedJob => {
+        const jobs = ids.map((id, i): Management.ListedJob => {
           const message = messages[i]!
           return {
             id,
@@ -102,7 +102,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
             message
           }
         })
-        return { state, queue: undefined, total, offset, jobs } satisfies Server.JobList
+        return { state, queue: undefined, total, offset, jobs } satisfies Management.JobList
       }
       const queue = options.queue ?? defaultQueue
       yield* known(queue)
@@ -112,7 +112,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
         listed.map((m) => m.id),
         (i) => Either.getRight(decodeMessage(listed[i]!.body))
       )
-      const jobs = listed.map((m, i): Server.ListedJob => ({
+      const jobs = listed.map((m, i): Management.ListedJob => ({
         id: m.id,
         queue,
         state: jobStates[m.state],
@@ -120,7 +120,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
         ...(m.reason === undefined ? {} : { reason: m.reason }),
         message: messages[i]!
       }))
-      return { state, queue, total: page.total, offset, jobs } satisfies Server.JobList
+      return { state, queue, total: page.total, offset, jobs } satisfies Management.JobList
     })
 
   /**

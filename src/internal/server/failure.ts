@@ -9,7 +9,7 @@ import { Cause, Option, Predicate, Schema } from "effect"
 import type { JobError } from "../../TasqueueError.js"
 
 /** a one-line description of why an attempt failed */
-export const describe = (cause: Cause.Cause<unknown>): string => {
+export const failureMessage = (cause: Cause.Cause<unknown>): string => {
   if (Cause.isInterruptedOnly(cause)) return "interrupted"
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {

@@ -12,7 +12,7 @@ import type { Broker } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import { defaultQueue, isTerminal } from "../../Job.js"
 import type { Index, Page, Results, ResultsError } from "../../Results.js"
-import type * as Server from "../../Server.js"
+import type * as Management from "../../Management.js"
 import type * as Task from "../../Task.js"
 import { JobNotFound, ResultNotFound } from "../../TasqueueError.js"
 import { decodeMessage, decoderOf, fromUtf8 } from "../codec.js"
@@ -74,7 +74,7 @@ export const make = ({ broker, events, hooks, pollSchedule, results, writeState 
 
   const getPending = (queue: string = defaultQueue) =>
     Effect.map(broker.pending(queue), (list) =>
-      list.map((p): Server.PendingJob => ({
+      list.map((p): Management.PendingJob => ({
         id: p.id,
         state: p.state,
         runAt: p.runAt,
@@ -83,7 +83,7 @@ export const make = ({ broker, events, hooks, pollSchedule, results, writeState 
 
   const getDeadLetters = (queue: string = defaultQueue) =>
     Effect.map(broker.deadLetters(queue), (list) =>
-      list.map((d): Server.DeadJob => ({ id: d.id, reason: d.reason, at: d.at, body: d.body })))
+      list.map((d): Management.DeadJob => ({ id: d.id, reason: d.reason, at: d.at, body: d.body })))
 
   const list = (index: Index) => (page?: Page) => results.list(index, page)
 

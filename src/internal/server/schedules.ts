@@ -18,7 +18,7 @@ import { Clock, Effect, Either, Option, Schema } from "effect"
 import type { JobMessage } from "../../Job.js"
 import type { BrokerError } from "../../Broker.js"
 import type { Results, ResultsError } from "../../Results.js"
-import type * as Server from "../../Server.js"
+import type * as Management from "../../Management.js"
 import type { JobNotFound } from "../../TasqueueError.js"
 import { ScheduleNotFound } from "../../TasqueueError.js"
 import { decodeMessage, fromUtf8, utf8 } from "../codec.js"
@@ -115,7 +115,7 @@ export const make = ({ cancelJob, results }: Deps) => {
     })).flatMap(Option.toArray)
     // a series whose next run was cancelled on its own (`cancelJob`) has ended too
     const nextStates = yield* results.getJobs(found.map((s) => s.next?.id ?? s.id))
-    return found.map((s, i): Server.ScheduledSeries => {
+    return found.map((s, i): Management.ScheduledSeries => {
       const cancelled = Option.exists(
         Option.flatMap(nextStates[i]!, (bytes) => Either.getRight(decodeMessage(bytes))),
         (m) => m.meta.status === "cancelled"

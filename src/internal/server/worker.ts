@@ -31,7 +31,7 @@ import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
 import type { Engine } from "../workflow/engine.js"
-import { describe, toJobError } from "./failure.js"
+import { failureMessage, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
 import * as JobContext from "./jobContext.js"
 import type { Lifecycle } from "./lifecycle.js"
@@ -95,7 +95,7 @@ export const make = (deps: Deps) => {
   /** records a final failure, enqueues what follows it and acknowledges */
   const fail = (delivery: Delivery, message: JobMessage, cause: Cause.Cause<unknown>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const error = describe(cause)
+      const error = failureMessage(cause)
       const failed = withMeta(message, { status: "failed", prevErr: error, lastError: toJobError(cause), finishedAt: now })
       return finish(delivery, failed, "failed", now).pipe(
         Effect.zipRight(jobLog(delivery, Effect.logWarning(`job failed for good: ${error}`), message)),
@@ -300,7 +300,7 @@ export const make = (deps: Deps) => {
     cause: Cause.Cause<unknown>,
     now: number
   ) {
-    const error = describe(cause)
+    const error = failureMessage(cause)
     const retries = message.meta.retried
     const delay = retries < message.meta.maxRetry
       ? yield* delayBefore(registration.retrySchedule ?? deps.retrySchedule, retries + 1, Cause.squash(cause), now)
