@@ -1,7 +1,7 @@
 /**
  * A web dashboard for operators, served by your own Effect HTTP server: an `HttpApi` with the
- * Server's management operations (queue depths, jobs by state, a job's detail, retry, cancel,
- * delete, requeue and purge dead letters, schedules), the job events as server-sent events, and
+ * Server's management operations (queue depths, jobs by state, a job's detail, a workflow's
+ * status, retry, cancel, delete, requeue and purge dead letters, schedules), the job events as server-sent events, and
  * a page that shows them and updates live. Import it as `tasqueue/dashboard`; it needs
  * `@effect/platform` (an optional peer dependency of tasqueue).
  *
@@ -24,7 +24,7 @@
  *
  * Routes, under `prefix`: `GET /` the page; `GET /events` the event stream (`text/event-stream`,
  * `?queue=` to filter); `GET /api/queues`, `/api/counts`, `/api/jobs?state=`, `/api/jobs/:id`,
- * `/api/throughput`, `/api/schedules`; `POST /api/jobs/:id/retry`, `/api/jobs/:id/cancel`,
+ * `/api/workflows/:id`, `/api/throughput`, `/api/schedules`; `POST /api/jobs/:id/retry`, `/api/jobs/:id/cancel`,
  * `/api/dead/requeue`, `/api/dead/purge`, `/api/schedules/:id/stop`; `DELETE /api/jobs/:id`.
  *
  * @since 0.1.0

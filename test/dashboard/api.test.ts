@@ -6,6 +6,7 @@ import * as Job from "../../src/Job.js"
 import * as Memory from "../../src/layers/Memory.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
+import * as Workflow from "../../src/Workflow.js"
 import { baseUrl, client, serve } from "./harness.js"
 
 const Echo = Task.make("echo", { payload: Schema.Struct({ text: Schema.String }), result: Schema.Struct({ text: Schema.String }) })
@@ -65,6 +66,39 @@ describe("Dashboard API (typed client, Memory)", () => {
       const noQueue = yield* Effect.either(api.read.counts({ urlParams: { queue: "no-such-queue" } }))
       assert.isTrue(Either.isLeft(noQueue) && noQueue.left._tag === "QueueNotFound")
     }).pipe(Effect.provide(serve({ prefix: "/ops" }).pipe(Layer.provideMerge(worker), Layer.provideMerge(backend)))))
+
+  it.live("shows a workflow's status with its jobs and their states, and the job that failed", () =>
+    Effect.gen(function*() {
+      const api = yield* client()
+      const group = yield* Workflow.enqueue(Workflow.group([
+        yield* Job.make(Echo, { text: "a" }),
+        yield* Job.make(Echo, { text: "b" })
+      ], { id: "report-group" }))
+      assert.strictEqual(group, "report-group")
+      yield* Server.awaitWorkflow(group)
+      const state = yield* api.read.getWorkflow({ path: { id: group } })
+      assert.strictEqual(state.id, group)
+      assert.strictEqual(state.status, "successful")
+      assert.deepStrictEqual(state.jobs.map((j) => [j.task, j.status]), [["echo", "successful"], ["echo", "successful"]])
+      assert.isUndefined(state.failedJob)
+      // a workflow job's id holds a "/": the typed client puts path parameters in as given
+      for (const job of state.jobs) {
+        assert.strictEqual((yield* api.read.getJob({ path: { id: encodeURIComponent(job.id) } })).message.meta.workflow?.id, group)
+      }
+
+      const failing = yield* Workflow.enqueue(Workflow.group([
+        yield* Job.make(Once, { key: "workflow" }, { maxRetries: 0 }),
+        yield* Job.make(Echo, { text: "c" })
+      ]))
+      yield* Server.awaitWorkflow(failing)
+      const failed = yield* api.read.getWorkflow({ path: { id: failing } })
+      assert.strictEqual(failed.status, "failed")
+      assert.strictEqual(failed.failedJob?.task, "once")
+      assert.include(failed.failedJob?.error, "first run fails")
+
+      const missing = yield* Effect.either(api.read.getWorkflow({ path: { id: "no-such-workflow" } }))
+      assert.isTrue(Either.isLeft(missing) && missing.left._tag === "WorkflowNotFound")
+    }).pipe(Effect.provide(serve().pipe(Layer.provideMerge(worker), Layer.provideMerge(backend)))))
 
   it.live("retries a failed job, cancels and removes waiting ones, requeues and purges dead letters", () =>
     Effect.gen(function*() {

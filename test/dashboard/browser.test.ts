@@ -1,7 +1,8 @@
 /**
  * The dashboard page in headless Chromium (Debian's `chromium`, driven by playwright-core) on a
  * Redis-backed server with jobs in every state: the counts show, a payload with markup renders as
- * text, and a failed job opened and retried turns successful on the page.
+ * text, a failed job opened and retried turns successful on the page, and a workflow opened by id
+ * lists its jobs.
  *
  * Chromium is found at /usr/bin/chromium (.ci/run installs it) or at $CHROMIUM_PATH. With
  * TASQUEUE_SCREENSHOTS=1 the test also saves the screenshots of docs/operators.md in docs/images/.
@@ -16,6 +17,7 @@ import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
+import * as Workflow from "../../src/Workflow.js"
 import * as RedisServer from "../utils/redisServer.js"
 import { baseUrl, serve } from "./harness.js"
 
@@ -121,6 +123,22 @@ describe("Dashboard page in Chromium (Redis)", () => {
           await page.locator("#total-successful", { hasText: /^3$/ }).waitFor({ timeout: 10_000 })
           await page.locator("#total-failed", { hasText: /^0$/ }).waitFor({ timeout: 10_000 })
           if (screenshots) await page.screenshot({ path: images + "dashboard-retried-job.png", fullPage: true })
+        })
+
+        // a workflow: opened by id, its jobs listed, a job's detail links back to it
+        const group = yield* Workflow.enqueue(Workflow.group([
+          yield* Job.make(Report, { title: "q1" }),
+          yield* Job.make(Report, { title: "q2" })
+        ], { id: "quarterly" }))
+        yield* Server.awaitWorkflow(group)
+        yield* Effect.promise(async () => {
+          await page.fill("#workflow-search-id", group)
+          await page.click("#workflow-search button")
+          await page.locator("#workflow-status", { hasText: "successful" }).waitFor()
+          assert.strictEqual(await page.locator("#workflow-jobs tbody tr").count(), 2)
+          await page.click(`#workflow-jobs tr[data-id="${group}/1"]`)
+          await page.locator("#job-workflow").click()
+          await page.locator("#workflow-jobs").waitFor()
         })
         assert.deepStrictEqual(errors, [])
       }).pipe(Effect.scoped, Effect.provide(app))

@@ -4,8 +4,8 @@
  */
 import { HttpApi, HttpApiEndpoint, HttpApiError, HttpApiGroup, HttpApiMiddleware, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
-import { JobMessage } from "../../Job.js"
-import { InvalidPayload, JobNotFound, QueueNotFound, ScheduleNotFound } from "../../TasqueueError.js"
+import { JobMessage, Status } from "../../Job.js"
+import { InvalidPayload, JobNotFound, QueueNotFound, ScheduleNotFound, WorkflowNotFound } from "../../TasqueueError.js"
 
 /** the states `listJobs` knows */
 export const JobState = Schema.Literal("waiting", "delayed", "retrying", "running", "dead", "successful", "failed")
@@ -49,6 +49,15 @@ export const JobDetail = Schema.Struct({
     encoding: Schema.Literal("utf8", "base64"),
     data: Schema.String
   }))
+})
+
+/** a group's, chain's or chord's status and each of its jobs', as `Server.getWorkflow` gives it */
+export const WorkflowStatus = Schema.Struct({
+  id: Schema.String,
+  status: Status,
+  /** every job, in the workflow's order; `status` is absent while a job is not enqueued yet */
+  jobs: Schema.Array(Schema.Struct({ id: Schema.String, task: Schema.String, status: Schema.optional(Status) })),
+  failedJob: Schema.optional(Schema.Struct({ id: Schema.String, task: Schema.String, error: Schema.String }))
 })
 
 export const Throughput = Schema.Struct({
@@ -118,6 +127,11 @@ const read = HttpApiGroup.make("read")
     HttpApiEndpoint.get("getJob")`/jobs/${id}`
       .addSuccess(JobDetail)
       .addError(JobNotFound, { status: 404 })
+  )
+  .add(
+    HttpApiEndpoint.get("getWorkflow")`/workflows/${id}`
+      .addSuccess(WorkflowStatus)
+      .addError(WorkflowNotFound, { status: 404 })
   )
   .add(HttpApiEndpoint.get("throughput", "/throughput").addSuccess(Throughput))
   .add(HttpApiEndpoint.get("schedules", "/schedules").addSuccess(Schema.Array(ScheduledSeries)))

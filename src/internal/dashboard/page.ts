@@ -28,6 +28,7 @@ tr.row { cursor: pointer; } tr.row:hover { background: #f0f4ff; }
 .tabs button.on { background: #1d2330; color: #fff; }
 button { font: inherit; border: 1px solid #c8ccd4; background: #fff; border-radius: 4px; padding: .2rem .6rem; cursor: pointer; }
 button:hover { border-color: #1d2330; } button.danger { color: #b3261e; }
+button.link { border: 0; padding: 0; background: none; color: #2456c7; text-decoration: underline; }
 input, select { font: inherit; padding: .2rem .4rem; border: 1px solid #c8ccd4; border-radius: 4px; }
 .bar { display: flex; gap: .5rem; align-items: center; margin-bottom: .6rem; flex-wrap: wrap; }
 pre { background: #f5f6f8; padding: .5rem; border-radius: 4px; overflow: auto; max-height: 16rem; margin: .2rem 0 .6rem; white-space: pre-wrap; word-break: break-word; }
@@ -73,6 +74,7 @@ const html = `<!doctype html>
     <div class="bar">
       <label>queue <select id="queue"></select></label>
       <form id="search"><input id="search-id" placeholder="job id" aria-label="job id"> <button type="submit">Open</button></form>
+      <form id="workflow-search"><input id="workflow-search-id" placeholder="workflow id" aria-label="workflow id"> <button type="submit">Open</button></form>
       <span class="spacer"></span>
       <span id="dead-actions" hidden><button id="requeue-all" type="button">Requeue all</button> <button id="purge-all" type="button" class="danger">Purge all</button></span>
     </div>
@@ -84,7 +86,7 @@ const html = `<!doctype html>
   </section>
   <section id="detail">
     <h2>Job</h2>
-    <p class="muted">Select a job.</p>
+    <p class="muted">Select a job or open a workflow.</p>
   </section>
 </main>
 <script>${script}</script>

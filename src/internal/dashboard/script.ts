@@ -9,7 +9,7 @@ export const script = String.raw`
   var base = location.pathname.replace(/\/+$/, "");
   var STATES = ["waiting", "delayed", "retrying", "running", "dead", "successful", "failed"];
   var PAGE = 25;
-  var view = { state: "waiting", queue: "tasqueue:tasks", offset: 0, total: 0, job: null, timeline: [] };
+  var view = { state: "waiting", queue: "tasqueue:tasks", offset: 0, total: 0, job: null, workflow: null, timeline: [] };
   var token = sessionStorage.getItem("tasqueue-token") || "";
   var $ = function (id) { return document.getElementById(id); };
 
@@ -133,7 +133,7 @@ export const script = String.raw`
   // a job -----------------------------------------------------------------------------------
   function openJob(id) {
     if (!view.job || view.job !== id) view.timeline = [];
-    view.job = id;
+    view.job = id; view.workflow = null;
     return api("GET", "/jobs/" + encodeURIComponent(id)).then(renderJob, function (e) {
       var d = clear($("detail"));
       d.appendChild(el("h2", { text: "Job" }));
@@ -147,10 +147,19 @@ export const script = String.raw`
       ["retries", m.retried + " of " + m.maxRetry],
       ["enqueued", time(m.enqueuedAt)], ["started", time(m.processedAt)], ["finished", time(m.finishedAt)]];
     if (m.schedule) facts.push(["schedule", m.schedule]);
-    if (m.workflow) facts.push(["workflow", m.workflow.id + " / " + m.workflow.node]);
+    if (m.workflow) {
+      var wf = m.workflow.id;
+      facts.push(["workflow", el("span", {}, [
+        el("button", { type: "button", className: "link", id: "job-workflow", text: wf, onclick: function () { openWorkflow(wf); } }),
+        " / " + m.workflow.node
+      ])]);
+    }
     if (m.progress !== undefined) facts.push(["progress", json(m.progress)]);
     var dl = el("dl");
-    facts.forEach(function (f) { dl.appendChild(el("dt", { text: f[0] })); dl.appendChild(el("dd", { text: f[1] })); });
+    facts.forEach(function (f) {
+      dl.appendChild(el("dt", { text: f[0] }));
+      dl.appendChild(typeof f[1] === "string" ? el("dd", { text: f[1] }) : el("dd", {}, [f[1]]));
+    });
     d.appendChild(dl);
     var buttons = el("div", { className: "bar" }, [
       el("button", { type: "button", id: "retry", text: "Retry", onclick: function () {
@@ -191,6 +200,40 @@ export const script = String.raw`
     steps.forEach(function (s) { ol.appendChild(el("li", {}, [el("span", { className: "muted", text: time(s.at) + " " }), s.text])); });
     d.appendChild(ol);
   }
+  // a workflow ------------------------------------------------------------------------------
+  function openWorkflow(id) {
+    view.workflow = id; view.job = null; view.timeline = [];
+    return api("GET", "/workflows/" + encodeURIComponent(id)).then(renderWorkflow, function (e) {
+      var d = clear($("detail"));
+      d.appendChild(el("h2", { text: "Workflow" }));
+      d.appendChild(el("p", { className: "error", text: e.status === 404 ? "No workflow " + id : e.message }));
+    });
+  }
+  function renderWorkflow(w) {
+    var d = clear($("detail"));
+    d.appendChild(el("h2", {}, ["Workflow ", el("span", { className: "state " + w.status, id: "workflow-status", text: w.status })]));
+    var dl = el("dl");
+    dl.appendChild(el("dt", { text: "id" })); dl.appendChild(el("dd", { text: w.id }));
+    if (w.failedJob) {
+      dl.appendChild(el("dt", { text: "failed job" }));
+      dl.appendChild(el("dd", { id: "workflow-failed", className: "error", text: w.failedJob.id + " (" + w.failedJob.task + "): " + w.failedJob.error }));
+    }
+    d.appendChild(dl);
+    var body = el("tbody");
+    w.jobs.forEach(function (j) {
+      var enqueued = j.status !== undefined;
+      body.appendChild(el("tr", enqueued ? { className: "row", "data-id": j.id, onclick: function () { openJob(j.id); } } : {}, [
+        el("td", { className: "id", text: j.id, title: j.id }),
+        el("td", { text: j.task }),
+        el("td", {}, [el("span", { className: "state " + (j.status || ""), text: j.status || "not enqueued" })])
+      ]));
+    });
+    d.appendChild(el("table", { id: "workflow-jobs" }, [
+      el("thead", {}, [el("tr", {}, [el("th", { text: "job" }), el("th", { text: "task" }), el("th", { text: "status" })])]),
+      body
+    ]));
+  }
+
   function timelineText(e) {
     if (e._tag === "Retrying") return "attempt " + e.attempt + " failed, retry " + e.retry + " in " + e.delay + " ms: " + e.error;
     if (e._tag === "Progress") return "progress " + json(e.progress);
@@ -205,6 +248,7 @@ export const script = String.raw`
       pending = null;
       loadQueues().then(loadJobs, function (e) { notice(e.message, true); });
       if (view.job) openJob(view.job);
+      else if (view.workflow) openWorkflow(view.workflow);
     }, 300);
   }
   var poll = null;
@@ -227,6 +271,7 @@ export const script = String.raw`
   $("prev").addEventListener("click", function () { view.offset = Math.max(0, view.offset - PAGE); loadJobs(); });
   $("next").addEventListener("click", function () { view.offset += PAGE; loadJobs(); });
   $("search").addEventListener("submit", function (ev) { ev.preventDefault(); var id = $("search-id").value.trim(); if (id) openJob(id); });
+  $("workflow-search").addEventListener("submit", function (ev) { ev.preventDefault(); var id = $("workflow-search-id").value.trim(); if (id) openWorkflow(id); });
   $("requeue-all").addEventListener("click", function () {
     act("POST", "/dead/requeue", { queue: view.queue }, function (ids) { return "requeued " + ids.length; });
   });

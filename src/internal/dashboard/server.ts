@@ -116,6 +116,7 @@ const readGroup = (throughput: Effect.Effect<typeof Throughput.Type>) =>
             const [result] = yield* server.getResultBytes([path.id])
             return { message, result: Option.getOrUndefined(Option.map(result!, resultOf)) }
           })))
+        .handle("getWorkflow", ({ path }) => backend(server.getWorkflow(path.id)))
         .handle("throughput", () => throughput)
         .handle("schedules", () => backend(server.getSchedules))
     }))
