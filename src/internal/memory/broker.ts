@@ -51,6 +51,20 @@ interface Entry {
   gen: number
 }
 
+/** a message not yet placed in any state (its mover sets one) */
+const newEntry = (id: string, body: Uint8Array, now: number): Entry => ({
+  id,
+  body,
+  state: "gone",
+  runAt: now,
+  attempt: 0,
+  expiries: 0,
+  retry: false,
+  leaseUntil: 0,
+  owner: undefined,
+  gen: 0
+})
+
 interface Ref {
   readonly entry: Entry
   readonly gen: number
@@ -207,18 +221,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         const q = queueOf(queue)
         for (const m of messages) {
           if (q.entries.has(m.id)) continue
-          const entry: Entry = {
-            id: m.id,
-            body: m.body,
-            state: "gone",
-            runAt: now,
-            attempt: 0,
-            expiries: 0,
-            retry: false,
-            leaseUntil: 0,
-            owner: undefined,
-            gen: 0
-          }
+          const entry = newEntry(m.id, m.body, now)
           q.entries.set(m.id, entry)
           if (m.runAt !== undefined && m.runAt > now) makeDelayed(q, entry, m.runAt)
           else makeReady(q, entry, now)
@@ -508,18 +511,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
       const moved: Array<string> = []
       for (const d of takeDead(q, ids)) {
         if (!q.entries.has(d.id)) {
-          const entry: Entry = {
-            id: d.id,
-            body: d.body,
-            state: "gone",
-            runAt: now,
-            attempt: 0,
-            expiries: 0,
-            retry: false,
-            leaseUntil: 0,
-            owner: undefined,
-            gen: 0
-          }
+          const entry = newEntry(d.id, d.body, now)
           q.entries.set(d.id, entry)
           makeReady(q, entry, now)
         }
