@@ -103,8 +103,7 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
       })
       const ids = items.map((item) => item.message.meta.id as JobId)
       if (items.length === 0) return Effect.succeed(ids)
-      const { attributes, name } = sendAttributes(items.map((item) => item.message))
-      return producing(name, attributes, (traceparent) => {
+      return producing(() => sendAttributes(items.map((item) => item.message)), (traceparent) => {
         const traced = traceparent === undefined ? items : items.map((item) => ({
           message: { meta: { ...item.message.meta, traceparent }, job: item.message.job },
           runAt: item.runAt

@@ -45,21 +45,22 @@ export const fromTraceparent = (traceparent: string | undefined): Tracer.Externa
  * span (jobs enqueued outside any trace start none).
  */
 export const producing = <A, E, R>(
-  name: string,
-  attributes: Record<string, unknown>,
+  /** the span's name and attributes, built only when a span is opened */
+  span: () => { readonly name: string; readonly attributes: Record<string, unknown> },
   f: (traceparent: string | undefined) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Tracer.tracerWith((tracer) =>
     tracer === nativeTracer
       ? f(undefined)
-      : Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) =>
-        Option.isNone(parent)
-          ? f(undefined)
-          : Effect.useSpan(
-            name,
-            { kind: "producer", attributes, captureStackTrace: false },
-            (span) => Effect.withParentSpan(f(toTraceparent(span)), span)
-          ))
+      : Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) => {
+        if (Option.isNone(parent)) return f(undefined)
+        const { attributes, name } = span()
+        return Effect.useSpan(
+          name,
+          { kind: "producer", attributes, captureStackTrace: false },
+          (opened) => Effect.withParentSpan(f(toTraceparent(opened)), opened)
+        )
+      })
   )
 
 /** the attributes of a send span over `messages` */

@@ -41,10 +41,13 @@ export const make = ({ engine, events, pollSchedule }: Deps) => {
       const now = yield* Clock.currentTimeMillis
       const root = assignIds(id, draft)
       // a span for the workflow (named for its root: group, chain), whose context its jobs carry
-      yield* producing(draft._tag, { "messaging.system": system, "tasqueue.workflow.id": id }, (traceparent) =>
-        engine.enqueue(
-          traceparent === undefined ? { id, root, createdAt: now } : { id, root, createdAt: now, traceparent }
-        ))
+      yield* producing(
+        () => ({ name: draft._tag, attributes: { "messaging.system": system, "tasqueue.workflow.id": id } }),
+        (traceparent) =>
+          engine.enqueue(
+            traceparent === undefined ? { id, root, createdAt: now } : { id, root, createdAt: now, traceparent }
+          )
+      )
       return id
     })
 
