@@ -8,6 +8,7 @@ import { Effect, Layer, Schedule } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Nats from "../../src/layers/Nats.js"
 import * as Server from "../../src/Server.js"
+import { eventsFlowAgain } from "./flowsAgain.js"
 import { Sleep } from "../nats/fixtures/tasks.js"
 import * as NatsServer from "../utils/natsServer.js"
 
@@ -27,18 +28,12 @@ describe("NATS events across a restart", () => {
         yield* nats.stop("SIGTERM")
         yield* nats.start
 
-        // until the subscription is back, events may be missed: try jobs until one wakes its waiter
-        let woken = false
-        for (let n = 1; n <= 50 && !woken; n++) {
-          const id = yield* server.enqueue(yield* Job.make(Sleep, { n }, { queue })).pipe(
-            Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 50 })
-          )
-          woken = yield* server.awaitJob(id).pipe(
-            Effect.timeout("1 second"),
-            Effect.as(true),
-            Effect.orElseSucceed(() => false)
-          )
-        }
+        // until the subscriber is back, events may be missed: try jobs until one wakes its waiter
+        const woken = yield* eventsFlowAgain(
+          server,
+          (n) => Job.make(Sleep, { n }, { queue }),
+          Schedule.intersect(Schedule.spaced("200 millis"), Schedule.recurs(50))
+        )
         assert.isTrue(woken, "events flow again after the restart")
       }).pipe(
         Effect.scoped, // the worker stops before the backend closes

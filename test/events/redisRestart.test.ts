@@ -8,6 +8,7 @@ import { Effect, Layer, Schedule } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
+import { eventsFlowAgain } from "./flowsAgain.js"
 import { Slow } from "../redis/fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
@@ -31,17 +32,11 @@ describe("Redis events across a restart", () => {
         yield* redis.start
 
         // until the subscriber is back, events may be missed: try jobs until one wakes its waiter
-        let woken = false
-        for (let n = 1; n <= 50 && !woken; n++) {
-          const id = yield* server.enqueue(yield* Job.make(Slow, { n }, { queue })).pipe(
-            Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 50 })
-          )
-          woken = yield* server.awaitJob(id).pipe(
-            Effect.timeout("1 second"),
-            Effect.as(true),
-            Effect.orElseSucceed(() => false)
-          )
-        }
+        const woken = yield* eventsFlowAgain(
+          server,
+          (n) => Job.make(Slow, { n }, { queue }),
+          Schedule.intersect(Schedule.spaced("100 millis"), Schedule.recurs(50))
+        )
         assert.isTrue(woken, "events flow again after the restart")
       }).pipe(
         Effect.scoped, // the worker stops before the backend closes
