@@ -129,8 +129,14 @@ describe("Redis restarts", () => {
           logs.lines.filter((l) => l.startsWith("ERROR") && l.includes("Redis lost the data of queue held")).length >= 2)
         yield* Deferred.succeed(gate, undefined)
 
-        // the outcomes are recorded without the leases; the retry is put back and runs again
-        const finished = yield* Effect.forEach(ids, (id) => a.awaitJob(id), { concurrency: "unbounded" })
+        // the outcomes are recorded without the leases; the retry is put back and runs again.
+        // Each record went with Redis's data: a job is unknown (JobNotFound) until its holder
+        // records the outcome, so wait for the record to come back before awaiting the job
+        const recorded = (id: string) =>
+          a.awaitJob(id).pipe(
+            Effect.retry({ while: (e) => e._tag === "JobNotFound", schedule: Schedule.spaced("20 millis") })
+          )
+        const finished = yield* Effect.forEach(ids, recorded, { concurrency: "unbounded" })
         assert.deepStrictEqual(finished.map((m) => m.meta.status), ids.map(() => "successful"))
         assert.strictEqual(runs.get(0), 2)
         assert.isTrue(logs.lines.some((l) => l.includes("its message was lost with Redis's data")), logs.lines.join("\n"))
