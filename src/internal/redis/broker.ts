@@ -497,6 +497,13 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       // --- waiting for work: one blocking pop in flight at a time, on this consumer's connection
 
       let signal: Deferred.Deferred<void> | undefined
+      /**
+       * Blocking pops finished so far. A pop can outlive the wait that started it (the wait's
+       * sleep or buffer arm won the race) and then take the queue's wake-up token with nobody
+       * listening: a take that sees this count moved since before its claim claims again at once
+       * rather than waiting for a token that is already gone.
+       */
+      let pops = 0
       const pollSeconds = Math.max(options.pollInterval, 10) / 1000
       const signalWait = Effect.suspend(() => {
         if (signal === undefined) {
@@ -512,6 +519,7 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
                 : Effect.void
             ),
             Effect.ensuring(Effect.sync(() => {
+              pops++
               signal = undefined
               Deferred.unsafeDone(deferred, Exit.void)
             }))
@@ -523,10 +531,13 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       /**
        * Waits for a signal, or until `next` (-1: no due time known). The clock is read again
        * here, not taken from before the claim: it may have moved while the claim was in flight
-       * (under TestClock, an `adjust` then must not leave the sleep aimed past `next`).
+       * (under TestClock, an `adjust` then must not leave the sleep aimed past `next`). Returns at
+       * once when a blocking pop ended since `popsBefore` (read before the claim): its wake-up
+       * may have been for work the claim did not see.
        */
-      const waitForWork = (next: number) =>
+      const waitForWork = (next: number, popsBefore: number) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (pops !== popsBefore) return Effect.void
           const arms: Array<Effect.Effect<void>> = [signalWait, buffered.wait, Deferred.await(closed)]
           if (next >= 0) {
             if (next <= now) return Effect.void
@@ -568,9 +579,10 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
                 yield* Effect.yieldNow()
                 continue
               }
+              const popsBefore = pops
               const result = yield* claim(slots)
               if (result.claimed > 0) continue
-              yield* restore(waitForWork(result.next))
+              yield* restore(waitForWork(result.next, popsBefore))
             }
           })
         )
