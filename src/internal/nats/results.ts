@@ -210,8 +210,15 @@ export const make = (
      * state second, so whoever sees the final state finds the job in its index; a record that
      * loses to another final one takes its entry back before it answers.
      *
-     * A plain promise: a record is the hot path of every job (two or three per run), and its
-     * steps are requests one after the other, so one Effect wraps them all (`record`).
+     * The entry is not awaited before the state is written: both are publishes to the bucket's
+     * stream on one connection, which the server stores in the order they were sent, so the
+     * entry is stored before the state (one round trip for the two instead of two in a row).
+     * Its ack is awaited before the record answers; when it failed, the entry is put again (a
+     * state applied without it would be missing from the index), and a second failure fails the
+     * record (the caller's retry writes the entry first again).
+     *
+     * A plain promise: a record is the hot path of every job (two per run), and its steps are
+     * requests one after the other, so one Effect wraps them all (`record`).
      */
     const recordOne = async (r: JobRecord, ti: string, lease: Lease | undefined): Promise<boolean> => {
       // the lease's attempt for a worker's own job, else the attempt the record carries (0: an enqueue)
@@ -219,10 +226,21 @@ export const make = (
       const key = jobStateKey(ti)
       const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result, attempt })
       const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
-      if (ownIndex !== undefined) await putNow(ownIndex, empty)
+      // sent now, stored before the state written below (see above); awaited before answering
+      const indexing = ownIndex === undefined ? undefined : putNow(ownIndex, empty).then(() => true, () => false)
+      /** the entry is stored: put again once if its first put failed */
+      const indexed = async () => {
+        if (ownIndex !== undefined && !(await indexing!)) await putNow(ownIndex, empty)
+      }
+      /** the entry is taken back: once its put is answered, so that the purge comes after it */
+      const unindexOwn = async () => {
+        await indexing
+        await unindexNow(ownIndex!)
+      }
 
       /** a new run (`queued` over a final state) starts clean: no index entry, no result */
       const applied = async (previous: JobState | undefined, revision: number) => {
+        await indexed()
         remember(r.id, revision, r.status, attempt)
         if (r.status === "queued" && previous !== undefined && isTerminal(previous.status)) {
           await Promise.all([unindexNow(allIndexEntries(ti)), purgeNow(resultKey(ti))])
@@ -253,7 +271,8 @@ export const make = (
         const stale = attempt > 0 && current !== undefined && current.attempt > attempt
         if (reopens && current !== undefined && !isTerminal(current.status)) return false
         if (stale || (!reopens && current !== undefined && isTerminal(current.status))) {
-          if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexNow(ownIndex)
+          if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexOwn()
+          else await indexing
           if (stale && lease !== undefined) {
             lease.lose()
             if (r.status === "processing") throw leaseLost(lease, `attempt ${current!.attempt} recorded since`)
@@ -263,7 +282,7 @@ export const make = (
         const revision = await writeNow(key, frame, entry === null ? undefined : entry.revision)
         if (revision !== undefined) return applied(current, revision)
       }
-      if (ownIndex !== undefined) await unindexNow(ownIndex)
+      if (ownIndex !== undefined) await unindexOwn()
       throw new ResultsError({ message: `recording job ${r.id}: too many concurrent writes` })
     }
 
