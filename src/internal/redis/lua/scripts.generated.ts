@@ -115,7 +115,7 @@ local function signal(readyKey, signalKey, cap)
 end
 --[[
   packDeadLetter(at, id, reason, body): a dead letter as one string,
-  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in broker.ts).
+  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in management.ts).
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
@@ -386,7 +386,7 @@ local function signal(readyKey, signalKey, cap)
 end
 --[[
   packDeadLetter(at, id, reason, body): a dead letter as one string,
-  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in broker.ts).
+  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in management.ts).
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
@@ -697,7 +697,7 @@ local function acknowledge(leasesKey, messageKey, id, attempt, now)
 end
 --[[
   packDeadLetter(at, id, reason, body): a dead letter as one string,
-  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in broker.ts).
+  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in management.ts).
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
@@ -1620,7 +1620,7 @@ local function signal(readyKey, signalKey, cap)
 end
 --[[
   packDeadLetter(at, id, reason, body): a dead letter as one string,
-  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in broker.ts).
+  "<at>:<id length>:<reason length>:" id reason body (read by \`parseDead\` in management.ts).
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
