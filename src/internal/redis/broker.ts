@@ -73,6 +73,8 @@ class RedisDelivery implements Delivery {
   readonly queue: string
   readonly id: string
   readonly link: Link | undefined
+  /** the claim took over a lease that ran out (the claim script's negative attempt) */
+  redelivered = false
   constructor(
     private readonly ops: DeliveryOps,
     private readonly slot: Slot,
@@ -429,7 +431,8 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       /** adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many */
       const addClaimed = (r: ReadonlyArray<Reply>, from: number) => {
         for (let i = from + 1; i + 2 < r.length; i += 3) {
-          const attempt = r[i + 1] as number
+          const signed = r[i + 1] as number
+          const attempt = Math.abs(signed)
           const slot: Slot = {
             id: (r[i] as Buffer).toString(),
             attempt: String(attempt),
@@ -439,7 +442,9 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
             epoch: loss.epoch()
           }
           held.add(slot)
-          buffer.push({ slot, delivery: new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
+          const delivery = new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer))
+          if (signed < 0) delivery.redelivered = true
+          buffer.push({ slot, delivery })
         }
         holding.wake()
         buffered.wake()
