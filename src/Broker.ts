@@ -94,6 +94,12 @@ export interface Delivery {
   readonly body: Uint8Array
   /** how many times this message has been handed out, this time included; the fencing token */
   readonly attempt: number
+  /**
+   * true when this delivery follows a lease that ran out or a holder that vanished (a worker
+   * that stalled past the visibility timeout, or died): the message was taken over. False or
+   * absent for a first delivery and for a retry or release that its holder put back.
+   */
+  readonly redelivered?: boolean | undefined
   /** removes the message from the queue: its outcome has been recorded */
   readonly ack: Effect.Effect<void, BrokerError | LeaseLost>
   /**

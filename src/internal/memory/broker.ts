@@ -45,6 +45,8 @@ interface Entry {
   expiries: number
   /** put back with a delay after a failed attempt (while delayed) */
   retry: boolean
+  /** its last lease ran out (while ready): the next delivery takes it over */
+  lapsed: boolean
   leaseUntil: number
   owner: ConsumerState | undefined
   /** bumped at each move, so that items of the FIFO and heaps can tell they are stale */
@@ -60,6 +62,7 @@ const newEntry = (id: string, body: Uint8Array, now: number): Entry => ({
   attempt: 0,
   expiries: 0,
   retry: false,
+  lapsed: false,
   leaseUntil: 0,
   owner: undefined,
   gen: 0
@@ -196,6 +199,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         })
         drop(q, entry)
       } else {
+        entry.lapsed = true
         makeReady(q, entry, now)
       }
     }
@@ -280,6 +284,8 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         }
         const attempt = entry.attempt
         const gen = entry.gen
+        const redelivered = entry.lapsed
+        entry.lapsed = false
         let settled = false
         const holds = () => entry.state === "leased" && entry.attempt === attempt && entry.owner === self
         /** runs `f` if the lease still holds; the slot is freed once, whatever the outcome */
@@ -303,6 +309,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
           id: entry.id,
           body: entry.body,
           attempt,
+          redelivered,
           ack: settle(() => drop(q, entry)),
           [ackWith]: <A>(write: (now: number) => A) => {
             let written: A

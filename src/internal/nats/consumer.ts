@@ -19,9 +19,10 @@ import { Duration, Effect, Fiber, Schedule } from "effect"
 import type { Consumer, ConsumerOptions, Delivery } from "../../Broker.js"
 import { BrokerError } from "../../Broker.js"
 import { Arrivals } from "./arrivals.js"
-import { type BrokerContext, brokerError, nakQuietly, pullExpires } from "./brokerContext.js"
+import { type BrokerContext, brokerError, pullExpires } from "./brokerContext.js"
 import { type Held, type Holder, handOut, toHeld } from "./delivery.js"
 import { thrownMessage, tryJs } from "./jetstream.js"
+import { nakOwn } from "./naks.js"
 import { encodeToken } from "./names.js"
 import { bury, confirm, replace } from "./settling.js"
 import { repairStuckAcks } from "./stuckAcks.js"
@@ -213,7 +214,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
       const add = () => {
         if (closed) {
           h.state = "done"
-          nakQuietly(msg)
+          nakOwn(msg)
           return
         }
         buffered.add(h)
@@ -287,7 +288,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         yield* Fiber.interrupt(pumpFiber)
         for (const h of buffered) {
           h.state = "done"
-          nakQuietly(h.msg)
+          nakOwn(h.msg)
         }
         buffered.clear()
         const now = clock.unsafeCurrentTimeMillis()
@@ -377,7 +378,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
           if (h !== undefined && h.state === "held" && held.delete(h)) {
             if (closed) {
               h.state = "done"
-              nakQuietly(h.msg)
+              nakOwn(h.msg)
               return
             }
             h.state = "buffered"

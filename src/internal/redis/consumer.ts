@@ -250,7 +250,8 @@ export const make = (
     /** adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many */
     const addClaimed = (r: ReadonlyArray<Reply>, from: number) => {
       for (let i = from + 1; i + 2 < r.length; i += 3) {
-        const attempt = r[i + 1] as number
+        const signed = r[i + 1] as number
+        const attempt = Math.abs(signed)
         const slot: Slot = {
           id: (r[i] as Buffer).toString(),
           attempt: String(attempt),
@@ -260,7 +261,9 @@ export const make = (
           epoch: loss.epoch()
         }
         held.add(slot)
-        buffer.push({ slot, delivery: new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer)) })
+        const delivery = new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer))
+        if (signed < 0) delivery.redelivered = true
+        buffer.push({ slot, delivery })
       }
       holding.wake()
       buffered.wake()

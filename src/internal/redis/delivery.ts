@@ -43,6 +43,8 @@ export class RedisDelivery implements Delivery {
   readonly queue: string
   readonly id: string
   readonly link: Link | undefined
+  /** the claim took over a lease that ran out (the claim script's negative attempt) */
+  redelivered = false
   constructor(
     private readonly ops: DeliveryOps,
     private readonly slot: Slot,

@@ -6,13 +6,13 @@
  *
  * @internal
  */
-import { Effect, Either, Option } from "effect"
+import { Effect, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import type { Events, JobEvent } from "../../JobEvent.js"
-import { decodeMessage } from "../codec.js"
+import * as Leases from "./leases.js"
 import * as Metrics from "./metrics.js"
-import { jobLog, processing } from "./tracing.js"
+import { processing } from "./tracing.js"
 
 /** the fields every event of a job carries */
 const about = (message: JobMessage, at: number) => {
@@ -46,6 +46,8 @@ export interface Hooks {
   readonly deadLettered: (queue: string, id: string, reason: string, at: number) => Effect.Effect<void>
   /** the lease of a delivery ran out while this worker held it: another worker owns the job now */
   readonly leaseLost: (delivery: Delivery) => Effect.Effect<void>
+  /** a `redelivered` delivery is about to run: it takes over a lease that ran out (see leases.ts) */
+  readonly takenOver: (delivery: Delivery) => Effect.Effect<void>
 }
 
 /** nothing at all: no metrics, spans or events (for tests of parts of the server) */
@@ -59,7 +61,8 @@ export const none: Hooks = {
   failed: () => Effect.void,
   cancelled: () => Effect.void,
   deadLettered: () => Effect.void,
-  leaseLost: () => Effect.void
+  leaseLost: () => Effect.void,
+  takenOver: () => Effect.void
 }
 
 /** the hooks of a server: metrics and spans always, events when there is an `Events` service */
@@ -117,16 +120,7 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
       ),
     deadLettered: (queue, id, reason, at) =>
       emit(() => Metrics.deadLettered(queue), () => [{ _tag: "DeadLettered", id, task: "", queue, at, reason }]),
-    leaseLost: (delivery) =>
-      Effect.suspend(() => {
-        const message = Either.getOrUndefined(decodeMessage(delivery.body))
-        Metrics.leaseLost(delivery.queue, message?.job.task ?? "")
-        // expected under faults: the visibility timeout ran out and the job was handed out again
-        return jobLog(
-          delivery,
-          Effect.logWarning("lease lost: another worker owns the job now"),
-          message
-        )
-      })
+    leaseLost: Leases.lost,
+    takenOver: Leases.takenOver
   }
 }

@@ -359,7 +359,10 @@ export const make = (deps: Deps) => {
       })
       const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
         self.taking = false
-        return Effect.flatMap(within(delivery, process(delivery, shutdown)), () => shutdown.started ? Effect.void : loop)
+        const processed = delivery.redelivered === true
+          ? Effect.zipRight(hooks.takenOver(delivery), process(delivery, shutdown))
+          : process(delivery, shutdown)
+        return Effect.flatMap(within(delivery, processed), () => shutdown.started ? Effect.void : loop)
       })
       return loop
     })

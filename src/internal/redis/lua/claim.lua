@@ -20,7 +20,8 @@
   ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
 
   Returns { next, id1, attempt1, body1, ... }: next is the earliest due time or lease
-  deadline left (-1 for none) when fewer than `count` were leased, else -1.
+  deadline left (-1 for none) when fewer than `count` were leased, else -1; an attempt is
+  negative for a message whose last lease ran out (taken over).
 ]]
 --- @include "includes/replies"
 

@@ -14,7 +14,8 @@
   Returns how many messages were added.
 
   Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
-  out), due (time it became ready, or is due). A message is in the queue exactly while its hash
+  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
+  until the next claim). A message is in the queue exactly while its hash
   exists.
 ]]
 --- @include "includes/signal"

@@ -87,11 +87,13 @@ end
   leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, ... } to \`out\`,
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   \`count\` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
-  (id, attempt) per lease to \`leased\`.
+  (id, attempt) per lease to \`leased\`. An attempt is negative when the message's last lease ran
+  out (its \`lapsed\` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs) that are still
-  leased under the same attempt, instead of leasing new ones.
+  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs, the attempt
+  negative for a take-over) that are still leased under the same attempt, instead of leasing
+  new ones.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -157,7 +159,7 @@ local function claim(queue, request, out, leased)
           redis.call('RPUSH', queue.dead, packDeadLetter(now, id, reason, body))
           redis.call('DEL', messageKey)
         else
-          redis.call('HSET', messageKey, 'due', request.nowArg)
+          redis.call('HSET', messageKey, 'due', request.nowArg, 'lapsed', '1')
           redis.call('RPUSH', queue.ready, id)
         end
       end
@@ -173,9 +175,14 @@ local function claim(queue, request, out, leased)
       local leases = {}
       for _, id in ipairs(ids) do
         local messageKey = jobPrefix .. id
-        local body = redis.call('HGET', messageKey, 'body')
+        local fields = redis.call('HMGET', messageKey, 'body', 'lapsed')
+        local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          if fields[2] then
+            redis.call('HDEL', messageKey, 'lapsed')
+            attempt = -attempt
+          end
           out[#out + 1] = id
           out[#out + 1] = attempt
           out[#out + 1] = body
@@ -202,7 +209,7 @@ local function replayClaim(queue, jobPrefix, leased, out)
   for i = 1, #leased, 2 do
     local id = leased[i]
     local messageKey = jobPrefix .. id
-    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(leased[i + 1]) then
+    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(math.abs(leased[i + 1])) then
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
@@ -322,7 +329,8 @@ export const claim = {
   ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
 
   Returns { next, id1, attempt1, body1, ... }: next is the earliest due time or lease
-  deadline left (-1 for none) when fewer than \`count\` were leased, else -1.
+  deadline left (-1 for none) when fewer than \`count\` were leased, else -1; an attempt is
+  negative for a message whose last lease ran out (taken over).
 ]]
 --[[
   Reply keys, for the calls that claim (claim, ack, settle): each call leaves its reply under a
@@ -358,11 +366,13 @@ export const claim = {
   leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, ... } to \`out\`,
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   \`count\` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
-  (id, attempt) per lease to \`leased\`.
+  (id, attempt) per lease to \`leased\`. An attempt is negative when the message's last lease ran
+  out (its \`lapsed\` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs) that are still
-  leased under the same attempt, instead of leasing new ones.
+  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs, the attempt
+  negative for a take-over) that are still leased under the same attempt, instead of leasing
+  new ones.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -428,7 +438,7 @@ local function claim(queue, request, out, leased)
           redis.call('RPUSH', queue.dead, packDeadLetter(now, id, reason, body))
           redis.call('DEL', messageKey)
         else
-          redis.call('HSET', messageKey, 'due', request.nowArg)
+          redis.call('HSET', messageKey, 'due', request.nowArg, 'lapsed', '1')
           redis.call('RPUSH', queue.ready, id)
         end
       end
@@ -444,9 +454,14 @@ local function claim(queue, request, out, leased)
       local leases = {}
       for _, id in ipairs(ids) do
         local messageKey = jobPrefix .. id
-        local body = redis.call('HGET', messageKey, 'body')
+        local fields = redis.call('HMGET', messageKey, 'body', 'lapsed')
+        local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          if fields[2] then
+            redis.call('HDEL', messageKey, 'lapsed')
+            attempt = -attempt
+          end
           out[#out + 1] = id
           out[#out + 1] = attempt
           out[#out + 1] = body
@@ -473,7 +488,7 @@ local function replayClaim(queue, jobPrefix, leased, out)
   for i = 1, #leased, 2 do
     local id = leased[i]
     local messageKey = jobPrefix .. id
-    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(leased[i + 1]) then
+    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(math.abs(leased[i + 1])) then
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
@@ -767,7 +782,8 @@ export const enqueue = {
   Returns how many messages were added.
 
   Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
-  out), due (time it became ready, or is due). A message is in the queue exactly while its hash
+  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
+  until the next claim). A message is in the queue exactly while its hash
   exists.
 ]]
 --[[
@@ -1592,11 +1608,13 @@ end
   leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, ... } to \`out\`,
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   \`count\` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
-  (id, attempt) per lease to \`leased\`.
+  (id, attempt) per lease to \`leased\`. An attempt is negative when the message's last lease ran
+  out (its \`lapsed\` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs) that are still
-  leased under the same attempt, instead of leasing new ones.
+  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs, the attempt
+  negative for a take-over) that are still leased under the same attempt, instead of leasing
+  new ones.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -1662,7 +1680,7 @@ local function claim(queue, request, out, leased)
           redis.call('RPUSH', queue.dead, packDeadLetter(now, id, reason, body))
           redis.call('DEL', messageKey)
         else
-          redis.call('HSET', messageKey, 'due', request.nowArg)
+          redis.call('HSET', messageKey, 'due', request.nowArg, 'lapsed', '1')
           redis.call('RPUSH', queue.ready, id)
         end
       end
@@ -1678,9 +1696,14 @@ local function claim(queue, request, out, leased)
       local leases = {}
       for _, id in ipairs(ids) do
         local messageKey = jobPrefix .. id
-        local body = redis.call('HGET', messageKey, 'body')
+        local fields = redis.call('HMGET', messageKey, 'body', 'lapsed')
+        local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          if fields[2] then
+            redis.call('HDEL', messageKey, 'lapsed')
+            attempt = -attempt
+          end
           out[#out + 1] = id
           out[#out + 1] = attempt
           out[#out + 1] = body
@@ -1707,7 +1730,7 @@ local function replayClaim(queue, jobPrefix, leased, out)
   for i = 1, #leased, 2 do
     local id = leased[i]
     local messageKey = jobPrefix .. id
-    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(leased[i + 1]) then
+    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(math.abs(leased[i + 1])) then
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')

@@ -17,11 +17,13 @@
   leases up to `count` ready messages. Appends { next, id1, attempt1, body1, ... } to `out`,
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   `count` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
-  (id, attempt) per lease to `leased`.
+  (id, attempt) per lease to `leased`. An attempt is negative when the message's last lease ran
+  out (its `lapsed` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as `claim` does, those of its first run's leases (id, attempt pairs) that are still
-  leased under the same attempt, instead of leasing new ones.
+  appends, as `claim` does, those of its first run's leases (id, attempt pairs, the attempt
+  negative for a take-over) that are still leased under the same attempt, instead of leasing
+  new ones.
 ]]
 --- @include "signal"
 --- @include "deadLetter"
@@ -62,7 +64,7 @@ local function claim(queue, request, out, leased)
           redis.call('RPUSH', queue.dead, packDeadLetter(now, id, reason, body))
           redis.call('DEL', messageKey)
         else
-          redis.call('HSET', messageKey, 'due', request.nowArg)
+          redis.call('HSET', messageKey, 'due', request.nowArg, 'lapsed', '1')
           redis.call('RPUSH', queue.ready, id)
         end
       end
@@ -78,9 +80,14 @@ local function claim(queue, request, out, leased)
       local leases = {}
       for _, id in ipairs(ids) do
         local messageKey = jobPrefix .. id
-        local body = redis.call('HGET', messageKey, 'body')
+        local fields = redis.call('HMGET', messageKey, 'body', 'lapsed')
+        local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          if fields[2] then
+            redis.call('HDEL', messageKey, 'lapsed')
+            attempt = -attempt
+          end
           out[#out + 1] = id
           out[#out + 1] = attempt
           out[#out + 1] = body
@@ -107,7 +114,7 @@ local function replayClaim(queue, jobPrefix, leased, out)
   for i = 1, #leased, 2 do
     local id = leased[i]
     local messageKey = jobPrefix .. id
-    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(leased[i + 1]) then
+    if redis.call('ZSCORE', queue.leases, id) and redis.call('HGET', messageKey, 'attempt') == tostring(math.abs(leased[i + 1])) then
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
