@@ -10,7 +10,7 @@ import { Clock, Duration, Effect, Option } from "effect"
 import { isTerminal, type JobMessage, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { encodeMessage, sourceOf } from "../codec.js"
-import { ackWith, isFused } from "./broker.js"
+import { ackWith, isFused } from "./consumer.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
