@@ -31,6 +31,7 @@ import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
+import { nowOf } from "../recordNow.js"
 import { isShared } from "../sharedTake.js"
 import type { Engine } from "../workflow/engine.js"
 import { failureMessage, toJobError } from "./failure.js"
@@ -189,6 +190,8 @@ export const make = (deps: Deps) => {
 
   /** sends records ahead of their reply, where the results store can (see recordAhead.ts) */
   const ahead = aheadOf(results)
+  /** applies records in the calling step, where the results store can (see recordNow.ts) */
+  const applyNow = nowOf(results)
 
   /**
    * One attempt of a decoded job: record `processing`, run the handler, record the outcome.
@@ -220,6 +223,12 @@ export const make = (deps: Deps) => {
           const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
           return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
         })
+      }
+      // a store in this process applies the record in this step, and says whether it applied
+      if (applyNow !== undefined) {
+        return applyNow([jobRecord(processing, "processing", started, delivery.attempt)])[0] === true
+          ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
+          : recover(delivery, message.meta.id)
       }
       return Effect.flatMap(
         writeState(processing, "processing", started, delivery.attempt),
