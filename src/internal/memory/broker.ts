@@ -2,19 +2,16 @@
  * The in-process broker. Every operation is a synchronous change of plain structures, so each
  * one is atomic; time comes from `Clock` only, so `TestClock` drives delays and leases.
  *
- * Per queue: a FIFO of ready entries, a heap of delayed entries by due time, a heap of finite
- * leases by deadline, and a map of every entry by id. Heaps and the FIFO are cleaned lazily
- * (an item is stale when its entry moved on), so no operation scans the queue.
+ * A queue's structures and the moves of its entries are in `queue.ts`, its consumers and their
+ * deliveries in `consumer.ts`; this module holds the broker's operations over its queues.
  *
  * @internal
  */
-import { Clock, Deferred, Duration, Effect, Exit } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import type {
   Activity,
-  Consumer,
   ConsumerOptions,
   DeadLetter,
-  Delivery,
   ListedMessage,
   ListState,
   Message,
@@ -23,93 +20,11 @@ import type {
   QueueCounts
 } from "../../Broker.js"
 import type { Broker } from "../../Broker.js"
-import { BrokerError, LeaseLost } from "../../Broker.js"
-import { Fifo, Heap } from "./heap.js"
+import * as Consumer from "./consumer.js"
+import type { BrokerOptions, Entry, QueueState } from "./queue.js"
+import { drop, makeDelayed, makeQueue, makeReady, newEntry, promote, wake } from "./queue.js"
 
-/** @internal */
-export interface BrokerOptions {
-  readonly visibilityTimeout: Duration.Duration
-  readonly maxRedeliveries: number
-}
-
-type State = "ready" | "delayed" | "leased" | "gone"
-
-interface Entry {
-  readonly id: string
-  body: Uint8Array
-  state: State
-  runAt: number
-  /** times handed out; the fencing token of the current lease */
-  attempt: number
-  /** leases lost to the visibility timeout */
-  expiries: number
-  /** put back with a delay after a failed attempt (while delayed) */
-  retry: boolean
-  /** its last lease ran out (while ready): the next delivery takes it over */
-  lapsed: boolean
-  leaseUntil: number
-  owner: ConsumerState | undefined
-  /** bumped at each move, so that items of the FIFO and heaps can tell they are stale */
-  gen: number
-}
-
-/** a message not yet placed in any state (its mover sets one) */
-const newEntry = (id: string, body: Uint8Array, now: number): Entry => ({
-  id,
-  body,
-  state: "gone",
-  runAt: now,
-  attempt: 0,
-  expiries: 0,
-  retry: false,
-  lapsed: false,
-  leaseUntil: 0,
-  owner: undefined,
-  gen: 0
-})
-
-interface Ref {
-  readonly entry: Entry
-  readonly gen: number
-}
-
-interface ConsumerState {
-  open: boolean
-  readonly autoExtend: boolean
-  readonly held: Set<Entry>
-}
-
-interface QueueState {
-  readonly name: string
-  readonly entries: Map<string, Entry>
-  readonly ready: Fifo<Ref>
-  readonly delayed: Heap<Ref>
-  readonly leases: Heap<Ref>
-  readonly dead: Array<DeadLetter>
-  /** entries per state, kept as they move, so counting reads no entry */
-  readonly sizes: Record<"ready" | "delayed" | "retrying" | "leased", number>
-  waiters: Array<Deferred.Deferred<void>>
-}
-
-/**
- * The key of a Memory delivery's fused acknowledgement: `delivery[ackWith](write)` runs `write`
- * and removes the message in one synchronous step, only while the lease holds (else
- * `LeaseLost`, and `write` does not run). The Memory results store's `recordAndAck` uses it.
- *
- * @internal
- */
-export const ackWith: unique symbol = Symbol.for("tasqueue/memory/ackWith")
-
-/** @internal */
-export interface FusedDelivery extends Delivery {
-  readonly [ackWith]: <A>(write: (now: number) => A) => Effect.Effect<A, LeaseLost>
-}
-
-/** @internal */
-export const isFused = (delivery: Delivery): delivery is FusedDelivery => ackWith in delivery
-
-const lost = (queue: string, id: string, attempt: number) =>
-  new LeaseLost({ queue, id, attempt, message: `lease of job ${id} (attempt ${attempt}) on ${queue} is lost` })
+export type { BrokerOptions } from "./queue.js"
 
 /** @internal */
 export const make = (options: BrokerOptions): Broker["Type"] => {
@@ -119,104 +34,10 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
   const queueOf = (name: string): QueueState => {
     let q = queues.get(name)
     if (q === undefined) {
-      q = {
-        name,
-        entries: new Map(),
-        ready: new Fifo(),
-        delayed: new Heap(),
-        leases: new Heap(),
-        dead: [],
-        sizes: { ready: 0, delayed: 0, retrying: 0, leased: 0 },
-        waiters: []
-      }
+      q = makeQueue(name, visibilityMillis, options.maxRedeliveries)
       queues.set(name, q)
     }
     return q
-  }
-
-  const wake = (q: QueueState) => {
-    if (q.waiters.length === 0) return
-    const waiters = q.waiters
-    q.waiters = []
-    for (const d of waiters) Deferred.unsafeDone(d, Exit.void)
-  }
-
-  /** moves an entry to `state`, keeping the queue's sizes */
-  const move = (q: QueueState, entry: Entry, state: State, retry = false) => {
-    if (entry.state !== "gone") {
-      q.sizes[entry.state]--
-      if (entry.state === "delayed" && entry.retry) q.sizes.retrying--
-    }
-    entry.state = state
-    entry.retry = retry
-    if (state !== "gone") {
-      q.sizes[state]++
-      if (retry) q.sizes.retrying++
-    }
-  }
-
-  const makeReady = (q: QueueState, entry: Entry, now: number) => {
-    move(q, entry, "ready")
-    entry.runAt = now
-    entry.owner = undefined
-    entry.gen++
-    q.ready.push({ entry, gen: entry.gen })
-  }
-
-  const makeDelayed = (q: QueueState, entry: Entry, runAt: number, retry = false) => {
-    move(q, entry, "delayed", retry)
-    entry.runAt = runAt
-    entry.owner = undefined
-    entry.gen++
-    q.delayed.push(runAt, { entry, gen: entry.gen })
-  }
-
-  const drop = (q: QueueState, entry: Entry) => {
-    move(q, entry, "gone")
-    entry.gen++
-    entry.owner?.held.delete(entry)
-    entry.owner = undefined
-    q.entries.delete(entry.id)
-  }
-
-  /** moves due delayed entries to ready and expired leases back to ready (or dead) */
-  const promote = (q: QueueState, now: number) => {
-    for (let key = q.delayed.peekKey(); key !== undefined && key <= now; key = q.delayed.peekKey()) {
-      const { entry, gen } = q.delayed.pop()!
-      if (entry.gen === gen && entry.state === "delayed") makeReady(q, entry, key)
-    }
-    for (let key = q.leases.peekKey(); key !== undefined && key <= now; key = q.leases.peekKey()) {
-      const { entry, gen } = q.leases.pop()!
-      if (entry.gen !== gen || entry.state !== "leased" || entry.leaseUntil !== key) continue
-      entry.owner?.held.delete(entry)
-      entry.expiries++
-      if (entry.expiries > options.maxRedeliveries) {
-        q.dead.push({
-          id: entry.id,
-          body: entry.body,
-          reason: `lease lost ${entry.expiries} times (visibility timeout ${visibilityMillis} ms)`,
-          at: now
-        })
-        drop(q, entry)
-      } else {
-        entry.lapsed = true
-        makeReady(q, entry, now)
-      }
-    }
-  }
-
-  const nextDeadline = (q: QueueState): number | undefined => {
-    const a = q.delayed.peekKey()
-    const b = q.leases.peekKey()
-    return a === undefined ? b : b === undefined ? a : Math.min(a, b)
-  }
-
-  const popReady = (q: QueueState): Entry | undefined => {
-    for (;;) {
-      const ref = q.ready.shift()
-      if (ref === undefined) return undefined
-      if (ref.entry.gen === ref.gen && ref.entry.state === "ready") return ref.entry
-    }
   }
 
   const enqueue = (queue: string, messages: ReadonlyArray<Message>) =>
@@ -233,183 +54,7 @@ export const make = (options: BrokerOptions): Broker["Type"] => {
         wake(q)
       }))
 
-  const consumer = (queue: string, consumerOptions: ConsumerOptions) =>
-    Effect.gen(function*() {
-      if (!Number.isInteger(consumerOptions.prefetch) || consumerOptions.prefetch < 1) {
-        return yield* new BrokerError({ message: `prefetch must be a positive integer, got ${consumerOptions.prefetch}` })
-      }
-      const q = queueOf(queue)
-      const self: ConsumerState = { open: true, autoExtend: consumerOptions.autoExtend ?? true, held: new Set() }
-      /** free prefetch slots; a delivery holds one until it is settled */
-      let available = consumerOptions.prefetch
-      /** takes waiting for a free slot */
-      let slotWaiters: Array<Deferred.Deferred<void>> = []
-      const freeSlot = () => {
-        available++
-        if (slotWaiters.length > 0) {
-          const waiters = slotWaiters
-          slotWaiters = []
-          for (const d of waiters) Deferred.unsafeDone(d, Exit.void)
-        }
-      }
-
-      yield* Effect.addFinalizer(() =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => {
-            const now = clock.unsafeCurrentTimeMillis()
-            self.open = false
-            for (const entry of self.held) {
-              if (entry.state === "leased") makeReady(q, entry, now)
-            }
-            self.held.clear()
-            wake(q)
-            for (const d of slotWaiters) Deferred.unsafeDone(d, Exit.void)
-            slotWaiters = []
-          })
-        )
-      )
-
-      const deliver = (entry: Entry, now: number): Delivery => {
-        available--
-        entry.attempt++
-        move(q, entry, "leased")
-        entry.owner = self
-        entry.gen++
-        self.held.add(entry)
-        if (self.autoExtend) {
-          entry.leaseUntil = Number.POSITIVE_INFINITY
-        } else {
-          entry.leaseUntil = now + visibilityMillis
-          q.leases.push(entry.leaseUntil, { entry, gen: entry.gen })
-        }
-        const attempt = entry.attempt
-        const gen = entry.gen
-        const redelivered = entry.lapsed
-        entry.lapsed = false
-        let settled = false
-        const holds = () => entry.state === "leased" && entry.attempt === attempt && entry.owner === self
-        /** runs `f` if the lease still holds; the slot is freed once, whatever the outcome */
-        const settle = (f: (now: number) => void) =>
-          Effect.clockWith((clock) =>
-            Effect.suspend(() => {
-              const now = clock.unsafeCurrentTimeMillis()
-              promote(q, now)
-              const ok = holds()
-              if (ok) f(now)
-              if (!settled) {
-                settled = true
-                self.held.delete(entry)
-                freeSlot()
-              }
-              return ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt))
-            })
-          )
-        const delivery: FusedDelivery = {
-          queue,
-          id: entry.id,
-          body: entry.body,
-          attempt,
-          redelivered,
-          ack: settle(() => drop(q, entry)),
-          [ackWith]: <A>(write: (now: number) => A) => {
-            let written: A
-            return Effect.map(
-              settle((now) => {
-                written = write(now)
-                drop(q, entry)
-              }),
-              () => written
-            )
-          },
-          nack: (nackOptions) =>
-            settle((now) => {
-              if (nackOptions?.body !== undefined) entry.body = nackOptions.body
-              const delay = nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
-              // out of this consumer's hands before wake(q) can hand the entry out again, maybe to it
-              self.held.delete(entry)
-              if (delay > 0) makeDelayed(q, entry, now + delay, true)
-              else makeReady(q, entry, now)
-              wake(q)
-            }),
-          extend: Effect.clockWith((clock) =>
-            Effect.suspend(() => {
-              const now = clock.unsafeCurrentTimeMillis()
-              promote(q, now)
-              if (!holds() || settled) return Effect.fail(lost(queue, entry.id, attempt))
-              if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
-                entry.leaseUntil = now + visibilityMillis
-                q.leases.push(entry.leaseUntil, { entry, gen })
-              }
-              return Effect.void
-            })
-          ),
-          deadLetter: (reason) =>
-            settle((now) => {
-              q.dead.push({ id: entry.id, body: entry.body, reason, at: now })
-              drop(q, entry)
-            })
-        }
-        return delivery
-      }
-
-      const closed = new BrokerError({ message: `consumer of ${queue} is closed` })
-
-      /** a ready message if a slot is free, else a waiter to wait on and how long at most */
-      const poll = (now: number) => {
-        if (available > 0) {
-          promote(q, now)
-          const entry = popReady(q)
-          if (entry !== undefined) return deliver(entry, now)
-        }
-        const waiter = Deferred.unsafeMake<void>(undefined as never)
-        if (available > 0) {
-          q.waiters.push(waiter)
-          const deadline = nextDeadline(q)
-          return { waiter, wait: deadline === undefined ? undefined : deadline - now }
-        }
-        slotWaiters.push(waiter)
-        return { waiter, wait: undefined }
-      }
-
-      const forget = (waiter: Deferred.Deferred<void>) =>
-        Effect.sync(() => {
-          let i = q.waiters.indexOf(waiter)
-          if (i >= 0) q.waiters.splice(i, 1)
-          i = slotWaiters.indexOf(waiter)
-          if (i >= 0) slotWaiters.splice(i, 1)
-        })
-
-      const waitAndRetry = (
-        restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-      ): Effect.Effect<Delivery, BrokerError> =>
-        Effect.clockWith((clock) =>
-          Effect.suspend(() => {
-            if (!self.open) return Effect.fail(closed)
-            const next = poll(clock.unsafeCurrentTimeMillis())
-            if (!("waiter" in next)) return Effect.succeed(next)
-            const wait = next.wait === undefined
-              ? Deferred.await(next.waiter)
-              : Effect.race(Deferred.await(next.waiter), Effect.sleep(next.wait))
-            return restore(wait).pipe(Effect.ensuring(forget(next.waiter)), Effect.zipRight(waitAndRetry(restore)))
-          })
-        )
-
-      // the common case (a slot free and a message ready) takes one step
-      const take: Effect.Effect<Delivery, BrokerError> = Effect.clockWith((clock) =>
-        Effect.suspend(() => {
-          if (!self.open) return Effect.fail(closed)
-          if (available > 0) {
-            const now = clock.unsafeCurrentTimeMillis()
-            promote(q, now)
-            const entry = popReady(q)
-            if (entry !== undefined) return Effect.succeed(deliver(entry, now))
-          }
-          return Effect.uninterruptibleMask(waitAndRetry)
-        })
-      )
-
-      return { take } satisfies Consumer
-    })
+  const consumer = (queue: string, consumerOptions: ConsumerOptions) => Consumer.make(queueOf(queue), consumerOptions)
 
   /** runs `f` on a queue brought up to the current time (due messages ready, lost leases back) */
   const current = <A>(queue: string, empty: A, f: (q: QueueState, now: number) => A) =>

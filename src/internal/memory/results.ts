@@ -2,7 +2,8 @@
  * The in-process results store: maps, with an optional time-to-live applied through `Clock`.
  * Entries expire in the order they were written (the TTL is one value), so a FIFO of
  * deadlines finds the expired ones without scanning. `recordAndAck` of a delivery from a Memory
- * broker checks the lease, records and acknowledges in one synchronous step.
+ * broker checks the lease, records and acknowledges in one synchronous step, and a worker's
+ * `processing` record is applied in the worker's own step (`recordNow`).
  *
  * @internal
  */
@@ -10,7 +11,9 @@ import { Clock, Duration, Effect, Option } from "effect"
 import { isTerminal, type JobMessage, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { encodeMessage, sourceOf } from "../codec.js"
-import { ackWith, isFused } from "./broker.js"
+import type { Now } from "../recordNow.js"
+import { recordNow } from "../recordNow.js"
+import { ackWith, isFused } from "./consumer.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
@@ -120,7 +123,15 @@ export const make = (options: ResultsOptions): Results["Type"] => {
       return entries.slice(offset, end).map(([id]) => id)
     })
 
-  return {
+  /** applied in the calling step (see recordNow.ts); a record's `at` is read from `Clock` */
+  const now: Now = (records) => {
+    const at = records[0]?.at
+    if (at !== undefined) sweep(at)
+    return records.map((r) => recordOne(r, r.at))
+  }
+
+  const service: Results["Type"] & { readonly [recordNow]: Now } = {
+    [recordNow]: now,
     getJob: (id) => at((now) => Option.map(read<JobState>("job", id, now), messageOf)),
     getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), messageOf))),
     getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
@@ -175,4 +186,5 @@ export const make = (options: ResultsOptions): Results["Type"] => {
         }
       })
   }
+  return service
 }

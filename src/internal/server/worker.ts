@@ -6,9 +6,10 @@
  * schedule, failed) and settle the delivery. A delivery whose job is final already is a
  * redelivery after a crash: what follows the final state is redone, then it is acknowledged.
  *
- * Each queue has one intake fiber, which takes deliveries, and as many long-lived worker fibers
- * as its concurrency, each running the deliveries handed to it to the end in its own fiber (no
- * fiber forked per job). A handler runs with its `JobCtx`
+ * Each queue has as many long-lived worker fibers as its concurrency, each running the deliveries
+ * it gets to the end in its own fiber (no fiber forked per job). Where the consumer's takes may
+ * run concurrently (Memory), each worker takes for itself; else one intake fiber takes and hands
+ * deliveries to the workers. A handler runs with its `JobCtx`
  * in the fiber's context; a fiber the handler forks copies that context when it is forked, so it
  * never sees a later job's.
  *
@@ -30,6 +31,8 @@ import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
+import { nowOf } from "../recordNow.js"
+import { isShared } from "../sharedTake.js"
 import type { Engine } from "../workflow/engine.js"
 import { failureMessage, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
@@ -187,6 +190,8 @@ export const make = (deps: Deps) => {
 
   /** sends records ahead of their reply, where the results store can (see recordAhead.ts) */
   const ahead = aheadOf(results)
+  /** applies records in the calling step, where the results store can (see recordNow.ts) */
+  const applyNow = nowOf(results)
 
   /**
    * One attempt of a decoded job: record `processing`, run the handler, record the outcome.
@@ -218,6 +223,12 @@ export const make = (deps: Deps) => {
           const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
           return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
         })
+      }
+      // a store in this process applies the record in this step, and says whether it applied
+      if (applyNow !== undefined) {
+        return applyNow([jobRecord(processing, "processing", started, delivery.attempt)])[0] === true
+          ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
+          : recover(delivery, message.meta.id)
       }
       return Effect.flatMap(
         writeState(processing, "processing", started, delivery.attempt),
@@ -332,6 +343,17 @@ export const make = (deps: Deps) => {
   })
 
   /**
+   * The take of a worker of a consumer whose takes may run concurrently (Memory): straight from
+   * the consumer, no intake fiber in between. A failed take is logged and retried with backoff.
+   */
+  const sharedTake = (queue: string, consumer: Consumer): Effect.Effect<Delivery> => {
+    const warn = (error: BrokerError) =>
+      Effect.logWarning("taking jobs failed; retrying", error).pipe(Effect.annotateLogs({ module: "tasqueue/Server", queue }))
+    const retried = consumer.take.pipe(Effect.tapError(warn), Effect.retry(backoff), Effect.orDie) // the retry never ends
+    return Effect.catchAll(consumer.take, (error) => Effect.zipRight(warn(error), retried))
+  }
+
+  /**
    * Takes deliveries and hands each to an idle worker. One take is always under way (a
    * consumer's acknowledgements claim the next jobs only then); the consumer's prefetch bounds
    * how many deliveries are held, handed over or not.
@@ -347,15 +369,16 @@ export const make = (deps: Deps) => {
     )
 
   /**
-   * One long-lived worker of a queue: waits for a delivery and processes it, again and again,
-   * in its own fiber (no fiber per job). `taking` tells the shutdown which workers wait for a
-   * delivery (they are interrupted) and which run one (they finish it, then stop).
+   * One long-lived worker of a queue: takes a delivery (from the intake's handoff, or from the
+   * consumer itself) and processes it, again and again, in its own fiber (no fiber per job).
+   * `taking` tells the shutdown which workers wait for a delivery (they are interrupted) and
+   * which run one (they finish it, then stop).
    */
-  const work = (handoff: Handoff, shutdown: Shutdown, self: WorkerState) =>
+  const work = (take: Effect.Effect<Delivery>, shutdown: Shutdown, self: WorkerState) =>
     Effect.uninterruptibleMask((restore) => {
       const next = Effect.suspend(() => {
         self.taking = true
-        return restore(handoff.take)
+        return restore(take)
       })
       const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
         self.taking = false
@@ -418,13 +441,14 @@ export const make = (deps: Deps) => {
       )
       for (const [queue, consumer] of consumers) {
         const concurrency = queues.get(queue)!
-        const handoff = new Handoff()
+        const handoff = isShared(consumer) ? undefined : new Handoff()
+        const take = handoff === undefined ? sharedTake(queue, consumer) : handoff.take
         for (let i = 0; i < concurrency; i++) {
           const state: WorkerState = { taking: true, fiber: undefined }
           states.push(state)
-          state.fiber = yield* FiberSet.run(workers, work(handoff, shutdown, state))
+          state.fiber = yield* FiberSet.run(workers, work(take, shutdown, state))
         }
-        yield* FiberSet.run(loops, intake(queue, consumer, handoff))
+        if (handoff !== undefined) yield* FiberSet.run(loops, intake(queue, consumer, handoff))
         yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
           Effect.annotateLogs({ module: "tasqueue/Server" })
         )
