@@ -4,20 +4,21 @@
  *
  * @since 0.1.0
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Effect, Option } from "effect"
 import type { Status } from "../Job.js"
 import type { JobRecord } from "../Results.js"
 import { Results } from "../Results.js"
+import { type LayerIt, tester } from "./internal/tester.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options<R = never> {
   /** the store under test; each test builds it afresh and uses ids of its own */
-  readonly layer: Layer.Layer<Results, unknown>
+  readonly layer: Layer.Layer<Results, unknown, R>
   /** "test" (the default) runs under TestClock; "live" in real time */
   readonly clock?: "test" | "live" | undefined
   /** per-test timeout in milliseconds for vitest */
@@ -38,11 +39,28 @@ const texts = (list: ReadonlyArray<Option.Option<Uint8Array>>) => list.map(Optio
 /**
  * Defines the suite's tests in a `describe` block named `name`.
  *
+ * Given the `it` of an `@effect/vitest` `layer(...)` block, the tests run on it: `options.layer`
+ * may then require what that layer provides (a server process shared by the file, say). Build
+ * that layer with `excludeTestServices: true`: each test still gets its own `TestClock`.
+ *
+ * @example
+ * ```ts
+ * layer(MyServer.layer, { excludeTestServices: true })((it) => {
+ *   ResultsSuite.run("MyResults", {
+ *     layer: Layer.unwrapEffect(Effect.map(MyServer, (server) => MyBackend.layer(server.url))),
+ *     ...
+ *   }, it)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const run = (name: string, options: Options): void => {
-  const test = options.clock === "live" ? it.live : it.effect
+export const run: {
+  (name: string, options: Options): void
+  <R>(name: string, options: Options<R>, it: LayerIt<R>): void
+} = <R>(name: string, options: Options<R>, it?: LayerIt<R>): void => {
+  const test = tester(options.clock === "live", it)
 
   const scenario = <A, E>(title: string, body: (results: Results["Type"], id: (label: string) => string) => Effect.Effect<A, E>) =>
     test(title, () => {

@@ -8,15 +8,16 @@
 import type { Duration, Layer } from "effect"
 import type { Broker } from "../Broker.js"
 import type { Results } from "../Results.js"
+import type { LayerIt } from "./internal/tester.js"
 import * as internal from "./internal/server/suite.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options<R = never> {
   /** the backend under test; each test builds it afresh and uses a queue of its own */
-  readonly layer: Layer.Layer<Broker | Results, unknown>
+  readonly layer: Layer.Layer<Broker | Results, unknown, R>
   /** "test" (the default) advances TestClock; "live" waits in real time */
   readonly clock?: "test" | "live" | undefined
   /**
@@ -38,7 +39,24 @@ export interface Options {
 /**
  * Defines the suite's tests in a `describe` block named `name`.
  *
+ * Given the `it` of an `@effect/vitest` `layer(...)` block, the tests run on it: `options.layer`
+ * may then require what that layer provides (a server process shared by the file, say). Build
+ * that layer with `excludeTestServices: true`: each test still gets its own `TestClock`.
+ *
+ * @example
+ * ```ts
+ * layer(MyServer.layer, { excludeTestServices: true })((it) => {
+ *   ServerSuite.run("Server on my backend", {
+ *     layer: Layer.unwrapEffect(Effect.map(MyServer, (server) => MyBackend.layer(server.url))),
+ *     ...
+ *   }, it)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const run: (name: string, options: Options) => void = internal.run
+export const run: {
+  (name: string, options: Options): void
+  <R>(name: string, options: Options<R>, it: LayerIt<R>): void
+} = internal.run

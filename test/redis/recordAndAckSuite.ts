@@ -4,7 +4,7 @@
  * against a Cluster (where the results and the queue are in different slots, so the store
  * records, then acknowledges).
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Cause, Duration, Effect, Exit, Fiber, Option, TestClock, TestServices } from "effect"
 import type { Consumer } from "../../src/Broker.js"
@@ -12,10 +12,11 @@ import { Broker } from "../../src/Broker.js"
 import type { Status } from "../../src/Job.js"
 import type { JobRecord } from "../../src/Results.js"
 import { Results } from "../../src/Results.js"
+import { type LayerIt, tester } from "../../src/testing/internal/tester.js"
 
-export interface Options {
+export interface Options<R = never> {
   /** Broker and Results on one connection; each test uses a queue and ids of its own */
-  readonly layer: Layer.Layer<Broker | Results, unknown>
+  readonly layer: Layer.Layer<Broker | Results, unknown, R>
   /** the visibility timeout the layer's broker uses */
   readonly visibilityTimeout: Duration.DurationInput
   /**
@@ -51,7 +52,12 @@ const assertLeaseLost = <A, E>(exit: Exit.Exit<A, E>) => {
   }
 }
 
-export const run = (name: string, options: Options): void => {
+/** defines the suite's tests; given the `it` of a `layer(...)` block (see `ServerSuite.run`), on it */
+export const run: {
+  (name: string, options: Options): void
+  <R>(name: string, options: Options<R>, it: LayerIt<R>): void
+} = <R>(name: string, options: Options<R>, it?: LayerIt<R>): void => {
+  const test = tester(false, it)
   const vt = Duration.decode(options.visibilityTimeout)
 
   const scenario = <A, E>(
@@ -61,7 +67,7 @@ export const run = (name: string, options: Options): void => {
       label: (text: string) => string
     ) => Effect.Effect<A, E, import("effect").Scope.Scope>
   ) =>
-    it.effect(title, () => {
+    test(title, () => {
       const prefix = crypto.randomUUID().slice(0, 8)
       return Effect.gen(function*() {
         const broker = yield* Broker

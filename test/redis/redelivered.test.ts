@@ -4,7 +4,7 @@
  * sends its `processing` record without waiting for the reply; a redelivery waits for it, so a
  * refused record keeps the handler from running.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
@@ -13,14 +13,13 @@ import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
 import { jobRecord } from "../../src/internal/codec.js"
 import * as RedisServer from "../utils/redisServer.js"
-import { perFile } from "../utils/perFile.js"
 import { Slow } from "./fixtures/tasks.js"
 
-const redis = perFile(RedisServer.make())
-
-describe("Redis: a redelivered job that is final already", () => {
-  it.live("is acknowledged; its handler does not run again", () =>
+// the layer's `it` runs without test services: in real time
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: a redelivered job that is final already", (it) => {
+  it.effect("is acknowledged; its handler does not run again", () =>
     Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
       const queue = "redelivered"
       const prefix = `redelivered-${crypto.randomUUID().slice(0, 8)}`
       yield* Effect.gen(function*() {
@@ -49,6 +48,6 @@ describe("Redis: a redelivered job that is final already", () => {
         assert.strictEqual(ran, 0, "the handler of a final job ran")
         assert.strictEqual((yield* server.getJob(id)).meta.status, "successful")
         yield* Fiber.interrupt(worker)
-      }).pipe(Effect.provide(Layer.provideMerge(Server.layer, Redis.layer({ port: redis().port, prefix }))))
+      }).pipe(Effect.provide(Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix }))))
     }), 20_000)
 })

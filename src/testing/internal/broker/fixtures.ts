@@ -5,12 +5,13 @@
  *
  * @internal
  */
-import { assert, it } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import type { Scope } from "effect"
 import { Cause, Duration, Effect, Exit, Fiber, Option, TestClock, TestServices } from "effect"
 import type { Consumer } from "../../../Broker.js"
 import { Broker } from "../../../Broker.js"
 import type { Options } from "../../BrokerSuite.js"
+import { type LayerIt, tester } from "../tester.js"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -34,11 +35,11 @@ export const assertLeaseLost = (exit: Exit.Exit<unknown, unknown>) => {
 export type Kit = ReturnType<typeof makeKit>
 
 /** builds the scenarios' helpers from the suite's options */
-export const makeKit = (options: Options) => {
+export const makeKit = <R>(options: Options<R>, it: LayerIt<R> | undefined) => {
   const live = options.clock === "live"
   const vt = Duration.decode(options.visibilityTimeout)
   const quiet = Duration.decode(options.quiet ?? "100 millis")
-  const test = live ? it.live : it.effect
+  const test = tester(live, it)
 
   /** moves time forward: TestClock, or real time */
   const advance = (d: Duration.DurationInput) => (live ? Effect.sleep(d) : TestClock.adjust(d))

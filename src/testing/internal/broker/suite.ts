@@ -6,6 +6,7 @@
  */
 import { describe } from "@effect/vitest"
 import type { Options } from "../../BrokerSuite.js"
+import type { LayerIt } from "../tester.js"
 import { consumers } from "./consumers.js"
 import { delivery } from "./delivery.js"
 import { makeKit } from "./fixtures.js"
@@ -14,8 +15,8 @@ import { management } from "./management.js"
 import { settlement } from "./settlement.js"
 
 /** defines the suite's tests in a `describe` block named `name` */
-export const run = (name: string, options: Options): void => {
-  const kit = makeKit(options)
+export const run = <R>(name: string, options: Options<R>, it?: LayerIt<R>): void => {
+  const kit = makeKit(options, it)
   describe(name, () => {
     management(kit)
     delivery(kit)

@@ -6,7 +6,6 @@
  *
  * @internal
  */
-import { it } from "@effect/vitest"
 import type { Scope } from "effect"
 import { Context, Duration, Effect, Layer as L, Ref, Schedule, TestClock, TestServices } from "effect"
 import { Broker } from "../../../Broker.js"
@@ -14,6 +13,7 @@ import * as Job from "../../../Job.js"
 import * as Server from "../../../Server.js"
 import type * as Task from "../../../Task.js"
 import type { Options } from "../../ServerSuite.js"
+import { type LayerIt, tester } from "../tester.js"
 import { type Call, handlers, noting, type Probe } from "./tasks.js"
 
 /** what a scenario's body is given */
@@ -39,9 +39,9 @@ export interface Env {
 export type Kit = ReturnType<typeof makeKit>
 
 /** builds the scenarios' helpers from the suite's options */
-export const makeKit = (options: Options) => {
+export const makeKit = <R>(options: Options<R>, it: LayerIt<R> | undefined) => {
   const live = options.clock === "live"
-  const test = live ? it.live : it.effect
+  const test = tester(live, it)
   const advance = (d: Duration.DurationInput) => (live ? Effect.sleep(d) : TestClock.adjust(d))
   const longDelay = options.longDelay ?? "1 hour"
   const pause = TestServices.provideLive(Effect.sleep("10 millis"))

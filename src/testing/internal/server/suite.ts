@@ -6,6 +6,7 @@
  */
 import { describe } from "@effect/vitest"
 import type { Options } from "../../ServerSuite.js"
+import type { LayerIt } from "../tester.js"
 import { events } from "./events.js"
 import { makeKit } from "./fixtures.js"
 import { handoffs } from "./handoffs.js"
@@ -16,8 +17,8 @@ import { schedules } from "./schedules.js"
 import { workflows } from "./workflows.js"
 
 /** defines the suite's tests in a `describe` block named `name` */
-export const run = (name: string, options: Options): void => {
-  const kit = makeKit(options)
+export const run = <R>(name: string, options: Options<R>, it?: LayerIt<R>): void => {
+  const kit = makeKit(options, it)
   describe(name, () => {
     management(kit)
     jobs(kit)
