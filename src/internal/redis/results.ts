@@ -4,9 +4,9 @@
  * lua/includes/processing.lua), two sorted sets for the success and failed indexes (score: the
  * record's `at`), coordination values and sets; all under the hash tag `{prefix}`. `record`
  * calls from many fibers go out through the connection's tick (see `tick.ts`), with the
- * acknowledgements of the moment; the scripts apply the first-final-wins rule and the fence by attempt atomically. `recordAndAck`
- * of a delivery from the broker of the store's link (see link.ts), on a standalone Redis, is one
- * script: fenced records and the acknowledgement.
+ * acknowledgements of the moment; the scripts apply the first-final-wins rule and the fence by
+ * attempt atomically. `recordAndAck` of a delivery from the broker of the store's link (see
+ * link.ts), on a standalone Redis, is one script: fenced records and the acknowledgement.
  *
  * Times to live are relative (PEXPIRE), so they do not depend on the clock that wrote them.
  *
