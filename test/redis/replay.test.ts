@@ -44,7 +44,7 @@ const twice = (script: Scripts.Script, keys: ReadonlyArray<string>, args: Readon
 
 const vt = 30_000
 const claimArgs = (k: ReturnType<typeof queueKeys>, now: number, n: number, replyKey: string) =>
-  [k.job, now, now + vt, n, 10, 64, vt, replyKey, 0]
+  [k.job, now, now + vt, n, 10, 64, vt, "", replyKey, 0]
 
 layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scripts run twice", (it) => {
   it.effect("enqueue, claim and ack: the second run changes nothing and answers like the first", () =>
@@ -57,27 +57,27 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["a", "b", "c"])
 
       const [first, second] = yield* twice(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
-      assert.deepStrictEqual(first.slice(1), ["a", 1, "A", "b", 1, "B"])
+      assert.deepStrictEqual(first.slice(1), ["a", 1, "A", 0, "b", 1, "B", 0])
       assert.deepStrictEqual(second.slice(1), first.slice(1), "the re-sent claim gets the same deliveries")
       assert.strictEqual(yield* Effect.promise(() => client.hget(`${k.job}a`, "attempt")), "1", "attempt counted once")
       assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["c"])
 
       // ack of a and b, claiming one more for the freed slots; the old reply key is deleted
-      const ackArgs = [k.job, 2, 2 + vt, 1, 10, 64, vt, `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`, "a", "1", "b", "1"]
+      const ackArgs = [k.job, 2, 2 + vt, 1, 10, 64, vt, "", `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`, "a", "1", "b", "1"]
       const [acked, ackedAgain] = yield* twice(Scripts.ack, claimKeys, ackArgs)
       assert.deepStrictEqual(acked.slice(0, 3), [2, 1, 1])
-      assert.deepStrictEqual(acked.slice(4), ["c", 1, "C"])
+      assert.deepStrictEqual(acked.slice(4), ["c", 1, "C", 0])
       assert.deepStrictEqual(ackedAgain.slice(0, 3), [2, 1, 1], "a re-sent ack reports what the first applied")
-      assert.deepStrictEqual(ackedAgain.slice(4), ["c", 1, "C"])
+      assert.deepStrictEqual(ackedAgain.slice(4), ["c", 1, "C", 0])
       assert.strictEqual(yield* Effect.promise(() => client.exists(`${k.tag}:r:test:1`)), 0)
       assert.strictEqual(yield* Effect.promise(() => client.hget(`${k.job}c`, "attempt")), "1")
 
       // a different call (another reply key) is fenced as usual
-      const stale = yield* run(Scripts.ack, claimKeys, [k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0, "a", "1"])
+      const stale = yield* run(Scripts.ack, claimKeys, [k.job, 3, 3 + vt, 0, 10, 64, vt, "", `${k.tag}:r:test:3`, 0, "a", "1"])
       assert.deepStrictEqual(stale, [1, 0])
 
       // release, twice: one put back
-      const released = yield* twice(Scripts.release, [k.ready, k.leases, k.signal], [k.job, 4, 64, 2, `${k.tag}:r:test:2`, `${k.tag}:r:test:3`, "c", "1"])
+      const released = yield* twice(Scripts.release, [k.ready, k.leases, k.signal], [k.job, 4, 64, "", 2, `${k.tag}:r:test:2`, `${k.tag}:r:test:3`, "c", "1"])
       assert.deepStrictEqual(released, [1, 0])
       assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["c"])
       const left = yield* Effect.promise(() => client.keys(`${k.tag}*`))
@@ -134,7 +134,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       // a plain record of another job; a's ack with its final record; b's ack under a wrong
       // attempt (lease lost: its record is not written); one more message claimed
       const args = [
-        ...[k.job, 2, 2 + vt, 1, 10, 64, vt, `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`],
+        ...[k.job, 2, 2 + vt, 1, 10, 64, vt, "", `${k.tag}:r:test:2`, 1, `${k.tag}:r:test:1`],
         ...[r.job, 0, 0],
         pack([
           "r", ...record("side", "processing", 2),
@@ -144,7 +144,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       ]
       const [first, second] = yield* twice(Scripts.settle, settleKeys, args)
       assert.deepStrictEqual(first.slice(0, 6), [5, 1, 1, 1, 0, 0])
-      assert.deepStrictEqual(first.slice(7), ["c", 1, "C"])
+      assert.deepStrictEqual(first.slice(7), ["c", 1, "C", 0])
       // the same flags and deliveries (the "next due time" hint in between may differ, as for ack)
       assert.deepStrictEqual([...second.slice(0, 6), ...second.slice(7)], [...first.slice(0, 6), ...first.slice(7)], "a re-sent settle gets the same reply")
       assert.strictEqual(yield* Effect.promise(() => client.hget(`${k.job}c`, "attempt")), "1", "c claimed once")
@@ -157,7 +157,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
 
       // a different call (another reply key) for a is fenced: lost, and its record not written
       const stale = yield* run(Scripts.settle, settleKeys, [
-        ...[k.job, 3, 3 + vt, 0, 10, 64, vt, `${k.tag}:r:test:3`, 0],
+        ...[k.job, 3, 3 + vt, 0, 10, 64, vt, "", `${k.tag}:r:test:3`, 0],
         ...[r.job, 0, 0],
         pack(["a", "a", "1", 1, ...record("a", "failed", 3)])
       ])

@@ -48,6 +48,8 @@ export interface Slot {
   handedOut: boolean
   /** the losses of data the consumer had seen when it claimed this (see loss.ts) */
   readonly epoch: number
+  /** its claim marked the job `processing` in the results store of the broker's link (see link.ts) */
+  readonly marked: boolean
 }
 
 /** what the parts of one broker share */

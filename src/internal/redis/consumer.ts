@@ -95,6 +95,7 @@ export const make = (
       if (slot.freed) return
       slot.freed = true
       held.delete(slot)
+      if (slot.marked) link?.unmark(slot.id, Number(slot.attempt))
       slotFreed.wake()
     }
 
@@ -113,7 +114,14 @@ export const make = (
         for (const s of held) free(s)
         if (unsettled.length === 0 && arrived.length === 0) return
         const now = yield* Clock.currentTimeMillis
-        const args: Array<Arg> = [key.job, now, signalCap, arrived.length, ...arrived.splice(0, arrived.length)]
+        const args: Array<Arg> = [
+          key.job,
+          now,
+          signalCap,
+          link?.processingPrefix ?? "",
+          arrived.length,
+          ...arrived.splice(0, arrived.length)
+        ]
         for (const s of unsettled) {
           s.done = true
           args.push(s.id, s.attempt)
@@ -240,6 +248,7 @@ export const make = (
           options.maxRedeliveries,
           signalCap,
           visibilityTimeout,
+          link?.processingPrefix ?? "",
           replyKey,
           forget.length,
           ...forget
@@ -247,9 +256,13 @@ export const make = (
       }
     }
 
-    /** adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many */
+    /**
+     * adds the deliveries of a claim's reply, from `from` on, to the buffer; gives how many. Each
+     * is (id, attempt, body, marked): marked 1 when the claim marked the job `processing` in
+     * the results store of the broker's link (see link.ts)
+     */
     const addClaimed = (r: ReadonlyArray<Reply>, from: number) => {
-      for (let i = from + 1; i + 2 < r.length; i += 3) {
+      for (let i = from + 1; i + 3 < r.length; i += 4) {
         const signed = r[i + 1] as number
         const attempt = Math.abs(signed)
         const slot: Slot = {
@@ -258,8 +271,10 @@ export const make = (
           freed: false,
           done: false,
           handedOut: false,
-          epoch: loss.epoch()
+          epoch: loss.epoch(),
+          marked: r[i + 3] === 1
         }
+        if (slot.marked) link?.mark(slot.id, attempt)
         held.add(slot)
         const delivery = new RedisDelivery(ops, slot, attempt, fromBuffer(r[i + 2] as Buffer))
         if (signed < 0) delivery.redelivered = true
@@ -267,7 +282,7 @@ export const make = (
       }
       holding.wake()
       buffered.wake()
-      return (r.length - from - 1) / 3
+      return (r.length - from - 1) / 4
     }
 
     /** leases up to `n` messages into the buffer; gives the next due time or lease deadline (-1: none) */

@@ -19,6 +19,50 @@ export class Link {
   /** `tick`: the connection's tick, through which both the broker and the store write */
   constructor(readonly tick: Tick) {}
 
+  /** the prefix of the store's job hashes, once a store was made with this link on a standalone Redis */
+  private markPrefix = ""
+  /** jobs a claim marked `processing` whose worker has not recorded yet: id -> attempt */
+  private readonly marks = new Map<string, number>()
+
+  /**
+   * Called by the store made with this link: from then on, on a standalone Redis, the broker's
+   * claims mark the jobs they lease `processing` in the store's records, in the claim's script
+   * (lua/includes/processing.lua), and the worker's own `processing` record of such a claim is
+   * not sent (`takeMark`). On a Cluster the store's records are in another slot than the queue:
+   * nothing is marked.
+   */
+  markIn(jobPrefix: string): void {
+    if (this.tick.fuses) this.markPrefix = jobPrefix
+  }
+
+  /** the prefix of the job hashes claims mark `processing` in ('' for none), as sent to the claim scripts */
+  get processingPrefix(): string {
+    return this.markPrefix
+  }
+
+  /** a claim marked job `id` `processing` under `attempt` */
+  mark(id: string, attempt: number): void {
+    this.marks.set(id, attempt)
+  }
+
+  /** the delivery of `attempt` of job `id` was settled or lost: its mark, if left, is forgotten */
+  unmark(id: string, attempt: number): void {
+    if (this.marks.get(id) === attempt) this.marks.delete(id)
+  }
+
+  /**
+   * Whether `record` is the `processing` record of an attempt that its claim marked already:
+   * then it is applied (the mark is that record), and later `processing` records of the
+   * attempt (progress) are sent.
+   */
+  takeMark(record: JobRecord): boolean {
+    if (record.status !== "processing" || record.attempt === undefined || this.marks.get(record.id) !== record.attempt) {
+      return false
+    }
+    this.marks.delete(record.id)
+    return true
+  }
+
   /** `delivery` when it comes from the broker of this link and can be settled with records in one script */
   linked(delivery: Delivery): LinkedDelivery | undefined {
     return (delivery as Partial<LinkedDelivery>).link === this && this.tick.fuses ? delivery as LinkedDelivery : undefined

@@ -1,11 +1,12 @@
 /**
- * The Redis results store. One hash per job (`message`, `status`, `at`, `result`, `attempt`),
- * two sorted sets for the success and failed indexes (score: the record's `at`), coordination
- * values and sets; all under the hash tag `{prefix}`. `record` calls from many fibers go out
- * through the connection's tick (see `tick.ts`), with the acknowledgements of the moment; the
- * scripts apply the first-final-wins rule and the fence by attempt atomically. `recordAndAck`
- * of a delivery from the broker of the store's link (see link.ts), on a standalone Redis, is one
- * script: fenced records and the acknowledgement.
+ * The Redis results store. One hash per job (`message`, `status`, `at`, `result`, `attempt`, and
+ * `processedAt` while a claim's `processing` mark is the job's newest state: see
+ * lua/includes/processing.lua), two sorted sets for the success and failed indexes (score: the
+ * record's `at`), coordination values and sets; all under the hash tag `{prefix}`. `record`
+ * calls from many fibers go out through the connection's tick (see `tick.ts`), with the
+ * acknowledgements of the moment; the scripts apply the first-final-wins rule and the fence by
+ * attempt atomically. `recordAndAck` of a delivery from the broker of the store's link (see
+ * link.ts), on a standalone Redis, is one script: fenced records and the acknowledgement.
  *
  * Times to live are relative (PEXPIRE), so they do not depend on the clock that wrote them.
  *
@@ -17,6 +18,7 @@ import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
 import type { Ahead } from "../recordAhead.js"
+import { utf8 } from "../codec.js"
 import { recordAhead } from "../recordAhead.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
@@ -34,6 +36,24 @@ export interface ResultsOptions {
   readonly ttl: number
   /** ms; 0 keeps forever */
   readonly indexTtl: number
+}
+
+/**
+ * A job's state as read: with `processedAt` (a claim's `processing` mark, newer than `message`:
+ * see lua/includes/processing.lua), the state in `message` with status `processing` and that
+ * `processedAt`.
+ */
+const withMark = (message: Buffer | null, processedAt: Buffer | null): Option.Option<Uint8Array> => {
+  if (message === null) return Option.none()
+  if (processedAt === null) return Option.some(fromBuffer(message))
+  let state: { meta: object }
+  try {
+    state = JSON.parse(message.toString("utf8"))
+  } catch {
+    return Option.some(fromBuffer(message)) // not a state this library wrote: as it is
+  }
+  state.meta = { ...state.meta, status: "processing", processedAt: Number(processedAt.toString("latin1")) }
+  return Option.some(utf8(JSON.stringify(state)))
 }
 
 /**
@@ -64,6 +84,10 @@ export const make = (
     const run = (what: string, script: Scripts.Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Arg>, buffers?: boolean) =>
       tryRedis(what, () => conn.run(script, keys, args, buffers))
 
+    link?.markIn(key.job)
+    /** the worker's `processing` record of an attempt whose claim marked it already (see link.ts) */
+    const marked = (records: ReadonlyArray<JobRecord>) => records.length === 1 && link !== undefined && link.takeMark(records[0]!)
+
     const recordSome = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> =>
       Effect.async((resume) =>
         tick.record(records, target, {
@@ -74,6 +98,7 @@ export const make = (
     /** through the tick; a long list in script calls of up to `recordChunk` records (one tick) */
     const record = (records: ReadonlyArray<JobRecord>): Effect.Effect<ReadonlyArray<boolean>, ResultsError> => {
       if (records.length === 0) return Effect.succeed([])
+      if (marked(records)) return Effect.succeed([true])
       if (records.length <= recordChunk) return recordSome(records)
       const chunks: Array<ReadonlyArray<JobRecord>> = []
       for (let i = 0; i < records.length; i += recordChunk) chunks.push(records.slice(i, i + recordChunk))
@@ -82,6 +107,7 @@ export const make = (
 
     /** queued on the tick now; the reply is waited for later (see recordAhead.ts) */
     const ahead: Ahead = (records) => {
+      if (marked(records)) return Effect.succeed([true])
       let outcome: Exit.Exit<ReadonlyArray<boolean>, ResultsError> | undefined
       let resume: ((exit: Exit.Exit<ReadonlyArray<boolean>, ResultsError>) => void) | undefined
       const told = (exit: Exit.Exit<ReadonlyArray<boolean>, ResultsError>) => {
@@ -114,19 +140,36 @@ export const make = (
 
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 
-    const field = (name: "message" | "result") => (ids: ReadonlyArray<string>) =>
+    const getResults = (ids: ReadonlyArray<string>) =>
       ids.length === 0
         ? Effect.succeed([])
         : Effect.map(
-          run(`reading ${name === "message" ? "jobs" : "results"}`, Scripts.fields, [key.successful], [key.job, name, ...ids], true),
+          run("reading results", Scripts.fields, [key.successful], [key.job, "result", "0", ...ids], true),
           (reply) => (reply as ReadonlyArray<Buffer | null>).map(bytes)
         )
 
-    const one = (name: "message" | "result") => (id: string) =>
+    /** jobs' states, with a claim's `processing` mark merged in (see `withMark`) */
+    const getJobs = (ids: ReadonlyArray<string>) =>
+      ids.length === 0
+        ? Effect.succeed([])
+        : Effect.map(
+          run("reading jobs", Scripts.fields, [key.successful], [key.job, "message", "1", ...ids], true),
+          (reply) => {
+            const fields = reply as ReadonlyArray<Buffer | null>
+            const out = new Array<Option.Option<Uint8Array>>(ids.length)
+            for (let i = 0; i < ids.length; i++) out[i] = withMark(fields[2 * i]!, fields[2 * i + 1]!)
+            return out
+          }
+        )
+
+    const getJob = (id: string) =>
       Effect.map(
-        tryRedis(`reading the ${name === "message" ? "job" : "result"} of ${id}`, () => conn.client.hgetBuffer(key.job + id, name)),
-        bytes
+        tryRedis(`reading the job ${id}`, () => conn.client.hmgetBuffer(key.job + id, "message", "processedAt")),
+        ([message, processedAt]) => withMark(message ?? null, processedAt ?? null)
       )
+
+    const getResult = (id: string) =>
+      Effect.map(tryRedis(`reading the result of ${id}`, () => conn.client.hgetBuffer(key.job + id, "result")), bytes)
 
     const list = (index: Index, page?: Page) => {
       const offset = Math.max(0, page?.offset ?? 0)
@@ -173,10 +216,10 @@ export const make = (
 
     const service: Results["Type"] & { readonly [recordAhead]: Ahead } = {
       [recordAhead]: ahead,
-      getJob: one("message"),
-      getJobs: field("message"),
-      getResult: one("result"),
-      getResults: field("result"),
+      getJob,
+      getJobs,
+      getResult,
+      getResults,
       setResult: (id, result, by) =>
         Effect.map(
           run(`saving the result of ${id}`, Scripts.setResult, [key.job + id], [ttl, toBuffer(result), by === undefined ? "" : String(by)]),

@@ -17,7 +17,9 @@
  * dead letters) and one hash per message in the queue (`body`, `attempt`: the fencing token,
  * `lost`: leases that ran out, `due`: time it became ready or is due). A message is in the
  * queue exactly while its hash exists. The results store keeps one hash per job (`message`,
- * `status`, `at`, `result`) and two indexes.
+ * `status`, `at`, `result`, `attempt`, `processedAt`) and two indexes. On a standalone Redis
+ * with the store on the broker's connection, a claim marks the jobs it leases `processing` in
+ * their hashes (lua/includes/processing.lua).
  *
  * @internal
  */

@@ -58,16 +58,16 @@ const lists = async (c: Redis) => {
   await timed("lists   claim 100 + fenced ack 100 per call", async () => {
     for (let got = 0; got < n;) {
       // job prefix, now, lease deadline, how many, max lost leases, signal cap, visibility
-      // timeout, reply key (none), old reply keys (none)
-      const r = await run(Scripts.claim, keys, [k.job, 1, 30_001, 100, 10, 64, 30_000, "", 0])
-      const args: Array<string | number | Buffer> = [k.job, 2, 30_002, 0, 10, 64, 30_000, "", 0]
-      for (let i = 1; i < r.length; i += 3) args.push(r[i], String(r[i + 1]))
+      // timeout, results prefix (none), reply key (none), old reply keys (none)
+      const r = await run(Scripts.claim, keys, [k.job, 1, 30_001, 100, 10, 64, 30_000, "", "", 0])
+      const args: Array<string | number | Buffer> = [k.job, 2, 30_002, 0, 10, 64, 30_000, "", "", 0]
+      for (let i = 1; i < r.length; i += 4) args.push(r[i], String(r[i + 1]))
       const acked = await run(Scripts.ack, keys, args)
       // { count, 1 per acknowledged delivery, ... }: a script out of step with this call fails here
-      if (acked[0] !== (r.length - 1) / 3 || acked.slice(1, 1 + acked[0]).some((flag) => flag !== 1)) {
+      if (acked[0] !== (r.length - 1) / 4 || acked.slice(1, 1 + acked[0]).some((flag) => flag !== 1)) {
         throw new Error(`the ack script did not acknowledge the claimed messages: ${JSON.stringify(acked.slice(0, 4))}`)
       }
-      got += (r.length - 1) / 3
+      got += (r.length - 1) / 4
     }
   })
 }

@@ -17,10 +17,12 @@
   ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
   ARGV[6]   signalCap           wake-up tokens kept at most
   ARGV[7]   visibilityTimeout   ms
-  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
-  ARGV[9]   forgetCount         how many reply keys follow
-  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
-  ARGV[10 + forgetCount..]      (id, attempt) per delivery
+  ARGV[8]   resultsPrefix       prefix of the results store's job hashes, whose jobs the claim
+                                marks `processing` (see includes/processing); '' for none
+  ARGV[9]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[10]  forgetCount         how many reply keys follow
+  ARGV[11..10 + forgetCount]    reply keys of earlier calls whose replies arrived: deleted
+  ARGV[11 + forgetCount..]      (id, attempt) per delivery
 
   Returns { flag count, 1 or 0 per delivery (acknowledged, or lease lost), then what `claim`
   returns when count > 0 }.
@@ -37,11 +39,12 @@ local request = {
   count = tonumber(ARGV[4]),
   maxLost = tonumber(ARGV[5]),
   signalCap = tonumber(ARGV[6]),
-  visibilityTimeout = ARGV[7]
+  visibilityTimeout = ARGV[7],
+  resultsPrefix = ARGV[8]
 }
-local replyKey = ARGV[8]
-local forgetCount = tonumber(ARGV[9])
-local firstForget = 10
+local replyKey = ARGV[9]
+local forgetCount = tonumber(ARGV[10])
+local firstForget = 11
 local firstDelivery = firstForget + forgetCount
 
 local now = tonumber(request.nowArg)

@@ -15,13 +15,16 @@
   ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
   ARGV[6]   signalCap           wake-up tokens kept at most
   ARGV[7]   visibilityTimeout   ms
-  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
-  ARGV[9]   forgetCount         how many reply keys follow
-  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
+  ARGV[8]   resultsPrefix       prefix of the results store's job hashes, whose jobs the claim
+                                marks `processing` (see includes/processing); '' for none
+  ARGV[9]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[10]  forgetCount         how many reply keys follow
+  ARGV[11..10 + forgetCount]    reply keys of earlier calls whose replies arrived: deleted
 
-  Returns { next, id1, attempt1, body1, ... }: next is the earliest due time or lease
-  deadline left (-1 for none) when fewer than `count` were leased, else -1; an attempt is
-  negative for a message whose last lease ran out (taken over).
+  Returns { next, id1, attempt1, body1, marked1, ... }: marked is 1 when the claim marked the
+  job `processing` in the results store (see includes/processing), else 0; an attempt is
+  negative for a message whose last lease ran out (taken over); next is the earliest due time
+  or lease deadline left (-1 for none) when fewer than `count` were leased, else -1.
 ]]
 --- @include "includes/replies"
 
@@ -34,11 +37,12 @@ local request = {
   count = tonumber(ARGV[4]),
   maxLost = tonumber(ARGV[5]),
   signalCap = tonumber(ARGV[6]),
-  visibilityTimeout = ARGV[7]
+  visibilityTimeout = ARGV[7],
+  resultsPrefix = ARGV[8]
 }
-local replyKey = ARGV[8]
-local forgetCount = tonumber(ARGV[9])
-local firstForget = 10
+local replyKey = ARGV[9]
+local forgetCount = tonumber(ARGV[10])
+local firstForget = 11
 
 forgetReplies(ARGV, firstForget, forgetCount)
 local previous = recallReply(replyKey)

@@ -9,13 +9,16 @@
   ARGV[1]   jobPrefix     prefix of the message hashes (jobPrefix .. id)
   ARGV[2]   now           ms
   ARGV[3]   signalCap     wake-up tokens kept at most
-  ARGV[4]   forgetCount   how many reply keys follow
-  ARGV[5..4 + forgetCount]      reply keys of the consumer's calls whose replies arrived: deleted
-  ARGV[5 + forgetCount..]       (id, attempt) per delivery
+  ARGV[4]   resultsPrefix prefix of the results store's job hashes, whose `processing` marks
+                          of the deliveries put back are undone (see includes/processing); ''
+  ARGV[5]   forgetCount   how many reply keys follow
+  ARGV[6..5 + forgetCount]      reply keys of the consumer's calls whose replies arrived: deleted
+  ARGV[6 + forgetCount..]       (id, attempt) per delivery
 
   Returns how many were put back.
 ]]
 --- @include "includes/signal"
+--- @include "includes/processing"
 
 local readyKey = KEYS[1]
 local leasesKey = KEYS[2]
@@ -24,8 +27,9 @@ local signalKey = KEYS[3]
 local jobPrefix = ARGV[1]
 local nowArg = ARGV[2]
 local signalCap = tonumber(ARGV[3])
-local forgetCount = tonumber(ARGV[4])
-local firstForget = 5
+local resultsPrefix = ARGV[4]
+local forgetCount = tonumber(ARGV[5])
+local firstForget = 6
 local firstDelivery = firstForget + forgetCount
 
 if forgetCount > 0 then redis.call('DEL', unpack(ARGV, firstForget, firstDelivery - 1)) end
@@ -36,6 +40,7 @@ for i = firstDelivery, #ARGV, 2 do
   if redis.call('HGET', messageKey, 'attempt') == attempt and redis.call('ZREM', leasesKey, id) == 1 then
     redis.call('HSET', messageKey, 'due', nowArg)
     redis.call('RPUSH', readyKey, id)
+    unmarkProcessing(resultsPrefix, id, attempt)
     released = released + 1
   end
 end

@@ -23,10 +23,12 @@ export const ack = {
   ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
   ARGV[6]   signalCap           wake-up tokens kept at most
   ARGV[7]   visibilityTimeout   ms
-  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
-  ARGV[9]   forgetCount         how many reply keys follow
-  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
-  ARGV[10 + forgetCount..]      (id, attempt) per delivery
+  ARGV[8]   resultsPrefix       prefix of the results store's job hashes, whose jobs the claim
+                                marks \`processing\` (see includes/processing); '' for none
+  ARGV[9]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[10]  forgetCount         how many reply keys follow
+  ARGV[11..10 + forgetCount]    reply keys of earlier calls whose replies arrived: deleted
+  ARGV[11 + forgetCount..]      (id, attempt) per delivery
 
   Returns { flag count, 1 or 0 per delivery (acknowledged, or lease lost), then what \`claim\`
   returns when count > 0 }.
@@ -80,20 +82,23 @@ end
     maxLost            lost leases after which a message goes to the dead letters
     signalCap          wake-up tokens kept at most
     visibilityTimeout  ms, as sent: for the dead-letter reason, and the reply's time to live
+    resultsPrefix      prefix of the job hashes of the results store on this Redis, whose jobs a
+                       claim marks \`processing\` (see includes/processing); '' for none
   }
 
   claim(queue, request, out, leased): moves due delayed messages to ready, and expired leases
   back to ready (or to the dead letters once they were lost more than maxLost times), then
-  leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, ... } to \`out\`,
+  leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, marked1, ... } to
+  \`out\` (marked: 1 when the claim marked the job \`processing\` in the results store, else 0),
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   \`count\` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
   (id, attempt) per lease to \`leased\`. An attempt is negative when the message's last lease ran
   out (its \`lapsed\` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs, the attempt
-  negative for a take-over) that are still leased under the same attempt, instead of leasing
-  new ones.
+  appends, as \`claim\` does (none reported marked), those of its first run's leases (id,
+  attempt pairs, the attempt negative for a take-over) that are still leased under the same
+  attempt, instead of leasing new ones.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -121,6 +126,118 @@ end
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
+end
+--[[
+  The \`processing\` state a claim gives a job in its record of the results store, when the store
+  is on the same Redis (standalone: on a Cluster the results are in another slot, and the
+  worker records \`processing\` itself).
+
+  markProcessing(resultsPrefix, id, attempt, nowArg): marks the job \`processing\` as the claim of
+  \`attempt\` leases it: sets \`attempt\` (the fence: a record of an older attempt is refused from
+  now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
+  reads the job as that state with status \`processing\` and this \`processedAt\` while the field
+  is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
+  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
+  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+
+  unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
+  recorded since (a released delivery that was never run goes back to its state before).
+]]
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with \`cmsgpack.unpack\`.
+]]
+local final = { successful = true, failed = true, cancelled = true }
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
+  local newRun = status == 'queued' and attempt == ''
+  if current[1] and final[current[1]] then
+    if newRun then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
+  end
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
+  end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
+
+local function markProcessing(resultsPrefix, id, attempt, nowArg)
+  if resultsPrefix == '' then return 0 end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(current[2]) > attempt then return 0 end
+  redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
+  return 1
+end
+
+local function unmarkProcessing(resultsPrefix, id, attempt)
+  if resultsPrefix == '' then return end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
+  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local function nextDeadline(queue)
@@ -179,15 +296,18 @@ local function claim(queue, request, out, leased)
         local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          -- reported negative when this lease takes over one that ran out
+          local reported = attempt
           if fields[2] then
             redis.call('HDEL', messageKey, 'lapsed')
-            attempt = -attempt
+            reported = -attempt
           end
           out[#out + 1] = id
-          out[#out + 1] = attempt
+          out[#out + 1] = reported
           out[#out + 1] = body
+          out[#out + 1] = markProcessing(request.resultsPrefix, id, attempt, request.nowArg)
           leased[#leased + 1] = id
-          leased[#leased + 1] = attempt
+          leased[#leased + 1] = reported
           leases[#leases + 1] = request.leaseDeadline
           leases[#leases + 1] = id
           claimed = claimed + 1
@@ -213,6 +333,8 @@ local function replayClaim(queue, jobPrefix, leased, out)
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
+      -- not reported as marked: its worker records \`processing\` itself (a record like the mark)
+      out[#out + 1] = 0
     end
   end
   out[first] = nextDeadline(queue)
@@ -259,11 +381,12 @@ local request = {
   count = tonumber(ARGV[4]),
   maxLost = tonumber(ARGV[5]),
   signalCap = tonumber(ARGV[6]),
-  visibilityTimeout = ARGV[7]
+  visibilityTimeout = ARGV[7],
+  resultsPrefix = ARGV[8]
 }
-local replyKey = ARGV[8]
-local forgetCount = tonumber(ARGV[9])
-local firstForget = 10
+local replyKey = ARGV[9]
+local forgetCount = tonumber(ARGV[10])
+local firstForget = 11
 local firstDelivery = firstForget + forgetCount
 
 local now = tonumber(request.nowArg)
@@ -324,13 +447,16 @@ export const claim = {
   ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
   ARGV[6]   signalCap           wake-up tokens kept at most
   ARGV[7]   visibilityTimeout   ms
-  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
-  ARGV[9]   forgetCount         how many reply keys follow
-  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
+  ARGV[8]   resultsPrefix       prefix of the results store's job hashes, whose jobs the claim
+                                marks \`processing\` (see includes/processing); '' for none
+  ARGV[9]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[10]  forgetCount         how many reply keys follow
+  ARGV[11..10 + forgetCount]    reply keys of earlier calls whose replies arrived: deleted
 
-  Returns { next, id1, attempt1, body1, ... }: next is the earliest due time or lease
-  deadline left (-1 for none) when fewer than \`count\` were leased, else -1; an attempt is
-  negative for a message whose last lease ran out (taken over).
+  Returns { next, id1, attempt1, body1, marked1, ... }: marked is 1 when the claim marked the
+  job \`processing\` in the results store (see includes/processing), else 0; an attempt is
+  negative for a message whose last lease ran out (taken over); next is the earliest due time
+  or lease deadline left (-1 for none) when fewer than \`count\` were leased, else -1.
 ]]
 --[[
   Reply keys, for the calls that claim (claim, ack, settle): each call leaves its reply under a
@@ -359,20 +485,23 @@ export const claim = {
     maxLost            lost leases after which a message goes to the dead letters
     signalCap          wake-up tokens kept at most
     visibilityTimeout  ms, as sent: for the dead-letter reason, and the reply's time to live
+    resultsPrefix      prefix of the job hashes of the results store on this Redis, whose jobs a
+                       claim marks \`processing\` (see includes/processing); '' for none
   }
 
   claim(queue, request, out, leased): moves due delayed messages to ready, and expired leases
   back to ready (or to the dead letters once they were lost more than maxLost times), then
-  leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, ... } to \`out\`,
+  leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, marked1, ... } to
+  \`out\` (marked: 1 when the claim marked the job \`processing\` in the results store, else 0),
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   \`count\` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
   (id, attempt) per lease to \`leased\`. An attempt is negative when the message's last lease ran
   out (its \`lapsed\` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs, the attempt
-  negative for a take-over) that are still leased under the same attempt, instead of leasing
-  new ones.
+  appends, as \`claim\` does (none reported marked), those of its first run's leases (id,
+  attempt pairs, the attempt negative for a take-over) that are still leased under the same
+  attempt, instead of leasing new ones.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -400,6 +529,118 @@ end
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
+end
+--[[
+  The \`processing\` state a claim gives a job in its record of the results store, when the store
+  is on the same Redis (standalone: on a Cluster the results are in another slot, and the
+  worker records \`processing\` itself).
+
+  markProcessing(resultsPrefix, id, attempt, nowArg): marks the job \`processing\` as the claim of
+  \`attempt\` leases it: sets \`attempt\` (the fence: a record of an older attempt is refused from
+  now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
+  reads the job as that state with status \`processing\` and this \`processedAt\` while the field
+  is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
+  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
+  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+
+  unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
+  recorded since (a released delivery that was never run goes back to its state before).
+]]
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with \`cmsgpack.unpack\`.
+]]
+local final = { successful = true, failed = true, cancelled = true }
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
+  local newRun = status == 'queued' and attempt == ''
+  if current[1] and final[current[1]] then
+    if newRun then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
+  end
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
+  end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
+
+local function markProcessing(resultsPrefix, id, attempt, nowArg)
+  if resultsPrefix == '' then return 0 end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(current[2]) > attempt then return 0 end
+  redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
+  return 1
+end
+
+local function unmarkProcessing(resultsPrefix, id, attempt)
+  if resultsPrefix == '' then return end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
+  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local function nextDeadline(queue)
@@ -458,15 +699,18 @@ local function claim(queue, request, out, leased)
         local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          -- reported negative when this lease takes over one that ran out
+          local reported = attempt
           if fields[2] then
             redis.call('HDEL', messageKey, 'lapsed')
-            attempt = -attempt
+            reported = -attempt
           end
           out[#out + 1] = id
-          out[#out + 1] = attempt
+          out[#out + 1] = reported
           out[#out + 1] = body
+          out[#out + 1] = markProcessing(request.resultsPrefix, id, attempt, request.nowArg)
           leased[#leased + 1] = id
-          leased[#leased + 1] = attempt
+          leased[#leased + 1] = reported
           leases[#leases + 1] = request.leaseDeadline
           leases[#leases + 1] = id
           claimed = claimed + 1
@@ -492,6 +736,8 @@ local function replayClaim(queue, jobPrefix, leased, out)
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
+      -- not reported as marked: its worker records \`processing\` itself (a record like the mark)
+      out[#out + 1] = 0
     end
   end
   out[first] = nextDeadline(queue)
@@ -538,11 +784,12 @@ local request = {
   count = tonumber(ARGV[4]),
   maxLost = tonumber(ARGV[5]),
   signalCap = tonumber(ARGV[6]),
-  visibilityTimeout = ARGV[7]
+  visibilityTimeout = ARGV[7],
+  resultsPrefix = ARGV[8]
 }
-local replyKey = ARGV[8]
-local forgetCount = tonumber(ARGV[9])
-local firstForget = 10
+local replyKey = ARGV[9]
+local forgetCount = tonumber(ARGV[10])
+local firstForget = 11
 
 forgetReplies(ARGV, firstForget, forgetCount)
 local previous = recallReply(replyKey)
@@ -921,23 +1168,29 @@ return out
 export const fields = {
   keys: 1,
   lua: `--[[
-  fields: one field of many job hashes of the results store. Read-only.
+  fields: one field of many job hashes of the results store, with the \`processedAt\` of a claim's
+  \`processing\` mark when asked (see includes/processing). Read-only.
 
   KEYS[1]   any key of the results' hash tag (routes the call on Redis Cluster); not read
 
-  ARGV[1]   jobPrefix   prefix of the job hashes (jobPrefix .. id)
-  ARGV[2]   field       \`message\` or \`result\`
-  ARGV[3..] ids
+  ARGV[1]   jobPrefix       prefix of the job hashes (jobPrefix .. id)
+  ARGV[2]   field           \`message\` or \`result\`
+  ARGV[3]   withProcessedAt '1': also each job's \`processedAt\`; '0': not
+  ARGV[4..]                 ids
 
-  Returns the field of each job (nil where missing).
+  Returns the field of each job (nil where missing), each followed by its \`processedAt\` (nil
+  where missing) when asked.
 ]]
 local jobPrefix = ARGV[1]
 local field = ARGV[2]
-local firstId = 3
+local withProcessedAt = ARGV[3] == '1'
+local firstId = 4
 
 local out = {}
 for i = firstId, #ARGV do
-  out[i - firstId + 1] = redis.call('HGET', jobPrefix .. ARGV[i], field)
+  local jobKey = jobPrefix .. ARGV[i]
+  out[#out + 1] = redis.call('HGET', jobKey, field)
+  if withProcessedAt then out[#out + 1] = redis.call('HGET', jobKey, 'processedAt') end
 end
 return out
 `
@@ -1211,8 +1464,9 @@ export const record = {
   One record of a job's state, shared by the record and settle scripts.
 
   A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms), \`result\` (bytes, when saved) and \`attempt\` (the newest attempt
-  that recorded in this run, when a worker recorded).
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
   records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
@@ -1236,7 +1490,7 @@ local final = { successful = true, failed = true, cancelled = true }
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt')
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
   local newRun = status == 'queued' and attempt == ''
   if current[1] and final[current[1]] then
     if newRun then
@@ -1264,6 +1518,7 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     fields[#fields + 1] = records[i + 5]
   end
   redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
   local index = nil
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
@@ -1315,9 +1570,11 @@ export const release = {
   ARGV[1]   jobPrefix     prefix of the message hashes (jobPrefix .. id)
   ARGV[2]   now           ms
   ARGV[3]   signalCap     wake-up tokens kept at most
-  ARGV[4]   forgetCount   how many reply keys follow
-  ARGV[5..4 + forgetCount]      reply keys of the consumer's calls whose replies arrived: deleted
-  ARGV[5 + forgetCount..]       (id, attempt) per delivery
+  ARGV[4]   resultsPrefix prefix of the results store's job hashes, whose \`processing\` marks
+                          of the deliveries put back are undone (see includes/processing); ''
+  ARGV[5]   forgetCount   how many reply keys follow
+  ARGV[6..5 + forgetCount]      reply keys of the consumer's calls whose replies arrived: deleted
+  ARGV[6 + forgetCount..]       (id, attempt) per delivery
 
   Returns how many were put back.
 ]]
@@ -1341,6 +1598,118 @@ local function signal(readyKey, signalKey, cap)
     redis.call('LPUSH', signalKey, unpack(tokens))
   end
 end
+--[[
+  The \`processing\` state a claim gives a job in its record of the results store, when the store
+  is on the same Redis (standalone: on a Cluster the results are in another slot, and the
+  worker records \`processing\` itself).
+
+  markProcessing(resultsPrefix, id, attempt, nowArg): marks the job \`processing\` as the claim of
+  \`attempt\` leases it: sets \`attempt\` (the fence: a record of an older attempt is refused from
+  now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
+  reads the job as that state with status \`processing\` and this \`processedAt\` while the field
+  is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
+  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
+  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+
+  unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
+  recorded since (a released delivery that was never run goes back to its state before).
+]]
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with \`cmsgpack.unpack\`.
+]]
+local final = { successful = true, failed = true, cancelled = true }
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
+  local newRun = status == 'queued' and attempt == ''
+  if current[1] and final[current[1]] then
+    if newRun then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
+  end
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
+  end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
+
+local function markProcessing(resultsPrefix, id, attempt, nowArg)
+  if resultsPrefix == '' then return 0 end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(current[2]) > attempt then return 0 end
+  redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
+  return 1
+end
+
+local function unmarkProcessing(resultsPrefix, id, attempt)
+  if resultsPrefix == '' then return end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
+  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
+end
 
 local readyKey = KEYS[1]
 local leasesKey = KEYS[2]
@@ -1349,8 +1718,9 @@ local signalKey = KEYS[3]
 local jobPrefix = ARGV[1]
 local nowArg = ARGV[2]
 local signalCap = tonumber(ARGV[3])
-local forgetCount = tonumber(ARGV[4])
-local firstForget = 5
+local resultsPrefix = ARGV[4]
+local forgetCount = tonumber(ARGV[5])
+local firstForget = 6
 local firstDelivery = firstForget + forgetCount
 
 if forgetCount > 0 then redis.call('DEL', unpack(ARGV, firstForget, firstDelivery - 1)) end
@@ -1361,6 +1731,7 @@ for i = firstDelivery, #ARGV, 2 do
   if redis.call('HGET', messageKey, 'attempt') == attempt and redis.call('ZREM', leasesKey, id) == 1 then
     redis.call('HSET', messageKey, 'due', nowArg)
     redis.call('RPUSH', readyKey, id)
+    unmarkProcessing(resultsPrefix, id, attempt)
     released = released + 1
   end
 end
@@ -1536,13 +1907,15 @@ export const settle = {
   ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
   ARGV[6]   signalCap           wake-up tokens kept at most
   ARGV[7]   visibilityTimeout   ms
-  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
-  ARGV[9]   forgetCount         how many reply keys follow
-  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
-  ARGV[10 + forgetCount]        resultsPrefix: prefix of the job hashes of the results
-  ARGV[11 + forgetCount]        ttl: ms, 0 for none
-  ARGV[12 + forgetCount]        indexTtl: ms, 0 for none
-  ARGV[13 + forgetCount]        entries, packed, in order:
+  ARGV[8]   resultsPrefix       prefix of the results store's job hashes, whose jobs the claim
+                                marks \`processing\` (see includes/processing); '' for none
+  ARGV[9]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[10]  forgetCount         how many reply keys follow
+  ARGV[11..10 + forgetCount]    reply keys of earlier calls whose replies arrived: deleted
+  ARGV[11 + forgetCount]        resultsPrefix: prefix of the job hashes of the results
+  ARGV[12 + forgetCount]        ttl: ms, 0 for none
+  ARGV[13 + forgetCount]        indexTtl: ms, 0 for none
+  ARGV[14 + forgetCount]        entries, packed, in order:
     'r', then one record (id, status, message, at, has result, result, attempt): recorded
     'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
          final wins: a refused record does not stop the acknowledgement) and the message is
@@ -1601,20 +1974,23 @@ end
     maxLost            lost leases after which a message goes to the dead letters
     signalCap          wake-up tokens kept at most
     visibilityTimeout  ms, as sent: for the dead-letter reason, and the reply's time to live
+    resultsPrefix      prefix of the job hashes of the results store on this Redis, whose jobs a
+                       claim marks \`processing\` (see includes/processing); '' for none
   }
 
   claim(queue, request, out, leased): moves due delayed messages to ready, and expired leases
   back to ready (or to the dead letters once they were lost more than maxLost times), then
-  leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, ... } to \`out\`,
+  leases up to \`count\` ready messages. Appends { next, id1, attempt1, body1, marked1, ... } to
+  \`out\` (marked: 1 when the claim marked the job \`processing\` in the results store, else 0),
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   \`count\` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
   (id, attempt) per lease to \`leased\`. An attempt is negative when the message's last lease ran
   out (its \`lapsed\` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as \`claim\` does, those of its first run's leases (id, attempt pairs, the attempt
-  negative for a take-over) that are still leased under the same attempt, instead of leasing
-  new ones.
+  appends, as \`claim\` does (none reported marked), those of its first run's leases (id,
+  attempt pairs, the attempt negative for a take-over) that are still leased under the same
+  attempt, instead of leasing new ones.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -1642,6 +2018,118 @@ end
 ]]
 local function packDeadLetter(at, id, reason, body)
   return tostring(at) .. ':' .. #id .. ':' .. #reason .. ':' .. id .. reason .. body
+end
+--[[
+  The \`processing\` state a claim gives a job in its record of the results store, when the store
+  is on the same Redis (standalone: on a Cluster the results are in another slot, and the
+  worker records \`processing\` itself).
+
+  markProcessing(resultsPrefix, id, attempt, nowArg): marks the job \`processing\` as the claim of
+  \`attempt\` leases it: sets \`attempt\` (the fence: a record of an older attempt is refused from
+  now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
+  reads the job as that state with status \`processing\` and this \`processedAt\` while the field
+  is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
+  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
+  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+
+  unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
+  recorded since (a released delivery that was never run goes back to its state before).
+]]
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with \`cmsgpack.unpack\`.
+]]
+local final = { successful = true, failed = true, cancelled = true }
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
+  local newRun = status == 'queued' and attempt == ''
+  if current[1] and final[current[1]] then
+    if newRun then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
+  end
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
+  end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
+
+local function markProcessing(resultsPrefix, id, attempt, nowArg)
+  if resultsPrefix == '' then return 0 end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(current[2]) > attempt then return 0 end
+  redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
+  return 1
+end
+
+local function unmarkProcessing(resultsPrefix, id, attempt)
+  if resultsPrefix == '' then return end
+  local jobKey = resultsPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
+  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local function nextDeadline(queue)
@@ -1700,15 +2188,18 @@ local function claim(queue, request, out, leased)
         local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          -- reported negative when this lease takes over one that ran out
+          local reported = attempt
           if fields[2] then
             redis.call('HDEL', messageKey, 'lapsed')
-            attempt = -attempt
+            reported = -attempt
           end
           out[#out + 1] = id
-          out[#out + 1] = attempt
+          out[#out + 1] = reported
           out[#out + 1] = body
+          out[#out + 1] = markProcessing(request.resultsPrefix, id, attempt, request.nowArg)
           leased[#leased + 1] = id
-          leased[#leased + 1] = attempt
+          leased[#leased + 1] = reported
           leases[#leases + 1] = request.leaseDeadline
           leases[#leases + 1] = id
           claimed = claimed + 1
@@ -1734,6 +2225,8 @@ local function replayClaim(queue, jobPrefix, leased, out)
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
+      -- not reported as marked: its worker records \`processing\` itself (a record like the mark)
+      out[#out + 1] = 0
     end
   end
   out[first] = nextDeadline(queue)
@@ -1770,82 +2263,7 @@ local function replayedReply(queue, request, previous)
   if request.count > 0 then replayClaim(queue, request.jobPrefix, previous.claimed, out) end
   return out
 end
---[[
-  One record of a job's state, shared by the record and settle scripts.
-
-  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms), \`result\` (bytes, when saved) and \`attempt\` (the newest attempt
-  that recorded in this run, when a worker recorded).
-
-  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
-  A record equal to the stored final one (status, at and message) is reported applied without
-  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
-  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
-  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
-
-  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
-  none) before the newest one added, and renews the indexes' time to live.
-
-  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
-  read with \`cmsgpack.unpack\`.
-]]
-local final = { successful = true, failed = true, cancelled = true }
-
-local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
-  local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt')
-  local newRun = status == 'queued' and attempt == ''
-  if current[1] and final[current[1]] then
-    if newRun then
-      redis.call('ZREM', indexes[1], id)
-      redis.call('ZREM', indexes[2], id)
-      redis.call('HDEL', jobKey, 'result')
-    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
-      return 1
-    else
-      return 0
-    end
-  elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
-    return 0
-  end
-  local fields = { 'message', message, 'status', status, 'at', at }
-  if attempt ~= '' then
-    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    fields[7], fields[8] = 'attempt', attempt
-  elseif newRun and current[3] then
-    redis.call('HDEL', jobKey, 'attempt')
-  end
-  if records[i + 4] == '1' then
-    fields[#fields + 1] = 'result'
-    fields[#fields + 1] = records[i + 5]
-  end
-  redis.call('HSET', jobKey, unpack(fields))
-  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  local index = nil
-  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-  if index then
-    redis.call('ZADD', indexes[index], at, id)
-    local time = tonumber(at)
-    if not latest[index] or time > latest[index] then latest[index] = time end
-  end
-  return 1
-end
-
-local function trimIndexes(indexes, latest, indexTtl)
-  if indexTtl > 0 then
-    for index, time in pairs(latest) do
-      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
-      redis.call('PEXPIRE', indexes[index], indexTtl)
-    end
-  end
-end
+-- (includes/record.lua: included above)
 
 local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
 local indexes = { KEYS[6], KEYS[7] }
@@ -1857,15 +2275,16 @@ local request = {
   count = tonumber(ARGV[4]),
   maxLost = tonumber(ARGV[5]),
   signalCap = tonumber(ARGV[6]),
-  visibilityTimeout = ARGV[7]
+  visibilityTimeout = ARGV[7],
+  resultsPrefix = ARGV[8]
 }
-local replyKey = ARGV[8]
-local forgetCount = tonumber(ARGV[9])
-local firstForget = 10
-local resultsPrefix = ARGV[10 + forgetCount]
-local ttl = tonumber(ARGV[11 + forgetCount])
-local indexTtl = tonumber(ARGV[12 + forgetCount])
-local packedEntries = ARGV[13 + forgetCount]
+local replyKey = ARGV[9]
+local forgetCount = tonumber(ARGV[10])
+local firstForget = 11
+local resultsPrefix = ARGV[11 + forgetCount]
+local ttl = tonumber(ARGV[12 + forgetCount])
+local indexTtl = tonumber(ARGV[13 + forgetCount])
+local packedEntries = ARGV[14 + forgetCount]
 
 local now = tonumber(request.nowArg)
 forgetReplies(ARGV, firstForget, forgetCount)

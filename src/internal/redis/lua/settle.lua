@@ -19,13 +19,15 @@
   ARGV[5]   maxLost             lost leases after which a message goes to the dead letters
   ARGV[6]   signalCap           wake-up tokens kept at most
   ARGV[7]   visibilityTimeout   ms
-  ARGV[8]   replyKey            where this call leaves its reply ('' for none)
-  ARGV[9]   forgetCount         how many reply keys follow
-  ARGV[10..9 + forgetCount]     reply keys of earlier calls whose replies arrived: deleted
-  ARGV[10 + forgetCount]        resultsPrefix: prefix of the job hashes of the results
-  ARGV[11 + forgetCount]        ttl: ms, 0 for none
-  ARGV[12 + forgetCount]        indexTtl: ms, 0 for none
-  ARGV[13 + forgetCount]        entries, packed, in order:
+  ARGV[8]   resultsPrefix       prefix of the results store's job hashes, whose jobs the claim
+                                marks `processing` (see includes/processing); '' for none
+  ARGV[9]   replyKey            where this call leaves its reply ('' for none)
+  ARGV[10]  forgetCount         how many reply keys follow
+  ARGV[11..10 + forgetCount]    reply keys of earlier calls whose replies arrived: deleted
+  ARGV[11 + forgetCount]        resultsPrefix: prefix of the job hashes of the results
+  ARGV[12 + forgetCount]        ttl: ms, 0 for none
+  ARGV[13 + forgetCount]        indexTtl: ms, 0 for none
+  ARGV[14 + forgetCount]        entries, packed, in order:
     'r', then one record (id, status, message, at, has result, result, attempt): recorded
     'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
          final wins: a refused record does not stop the acknowledgement) and the message is
@@ -49,15 +51,16 @@ local request = {
   count = tonumber(ARGV[4]),
   maxLost = tonumber(ARGV[5]),
   signalCap = tonumber(ARGV[6]),
-  visibilityTimeout = ARGV[7]
+  visibilityTimeout = ARGV[7],
+  resultsPrefix = ARGV[8]
 }
-local replyKey = ARGV[8]
-local forgetCount = tonumber(ARGV[9])
-local firstForget = 10
-local resultsPrefix = ARGV[10 + forgetCount]
-local ttl = tonumber(ARGV[11 + forgetCount])
-local indexTtl = tonumber(ARGV[12 + forgetCount])
-local packedEntries = ARGV[13 + forgetCount]
+local replyKey = ARGV[9]
+local forgetCount = tonumber(ARGV[10])
+local firstForget = 11
+local resultsPrefix = ARGV[11 + forgetCount]
+local ttl = tonumber(ARGV[12 + forgetCount])
+local indexTtl = tonumber(ARGV[13 + forgetCount])
+local packedEntries = ARGV[14 + forgetCount]
 
 local now = tonumber(request.nowArg)
 forgetReplies(ARGV, firstForget, forgetCount)

@@ -10,23 +10,27 @@
     maxLost            lost leases after which a message goes to the dead letters
     signalCap          wake-up tokens kept at most
     visibilityTimeout  ms, as sent: for the dead-letter reason, and the reply's time to live
+    resultsPrefix      prefix of the job hashes of the results store on this Redis, whose jobs a
+                       claim marks `processing` (see includes/processing); '' for none
   }
 
   claim(queue, request, out, leased): moves due delayed messages to ready, and expired leases
   back to ready (or to the dead letters once they were lost more than maxLost times), then
-  leases up to `count` ready messages. Appends { next, id1, attempt1, body1, ... } to `out`,
+  leases up to `count` ready messages. Appends { next, id1, attempt1, body1, marked1, ... } to
+  `out` (marked: 1 when the claim marked the job `processing` in the results store, else 0),
   where next is the earliest due time or lease deadline left (-1 for none) when fewer than
   `count` were leased (-1 otherwise), so that an idle consumer knows when to look again; and
   (id, attempt) per lease to `leased`. An attempt is negative when the message's last lease ran
   out (its `lapsed` field, set here on expiry): this delivery takes it over.
 
   replayClaim(queue, jobPrefix, leased, out): the claim of a call re-sent after a reconnect:
-  appends, as `claim` does, those of its first run's leases (id, attempt pairs, the attempt
-  negative for a take-over) that are still leased under the same attempt, instead of leasing
-  new ones.
+  appends, as `claim` does (none reported marked), those of its first run's leases (id,
+  attempt pairs, the attempt negative for a take-over) that are still leased under the same
+  attempt, instead of leasing new ones.
 ]]
 --- @include "signal"
 --- @include "deadLetter"
+--- @include "processing"
 
 local function nextDeadline(queue)
   local next = -1
@@ -84,15 +88,18 @@ local function claim(queue, request, out, leased)
         local body = fields[1]
         if body then
           local attempt = redis.call('HINCRBY', messageKey, 'attempt', 1)
+          -- reported negative when this lease takes over one that ran out
+          local reported = attempt
           if fields[2] then
             redis.call('HDEL', messageKey, 'lapsed')
-            attempt = -attempt
+            reported = -attempt
           end
           out[#out + 1] = id
-          out[#out + 1] = attempt
+          out[#out + 1] = reported
           out[#out + 1] = body
+          out[#out + 1] = markProcessing(request.resultsPrefix, id, attempt, request.nowArg)
           leased[#leased + 1] = id
-          leased[#leased + 1] = attempt
+          leased[#leased + 1] = reported
           leases[#leases + 1] = request.leaseDeadline
           leases[#leases + 1] = id
           claimed = claimed + 1
@@ -118,6 +125,8 @@ local function replayClaim(queue, jobPrefix, leased, out)
       out[#out + 1] = id
       out[#out + 1] = leased[i + 1]
       out[#out + 1] = redis.call('HGET', messageKey, 'body')
+      -- not reported as marked: its worker records `processing` itself (a record like the mark)
+      out[#out + 1] = 0
     end
   end
   out[first] = nextDeadline(queue)

@@ -2,8 +2,9 @@
   One record of a job's state, shared by the record and settle scripts.
 
   A job hash of the results store has the fields `message` (the encoded JobMessage), `status`,
-  `at` (time of the record, ms), `result` (bytes, when saved) and `attempt` (the newest attempt
-  that recorded in this run, when a worker recorded).
+  `at` (time of the record, ms), `result` (bytes, when saved), `attempt` (the newest attempt
+  that recorded or was claimed in this run) and `processedAt` (while a claim's `processing` mark
+  is the newest state: see includes/processing; a record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
   records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
@@ -27,7 +28,7 @@ local final = { successful = true, failed = true, cancelled = true }
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt')
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
   local newRun = status == 'queued' and attempt == ''
   if current[1] and final[current[1]] then
     if newRun then
@@ -55,6 +56,7 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     fields[#fields + 1] = records[i + 5]
   end
   redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
   local index = nil
   if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
