@@ -145,83 +145,9 @@ end
   recorded since (a released delivery that was never run goes back to its state before).
 ]]
 --[[
-  One record of a job's state, shared by the record and settle scripts.
-
-  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
-  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
-
-  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
-  A record equal to the stored final one (status, at and message) is reported applied without
-  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
-  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
-  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
-
-  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
-  none) before the newest one added, and renews the indexes' time to live.
-
-  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
-  read with \`cmsgpack.unpack\`.
+  final: the statuses of a job's record that end it (first final record wins: see record).
 ]]
 local final = { successful = true, failed = true, cancelled = true }
-
-local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
-  local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
-  if current[1] and final[current[1]] then
-    if newRun then
-      redis.call('ZREM', indexes[1], id)
-      redis.call('ZREM', indexes[2], id)
-      redis.call('HDEL', jobKey, 'result')
-    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
-      return 1
-    else
-      return 0
-    end
-  elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
-    return 0
-  end
-  local fields = { 'message', message, 'status', status, 'at', at }
-  if attempt ~= '' then
-    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    fields[7], fields[8] = 'attempt', attempt
-  elseif newRun and current[3] then
-    redis.call('HDEL', jobKey, 'attempt')
-  end
-  if records[i + 4] == '1' then
-    fields[#fields + 1] = 'result'
-    fields[#fields + 1] = records[i + 5]
-  end
-  redis.call('HSET', jobKey, unpack(fields))
-  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
-  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  local index = nil
-  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-  if index then
-    redis.call('ZADD', indexes[index], at, id)
-    local time = tonumber(at)
-    if not latest[index] or time > latest[index] then latest[index] = time end
-  end
-  return 1
-end
-
-local function trimIndexes(indexes, latest, indexTtl)
-  if indexTtl > 0 then
-    for index, time in pairs(latest) do
-      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
-      redis.call('PEXPIRE', indexes[index], indexTtl)
-    end
-  end
-end
 
 local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
@@ -548,83 +474,9 @@ end
   recorded since (a released delivery that was never run goes back to its state before).
 ]]
 --[[
-  One record of a job's state, shared by the record and settle scripts.
-
-  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
-  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
-
-  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
-  A record equal to the stored final one (status, at and message) is reported applied without
-  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
-  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
-  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
-
-  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
-  none) before the newest one added, and renews the indexes' time to live.
-
-  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
-  read with \`cmsgpack.unpack\`.
+  final: the statuses of a job's record that end it (first final record wins: see record).
 ]]
 local final = { successful = true, failed = true, cancelled = true }
-
-local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
-  local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
-  if current[1] and final[current[1]] then
-    if newRun then
-      redis.call('ZREM', indexes[1], id)
-      redis.call('ZREM', indexes[2], id)
-      redis.call('HDEL', jobKey, 'result')
-    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
-      return 1
-    else
-      return 0
-    end
-  elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
-    return 0
-  end
-  local fields = { 'message', message, 'status', status, 'at', at }
-  if attempt ~= '' then
-    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    fields[7], fields[8] = 'attempt', attempt
-  elseif newRun and current[3] then
-    redis.call('HDEL', jobKey, 'attempt')
-  end
-  if records[i + 4] == '1' then
-    fields[#fields + 1] = 'result'
-    fields[#fields + 1] = records[i + 5]
-  end
-  redis.call('HSET', jobKey, unpack(fields))
-  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
-  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  local index = nil
-  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-  if index then
-    redis.call('ZADD', indexes[index], at, id)
-    local time = tonumber(at)
-    if not latest[index] or time > latest[index] then latest[index] = time end
-  end
-  return 1
-end
-
-local function trimIndexes(indexes, latest, indexTtl)
-  if indexTtl > 0 then
-    for index, time in pairs(latest) do
-      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
-      redis.call('PEXPIRE', indexes[index], indexTtl)
-    end
-  end
-end
 
 local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
@@ -1485,6 +1337,9 @@ export const record = {
   Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
   read with \`cmsgpack.unpack\`.
 ]]
+--[[
+  final: the statuses of a job's record that end it (first final record wins: see record).
+]]
 local final = { successful = true, failed = true, cancelled = true }
 
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
@@ -1616,83 +1471,9 @@ end
   recorded since (a released delivery that was never run goes back to its state before).
 ]]
 --[[
-  One record of a job's state, shared by the record and settle scripts.
-
-  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
-  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
-
-  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
-  A record equal to the stored final one (status, at and message) is reported applied without
-  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
-  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
-  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
-
-  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
-  none) before the newest one added, and renews the indexes' time to live.
-
-  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
-  read with \`cmsgpack.unpack\`.
+  final: the statuses of a job's record that end it (first final record wins: see record).
 ]]
 local final = { successful = true, failed = true, cancelled = true }
-
-local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
-  local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
-  if current[1] and final[current[1]] then
-    if newRun then
-      redis.call('ZREM', indexes[1], id)
-      redis.call('ZREM', indexes[2], id)
-      redis.call('HDEL', jobKey, 'result')
-    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
-      return 1
-    else
-      return 0
-    end
-  elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
-    return 0
-  end
-  local fields = { 'message', message, 'status', status, 'at', at }
-  if attempt ~= '' then
-    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    fields[7], fields[8] = 'attempt', attempt
-  elseif newRun and current[3] then
-    redis.call('HDEL', jobKey, 'attempt')
-  end
-  if records[i + 4] == '1' then
-    fields[#fields + 1] = 'result'
-    fields[#fields + 1] = records[i + 5]
-  end
-  redis.call('HSET', jobKey, unpack(fields))
-  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
-  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  local index = nil
-  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-  if index then
-    redis.call('ZADD', indexes[index], at, id)
-    local time = tonumber(at)
-    if not latest[index] or time > latest[index] then latest[index] = time end
-  end
-  return 1
-end
-
-local function trimIndexes(indexes, latest, indexTtl)
-  if indexTtl > 0 then
-    for index, time in pairs(latest) do
-      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
-      redis.call('PEXPIRE', indexes[index], indexTtl)
-    end
-  end
-end
 
 local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
@@ -2037,83 +1818,9 @@ end
   recorded since (a released delivery that was never run goes back to its state before).
 ]]
 --[[
-  One record of a job's state, shared by the record and settle scripts.
-
-  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
-  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
-  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
-
-  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
-  A record equal to the stored final one (status, at and message) is reported applied without
-  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
-  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
-  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
-
-  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
-  none) before the newest one added, and renews the indexes' time to live.
-
-  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
-  read with \`cmsgpack.unpack\`.
+  final: the statuses of a job's record that end it (first final record wins: see record).
 ]]
 local final = { successful = true, failed = true, cancelled = true }
-
-local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
-  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
-  local jobKey = jobPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
-  if current[1] and final[current[1]] then
-    if newRun then
-      redis.call('ZREM', indexes[1], id)
-      redis.call('ZREM', indexes[2], id)
-      redis.call('HDEL', jobKey, 'result')
-    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
-      return 1
-    else
-      return 0
-    end
-  elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
-    return 0
-  end
-  local fields = { 'message', message, 'status', status, 'at', at }
-  if attempt ~= '' then
-    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
-    fields[7], fields[8] = 'attempt', attempt
-  elseif newRun and current[3] then
-    redis.call('HDEL', jobKey, 'attempt')
-  end
-  if records[i + 4] == '1' then
-    fields[#fields + 1] = 'result'
-    fields[#fields + 1] = records[i + 5]
-  end
-  redis.call('HSET', jobKey, unpack(fields))
-  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
-  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  local index = nil
-  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-  if index then
-    redis.call('ZADD', indexes[index], at, id)
-    local time = tonumber(at)
-    if not latest[index] or time > latest[index] then latest[index] = time end
-  end
-  return 1
-end
-
-local function trimIndexes(indexes, latest, indexTtl)
-  if indexTtl > 0 then
-    for index, time in pairs(latest) do
-      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
-      redis.call('PEXPIRE', indexes[index], indexTtl)
-    end
-  end
-end
 
 local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
@@ -2263,7 +1970,84 @@ local function replayedReply(queue, request, previous)
   if request.count > 0 then replayClaim(queue, request.jobPrefix, previous.claimed, out) end
   return out
 end
--- (includes/record.lua: included above)
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
+  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
+  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
+  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
+  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with \`cmsgpack.unpack\`.
+]]
+-- (includes/final.lua: included above)
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
+  local newRun = status == 'queued' and attempt == ''
+  if current[1] and final[current[1]] then
+    if newRun then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  elseif newRun and current[1] then
+    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    return 0
+  end
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
+  end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
 
 local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
 local indexes = { KEYS[6], KEYS[7] }

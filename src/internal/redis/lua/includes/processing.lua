@@ -15,7 +15,7 @@
   unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of `attempt` if nothing was
   recorded since (a released delivery that was never run goes back to its state before).
 ]]
---- @include "record"
+--- @include "final"
 
 local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end

@@ -23,7 +23,7 @@
   Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
   read with `cmsgpack.unpack`.
 ]]
-local final = { successful = true, failed = true, cancelled = true }
+--- @include "final"
 
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
