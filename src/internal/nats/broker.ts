@@ -32,6 +32,7 @@ import type { Connection } from "./connection.js"
 import { consumer } from "./consumer.js"
 import { NatsError } from "./errors.js"
 import { Ghosts } from "./ghosts.js"
+import { OwnNaks } from "./naks.js"
 import {
   awaitLeader,
   thrownMessage,
@@ -173,6 +174,7 @@ export const make = (
       read,
       settled: new Settled(),
       ghosts: new Ghosts(conn, n),
+      naks: new OwnNaks(),
       stalls,
       revisions,
       ensureQueue,

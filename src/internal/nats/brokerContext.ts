@@ -14,6 +14,7 @@ import type { Stalls } from "./arrivals.js"
 import type { BrokerConfig } from "./config.js"
 import type { Connection } from "./connection.js"
 import type { Ghosts } from "./ghosts.js"
+import type { OwnNaks } from "./naks.js"
 import { thrownMessage, type Reader } from "./jetstream.js"
 import { encodeToken, maxTokenLength, type Names } from "./names.js"
 import type { Revisions } from "./revisions.js"
@@ -31,6 +32,8 @@ export interface BrokerContext {
   readonly read: Reader
   readonly settled: Settled
   readonly ghosts: Ghosts
+  /** the naks this broker's consumers sent themselves (see naks.ts) */
+  readonly naks: OwnNaks
   /** stalls of the process, noted by the broker's heartbeat (see arrivals.ts) */
   readonly stalls: Stalls
   /** shared with the results store of the same connection, when there is one */

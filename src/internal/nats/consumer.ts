@@ -22,7 +22,6 @@ import { Arrivals } from "./arrivals.js"
 import { type BrokerContext, brokerError, pullExpires } from "./brokerContext.js"
 import { type Held, type Holder, handOut, toHeld } from "./delivery.js"
 import { thrownMessage, tryJs } from "./jetstream.js"
-import { nakOwn } from "./naks.js"
 import { encodeToken } from "./names.js"
 import { bury, confirm, replace } from "./settling.js"
 import { repairStuckAcks } from "./stuckAcks.js"
@@ -214,7 +213,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
       const add = () => {
         if (closed) {
           h.state = "done"
-          nakOwn(msg)
+          ctx.naks.nak(msg)
           return
         }
         buffered.add(h)
@@ -288,7 +287,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
         yield* Fiber.interrupt(pumpFiber)
         for (const h of buffered) {
           h.state = "done"
-          nakOwn(h.msg)
+          ctx.naks.nak(h.msg)
         }
         buffered.clear()
         const now = clock.unsafeCurrentTimeMillis()
@@ -378,7 +377,7 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
           if (h !== undefined && h.state === "held" && held.delete(h)) {
             if (closed) {
               h.state = "done"
-              nakOwn(h.msg)
+              ctx.naks.nak(h.msg)
               return
             }
             h.state = "buffered"

@@ -16,7 +16,6 @@ import { type BrokerContext, brokerError, numberHeader } from "./brokerContext.j
 import type { Lease } from "./leases.js"
 import { withScope } from "../deliveryScope.js"
 import { currentLease } from "./leases.js"
-import { takesOver } from "./naks.js"
 import { decodeToken, Header } from "./names.js"
 import { bury, replace } from "./settling.js"
 
@@ -106,7 +105,7 @@ const deliver = (ctx: BrokerContext, holder: Holder, queue: string, tq: string, 
     id: h.id,
     body: h.msg.data,
     attempt,
-    redelivered: takesOver(h.msg),
+    redelivered: ctx.naks.takesOver(h.msg),
     ack: Effect.suspend((): Effect.Effect<void, BrokerError | LeaseLost> => {
       const c = claim()
       if (typeof c !== "number") return Effect.fail(c)
