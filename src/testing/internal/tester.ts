@@ -8,8 +8,7 @@
  */
 import { it } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
-import type { Effect } from "effect"
-import { Effect as E, Layer, Logger, TestContext } from "effect"
+import { Effect, Layer, Logger, TestContext } from "effect"
 
 /**
  * The `it` of `layer(...)(name, (it) => ...)`, built with `excludeTestServices: true`: its tests
@@ -30,5 +29,5 @@ export const tester = <R>(live: boolean, given: LayerIt<R> | undefined): Define<
   // without a given `it` the suites' signatures require `R = never`
   if (given === undefined) return (live ? it.live : it.effect) as Define<never> as unknown as Define<R>
   if (live) return given.effect
-  return (name, self, timeout) => given.effect(name, () => E.provide(self(), testEnv), timeout)
+  return (name, self, timeout) => given.effect(name, () => Effect.provide(self(), testEnv), timeout)
 }

@@ -47,7 +47,7 @@ export const makeKit = <R>(options: Options<R>, it: LayerIt<R> | undefined) => {
   const pause = TestServices.provideLive(Effect.sleep("10 millis"))
 
   /** polls `effect` (real time between polls) until `f` holds */
-  const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, f: (a: A) => boolean, what: string) =>
+  const eventually = <A, E, R2>(effect: Effect.Effect<A, E, R2>, f: (a: A) => boolean, what: string) =>
     Effect.gen(function*() {
       for (let i = 0; i < 1500; i++) {
         const a = yield* effect
