@@ -6,8 +6,8 @@
  *
  * @internal
  */
-import type { Exit } from "effect"
-import { Clock, Context, Effect, FiberRef, Option, Tracer } from "effect"
+import type { Exit, Tracer } from "effect"
+import { Clock, Context, Effect, FiberRef, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import type { Events, JobEvent } from "../../JobEvent.js"
@@ -33,13 +33,14 @@ export interface Hooks {
   readonly started: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
   /**
    * runs the handler of an attempt (`message` is its `processing` state) in its span, counted in
-   * flight, timed. `handled` never fails (it ends with `Effect.exit`) and the caller is
-   * uninterruptible around it: what follows its exit always runs.
+   * flight, timed: `handled` runs it with `span` (when one is open) as its parent span. The
+   * effect it gives never fails (it ends with `Effect.exit`) and the caller is uninterruptible
+   * around it: what follows its exit always runs.
    */
   readonly running: <A, E>(
     message: JobMessage,
     attempt: number,
-    handled: Effect.Effect<Exit.Exit<A, E>>
+    handled: (span: Tracer.Span | undefined) => Effect.Effect<Exit.Exit<A, E>>
   ) => Effect.Effect<Exit.Exit<A, E>>
   /** an attempt failed and retry `message.meta.retried` is due in `delay` ms */
   readonly retrying: (message: JobMessage, attempt: number, delay: number, error: string, at: number) => Effect.Effect<void>
@@ -63,7 +64,7 @@ export interface Hooks {
 export const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
-  running: (_message, _attempt, handled) => handled,
+  running: (_message, _attempt, handled) => handled(undefined),
   retrying: () => Effect.void,
   progress: () => Effect.void,
   succeeded: () => Effect.void,
@@ -103,23 +104,19 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
         const startedAt = clock.unsafeCurrentTimeMillis()
         const span = openProcessing(fiber, message, attempt)
         if (span === undefined) {
-          return Effect.map(handled, (exit) => {
+          return Effect.map(handled(undefined), (exit) => {
             Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())
             return exit
           })
         }
-        // the span is the parent span of the fiber's context while the handler runs (the
-        // handler's registration keeps it when it sets its own context), then the context is
-        // what it was before
+        // the handler's registration sets the fiber's context (the span its parent span) for
+        // good: afterwards, the context is what it was before, without the span
         const before = fiber.currentContext
-        return FiberRef.set(FiberRef.currentContext, Context.add(before, Tracer.ParentSpan, span.span)).pipe(
-          Effect.zipRight(handled),
-          Effect.flatMap((exit) => {
-            Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())
-            endProcessing(span, exit)
-            return Effect.as(FiberRef.set(FiberRef.currentContext, before), exit)
-          })
-        )
+        return Effect.flatMap(handled(span.span), (exit) => {
+          Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())
+          endProcessing(span, exit)
+          return Effect.as(FiberRef.set(FiberRef.currentContext, before), exit)
+        })
       }),
     retrying: (message, attempt, delay, error, at) =>
       emit(() => Metrics.retrying(message), () => [{

@@ -254,10 +254,8 @@ export const make = (deps: Deps) => {
     const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
     const id = message.meta.id
     const timeout = message.job.opts.timeout
-    const handled = hooks.running(
-      processing,
-      delivery.attempt,
-      registration.run(payload, ctx).pipe(
+    const handled = hooks.running(processing, delivery.attempt, (span) =>
+      registration.run(payload, ctx, span).pipe(
         timeout === undefined ? identity : Effect.timeoutFail({
           duration: timeout,
           onTimeout: () =>
