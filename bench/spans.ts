@@ -3,11 +3,15 @@
  * span (7 attributes, a remote parent) through `@effect/opentelemetry` with the bench's SDK
  * setup (bench/telemetry.ts), in C fibers, with `ops` steps of an Effect run inside each span
  * (every step a fiber runs inside a span goes through the OTel context hook). Prints this
- * process's CPU time per span, and the same loop with no tracer installed.
+ * process's CPU time per span, and the same loop with no tracer installed. `--path=withSpan`
+ * opens each span with `Effect.withSpan`; `--path=direct` as the worker does (tracing.ts:
+ * `openProcessing`, the span set as parent span for the steps, `endProcessing`).
  *
  *   npx tsc -p tsconfig.bench.json && node .jsout/bench/spans.js --n=40000 --ops=0,10,30 --runs=3
  */
-import { Effect, Tracer } from "effect"
+import { Context, Effect, FiberRef, Tracer } from "effect"
+import type { JobMessage } from "../src/Job.js"
+import { endProcessing, openProcessing } from "../src/internal/server/tracing.js"
 import * as Telemetry from "./telemetry.js"
 
 const args = new Map(
@@ -20,6 +24,7 @@ const n = Number(args.get("n") ?? 40_000)
 const c = Number(args.get("c") ?? 10)
 const runs = Number(args.get("runs") ?? 3)
 const opsList = (args.get("ops") ?? "0,10,30").split(",").map(Number)
+const direct = args.get("path") === "direct"
 
 const parent = Tracer.externalSpan({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: true })
 
@@ -30,10 +35,30 @@ const steps = (ops: number): Effect.Effect<number> => {
   return effect
 }
 
+const message = (i: number) =>
+  ({
+    job: { task: "add" },
+    meta: { id: `job-${i}`, queue: "bench", traceparent: `00-${parent.traceId}-${parent.spanId}-01` }
+  }) as unknown as JobMessage
+
+const directSpan = (body: Effect.Effect<number>, i: number) =>
+  Effect.withFiberRuntime<number>((fiber) => {
+    const span = openProcessing(fiber, message(i), 1)
+    if (span === undefined) return body
+    const before = fiber.currentContext
+    return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(before, Tracer.ParentSpan, span.span)), Effect.exit(body))
+      .pipe(Effect.flatMap((exit) => {
+        endProcessing(span, exit)
+        return Effect.zipRight(FiberRef.set(FiberRef.currentContext, before), exit)
+      }))
+  })
+
 const spans = (ops: number, traced: boolean) => {
   const body = steps(ops)
   const one = (i: number) =>
-    traced
+    traced && direct
+      ? directSpan(body, i)
+      : traced
       ? Effect.withSpan(body, "process bench", {
         kind: "consumer",
         captureStackTrace: false,
