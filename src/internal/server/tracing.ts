@@ -124,7 +124,6 @@ const parentOf = (traceparent: string | undefined): Tracer.ExternalSpan | undefi
 
 const rootOptions: Tracer.SpanOptions = { kind: "consumer", root: true, captureStackTrace: false }
 const childOptions: Tracer.SpanOptions = { kind: "consumer", captureStackTrace: false }
-const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
 /** an attempt's open `process` span, with what ends it */
 export interface Processing {
@@ -161,7 +160,7 @@ export const openProcessing = (
     processName(message.meta.queue),
     parent === undefined ? Option.none() : Option.some(parent),
     Context.empty(),
-    Chunk.isEmpty(links) ? noLinks : Chunk.toReadonlyArray(links),
+    Chunk.isEmpty(links) ? [] : Chunk.toReadonlyArray(links),
     timing ? clock.unsafeCurrentTimeNanos() : BigInt(0),
     "consumer",
     parent === undefined ? rootOptions : childOptions
