@@ -3,7 +3,8 @@
  * the default) and on (`@effect/opentelemetry` with in-memory exporters, jobs enqueued inside a
  * span), alternating off and on within one process. Prints one JSON line per measurement (jobs
  * per second of wall time, and this process's CPU time per job, which a loaded machine
- * disturbs less) and the medians. For comparing builds: run it from each build in turn
+ * disturbs less: `cpuUsPerJob` while the jobs are processed, `runCpuUsPerJob` for the whole run,
+ * enqueue and setup included) and the medians. For comparing builds: run it from each build in turn
  * (`--modes=off`).
  *
  *   npm run bench:processing -- --systems=memory,redis --n=20000 --runs=5 --modes=off,on
@@ -12,6 +13,7 @@ import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as Memory from "../src/layers/Memory.js"
 import * as Redis from "../src/layers/Redis.js"
 import * as RedisServer from "../test/utils/redisServer.js"
+import { cpuPerJob as processingCpu } from "./stats.js"
 import * as Tasqueue from "./tasqueue.js"
 import * as Telemetry from "./telemetry.js"
 
@@ -42,6 +44,7 @@ const main = Effect.gen(function*() {
   }
   const results: Record<string, Array<number>> = {}
   const cpus: Record<string, Array<number>> = {}
+  const runCpus: Record<string, Array<number>> = {}
   for (const backend of backends) {
     const run = (mode: string, size: number) =>
       mode === "on"
@@ -55,17 +58,27 @@ const main = Effect.gen(function*() {
         const rate = yield* run(mode, n)
         const cpu = process.cpuUsage(cpu0)
         yield* reset
-        const cpuPerJob = (cpu.user + cpu.system) / n
+        const runCpuPerJob = (cpu.user + cpu.system) / n
+        const cpuPerJob = processingCpu.at(-1)!
         const key = `${backend.name} ${mode}`
         ;(results[key] ??= []).push(rate)
         ;(cpus[key] ??= []).push(cpuPerJob)
-        console.log(JSON.stringify({ system: backend.name, mode, run: i, rate: Math.round(rate), cpuUsPerJob: +cpuPerJob.toFixed(1) }))
+        ;(runCpus[key] ??= []).push(runCpuPerJob)
+        console.log(JSON.stringify({
+          system: backend.name,
+          mode,
+          run: i,
+          rate: Math.round(rate),
+          cpuUsPerJob: +cpuPerJob.toFixed(1),
+          runCpuUsPerJob: +runCpuPerJob.toFixed(1)
+        }))
       }
     }
   }
   const medians = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(median(v))]))
-  const cpuMedians = Object.fromEntries(Object.entries(cpus).map(([k, v]) => [k, +median(v).toFixed(1)]))
-  console.log(JSON.stringify({ n, c, runs, medians, cpuUsPerJob: cpuMedians }))
+  const cpuMedians = (all: Record<string, Array<number>>) =>
+    Object.fromEntries(Object.entries(all).map(([k, v]) => [k, +median(v).toFixed(1)]))
+  console.log(JSON.stringify({ n, c, runs, medians, cpuUsPerJob: cpuMedians(cpus), runCpuUsPerJob: cpuMedians(runCpus) }))
 })
 
 Effect.runPromise(main.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning), Effect.provide(Layer.empty))).catch((e) => {

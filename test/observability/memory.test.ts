@@ -22,6 +22,10 @@ const Boom = Task.make("obs.boom", { payload: Schema.Struct({}) })
 
 class Nope extends Schema.TaggedError<Nope>()("Nope", { message: Schema.String }) {}
 
+/** the span each `obs.after` job's onSuccess callback ran in, by job id */
+const afterSpans = new Map<string, Option.Option<Tracer.Span>>()
+const After = Task.make("obs.after", { payload: Schema.Struct({}) })
+
 const Handlers = Layer.mergeAll(
   // fails its first `fail` attempts, sleeps a second, and opens a span of its own
   Server.register(Work, ({ fail }) =>
@@ -29,7 +33,15 @@ const Handlers = Layer.mergeAll(
       ctx.meta.retried < fail
         ? new Nope({ message: "not yet" })
         : Effect.sleep("1 second").pipe(Effect.withSpan("user work"))), { queue: "obs" }),
-  Server.register(Boom, () => new Nope({ message: "never" }), { queue: "obs" })
+  Server.register(Boom, () => new Nope({ message: "never" }), { queue: "obs" }),
+  Server.register(After, () => Effect.void, {
+    queue: "obs",
+    onSuccess: () =>
+      Effect.flatMap(
+        Effect.all([JobCtx.JobCtx, Effect.option(Effect.currentSpan)]),
+        ([ctx, span]) => Effect.sync(() => afterSpans.set(ctx.meta.id, span))
+      )
+  })
 )
 
 const layer = Server.worker.pipe(
@@ -150,6 +162,36 @@ describe("traces on Memory", () => {
         const attempts = named("process obs")
         assert.strictEqual(attempts.length, 2)
         assert.isTrue(attempts.every((s) => s.parentId === chain!.spanId && s.traceId === request!.traceId))
+      })))
+
+  it.effect("with a timeout the handler runs inside the process span too; a timeout fails the span with error.type", () =>
+    traced(({ named }) =>
+      Effect.gen(function*() {
+        const done = yield* Server.enqueue(yield* work(0, { timeout: "2 seconds" })).pipe(Effect.withSpan("request"))
+        const late = yield* Server.enqueue(yield* work(0, { timeout: "500 millis", maxRetries: 0 }))
+        yield* TestServer.runUntilIdle()
+        const attempts = named("process obs")
+        const of = (id: string) => attempts.find((s) => s.attributes.get("messaging.message.id") === id)!
+        const [user] = named("user work").filter((s) => s.parentId === of(done).spanId)
+        assert.isDefined(user)
+        assert.isTrue(of(done).exit !== undefined && Exit.isSuccess(of(done).exit!))
+        assert.isFalse(of(done).attributes.has("error.type"))
+        assert.strictEqual(of(late).attributes.get("error.type"), "JobTimeout")
+        assert.isTrue(of(late).exit !== undefined && Exit.isFailure(of(late).exit!))
+        assert.strictEqual((yield* Server.getJob(late)).meta.status, "failed")
+      })))
+
+  it.effect("the process span ends with the handler: the onSuccess callback does not run in it", () =>
+    traced(({ named }) =>
+      Effect.gen(function*() {
+        const id = yield* Server.enqueue(yield* Job.make(After, {}, { queue: "obs" })).pipe(Effect.withSpan("request"))
+        yield* TestServer.runUntilIdle()
+        const [process] = named("process obs")
+        assert.strictEqual(process!.attributes.get("messaging.message.id"), id)
+        assert.isTrue(process!.status._tag === "Ended")
+        const span = afterSpans.get(id)
+        assert.isDefined(span)
+        assert.isTrue(Option.isNone(span!) || span!.value.spanId !== process!.spanId)
       })))
 
   it.effect("an unsampled trace stays unsampled in the worker", () =>

@@ -6,13 +6,14 @@
  *
  * @internal
  */
-import { Effect, Option } from "effect"
+import type { Exit, Tracer } from "effect"
+import { Clock, Context, Effect, FiberRef, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import type { Events, JobEvent } from "../../JobEvent.js"
 import * as Leases from "./leases.js"
 import * as Metrics from "./metrics.js"
-import { processing } from "./tracing.js"
+import { endProcessing, openProcessing } from "./tracing.js"
 
 /** the fields every event of a job carries */
 const about = (message: JobMessage, at: number) => {
@@ -30,8 +31,17 @@ export interface Hooks {
   ) => Effect.Effect<void>
   /** an attempt started (its `processing` state is recorded) */
   readonly started: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
-  /** wraps the handler of an attempt (`message` is its `processing` state): its span, in flight, duration */
-  readonly running: (message: JobMessage, attempt: number) => <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * runs the handler of an attempt (`message` is its `processing` state) in its span, counted in
+   * flight, timed: `handled` runs it with `span` (when one is open) as its parent span. The
+   * effect it gives never fails (it ends with `Effect.exit`) and the caller is uninterruptible
+   * around it: what follows its exit always runs.
+   */
+  readonly running: <A, E>(
+    message: JobMessage,
+    attempt: number,
+    handled: (span: Tracer.Span | undefined) => Effect.Effect<Exit.Exit<A, E>>
+  ) => Effect.Effect<Exit.Exit<A, E>>
   /** an attempt failed and retry `message.meta.retried` is due in `delay` ms */
   readonly retrying: (message: JobMessage, attempt: number, delay: number, error: string, at: number) => Effect.Effect<void>
   /** the handler reported progress (`message.meta.progress`), recorded */
@@ -54,7 +64,7 @@ export interface Hooks {
 export const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
-  running: () => (run) => run,
+  running: (_message, _attempt, handled) => handled(undefined),
   retrying: () => Effect.void,
   progress: () => Effect.void,
   succeeded: () => Effect.void,
@@ -87,15 +97,27 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
         )),
     started: (message, attempt, at) =>
       emit(() => Metrics.started(message, at), () => [{ _tag: "Started", ...about(message, at), attempt }]),
-    running: (message, attempt) => {
-      const traced = processing(message, attempt)
-      return (run) =>
-        Effect.clockWith((clock) => {
-          const tags = Metrics.running(message)
-          const startedAt = clock.unsafeCurrentTimeMillis()
-          return Effect.onExit(traced(run), () => Effect.sync(() => Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())))
+    running: (message, attempt, handled) =>
+      Effect.withFiberRuntime((fiber) => {
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const tags = Metrics.running(message)
+        const startedAt = clock.unsafeCurrentTimeMillis()
+        const span = openProcessing(fiber, message, attempt)
+        if (span === undefined) {
+          return Effect.map(handled(undefined), (exit) => {
+            Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())
+            return exit
+          })
+        }
+        // the handler's registration sets the fiber's context (the span its parent span) for
+        // good: afterwards, the context is what it was before, without the span
+        const before = fiber.currentContext
+        return Effect.flatMap(handled(span.span), (exit) => {
+          Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())
+          endProcessing(span, exit)
+          return Effect.as(FiberRef.set(FiberRef.currentContext, before), exit)
         })
-    },
+      }),
     retrying: (message, attempt, delay, error, at) =>
       emit(() => Metrics.retrying(message), () => [{
         _tag: "Retrying",

@@ -29,8 +29,11 @@ export interface Registration {
   readonly concurrency: number
   readonly retrySchedule: Schedule.Schedule<unknown, unknown> | undefined
   readonly decodePayload: (encoded: unknown) => Either.Either<unknown, ParseResult.ParseError>
-  /** runs the handler: its result as the handler returned it, and encoded */
-  readonly run: (payload: unknown, ctx: JobCtx["Type"]) => Effect.Effect<Outcome, unknown>
+  /**
+   * runs the handler: its result as the handler returned it, and encoded; `span` (the attempt's
+   * span) is its parent span, else the fiber's own parent span stays
+   */
+  readonly run: (payload: unknown, ctx: JobCtx["Type"], span?: Tracer.AnySpan) => Effect.Effect<Outcome, unknown>
   readonly onProcessing: ((ctx: JobCtx["Type"]) => Effect.Effect<void>) | undefined
   readonly onSuccess: ((ctx: JobCtx["Type"], result: unknown) => Effect.Effect<void>) | undefined
   readonly onRetrying: ((ctx: JobCtx["Type"], failure: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
@@ -62,13 +65,14 @@ export const make = (): Registry => {
       }
       // A job runs in a fiber of its own: give that fiber the handler's context (what the
       // registration captured, plus JobCtx) for good, which is cheaper than providing it locally.
-      // The span the handler runs in (the attempt's `process` span) stays its parent span.
-      const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"]) =>
+      // The parent span is `span` (the attempt's `process` span) if given, else the fiber's own.
+      const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"], span?: Tracer.AnySpan) =>
         Effect.zipRight(
           FiberRef.update(FiberRef.currentContext, (current) => {
             const next = Context.add(context, JobCtx, ctx)
-            const span = Context.getOption(current, Tracer.ParentSpan)
-            return Option.isSome(span) ? Context.add(next, Tracer.ParentSpan, span.value) : next
+            if (span !== undefined) return Context.add(next, Tracer.ParentSpan, span)
+            const parent = Context.getOption(current, Tracer.ParentSpan)
+            return Option.isSome(parent) ? Context.add(next, Tracer.ParentSpan, parent.value) : next
           }),
           effect
         ) as Effect.Effect<A, E>
@@ -97,7 +101,7 @@ export const make = (): Registry => {
         concurrency,
         retrySchedule: options.retrySchedule,
         decodePayload: Schema.decodeUnknownEither(task.payload as Schema.Schema<unknown, unknown>),
-        run: (payload, ctx) =>
+        run: (payload, ctx, span) =>
           withCtx(
             Effect.flatMap(handler(payload as any), (value) => {
               if (encodeResult === undefined) return Effect.succeed<Outcome>({ value, encoded: Option.none() })
@@ -115,7 +119,8 @@ export const make = (): Registry => {
                   })
                 )
             }),
-            ctx
+            ctx,
+            span
           ),
         onProcessing: onProcessing && ((ctx) => processingCallback(onProcessing, ctx)),
         onSuccess: onSuccess && ((ctx, result) => successCallback(onSuccess(result as any), ctx)),

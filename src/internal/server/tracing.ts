@@ -11,7 +11,8 @@
  *
  * @internal
  */
-import { Cause, Context, DefaultServices, Effect, Option, Tracer } from "effect"
+import type { Fiber } from "effect"
+import { Cause, Chunk, Clock, Context, DefaultServices, Effect, Exit, FiberRef, HashMap, Option, Tracer } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 
@@ -22,10 +23,12 @@ export const system = "tasqueue"
 
 const hex32 = /^[0-9a-f]{32}$/
 const hex16 = /^[0-9a-f]{16}$/
+const zeros32 = "0".repeat(32)
+const zeros16 = "0".repeat(16)
 
 /** the W3C `traceparent` of a span; undefined for ids that are not W3C ids */
 export const toTraceparent = (span: Tracer.AnySpan): string | undefined =>
-  hex32.test(span.traceId) && hex16.test(span.spanId) && span.traceId !== "0".repeat(32)
+  hex32.test(span.traceId) && hex16.test(span.spanId) && span.traceId !== zeros32
     ? `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
     : undefined
 
@@ -35,7 +38,7 @@ const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]
 export const fromTraceparent = (traceparent: string | undefined): Tracer.ExternalSpan | undefined => {
   if (traceparent === undefined) return undefined
   const match = traceparentPattern.exec(traceparent)
-  if (match === null || match[1] === "0".repeat(32) || match[2] === "0".repeat(16)) return undefined
+  if (match === null || match[1] === zeros32 || match[2] === zeros16) return undefined
   return Tracer.externalSpan({ traceId: match[1]!, spanId: match[2]!, sampled: (parseInt(match[3]!, 16) & 1) === 1 })
 }
 
@@ -95,34 +98,91 @@ export const errorType = (cause: Cause.Cause<unknown>): string => {
   return Cause.isInterruptedOnly(cause) ? "interrupted" : "defect"
 }
 
+/** the span names of the queues seen, made once per queue */
+const processNames = new Map<string, string>()
+const processName = (queue: string) => {
+  let name = processNames.get(queue)
+  if (name === undefined) {
+    name = `process ${queue}`
+    if (processNames.size < 10_000) processNames.set(queue, name)
+  }
+  return name
+}
+
+/** the last `traceparent` parsed and its span: the jobs of one enqueue call carry the same one */
+let lastTraceparent: string | undefined
+let lastParent: Tracer.ExternalSpan | undefined
+
+const parentOf = (traceparent: string | undefined): Tracer.ExternalSpan | undefined => {
+  if (traceparent === undefined) return undefined
+  if (traceparent !== lastTraceparent) {
+    lastParent = fromTraceparent(traceparent)
+    lastTraceparent = traceparent
+  }
+  return lastParent
+}
+
+const rootOptions: Tracer.SpanOptions = { kind: "consumer", root: true, captureStackTrace: false }
+const childOptions: Tracer.SpanOptions = { kind: "consumer", captureStackTrace: false }
+
+/** an attempt's open `process` span, with what ends it */
+export interface Processing {
+  readonly span: Tracer.Span
+  readonly clock: Clock.Clock
+  readonly timing: boolean
+}
+
 /**
- * The consumer span of an attempt around its handler, when a tracer is installed: a child of
- * the span the job carries, or a root. The handler runs inside it, so its own spans nest under.
+ * Opens the consumer span of an attempt, when a tracer other than Effect's default one is
+ * installed (and tracing is not disabled): a child of the span the job carries, or a root. The
+ * caller runs the handler with it as the parent span, so the handler's own spans nest under it,
+ * and ends it with `endProcessing`.
+ *
+ * This is `Effect.withSpan` taken apart, for the hot path: the span is made in the caller's
+ * step through the fiber's tracer (as `Effect.makeSpan` does: the fiber's span annotations and
+ * links, its timing flag), with no `acquireUseRelease` around the handler. That matters beyond
+ * the steps saved: a tracer's `context` hook (`@effect/opentelemetry`'s makes an OpenTelemetry
+ * context) runs at every step a fiber takes inside a span, so every step saved inside the span
+ * is saved twice.
  */
-export const processing = (message: JobMessage, attempt: number) => <A, E, R>(run: Effect.Effect<A, E, R>) =>
-  Tracer.tracerWith((tracer) => {
-    if (tracer === nativeTracer) return run
-    const parent = fromTraceparent(message.meta.traceparent)
-    const options: Tracer.SpanOptions = {
-      kind: "consumer",
-      captureStackTrace: false,
-      attributes: {
-        "messaging.system": system,
-        "messaging.destination.name": message.meta.queue,
-        "messaging.message.id": message.meta.id,
-        "messaging.operation.type": "process",
-        "messaging.operation.name": "process",
-        "tasqueue.task": message.job.task,
-        "tasqueue.attempt": attempt
-      },
-      ...(parent === undefined ? { root: true } : { parent })
-    }
-    return Effect.withSpan(
-      Effect.tapErrorCause(run, (cause) => Effect.annotateCurrentSpan("error.type", errorType(cause))),
-      `process ${message.meta.queue}`,
-      options
-    )
-  })
+export const openProcessing = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  message: JobMessage,
+  attempt: number
+): Processing | undefined => {
+  const tracer = fiber.currentTracer
+  if (tracer === nativeTracer || !fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const parent = parentOf(message.meta.traceparent)
+  const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
+  const span = tracer.span(
+    processName(message.meta.queue),
+    parent === undefined ? Option.none() : Option.some(parent),
+    Context.empty(),
+    Chunk.isEmpty(links) ? [] : Chunk.toReadonlyArray(links),
+    timing ? clock.unsafeCurrentTimeNanos() : BigInt(0),
+    "consumer",
+    parent === undefined ? rootOptions : childOptions
+  )
+  const annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
+  if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+  span.attribute("messaging.system", system)
+  span.attribute("messaging.destination.name", message.meta.queue)
+  span.attribute("messaging.message.id", message.meta.id)
+  span.attribute("messaging.operation.type", "process")
+  span.attribute("messaging.operation.name", "process")
+  span.attribute("tasqueue.task", message.job.task)
+  span.attribute("tasqueue.attempt", attempt)
+  return { span, clock, timing }
+}
+
+/** ends an attempt's span with the handler's exit; a failure sets `error.type` */
+export const endProcessing = ({ clock, span, timing }: Processing, exit: Exit.Exit<unknown, unknown>): void => {
+  if (span.status._tag === "Ended") return
+  if (Exit.isFailure(exit)) span.attribute("error.type", errorType(exit.cause))
+  span.end(timing ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+}
 
 /** annotates a log line about a delivery (with the job's task when it decoded) */
 export const jobLog = (delivery: Delivery, log: Effect.Effect<void>, message?: JobMessage) =>

@@ -254,15 +254,16 @@ export const make = (deps: Deps) => {
     const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
     const id = message.meta.id
     const timeout = message.job.opts.timeout
-    const handled = registration.run(payload, ctx).pipe(
-      timeout === undefined ? identity : Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
-      }),
-      hooks.running(processing, delivery.attempt),
-      Effect.interruptible,
-      Effect.exit
+    const handled = hooks.running(processing, delivery.attempt, (span) =>
+      registration.run(payload, ctx, span).pipe(
+        timeout === undefined ? identity : Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
+        }),
+        Effect.interruptible,
+        Effect.exit
+      )
     )
     return Effect.zipRight(
       hooks.started(processing, delivery.attempt, started),
