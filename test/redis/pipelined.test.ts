@@ -6,6 +6,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
@@ -50,6 +51,29 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
       }).pipe(Effect.provide(yield* services(prefix)))
     }))
 
+  it.effect("an acknowledgement on its way frees its slot and allows one more delivery: the claim riding on it takes two", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const broker = yield* Broker
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach([1, 2, 3], (n) => Job.make(Slow, { n }, { queue: "pipe-room" }))
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const consumer = yield* broker.consumer("pipe-room", { prefetch: 1 })
+          const first = yield* consumer.take
+          assert.strictEqual(first.id, ids[0])
+          // a take under way waits for the slot; the ack's call claims for it
+          const next = yield* Effect.fork(consumer.take)
+          yield* first.ack
+          assert.strictEqual((yield* Fiber.join(next)).id, ids[1])
+          // with prefetch 1, the ack's claim took the third job too (claimed: marked processing)
+          assert.strictEqual((yield* server.getJob(ids[2]!)).meta.status, "processing")
+        }))
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
   it.effect("shutdown waits for the settles its workers did not wait for: every job is final after it", () =>
     Effect.gen(function*() {
       const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
@@ -66,7 +90,8 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
           }), {
           queue: "pipe-shutdown",
           concurrency: 4,
-          onSuccess: () => Effect.sync(() => void succeeded++)
+          // long enough that a shutdown which did not wait for the settles would end first
+          onSuccess: () => Effect.zipRight(Effect.sleep("50 millis"), Effect.sync(() => void succeeded++))
         })
         const ids = yield* server.enqueueMany(
           yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Slow, { n: i }, { queue: "pipe-shutdown" }))
