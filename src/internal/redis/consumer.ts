@@ -68,12 +68,14 @@ export const make = (
      * a worker that does not wait for its settle (the Server on Redis) finds its next job
      * claimed, and the claim riding on a batch of acknowledgements takes as many jobs as the
      * batch settles plus the free slots, so the batches grow with the rate of settles, up to
-     * `maxHeld` deliveries held. A consumer whose jobs run long settles seldom and holds about
+     * `maxHeld` deliveries held (8 × prefetch, at most prefetch + 100, at least 2 × prefetch). A consumer whose jobs run long settles seldom and holds about
      * `prefetch`, as before (fair to the other consumers of the queue; few jobs claimed and
      * released again at shutdown).
      */
     let settling = 0
-    const maxHeld = prefetch * 8
+    // the extra deliveries are capped at ~100 beyond prefetch: a `settle` call carrying a batch
+    // holds Redis for its whole run (~20 ms at 200 jobs)
+    const maxHeld = Math.max(2 * prefetch, Math.min(8 * prefetch, prefetch + 100))
     /** how many more deliveries claims may lease now (`acking`: slots the claim's own call frees) */
     const room = (acking = 0) =>
       Math.min(prefetch + settling - (held.size - settling), maxHeld - held.size + acking) - claiming
