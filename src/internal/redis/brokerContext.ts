@@ -46,6 +46,8 @@ export interface Slot {
   done: boolean
   /** handed out by `take` (else waiting in the consumer's buffer) */
   handedOut: boolean
+  /** its acknowledgement is on its way (see `settling` in consumer.ts) */
+  settling: boolean
   /** the losses of data the consumer had seen when it claimed this (see loss.ts) */
   readonly epoch: number
   /** its claim marked the job `processing` in the results store of the broker's link (see link.ts) */

@@ -44,9 +44,11 @@ import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
 import { jobLog } from "./tracing.js"
 
-/** set once running jobs are to be released rather than failed */
+/** set once running jobs are to be released rather than failed; and where pipelined settles run */
 interface Shutdown {
   started: boolean
+  /** the fibers of settles a worker did not wait for (see `detach`); shutdown waits for them */
+  readonly settles: FiberSet.FiberSet
 }
 
 /** deliveries taken and not yet picked up by a worker, and the workers waiting for one */
@@ -176,22 +178,40 @@ export const make = (deps: Deps) => {
                 Effect.zipRight(hooks.cancelled([cancelled], now))
               )
             }))
-    }).pipe(
-      Effect.catchAllCause((cause) =>
-        Effect.zipRight(
-          Option.exists(Cause.failureOption(cause), (e) => e._tag === "LeaseLost")
-            ? hooks.leaseLost(delivery)
-            : jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
-          delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
-        )
-      ),
-      Effect.uninterruptible
+    }).pipe(Effect.catchAllCause(released(delivery)), Effect.uninterruptible)
+
+  /** what a failure of an attempt's processing leaves: the lease lost, or the delivery released */
+  const released = (delivery: Delivery) => (cause: Cause.Cause<unknown>) =>
+    Effect.zipRight(
+      Option.exists(Cause.failureOption(cause), (e) => (e as { readonly _tag?: unknown })._tag === "LeaseLost")
+        ? hooks.leaseLost(delivery)
+        : jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
+      delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
     )
 
   /** sends records ahead of their reply, where the results store can (see recordAhead.ts) */
   const ahead = aheadOf(results)
   /** applies records in the calling step, where the results store can (see recordNow.ts) */
   const applyNow = nowOf(results)
+  /**
+   * Whether a success recorded and acknowledged in one step is settled without the worker
+   * waiting for it (see `detach`): where the results store sends records in batches (Redis).
+   */
+  const pipelined = ahead !== undefined
+
+  /**
+   * Runs a success's settle (its fused record and acknowledgement, the event, `onSuccess`) in a
+   * fiber of its own, so that the worker takes its next job at once: the settle joins the
+   * connection's next batch and its reply is read there. The delivery's slot in the consumer's
+   * prefetch is freed when the reply comes, and `onSuccess` runs then, as before; fencing and
+   * first final wins are the script's, as before. A crash before the reply loses at most the
+   * unconfirmed batch, whose jobs are redelivered (at-least-once). Shutdown waits for these
+   * fibers as for busy workers.
+   */
+  const detach = (delivery: Delivery, outcome: Effect.Effect<void, unknown>, shutdown: Shutdown) =>
+    Effect.asVoid(
+      FiberSet.run(shutdown.settles, Effect.uninterruptible(Effect.catchAllCause(outcome, released(delivery))))
+    )
 
   /**
    * One attempt of a decoded job: record `processing`, run the handler, record the outcome.
@@ -271,7 +291,10 @@ export const make = (deps: Deps) => {
     ).pipe(
       Effect.flatMap((exit) => {
         const outcome = settle(delivery, message, progress.current(), registration, shutdown, exit)
-        if (recorded === undefined || (Exit.isSuccess(exit) && fusedFinish(message))) return outcome
+        if (Exit.isSuccess(exit) && fusedFinish(message)) {
+          return pipelined && !shutdown.started ? detach(delivery, outcome, shutdown) : outcome
+        }
+        if (recorded === undefined) return outcome
         return Effect.flatMap(recorded, ([applied]) => applied === true ? outcome : recover(delivery, id))
       })
     )
@@ -425,12 +448,13 @@ export const make = (deps: Deps) => {
     Effect.gen(function*() {
       const queues = registry.queues()
       if (queues.size === 0) yield* Effect.logWarning("start: no task is registered; nothing to consume")
-      const shutdown: Shutdown = { started: false }
+
       // Finalizers run in reverse: first the graceful shutdown below (intake stops, workers
       // finish), then the FiberSets, then the consumers (which release what is still unsettled,
       // deliveries taken and not handed to a worker included).
       const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) => open(queue, concurrency))
       const workers = yield* FiberSet.make()
+      const shutdown: Shutdown = { started: false, settles: workers }
       const loops = yield* FiberSet.make()
       const states: Array<WorkerState> = []
       yield* Effect.addFinalizer(() =>

@@ -1,0 +1,109 @@
+/**
+ * On Redis, a success recorded and acknowledged in one script is settled without its worker
+ * waiting for the reply: the worker takes its next job at once (the consumer holds several
+ * deliveries per worker), while the settle's reply, the slot it frees and `onSuccess` come
+ * later. Shutdown waits for those settles.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Broker } from "../../src/Broker.js"
+import * as Job from "../../src/Job.js"
+import * as Redis from "../../src/layers/Redis.js"
+import * as Server from "../../src/Server.js"
+import { Slow } from "./fixtures/tasks.js"
+import { captureLogs } from "../utils/redisLogs.js"
+import * as RedisServer from "../utils/redisServer.js"
+
+const services = (prefix: string) =>
+  Effect.map(RedisServer.Current, (redis) =>
+    Layer.provideMerge(
+      Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix })),
+      captureLogs().layer
+    ))
+
+layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: pipelined settles", (it) => {
+  it.effect("a worker runs its next job while the last one's onSuccess has not finished", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const firstSucceeded = yield* Deferred.make<void>()
+        const secondRan = yield* Deferred.make<void>()
+        yield* server.register(Slow, ({ n }) =>
+          Effect.as(n === 2 ? Deferred.succeed(secondRan, undefined) : Effect.void, { n, pid: process.pid }), {
+          queue: "pipe",
+          concurrency: 1,
+          // the first job's onSuccess waits until the second job ran: with one worker that
+          // waited for its settle (onSuccess included) before taking its next job, it never would
+          onSuccess: ({ n }) =>
+            n === 1 ? Effect.zipRight(Deferred.succeed(firstSucceeded, undefined), Deferred.await(secondRan)) : Effect.void
+        })
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach([1, 2], (n) => Job.make(Slow, { n }, { queue: "pipe" }))
+        )
+        const worker = yield* Effect.fork(server.start)
+        yield* Deferred.await(firstSucceeded)
+        yield* Deferred.await(secondRan).pipe(
+          Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "the second job did not run while the first one's onSuccess waited" })
+        )
+        yield* Fiber.interrupt(worker)
+        for (const id of ids) assert.strictEqual((yield* server.getJob(id)).meta.status, "successful", id)
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("an acknowledgement on its way frees its slot and allows one more delivery: the claim riding on it takes two", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const broker = yield* Broker
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach([1, 2, 3], (n) => Job.make(Slow, { n }, { queue: "pipe-room" }))
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const consumer = yield* broker.consumer("pipe-room", { prefetch: 1 })
+          const first = yield* consumer.take
+          assert.strictEqual(first.id, ids[0])
+          // a take under way waits for the slot; the ack's call claims for it
+          const next = yield* Effect.fork(consumer.take)
+          yield* first.ack
+          assert.strictEqual((yield* Fiber.join(next)).id, ids[1])
+          // with prefetch 1, the ack's claim took the third job too (claimed: marked processing)
+          assert.strictEqual((yield* server.getJob(ids[2]!)).meta.status, "processing")
+        }))
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("shutdown waits for the settles its workers did not wait for: every job is final after it", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const n = 300
+        const ran = yield* Deferred.make<void>()
+        let count = 0
+        let succeeded = 0
+        yield* server.register(Slow, ({ n: i }) =>
+          Effect.sync(() => {
+            if (++count === n) Deferred.unsafeDone(ran, Effect.void)
+            return { n: i, pid: process.pid }
+          }), {
+          queue: "pipe-shutdown",
+          concurrency: 4,
+          // long enough that a shutdown which did not wait for the settles would end first
+          onSuccess: () => Effect.zipRight(Effect.sleep("50 millis"), Effect.sync(() => void succeeded++))
+        })
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Slow, { n: i }, { queue: "pipe-shutdown" }))
+        )
+        const worker = yield* Effect.fork(server.start)
+        // interrupted as soon as the last handler ran: its settle (and others) may be in flight
+        yield* Deferred.await(ran)
+        yield* Fiber.interrupt(worker)
+        assert.strictEqual(succeeded, n, "every onSuccess ran before shutdown ended")
+        const jobs = yield* Effect.forEach(ids, (id) => server.getJob(id))
+        assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
+        assert.deepStrictEqual(yield* server.getPending("pipe-shutdown"), [])
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+})
