@@ -11,9 +11,9 @@ import { Clock, Duration, Effect, Option } from "effect"
 import { isTerminal, type JobMessage, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { encodeMessage, sourceOf } from "../codec.js"
-import type { Now } from "../recordNow.js"
-import { recordNow } from "../recordNow.js"
-import { ackWith, isFused } from "./consumer.js"
+import type { AckNow, Now } from "../recordNow.js"
+import { recordAndAckNow, recordNow } from "../recordNow.js"
+import { ackNow, ackWith, isFused } from "./consumer.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
@@ -86,7 +86,8 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     })
 
   const recordOne = (r: JobRecord, now: number): boolean => {
-    const current = Option.getOrUndefined(read<JobState>("job", r.id, now))
+    const stored = spaces.job.get(r.id)
+    const current = stored === undefined || stored.expires <= now ? undefined : stored.value
     const newRun = r.status === "queued" && r.attempt === undefined
     if (current !== undefined && isTerminal(current.status)) {
       if (!newRun) return false
@@ -99,7 +100,20 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     }
     if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
     const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
-    put<JobState>("job", r.id, { message: sourceOf(r) ?? r.message, status: r.status, attempt }, now)
+    const message = sourceOf(r) ?? r.message
+    if (current !== undefined) {
+      // the job's state is updated in place: one object per job, not one per transition
+      current.message = message
+      current.status = r.status
+      current.attempt = attempt
+      const expires = now + ttl
+      if (expires !== stored!.expires) {
+        stored!.expires = expires
+        expiries.push({ space: "job", key: r.id, at: expires })
+      }
+    } else {
+      put<JobState>("job", r.id, { message, status: r.status, attempt }, now)
+    }
     if (r.result !== undefined) put("result", r.id, r.result, now)
     if (r.status === "successful" || r.status === "failed") {
       const index = indexes[r.status]
@@ -130,8 +144,18 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     return records.map((r) => recordOne(r, r.at))
   }
 
-  const service: Results["Type"] & { readonly [recordNow]: Now } = {
+  /** recorded and acknowledged in the calling step (a delivery of a Memory broker; see recordNow.ts) */
+  const andAckNow: AckNow = (records, delivery, now) =>
+    isFused(delivery)
+      ? delivery[ackNow]((now) => {
+        sweep(now)
+        return records.map((r) => recordOne(r, now))
+      }, now)
+      : undefined
+
+  const service: Results["Type"] & { readonly [recordNow]: Now; readonly [recordAndAckNow]: AckNow } = {
     [recordNow]: now,
+    [recordAndAckNow]: andAckNow,
     getJob: (id) => at((now) => Option.map(read<JobState>("job", id, now), messageOf)),
     getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), messageOf))),
     getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),

@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import type { MetricLabel } from "effect"
 import { Effect, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
@@ -32,6 +33,13 @@ export interface Hooks {
   readonly started: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
   /** wraps the handler of an attempt (`message` is its `processing` state): its span, in flight, duration */
   readonly running: (message: JobMessage, attempt: number) => <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * the handler of an attempt starts, run without a span (no tracer installed): counted in
+   * flight; gives the tags that `ended` takes. With a tracer installed, `running` wraps it.
+   */
+  readonly begun: (message: JobMessage) => ReadonlyArray<MetricLabel.MetricLabel>
+  /** a handler `begun` at `startedAt` ended at `at` */
+  readonly ended: (tags: ReadonlyArray<MetricLabel.MetricLabel>, startedAt: number, at: number) => void
   /** an attempt failed and retry `message.meta.retried` is due in `delay` ms */
   readonly retrying: (message: JobMessage, attempt: number, delay: number, error: string, at: number) => Effect.Effect<void>
   /** the handler reported progress (`message.meta.progress`), recorded */
@@ -55,6 +63,8 @@ export const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
   running: () => (run) => run,
+  begun: () => [],
+  ended: () => {},
   retrying: () => Effect.void,
   progress: () => Effect.void,
   succeeded: () => Effect.void,
@@ -96,6 +106,8 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
           return Effect.onExit(traced(run), () => Effect.sync(() => Metrics.ran(tags, startedAt, clock.unsafeCurrentTimeMillis())))
         })
     },
+    begun: Metrics.running,
+    ended: Metrics.ran,
     retrying: (message, attempt, delay, error, at) =>
       emit(() => Metrics.retrying(message), () => [{
         _tag: "Retrying",

@@ -21,8 +21,9 @@
  * @internal
  */
 import type { Schedule } from "effect"
-import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, FiberSet, identity, Option, ParseResult } from "effect"
-import type { Broker, BrokerError, Consumer, Delivery, LeaseLost } from "../../Broker.js"
+import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, FiberSet, Option, ParseResult } from "effect"
+import type { Broker, BrokerError, Consumer, Delivery } from "../../Broker.js"
+import { LeaseLost } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import { isTerminal } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
@@ -31,7 +32,7 @@ import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
-import { nowOf } from "../recordNow.js"
+import { ackNowOf, nowOf } from "../recordNow.js"
 import { isShared } from "../sharedTake.js"
 import type { Engine } from "../workflow/engine.js"
 import { failureMessage, toJobError } from "./failure.js"
@@ -42,11 +43,22 @@ import { withMeta } from "./lifecycle.js"
 import * as Progress from "./progress.js"
 import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
-import { jobLog } from "./tracing.js"
+import { isNative, jobLog } from "./tracing.js"
 
 /** set once running jobs are to be released rather than failed */
 interface Shutdown {
   started: boolean
+}
+
+/**
+ * What a long-lived worker reads once when it starts rather than once per job: the shutdown
+ * flag, its fiber's clock (read synchronously: one effect fewer per time read) and whether a
+ * tracer is installed (else no span is opened, and the handler's metrics are recorded inline).
+ */
+interface Env {
+  readonly shutdown: Shutdown
+  readonly clock: Clock.Clock
+  readonly traced: boolean
 }
 
 /** deliveries taken and not yet picked up by a worker, and the workers waiting for one */
@@ -128,7 +140,7 @@ export const make = (deps: Deps) => {
    * Processes one delivery. Uninterruptible but for the handler itself: whatever happens, the
    * delivery is settled (interrupting the handler during shutdown releases it).
    */
-  const process = (delivery: Delivery, shutdown: Shutdown) =>
+  const process = (delivery: Delivery, env: Env) =>
     Effect.suspend(() => {
       const decoded = decodeMessage(delivery.body)
       if (Either.isLeft(decoded)) {
@@ -164,10 +176,10 @@ export const make = (deps: Deps) => {
         )
       }
       return message.meta.workflow === undefined
-        ? attempt(delivery, message, registration, payload.right, shutdown)
+        ? attempt(delivery, message, registration, payload.right, env)
         : Effect.flatMap(workflows.getEnd(message.meta.workflow.id), (end) =>
           Option.isNone(end)
-            ? attempt(delivery, message, registration, payload.right, shutdown)
+            ? attempt(delivery, message, registration, payload.right, env)
             // its workflow failed or was cancelled before it ran
             : Effect.flatMap(Clock.currentTimeMillis, (now) => {
               const cancelled = withMeta(message, { status: "cancelled", finishedAt: now })
@@ -184,8 +196,8 @@ export const make = (deps: Deps) => {
             : jobLog(delivery, Effect.logError("processing a job failed; releasing it for redelivery", cause)),
           delivery.nack().pipe(Effect.catchAllCause(() => Effect.void))
         )
-      ),
-      Effect.uninterruptible
+      )
+      // uninterruptible: it runs in a worker's uninterruptible region (see `work`)
     )
 
   /** sends records ahead of their reply, where the results store can (see recordAhead.ts) */
@@ -212,32 +224,32 @@ export const make = (deps: Deps) => {
     message: JobMessage,
     registration: Registration,
     payload: unknown,
-    shutdown: Shutdown
-  ) =>
-    Effect.flatMap(Clock.currentTimeMillis, (started) => {
-      const processing = withMeta(message, { status: "processing", processedAt: started })
-      // only a first delivery: a redelivered job may be final already (a worker died between
-      // its final record and its ack; it was cancelled while running), and must not run again
-      if (ahead !== undefined && delivery.attempt === 1) {
-        return Effect.suspend(() => {
-          const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
-          return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
-        })
-      }
-      // a store in this process applies the record in this step, and says whether it applied
-      if (applyNow !== undefined) {
-        return applyNow([jobRecord(processing, "processing", started, delivery.attempt)])[0] === true
-          ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
+    env: Env
+  ): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
+    const started = env.clock.unsafeCurrentTimeMillis()
+    const processing = withMeta(message, { status: "processing", processedAt: started })
+    // only a first delivery: a redelivered job may be final already (a worker died between
+    // its final record and its ack; it was cancelled while running), and must not run again
+    if (ahead !== undefined && delivery.attempt === 1) {
+      return Effect.suspend(() => {
+        const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
+        return run(delivery, message, processing, registration, payload, env, started, recorded)
+      })
+    }
+    // a store in this process applies the record in this step, and says whether it applied
+    if (applyNow !== undefined) {
+      return applyNow([jobRecord(processing, "processing", started, delivery.attempt)])[0] === true
+        ? run(delivery, message, processing, registration, payload, env, started, undefined)
+        : recover(delivery, message.meta.id)
+    }
+    return Effect.flatMap(
+      writeState(processing, "processing", started, delivery.attempt),
+      (applied) =>
+        applied
+          ? run(delivery, message, processing, registration, payload, env, started, undefined)
           : recover(delivery, message.meta.id)
-      }
-      return Effect.flatMap(
-        writeState(processing, "processing", started, delivery.attempt),
-        (applied) =>
-          applied
-            ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
-            : recover(delivery, message.meta.id)
-      )
-    })
+    )
+  }
 
   /** runs the handler of an attempt whose `processing` record is written (or sent: `recorded`) */
   const run = (
@@ -246,35 +258,64 @@ export const make = (deps: Deps) => {
     processing: JobMessage,
     registration: Registration,
     payload: unknown,
-    shutdown: Shutdown,
+    env: Env,
     started: number,
     recorded: Effect.Effect<ReadonlyArray<boolean>, ResultsError> | undefined
   ) => {
-    const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
-    const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
+    const ctx = JobContext.running(
+      processing,
+      delivery.attempt,
+      results,
+      () => Progress.make(processing, delivery.attempt, writeState, hooks)
+    )
     const id = message.meta.id
     const timeout = message.job.opts.timeout
-    const handled = registration.run(payload, ctx).pipe(
-      timeout === undefined ? identity : Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
-      }),
-      hooks.running(processing, delivery.attempt),
-      Effect.interruptible,
-      Effect.exit
-    )
-    return Effect.zipRight(
-      hooks.started(processing, delivery.attempt, started),
-      registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
-    ).pipe(
-      Effect.flatMap((exit) => {
-        const outcome = settle(delivery, message, progress.current(), registration, shutdown, exit)
-        if (recorded === undefined || (Exit.isSuccess(exit) && fusedFinish(message))) return outcome
-        return Effect.flatMap(recorded, ([applied]) => applied === true ? outcome : recover(delivery, id))
-      })
+    const timed = timeout === undefined ? registration.run(payload, ctx) : Effect.timeoutFail(registration.run(payload, ctx), {
+      duration: timeout,
+      onTimeout: () =>
+        new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
+    })
+    const after = (exit: Exit.Exit<Outcome, unknown>) => {
+      if (recorded === undefined || (Exit.isSuccess(exit) && fusedFinish(message))) {
+        return settle(delivery, message, ctx.current(), registration, env, exit)
+      }
+      return Effect.flatMap(recorded, ([applied]) =>
+        applied === true ? settle(delivery, message, ctx.current(), registration, env, exit) : recover(delivery, id))
+    }
+    const begin = hooks.started(processing, delivery.attempt, started)
+    if (env.traced) {
+      const handled = Effect.exit(Effect.interruptible(hooks.running(processing, delivery.attempt)(timed)))
+      return Effect.flatMap(
+        Effect.zipRight(
+          begin,
+          registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
+        ),
+        after
+      )
+    }
+    // no span: the handler's metrics are recorded in the steps around it (its exit is a value,
+    // whatever ends it, so the step after it always runs)
+    let tags: ReturnType<Hooks["begun"]> = []
+    let startedAt = 0
+    const handled = Effect.exit(Effect.interruptible(Effect.suspend(() => {
+      tags = hooks.begun(processing)
+      startedAt = env.clock.unsafeCurrentTimeMillis()
+      return timed
+    })))
+    return Effect.flatMap(
+      Effect.zipRight(
+        begin,
+        registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
+      ),
+      (exit) => {
+        hooks.ended(tags, startedAt, env.clock.unsafeCurrentTimeMillis())
+        return after(exit)
+      }
     )
   }
+
+  /** records and acknowledges in the calling step, where the results store and the delivery can (see recordNow.ts) */
+  const finishNow = ackNowOf(results)
 
   /** records the outcome of an attempt and settles the delivery */
   const settle = (
@@ -282,25 +323,35 @@ export const make = (deps: Deps) => {
     message: JobMessage,
     processing: JobMessage,
     registration: Registration,
-    shutdown: Shutdown,
+    env: Env,
     exit: Exit.Exit<Outcome, unknown>
-  ) =>
-    Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
-        if (Exit.isSuccess(exit)) {
-          const done = withMeta(processing, { status: "successful", finishedAt: now })
-          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value.encoded)).pipe(
-            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value.value) ?? Effect.void)
-          )
+  ): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
+    const now = env.clock.unsafeCurrentTimeMillis()
+    if (Exit.isSuccess(exit)) {
+      const done = withMeta(processing, { status: "successful", finishedAt: now })
+      const onSuccess = registration.onSuccess
+      if (finishNow !== undefined && fusedFinish(message)) {
+        // recorded and acknowledged in this step (a Memory delivery), or undefined: not here
+        const applied = finishNow([jobRecord(done, "successful", now, delivery.attempt, exit.value.encoded)], delivery, now)
+        if (applied instanceof LeaseLost) return Effect.fail(applied)
+        if (applied !== undefined) {
+          const published = hooks.succeeded(done, delivery.attempt, now)
+          return onSuccess === undefined
+            ? published
+            : Effect.zipRight(published, onSuccess(jobContext(done, delivery), exit.value.value))
         }
-        const cause = exit.cause
-        if (Cause.isInterruptedOnly(cause) && shutdown.started) {
-          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now, delivery.attempt), delivery.nack())
-        }
-        return retryOrFail(delivery, message, processing, registration, cause, now)
       }
-    )
+      const finished = finish(delivery, done, "successful", now, exit.value.encoded)
+      return onSuccess === undefined
+        ? finished
+        : Effect.zipRight(finished, onSuccess(jobContext(done, delivery), exit.value.value))
+    }
+    const cause = exit.cause
+    if (Cause.isInterruptedOnly(cause) && env.shutdown.started) {
+      return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now, delivery.attempt), delivery.nack())
+    }
+    return retryOrFail(delivery, message, processing, registration, cause, now)
+  }
 
   /** a failed attempt: retried after the schedule's next delay, or failed for good */
   const retryOrFail = Effect.fnUntraced(function*(
@@ -375,20 +426,25 @@ export const make = (deps: Deps) => {
    * which run one (they finish it, then stop).
    */
   const work = (take: Effect.Effect<Delivery>, shutdown: Shutdown, self: WorkerState) =>
-    Effect.uninterruptibleMask((restore) => {
-      const next = Effect.suspend(() => {
-        self.taking = true
-        return restore(take)
-      })
-      const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
-        self.taking = false
-        const processed = delivery.redelivered === true
-          ? Effect.zipRight(hooks.takenOver(delivery), process(delivery, shutdown))
-          : process(delivery, shutdown)
-        return Effect.flatMap(within(delivery, processed), () => shutdown.started ? Effect.void : loop)
-      })
-      return loop
-    })
+    Effect.clockWith((clock) =>
+      Effect.tracerWith((tracer) =>
+        Effect.uninterruptibleMask((restore) => {
+          const env: Env = { shutdown, clock, traced: !isNative(tracer) }
+          const next = Effect.suspend(() => {
+            self.taking = true
+            return restore(take)
+          })
+          const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
+            self.taking = false
+            const processed = delivery.redelivered === true
+              ? Effect.zipRight(hooks.takenOver(delivery), process(delivery, env))
+              : process(delivery, env)
+            return Effect.flatMap(within(delivery, processed), () => shutdown.started ? Effect.void : loop)
+          })
+          return loop
+        })
+      )
+    )
 
   /** opens a consumer of `queue`, retrying until it opens */
   const open = (queue: string, concurrency: number) =>
