@@ -9,15 +9,21 @@ import { MetricLabel } from "effect"
 import type { JobMessage } from "../../Job.js"
 import * as Metrics from "../../Metrics.js"
 
-const tagCache = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+/** tags by queue, then task (two lookups: no key string built per job) */
+const tagCache = new Map<string, Map<string, ReadonlyArray<MetricLabel.MetricLabel>>>()
+let cached = 0
 
 /** the tags of a queue and task (kept for the first 10,000 pairs; task names come from messages) */
 export const tagsOf = (queue: string, task: string): ReadonlyArray<MetricLabel.MetricLabel> => {
-  const key = `${queue}\u0000${task}`
-  let tags = tagCache.get(key)
+  let byTask = tagCache.get(queue)
+  let tags = byTask?.get(task)
   if (tags === undefined) {
     tags = [MetricLabel.make("queue", queue), MetricLabel.make("task", task)]
-    if (tagCache.size < 10_000) tagCache.set(key, tags)
+    if (cached < 10_000) {
+      if (byTask === undefined) tagCache.set(queue, byTask = new Map())
+      byTask.set(task, tags)
+      cached++
+    }
   }
   return tags
 }
