@@ -10,7 +10,7 @@ import { Deferred, Duration, Effect, Exit } from "effect"
 import type { Consumer, ConsumerOptions, Delivery } from "../../Broker.js"
 import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { SharedTake } from "../sharedTake.js"
-import { sharedTake } from "../sharedTake.js"
+import { pollNow, sharedTake } from "../sharedTake.js"
 import type { ConsumerState, Entry, QueueState } from "./queue.js"
 import { drop, lost, makeDelayed, makeReady, move, nextDeadline, popReady, promote, wake } from "./queue.js"
 
@@ -261,19 +261,22 @@ export const make = (q: QueueState, consumerOptions: ConsumerOptions) =>
         })
       )
 
+    /** a ready message if the consumer is open and a slot is free, else undefined (nothing taken) */
+    const takeNow = (now: number): Delivery | undefined => {
+      if (!self.open || available <= 0) return undefined
+      promote(q, now)
+      const entry = popReady(q)
+      return entry === undefined ? undefined : deliver(entry, now)
+    }
+
     // the common case (a slot free and a message ready) takes one step
     const take: Effect.Effect<Delivery, BrokerError> = Effect.clockWith((clock) =>
       Effect.suspend(() => {
         if (!self.open) return Effect.fail(closed)
-        if (available > 0) {
-          const now = clock.unsafeCurrentTimeMillis()
-          promote(q, now)
-          const entry = popReady(q)
-          if (entry !== undefined) return Effect.succeed(deliver(entry, now))
-        }
-        return Effect.uninterruptibleMask(waitAndRetry)
+        const delivery = takeNow(clock.unsafeCurrentTimeMillis())
+        return delivery === undefined ? Effect.uninterruptibleMask(waitAndRetry) : Effect.succeed(delivery)
       })
     )
 
-    return { take, [sharedTake]: true } satisfies Consumer & SharedTake
+    return { take, [sharedTake]: true, [pollNow]: takeNow } satisfies Consumer & SharedTake
   })

@@ -33,7 +33,7 @@ import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
 import { ackNowOf, nowOf } from "../recordNow.js"
-import { isShared } from "../sharedTake.js"
+import { isShared, pollOf } from "../sharedTake.js"
 import type { Engine } from "../workflow/engine.js"
 import { failureMessage, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
@@ -425,7 +425,12 @@ export const make = (deps: Deps) => {
    * `taking` tells the shutdown which workers wait for a delivery (they are interrupted) and
    * which run one (they finish it, then stop).
    */
-  const work = (take: Effect.Effect<Delivery>, shutdown: Shutdown, self: WorkerState) =>
+  const work = (
+    take: Effect.Effect<Delivery>,
+    poll: ((now: number) => Delivery | undefined) | undefined,
+    shutdown: Shutdown,
+    self: WorkerState
+  ) =>
     Effect.clockWith((clock) =>
       Effect.tracerWith((tracer) =>
         Effect.uninterruptibleMask((restore) => {
@@ -434,13 +439,21 @@ export const make = (deps: Deps) => {
             self.taking = true
             return restore(take)
           })
-          const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
+          // after a job, the next one is taken in the same step when the consumer can and one
+          // is ready; else the worker waits in `take` (interruptible there only)
+          const then = (): Effect.Effect<void> => {
+            if (shutdown.started) return Effect.void
+            const delivery = poll?.(clock.unsafeCurrentTimeMillis())
+            return delivery === undefined ? loop : one(delivery)
+          }
+          const one = (delivery: Delivery): Effect.Effect<void> => {
             self.taking = false
             const processed = delivery.redelivered === true
               ? Effect.zipRight(hooks.takenOver(delivery), process(delivery, env))
               : process(delivery, env)
-            return Effect.flatMap(within(delivery, processed), () => shutdown.started ? Effect.void : loop)
-          })
+            return Effect.flatMap(within(delivery, processed), then)
+          }
+          const loop: Effect.Effect<void> = Effect.flatMap(next, one)
           return loop
         })
       )
@@ -499,10 +512,11 @@ export const make = (deps: Deps) => {
         const concurrency = queues.get(queue)!
         const handoff = isShared(consumer) ? undefined : new Handoff()
         const take = handoff === undefined ? sharedTake(queue, consumer) : handoff.take
+        const poll = handoff === undefined ? pollOf(consumer) : undefined
         for (let i = 0; i < concurrency; i++) {
           const state: WorkerState = { taking: true, fiber: undefined }
           states.push(state)
-          state.fiber = yield* FiberSet.run(workers, work(take, shutdown, state))
+          state.fiber = yield* FiberSet.run(workers, work(take, poll, shutdown, state))
         }
         if (handoff !== undefined) yield* FiberSet.run(loops, intake(queue, consumer, handoff))
         yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
