@@ -95,8 +95,11 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
             ? { _tag: "Enqueued", ...about(message, at), runAt }
             : { _tag: "Enqueued", ...about(message, at) }
         )),
-    started: (message, attempt, at) =>
-      emit(() => Metrics.started(message, at), () => [{ _tag: "Started", ...about(message, at), attempt }]),
+    // the two hooks of every job: with no one to publish to, one closure and one step
+    started: publish === undefined
+      ? (message, _attempt, at) => Effect.sync(() => Metrics.started(message, at))
+      : (message, attempt, at) =>
+        emit(() => Metrics.started(message, at), () => [{ _tag: "Started", ...about(message, at), attempt }]),
     running: (message, attempt) => {
       const traced = processing(message, attempt)
       return (run) =>
@@ -121,8 +124,10 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
       publish === undefined
         ? Effect.void
         : publish([{ _tag: "Progress", ...about(message, at), attempt, progress: message.meta.progress }]),
-    succeeded: (message, attempt, at) =>
-      emit(() => Metrics.succeeded(message), () => [{ _tag: "Succeeded", ...about(message, at), attempt }]),
+    succeeded: publish === undefined
+      ? (message) => Effect.sync(() => Metrics.succeeded(message))
+      : (message, attempt, at) =>
+        emit(() => Metrics.succeeded(message), () => [{ _tag: "Succeeded", ...about(message, at), attempt }]),
     failed: (message, attempt, error, at) =>
       emit(() => Metrics.failed(message), () => [{ _tag: "Failed", ...about(message, at), attempt, error }]),
     cancelled: (messages, at) =>

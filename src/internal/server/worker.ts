@@ -275,12 +275,14 @@ export const make = (deps: Deps) => {
       onTimeout: () =>
         new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
     })
-    const after = (exit: Exit.Exit<Outcome, unknown>) => {
+    const after = (exit: Exit.Exit<Outcome, unknown>, now: number) => {
       if (recorded === undefined || (Exit.isSuccess(exit) && fusedFinish(message))) {
-        return settle(delivery, message, ctx.current(), registration, env, exit)
+        return settle(delivery, message, ctx.current(), registration, env, exit, now)
       }
       return Effect.flatMap(recorded, ([applied]) =>
-        applied === true ? settle(delivery, message, ctx.current(), registration, env, exit) : recover(delivery, id))
+        applied === true
+          ? settle(delivery, message, ctx.current(), registration, env, exit, env.clock.unsafeCurrentTimeMillis())
+          : recover(delivery, id))
     }
     const begin = hooks.started(processing, delivery.attempt, started)
     if (env.traced) {
@@ -290,16 +292,17 @@ export const make = (deps: Deps) => {
           begin,
           registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
         ),
-        after
+        (exit) => after(exit, env.clock.unsafeCurrentTimeMillis())
       )
     }
     // no span: the handler's metrics are recorded in the steps around it (its exit is a value,
     // whatever ends it, so the step after it always runs)
     let tags: ReturnType<Hooks["begun"]> = []
-    let startedAt = 0
+    let startedAt = started
     const handled = Effect.exit(Effect.interruptible(Effect.suspend(() => {
       tags = hooks.begun(processing)
-      startedAt = env.clock.unsafeCurrentTimeMillis()
+      // the attempt's start, unless a callback ran in between
+      if (registration.onProcessing !== undefined) startedAt = env.clock.unsafeCurrentTimeMillis()
       return timed
     })))
     return Effect.flatMap(
@@ -308,8 +311,9 @@ export const make = (deps: Deps) => {
         registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
       ),
       (exit) => {
-        hooks.ended(tags, startedAt, env.clock.unsafeCurrentTimeMillis())
-        return after(exit)
+        const now = env.clock.unsafeCurrentTimeMillis()
+        hooks.ended(tags, startedAt, now)
+        return after(exit, now)
       }
     )
   }
@@ -324,9 +328,9 @@ export const make = (deps: Deps) => {
     processing: JobMessage,
     registration: Registration,
     env: Env,
-    exit: Exit.Exit<Outcome, unknown>
+    exit: Exit.Exit<Outcome, unknown>,
+    now: number
   ): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
-    const now = env.clock.unsafeCurrentTimeMillis()
     if (Exit.isSuccess(exit)) {
       const done = withMeta(processing, { status: "successful", finishedAt: now })
       const onSuccess = registration.onSuccess
