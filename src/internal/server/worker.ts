@@ -297,7 +297,8 @@ export const make = (deps: Deps) => {
     }
     // no span: the handler's metrics are recorded in the steps around it (its exit is a value,
     // whatever ends it, so the step after it always runs)
-    let tags: ReturnType<Hooks["begun"]> = []
+    // undefined until the handler starts (an interruption may come first: nothing to end then)
+    let tags: ReturnType<Hooks["begun"]> | undefined
     let startedAt = started
     const handled = Effect.exit(Effect.interruptible(Effect.suspend(() => {
       tags = hooks.begun(processing)
@@ -312,7 +313,7 @@ export const make = (deps: Deps) => {
       ),
       (exit) => {
         const now = env.clock.unsafeCurrentTimeMillis()
-        hooks.ended(tags, startedAt, now)
+        if (tags !== undefined) hooks.ended(tags, startedAt, now)
         return after(exit, now)
       }
     )
