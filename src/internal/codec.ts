@@ -147,8 +147,29 @@ const source: unique symbol = Symbol.for("tasqueue/record/source")
 /**
  * A record of a job's state whose `message` is encoded only when read: a store in this process
  * (Memory) keeps the message itself and encodes it only when it is asked for it; others read
- * `message` and get the bytes, encoded once. Given `bytes`, those are the encoding.
+ * `message` and get the bytes, encoded once. A class (the getter on its prototype): an object
+ * literal with a getter and a symbol key was a slow, per-record shape on the hot path.
  */
+class LazyRecord implements JobRecord {
+  readonly [source]: JobMessage
+  readonly id: string
+  constructor(
+    message: JobMessage,
+    readonly status: Status,
+    readonly at: number,
+    readonly attempt: number | undefined,
+    readonly result: Uint8Array | undefined,
+    private encoded: Uint8Array | undefined
+  ) {
+    this[source] = message
+    this.id = message.meta.id
+  }
+  get message(): Uint8Array {
+    return this.encoded ??= encodeMessage(this[source])
+  }
+}
+
+/** a record of `message` in `status` (see `LazyRecord`); given `bytes`, those are the encoding */
 export const jobRecord = (
   message: JobMessage,
   status: Status,
@@ -156,20 +177,7 @@ export const jobRecord = (
   attempt?: number,
   result?: Uint8Array,
   bytes?: Uint8Array
-): JobRecord => {
-  let encoded = bytes
-  return {
-    id: message.meta.id,
-    status,
-    at,
-    attempt,
-    result,
-    [source]: message,
-    get message() {
-      return encoded ??= encodeMessage(message)
-    }
-  } as JobRecord
-}
+): JobRecord => new LazyRecord(message, status, at, attempt, result, bytes)
 
 /** the message of a record built by `jobRecord`, else undefined */
 export const sourceOf = (record: JobRecord): JobMessage | undefined => (record as { [source]?: JobMessage })[source]

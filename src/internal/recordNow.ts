@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import type { Delivery, LeaseLost } from "../Broker.js"
 import type { JobRecord, Results } from "../Results.js"
 
 /** the key of a store's `now` method */
@@ -16,3 +17,21 @@ export type Now = (records: ReadonlyArray<JobRecord>) => ReadonlyArray<boolean>
 
 /** the store's `now`, if it has one */
 export const nowOf = (results: Results["Type"]): Now | undefined => (results as { readonly [recordNow]?: Now })[recordNow]
+
+/** the key of a store's `ackNow` method */
+export const recordAndAckNow: unique symbol = Symbol.for("tasqueue/results/recordAndAckNow")
+
+/**
+ * records and acknowledges a delivery in the calling step, at `now` (read from `Clock`): whether
+ * each record was applied, or the delivery's `LeaseLost` (nothing recorded); undefined when the
+ * store cannot do it for this delivery (a delivery of another broker), and nothing was done
+ */
+export type AckNow = (
+  records: ReadonlyArray<JobRecord>,
+  delivery: Delivery,
+  now: number
+) => ReadonlyArray<boolean> | LeaseLost | undefined
+
+/** the store's `ackNow`, if it has one */
+export const ackNowOf = (results: Results["Type"]): AckNow | undefined =>
+  (results as { readonly [recordAndAckNow]?: AckNow })[recordAndAckNow]

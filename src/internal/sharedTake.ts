@@ -6,15 +6,29 @@
  *
  * @internal
  */
-import type { Consumer } from "../Broker.js"
+import type { Consumer, Delivery } from "../Broker.js"
 
 /** the key that marks a consumer whose takes may run concurrently */
 export const sharedTake: unique symbol = Symbol.for("tasqueue/consumer/sharedTake")
 
+/** the key of a shared-take consumer's synchronous take */
+export const pollNow: unique symbol = Symbol.for("tasqueue/consumer/pollNow")
+
 /** a consumer marked as taking concurrently */
 export interface SharedTake {
   readonly [sharedTake]: true
+  /**
+   * takes a delivery in the caller's step at `now` (read from `Clock`) when one is ready and a
+   * prefetch slot is free, else undefined (and nothing is taken): a worker that has finished a
+   * job takes its next one with no effect in between, and waits in `take` only when none is
+   * ready
+   */
+  readonly [pollNow]?: (now: number) => Delivery | undefined
 }
 
 /** whether the workers may call the consumer's `take` concurrently */
 export const isShared = (consumer: Consumer): boolean => (consumer as Partial<SharedTake>)[sharedTake] === true
+
+/** the consumer's synchronous take, if it has one */
+export const pollOf = (consumer: Consumer): ((now: number) => Delivery | undefined) | undefined =>
+  (consumer as Partial<SharedTake>)[pollNow]

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { Broker } from "../../src/Broker.js"
-import { isShared } from "../../src/internal/sharedTake.js"
+import { isShared, pollOf } from "../../src/internal/sharedTake.js"
 import * as Memory from "../../src/layers/Memory.js"
 
 const body = (id: string) => new TextEncoder().encode(id)
@@ -28,5 +28,25 @@ describe("Memory consumer, shared takes", () => {
       const next = yield* Fiber.join(fourth)
       assert.strictEqual(next.id, "d")
       assert.strictEqual((yield* broker.counts("q")).leased, 3)
+    }).pipe(Effect.provide(Memory.broker())))
+
+  it.scoped("a synchronous take gets a ready delivery within the prefetch, else nothing", () =>
+    Effect.gen(function*() {
+      const broker = yield* Broker
+      yield* broker.enqueue("q", ["a", "b"].map((id) => ({ id, body: body(id) })))
+      const consumer = yield* broker.consumer("q", { prefetch: 1 })
+      const poll = pollOf(consumer)
+      assert.isDefined(poll)
+      const a = poll!(0)
+      assert.strictEqual(a?.id, "a")
+      // the only slot is held: nothing is taken
+      assert.isUndefined(poll!(0))
+      assert.strictEqual((yield* broker.counts("q")).ready, 1)
+      yield* a!.ack
+      const b = poll!(0)
+      assert.strictEqual(b?.id, "b")
+      yield* b!.ack
+      // nothing ready
+      assert.isUndefined(poll!(0))
     }).pipe(Effect.provide(Memory.broker())))
 })

@@ -8,10 +8,9 @@
  */
 import { Deferred, Duration, Effect, Exit } from "effect"
 import type { Consumer, ConsumerOptions, Delivery } from "../../Broker.js"
-import { BrokerError } from "../../Broker.js"
-import type { LeaseLost } from "../../Broker.js"
+import { BrokerError, LeaseLost } from "../../Broker.js"
 import type { SharedTake } from "../sharedTake.js"
-import { sharedTake } from "../sharedTake.js"
+import { pollNow, sharedTake } from "../sharedTake.js"
 import type { ConsumerState, Entry, QueueState } from "./queue.js"
 import { drop, lost, makeDelayed, makeReady, move, nextDeadline, popReady, promote, wake } from "./queue.js"
 
@@ -24,13 +23,143 @@ import { drop, lost, makeDelayed, makeReady, move, nextDeadline, popReady, promo
  */
 export const ackWith: unique symbol = Symbol.for("tasqueue/memory/ackWith")
 
+/**
+ * The key of the same acknowledgement done in the caller's step at a time it read from `Clock`:
+ * `delivery[ackNow](write, now)` gives what `write` returned, or `LeaseLost` (and `write` did not
+ * run).
+ *
+ * @internal
+ */
+export const ackNow: unique symbol = Symbol.for("tasqueue/memory/ackNow")
+
 /** @internal */
 export interface FusedDelivery extends Delivery {
   readonly [ackWith]: <A>(write: (now: number) => A) => Effect.Effect<A, LeaseLost>
+  readonly [ackNow]: <A>(write: (now: number) => A, now: number) => A | LeaseLost
 }
 
 /** @internal */
 export const isFused = (delivery: Delivery): delivery is FusedDelivery => ackWith in delivery
+
+/** what the deliveries of one consumer share */
+interface Shared {
+  readonly q: QueueState
+  readonly self: ConsumerState
+  readonly freeSlot: () => void
+}
+
+/**
+ * A delivery of the Memory broker. A class (its methods on the prototype, its effects built when
+ * read): a delivery is made per job, and closures per delivery were a measurable share of the
+ * allocation per job.
+ */
+class MemoryDelivery implements FusedDelivery {
+  readonly queue: string
+  readonly id: string
+  readonly body: Uint8Array
+  readonly attempt: number
+  readonly redelivered: boolean
+  private settled = false
+  constructor(private readonly shared: Shared, private readonly entry: Entry, private readonly gen: number) {
+    this.queue = shared.q.name
+    this.id = entry.id
+    this.body = entry.body
+    this.attempt = entry.attempt
+    this.redelivered = entry.lapsed
+  }
+  private holds(): boolean {
+    const entry = this.entry
+    return entry.state === "leased" && entry.attempt === this.attempt && entry.owner === this.shared.self
+  }
+  /** runs `f` if the lease still holds; the slot is freed once, whatever the outcome */
+  private settleNow(now: number, f: ((now: number) => void) | undefined): LeaseLost | undefined {
+    promote(this.shared.q, now)
+    const ok = this.holds()
+    if (ok) {
+      if (f === undefined) drop(this.shared.q, this.entry)
+      else f(now)
+    }
+    if (!this.settled) {
+      this.settled = true
+      this.shared.self.held.delete(this.entry)
+      this.shared.freeSlot()
+    }
+    return ok ? undefined : lost(this.queue, this.id, this.attempt)
+  }
+  /** `settleNow` as an effect (without `f`: an ack) */
+  private settle(f: ((now: number) => void) | undefined): Effect.Effect<void, LeaseLost> {
+    return Effect.clockWith((clock) =>
+      Effect.suspend(() => {
+        const failed = this.settleNow(clock.unsafeCurrentTimeMillis(), f)
+        return failed === undefined ? Effect.void : Effect.fail(failed)
+      })
+    )
+  }
+  get ack(): Effect.Effect<void, LeaseLost> {
+    return this.settle(undefined)
+  }
+  [ackNow]<A>(write: (now: number) => A, now: number): A | LeaseLost {
+    let written: A
+    const failed = this.settleNow(now, (now) => {
+      written = write(now)
+      drop(this.shared.q, this.entry)
+    })
+    return failed === undefined ? written! : failed
+  }
+  [ackWith]<A>(write: (now: number) => A): Effect.Effect<A, LeaseLost> {
+    return Effect.clockWith((clock) =>
+      Effect.suspend(() => {
+        const result = this[ackNow](write, clock.unsafeCurrentTimeMillis())
+        return result instanceof LeaseLost ? Effect.fail(result) : Effect.succeed(result)
+      })
+    )
+  }
+  // `nack` and `deadLetter` are functions built when read, so that they work detached from the
+  // delivery (a wrapper may copy them), with no closure made for a delivery that never reads them
+  get nack(): Delivery["nack"] {
+    return (nackOptions) => this.release(nackOptions)
+  }
+  get deadLetter(): Delivery["deadLetter"] {
+    return (reason) => this.bury(reason)
+  }
+  private release(nackOptions?: Parameters<Delivery["nack"]>[0]): Effect.Effect<void, LeaseLost> {
+    const { q, self } = this.shared
+    const entry = this.entry
+    return this.settle((now) => {
+      if (nackOptions?.body !== undefined) entry.body = nackOptions.body
+      const delay = nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
+      // out of this consumer's hands before wake(q) can hand the entry out again, maybe to it
+      self.held.delete(entry)
+      if (delay > 0) makeDelayed(q, entry, now + delay, true)
+      else makeReady(q, entry, now)
+      wake(q)
+    })
+  }
+  get extend(): Effect.Effect<void, LeaseLost> {
+    return Effect.clockWith((clock) =>
+      Effect.suspend(() => {
+        const { q } = this.shared
+        const entry = this.entry
+        const now = clock.unsafeCurrentTimeMillis()
+        promote(q, now)
+        if (!this.holds() || this.settled) return Effect.fail(lost(this.queue, this.id, this.attempt))
+        if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
+          entry.leaseUntil = now + q.visibilityMillis
+          q.leases.push(entry.leaseUntil, { entry, gen: this.gen })
+        }
+        return Effect.void
+      })
+    )
+  }
+  private bury(reason: string): Effect.Effect<void, LeaseLost> {
+    const { q } = this.shared
+    const entry = this.entry
+    return this.settle((now) => {
+      q.dead.push({ id: entry.id, body: entry.body, reason, at: now })
+      drop(q, entry)
+    })
+  }
+}
 
 /** a consumer of `q`, open until its scope closes (unsettled deliveries go back to ready) */
 export const make = (q: QueueState, consumerOptions: ConsumerOptions) =>
@@ -70,6 +199,8 @@ export const make = (q: QueueState, consumerOptions: ConsumerOptions) =>
       )
     )
 
+    const shared: Shared = { q, self, freeSlot }
+
     const deliver = (entry: Entry, now: number): Delivery => {
       available--
       entry.attempt++
@@ -83,73 +214,8 @@ export const make = (q: QueueState, consumerOptions: ConsumerOptions) =>
         entry.leaseUntil = now + visibilityMillis
         q.leases.push(entry.leaseUntil, { entry, gen: entry.gen })
       }
-      const attempt = entry.attempt
-      const gen = entry.gen
-      const redelivered = entry.lapsed
+      const delivery = new MemoryDelivery(shared, entry, entry.gen)
       entry.lapsed = false
-      let settled = false
-      const holds = () => entry.state === "leased" && entry.attempt === attempt && entry.owner === self
-      /** runs `f` if the lease still holds; the slot is freed once, whatever the outcome */
-      const settle = (f: (now: number) => void) =>
-        Effect.clockWith((clock) =>
-          Effect.suspend(() => {
-            const now = clock.unsafeCurrentTimeMillis()
-            promote(q, now)
-            const ok = holds()
-            if (ok) f(now)
-            if (!settled) {
-              settled = true
-              self.held.delete(entry)
-              freeSlot()
-            }
-            return ok ? Effect.void : Effect.fail(lost(queue, entry.id, attempt))
-          })
-        )
-      const delivery: FusedDelivery = {
-        queue,
-        id: entry.id,
-        body: entry.body,
-        attempt,
-        redelivered,
-        ack: settle(() => drop(q, entry)),
-        [ackWith]: <A>(write: (now: number) => A) => {
-          let written: A
-          return Effect.map(
-            settle((now) => {
-              written = write(now)
-              drop(q, entry)
-            }),
-            () => written
-          )
-        },
-        nack: (nackOptions) =>
-          settle((now) => {
-            if (nackOptions?.body !== undefined) entry.body = nackOptions.body
-            const delay = nackOptions?.delay === undefined ? 0 : Duration.toMillis(nackOptions.delay)
-            // out of this consumer's hands before wake(q) can hand the entry out again, maybe to it
-            self.held.delete(entry)
-            if (delay > 0) makeDelayed(q, entry, now + delay, true)
-            else makeReady(q, entry, now)
-            wake(q)
-          }),
-        extend: Effect.clockWith((clock) =>
-          Effect.suspend(() => {
-            const now = clock.unsafeCurrentTimeMillis()
-            promote(q, now)
-            if (!holds() || settled) return Effect.fail(lost(queue, entry.id, attempt))
-            if (entry.leaseUntil !== Number.POSITIVE_INFINITY) {
-              entry.leaseUntil = now + visibilityMillis
-              q.leases.push(entry.leaseUntil, { entry, gen })
-            }
-            return Effect.void
-          })
-        ),
-        deadLetter: (reason) =>
-          settle((now) => {
-            q.dead.push({ id: entry.id, body: entry.body, reason, at: now })
-            drop(q, entry)
-          })
-      }
       return delivery
     }
 
@@ -195,19 +261,22 @@ export const make = (q: QueueState, consumerOptions: ConsumerOptions) =>
         })
       )
 
+    /** a ready message if the consumer is open and a slot is free, else undefined (nothing taken) */
+    const takeNow = (now: number): Delivery | undefined => {
+      if (!self.open || available <= 0) return undefined
+      promote(q, now)
+      const entry = popReady(q)
+      return entry === undefined ? undefined : deliver(entry, now)
+    }
+
     // the common case (a slot free and a message ready) takes one step
     const take: Effect.Effect<Delivery, BrokerError> = Effect.clockWith((clock) =>
       Effect.suspend(() => {
         if (!self.open) return Effect.fail(closed)
-        if (available > 0) {
-          const now = clock.unsafeCurrentTimeMillis()
-          promote(q, now)
-          const entry = popReady(q)
-          if (entry !== undefined) return Effect.succeed(deliver(entry, now))
-        }
-        return Effect.uninterruptibleMask(waitAndRetry)
+        const delivery = takeNow(clock.unsafeCurrentTimeMillis())
+        return delivery === undefined ? Effect.uninterruptibleMask(waitAndRetry) : Effect.succeed(delivery)
       })
     )
 
-    return { take, [sharedTake]: true } satisfies Consumer & SharedTake
+    return { take, [sharedTake]: true, [pollNow]: takeNow } satisfies Consumer & SharedTake
   })

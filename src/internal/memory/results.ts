@@ -11,9 +11,9 @@ import { Clock, Duration, Effect, Option } from "effect"
 import { isTerminal, type JobMessage, type Status } from "../../Job.js"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { encodeMessage, sourceOf } from "../codec.js"
-import type { Now } from "../recordNow.js"
-import { recordNow } from "../recordNow.js"
-import { ackWith, isFused } from "./consumer.js"
+import type { AckNow, Now } from "../recordNow.js"
+import { recordAndAckNow, recordNow } from "../recordNow.js"
+import { ackNow, ackWith, isFused } from "./consumer.js"
 import { Fifo } from "./heap.js"
 
 /** @internal */
@@ -32,6 +32,11 @@ interface JobState {
   status: Status
   /** the newest attempt that recorded in this run, if a worker recorded */
   attempt: number | undefined
+  /**
+   * the job's saved result, kept with its state when entries never expire (one map entry per
+   * job, not two); with a TTL results live in their own space, with their own expiry
+   */
+  result?: Uint8Array | undefined
 }
 
 type Space = "job" | "result" | "kv" | "set"
@@ -86,12 +91,14 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     })
 
   const recordOne = (r: JobRecord, now: number): boolean => {
-    const current = Option.getOrUndefined(read<JobState>("job", r.id, now))
+    const stored = spaces.job.get(r.id)
+    const current = stored === undefined || stored.expires <= now ? undefined : stored.value
     const newRun = r.status === "queued" && r.attempt === undefined
     if (current !== undefined && isTerminal(current.status)) {
       if (!newRun) return false
       unindex(r.id)
       spaces.result.delete(r.id)
+      current.result = undefined
     } else if (current !== undefined && newRun) {
       // an enqueue's record over a job that has not finished (sent twice, or arriving late):
       // not a new run, and the attempts recorded stay the fence
@@ -99,14 +106,42 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     }
     if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false
     const attempt = r.attempt ?? (newRun ? undefined : current?.attempt)
-    put<JobState>("job", r.id, { message: sourceOf(r) ?? r.message, status: r.status, attempt }, now)
-    if (r.result !== undefined) put("result", r.id, r.result, now)
+    const message = sourceOf(r) ?? r.message
+    if (current !== undefined) {
+      // the job's state is updated in place: one object per job, not one per transition
+      current.message = message
+      current.status = r.status
+      current.attempt = attempt
+      const expires = now + ttl
+      if (expires !== stored!.expires) {
+        stored!.expires = expires
+        expiries.push({ space: "job", key: r.id, at: expires })
+      }
+    } else {
+      put<JobState>("job", r.id, { message, status: r.status, attempt }, now)
+    }
+    if (r.result !== undefined) saveResult(r.id, r.result, now)
     if (r.status === "successful" || r.status === "failed") {
       const index = indexes[r.status]
-      index.delete(r.id)
+      // a job not final before is in no index (a new run and expiry unindex it) unless its
+      // state had expired unswept
+      if (current === undefined) index.delete(r.id)
       index.set(r.id, r.at)
     }
     return true
+  }
+
+  /** saves a job's result: with its state when entries never expire and it has one, else in the result space */
+  const saveResult = (id: string, result: Uint8Array, now: number) => {
+    const state = ttl === Number.POSITIVE_INFINITY ? spaces.job.get(id)?.value : undefined
+    if (state === undefined) put("result", id, result, now)
+    else state.result = result
+  }
+
+  /** a job's saved result: the one kept with its state, else one in the result space */
+  const resultOf = (id: string, now: number): Option.Option<Uint8Array> => {
+    const kept = ttl === Number.POSITIVE_INFINITY ? spaces.job.get(id)?.value.result : undefined
+    return kept === undefined ? read<Uint8Array>("result", id, now) : Option.some(kept)
   }
 
   /** a job's encoded message (encoded at the first read when it was recorded unencoded) */
@@ -130,17 +165,27 @@ export const make = (options: ResultsOptions): Results["Type"] => {
     return records.map((r) => recordOne(r, r.at))
   }
 
-  const service: Results["Type"] & { readonly [recordNow]: Now } = {
+  /** recorded and acknowledged in the calling step (a delivery of a Memory broker; see recordNow.ts) */
+  const andAckNow: AckNow = (records, delivery, now) =>
+    isFused(delivery)
+      ? delivery[ackNow]((now) => {
+        sweep(now)
+        return records.map((r) => recordOne(r, now))
+      }, now)
+      : undefined
+
+  const service: Results["Type"] & { readonly [recordNow]: Now; readonly [recordAndAckNow]: AckNow } = {
     [recordNow]: now,
+    [recordAndAckNow]: andAckNow,
     getJob: (id) => at((now) => Option.map(read<JobState>("job", id, now), messageOf)),
     getJobs: (ids) => at((now) => ids.map((id) => Option.map(read<JobState>("job", id, now), messageOf))),
-    getResult: (id) => at((now) => read<Uint8Array>("result", id, now)),
-    getResults: (ids) => at((now) => ids.map((id) => read<Uint8Array>("result", id, now))),
+    getResult: (id) => at((now) => resultOf(id, now)),
+    getResults: (ids) => at((now) => ids.map((id) => resultOf(id, now))),
     setResult: (id, result, attempt) =>
       at((now) => {
         const current = Option.getOrUndefined(read<JobState>("job", id, now))
         if (attempt !== undefined && current?.attempt !== undefined && attempt < current.attempt) return false
-        put("result", id, result, now)
+        saveResult(id, result, now)
         return true
       }),
     record,

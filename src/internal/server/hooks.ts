@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import type { Exit, Tracer } from "effect"
+import type { Exit, MetricLabel, Tracer } from "effect"
 import { Clock, Context, Effect, FiberRef, Option } from "effect"
 import type { Delivery } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
@@ -42,6 +42,13 @@ export interface Hooks {
     attempt: number,
     handled: (span: Tracer.Span | undefined) => Effect.Effect<Exit.Exit<A, E>>
   ) => Effect.Effect<Exit.Exit<A, E>>
+  /**
+   * the handler of an attempt starts, run without a span (no tracer installed): counted in
+   * flight; gives the tags that `ended` takes. With a tracer installed, `running` wraps it.
+   */
+  readonly begun: (message: JobMessage) => ReadonlyArray<MetricLabel.MetricLabel>
+  /** a handler `begun` at `startedAt` ended at `at` */
+  readonly ended: (tags: ReadonlyArray<MetricLabel.MetricLabel>, startedAt: number, at: number) => void
   /** an attempt failed and retry `message.meta.retried` is due in `delay` ms */
   readonly retrying: (message: JobMessage, attempt: number, delay: number, error: string, at: number) => Effect.Effect<void>
   /** the handler reported progress (`message.meta.progress`), recorded */
@@ -65,6 +72,8 @@ export const none: Hooks = {
   enqueued: () => Effect.void,
   started: () => Effect.void,
   running: (_message, _attempt, handled) => handled(undefined),
+  begun: () => [],
+  ended: () => {},
   retrying: () => Effect.void,
   progress: () => Effect.void,
   succeeded: () => Effect.void,
@@ -95,8 +104,11 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
             ? { _tag: "Enqueued", ...about(message, at), runAt }
             : { _tag: "Enqueued", ...about(message, at) }
         )),
-    started: (message, attempt, at) =>
-      emit(() => Metrics.started(message, at), () => [{ _tag: "Started", ...about(message, at), attempt }]),
+    // the two hooks of every job: with no one to publish to, one closure and one step
+    started: publish === undefined
+      ? (message, _attempt, at) => Effect.sync(() => Metrics.started(message, at))
+      : (message, attempt, at) =>
+        emit(() => Metrics.started(message, at), () => [{ _tag: "Started", ...about(message, at), attempt }]),
     running: (message, attempt, handled) =>
       Effect.withFiberRuntime((fiber) => {
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
@@ -118,6 +130,8 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
           return Effect.as(FiberRef.set(FiberRef.currentContext, before), exit)
         })
       }),
+    begun: Metrics.running,
+    ended: Metrics.ran,
     retrying: (message, attempt, delay, error, at) =>
       emit(() => Metrics.retrying(message), () => [{
         _tag: "Retrying",
@@ -131,8 +145,10 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
       publish === undefined
         ? Effect.void
         : publish([{ _tag: "Progress", ...about(message, at), attempt, progress: message.meta.progress }]),
-    succeeded: (message, attempt, at) =>
-      emit(() => Metrics.succeeded(message), () => [{ _tag: "Succeeded", ...about(message, at), attempt }]),
+    succeeded: publish === undefined
+      ? (message) => Effect.sync(() => Metrics.succeeded(message))
+      : (message, attempt, at) =>
+        emit(() => Metrics.succeeded(message), () => [{ _tag: "Succeeded", ...about(message, at), attempt }]),
     failed: (message, attempt, error, at) =>
       emit(() => Metrics.failed(message), () => [{ _tag: "Failed", ...about(message, at), attempt, error }]),
     cancelled: (messages, at) =>

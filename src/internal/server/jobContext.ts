@@ -12,24 +12,40 @@ import { LeaseLost } from "../../Broker.js"
 import type { Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import { fromBase64, utf8 } from "../codec.js"
+import type { Reporter } from "./progress.js"
 
 class JobContext implements Context.Tag.Service<typeof JobCtx> {
   readonly meta: Meta
   readonly job: JobMessage["job"]
-  readonly save: JobCtx["Type"]["save"]
+  /** the attempt's progress reporter, made when the handler first reports */
+  private reporter: Reporter | undefined
   constructor(
-    message: JobMessage,
+    private readonly message: JobMessage,
     readonly attempt: number,
-    results: Results["Type"],
-    readonly progress: JobCtx["Type"]["progress"]
+    private readonly results: Results["Type"],
+    /** makes the attempt's progress reporter (none outside a running attempt) */
+    private readonly makeReporter: (() => Reporter) | undefined
   ) {
     this.meta = message.meta
     this.job = message.job
-    this.save = (result) =>
+  }
+  // `save` and `progress` are built when read: a context is made per job, and most handlers
+  // use neither
+  get save(): JobCtx["Type"]["save"] {
+    const { attempt, message, results } = this
+    return (result) =>
       Effect.flatMap(
         results.setResult(message.meta.id, typeof result === "string" ? utf8(result) : result, attempt),
         (saved) => (saved ? Effect.void : Effect.fail(refused(message, attempt)))
       )
+  }
+  get progress(): JobCtx["Type"]["progress"] {
+    if (this.makeReporter === undefined) return noProgress
+    return (this.reporter ??= this.makeReporter()).report
+  }
+  /** the attempt's message with the latest progress reported */
+  current(): JobMessage {
+    return this.reporter === undefined ? this.message : this.reporter.current()
   }
   get prevJobResult() {
     return Option.map(Option.fromNullable(this.meta.prevJobResult), fromBase64)
@@ -49,13 +65,20 @@ const refused = (message: JobMessage, attempt: number) => {
   })
 }
 
-/** the `JobCtx` of one attempt of a job */
+/** the `JobCtx` of a job outside a running attempt (callbacks after the outcome) */
 export const make = (
   message: JobMessage,
   attempt: number,
+  results: Results["Type"]
+): JobCtx["Type"] => new JobContext(message, attempt, results, undefined)
+
+/** the `JobCtx` of a running attempt, and the attempt's message with its latest progress */
+export const running = (
+  message: JobMessage,
+  attempt: number,
   results: Results["Type"],
-  progress: JobCtx["Type"]["progress"] = noProgress
-): JobCtx["Type"] => new JobContext(message, attempt, results, progress)
+  makeReporter: () => Reporter
+): JobCtx["Type"] & { readonly current: () => JobMessage } => new JobContext(message, attempt, results, makeReporter)
 
 /** outside a running attempt (callbacks after the outcome), progress is not recorded */
 const noProgress: JobCtx["Type"]["progress"] = () => Effect.void

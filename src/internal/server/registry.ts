@@ -19,7 +19,7 @@ import { logged } from "./tracing.js"
 /** what a handler returned, and its encoding (none for a task without a result schema) */
 export interface Outcome {
   readonly value: unknown
-  readonly encoded: Option.Option<Uint8Array>
+  readonly encoded: Uint8Array | undefined
 }
 
 /** A registered handler with its types erased. */
@@ -104,10 +104,10 @@ export const make = (): Registry => {
         run: (payload, ctx, span) =>
           withCtx(
             Effect.flatMap(handler(payload as any), (value) => {
-              if (encodeResult === undefined) return Effect.succeed<Outcome>({ value, encoded: Option.none() })
+              if (encodeResult === undefined) return Effect.succeed<Outcome>({ value, encoded: undefined })
               const encoded = encodeResult(value)
               return Either.isRight(encoded)
-                ? Effect.succeed<Outcome>({ value, encoded: Option.some(utf8(JSON.stringify(encoded.right))) })
+                ? Effect.succeed<Outcome>({ value, encoded: utf8(JSON.stringify(encoded.right)) })
                 : Effect.fail(
                   new InvalidResult({
                     id: ctx.meta.id,

@@ -18,6 +18,9 @@ import type { JobMessage } from "../../Job.js"
 
 const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
+/** whether `tracer` is Effect's default one, with which a span records nothing (none is opened) */
+export const isNative = (tracer: Tracer.Tracer): boolean => tracer === nativeTracer
+
 /** the `messaging.system` of every span */
 export const system = "tasqueue"
 

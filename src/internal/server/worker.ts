@@ -20,9 +20,10 @@
  *
  * @internal
  */
-import type { Schedule } from "effect"
-import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, FiberSet, identity, Option, ParseResult } from "effect"
-import type { Broker, BrokerError, Consumer, Delivery, LeaseLost } from "../../Broker.js"
+import type { Schedule, Tracer } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, FiberSet, Option, ParseResult } from "effect"
+import type { Broker, BrokerError, Consumer, Delivery } from "../../Broker.js"
+import { LeaseLost } from "../../Broker.js"
 import type { JobMessage } from "../../Job.js"
 import { isTerminal } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
@@ -31,8 +32,8 @@ import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import { aheadOf } from "../recordAhead.js"
-import { nowOf } from "../recordNow.js"
-import { isShared } from "../sharedTake.js"
+import { ackNowOf, nowOf } from "../recordNow.js"
+import { isShared, pollOf } from "../sharedTake.js"
 import type { Engine } from "../workflow/engine.js"
 import { failureMessage, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
@@ -42,13 +43,24 @@ import { withMeta } from "./lifecycle.js"
 import * as Progress from "./progress.js"
 import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
-import { jobLog } from "./tracing.js"
+import { isNative, jobLog } from "./tracing.js"
 
 /** set once running jobs are to be released rather than failed; and where pipelined settles run */
 interface Shutdown {
   started: boolean
   /** the fibers of settles a worker did not wait for (see `detach`); shutdown waits for them */
   readonly settles: FiberSet.FiberSet
+}
+
+/**
+ * What a long-lived worker reads once when it starts rather than once per job: the shutdown
+ * flag, its fiber's clock (read synchronously: one effect fewer per time read) and whether a
+ * tracer is installed (else no span is opened, and the handler's metrics are recorded inline).
+ */
+interface Env {
+  readonly shutdown: Shutdown
+  readonly clock: Clock.Clock
+  readonly traced: boolean
 }
 
 /** deliveries taken and not yet picked up by a worker, and the workers waiting for one */
@@ -130,7 +142,7 @@ export const make = (deps: Deps) => {
    * Processes one delivery. Uninterruptible but for the handler itself: whatever happens, the
    * delivery is settled (interrupting the handler during shutdown releases it).
    */
-  const process = (delivery: Delivery, shutdown: Shutdown) =>
+  const process = (delivery: Delivery, env: Env) =>
     Effect.suspend(() => {
       const decoded = decodeMessage(delivery.body)
       if (Either.isLeft(decoded)) {
@@ -166,10 +178,10 @@ export const make = (deps: Deps) => {
         )
       }
       return message.meta.workflow === undefined
-        ? attempt(delivery, message, registration, payload.right, shutdown)
+        ? attempt(delivery, message, registration, payload.right, env)
         : Effect.flatMap(workflows.getEnd(message.meta.workflow.id), (end) =>
           Option.isNone(end)
-            ? attempt(delivery, message, registration, payload.right, shutdown)
+            ? attempt(delivery, message, registration, payload.right, env)
             // its workflow failed or was cancelled before it ran
             : Effect.flatMap(Clock.currentTimeMillis, (now) => {
               const cancelled = withMeta(message, { status: "cancelled", finishedAt: now })
@@ -178,7 +190,10 @@ export const make = (deps: Deps) => {
                 Effect.zipRight(hooks.cancelled([cancelled], now))
               )
             }))
-    }).pipe(Effect.catchAllCause(released(delivery)), Effect.uninterruptible)
+    }).pipe(
+      Effect.catchAllCause(released(delivery))
+      // uninterruptible: it runs in a worker's uninterruptible region (see `work`)
+    )
 
   /** what a failure of an attempt's processing leaves: the lease lost, or the delivery released */
   const released = (delivery: Delivery) => (cause: Cause.Cause<unknown>) =>
@@ -232,32 +247,32 @@ export const make = (deps: Deps) => {
     message: JobMessage,
     registration: Registration,
     payload: unknown,
-    shutdown: Shutdown
-  ) =>
-    Effect.flatMap(Clock.currentTimeMillis, (started) => {
-      const processing = withMeta(message, { status: "processing", processedAt: started })
-      // only a first delivery: a redelivered job may be final already (a worker died between
-      // its final record and its ack; it was cancelled while running), and must not run again
-      if (ahead !== undefined && delivery.attempt === 1) {
-        return Effect.suspend(() => {
-          const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
-          return run(delivery, message, processing, registration, payload, shutdown, started, recorded)
-        })
-      }
-      // a store in this process applies the record in this step, and says whether it applied
-      if (applyNow !== undefined) {
-        return applyNow([jobRecord(processing, "processing", started, delivery.attempt)])[0] === true
-          ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
+    env: Env
+  ): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
+    const started = env.clock.unsafeCurrentTimeMillis()
+    const processing = withMeta(message, { status: "processing", processedAt: started })
+    // only a first delivery: a redelivered job may be final already (a worker died between
+    // its final record and its ack; it was cancelled while running), and must not run again
+    if (ahead !== undefined && delivery.attempt === 1) {
+      return Effect.suspend(() => {
+        const recorded = ahead([jobRecord(processing, "processing", started, delivery.attempt)])
+        return run(delivery, message, processing, registration, payload, env, started, recorded)
+      })
+    }
+    // a store in this process applies the record in this step, and says whether it applied
+    if (applyNow !== undefined) {
+      return applyNow([jobRecord(processing, "processing", started, delivery.attempt)])[0] === true
+        ? run(delivery, message, processing, registration, payload, env, started, undefined)
+        : recover(delivery, message.meta.id)
+    }
+    return Effect.flatMap(
+      writeState(processing, "processing", started, delivery.attempt),
+      (applied) =>
+        applied
+          ? run(delivery, message, processing, registration, payload, env, started, undefined)
           : recover(delivery, message.meta.id)
-      }
-      return Effect.flatMap(
-        writeState(processing, "processing", started, delivery.attempt),
-        (applied) =>
-          applied
-            ? run(delivery, message, processing, registration, payload, shutdown, started, undefined)
-            : recover(delivery, message.meta.id)
-      )
-    })
+    )
+  }
 
   /** runs the handler of an attempt whose `processing` record is written (or sent: `recorded`) */
   const run = (
@@ -266,39 +281,74 @@ export const make = (deps: Deps) => {
     processing: JobMessage,
     registration: Registration,
     payload: unknown,
-    shutdown: Shutdown,
+    env: Env,
     started: number,
     recorded: Effect.Effect<ReadonlyArray<boolean>, ResultsError> | undefined
   ) => {
-    const progress = Progress.make(processing, delivery.attempt, writeState, hooks)
-    const ctx = JobContext.make(processing, delivery.attempt, results, progress.report)
+    const ctx = JobContext.running(
+      processing,
+      delivery.attempt,
+      results,
+      () => Progress.make(processing, delivery.attempt, writeState, hooks)
+    )
     const id = message.meta.id
     const timeout = message.job.opts.timeout
-    const handled = hooks.running(processing, delivery.attempt, (span) =>
-      registration.run(payload, ctx, span).pipe(
-        timeout === undefined ? identity : Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
-        }),
-        Effect.interruptible,
-        Effect.exit
-      )
-    )
-    return Effect.zipRight(
-      hooks.started(processing, delivery.attempt, started),
-      registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
-    ).pipe(
-      Effect.flatMap((exit) => {
-        const outcome = settle(delivery, message, progress.current(), registration, shutdown, exit)
-        if (Exit.isSuccess(exit) && fusedFinish(message)) {
-          return pipelined && !shutdown.started ? detach(delivery, outcome, shutdown) : outcome
-        }
-        if (recorded === undefined) return outcome
-        return Effect.flatMap(recorded, ([applied]) => applied === true ? outcome : recover(delivery, id))
+    const run = (span: Tracer.AnySpan | undefined) => {
+      const handler = registration.run(payload, ctx, span)
+      return timeout === undefined ? handler : Effect.timeoutFail(handler, {
+        duration: timeout,
+        onTimeout: () =>
+          new JobTimeout({ id, timeout: Duration.millis(timeout), message: `job ${id} timed out after ${timeout} ms` })
       })
+    }
+    const after = (exit: Exit.Exit<Outcome, unknown>, now: number) => {
+      if (Exit.isSuccess(exit) && fusedFinish(message)) {
+        const outcome = settle(delivery, message, ctx.current(), registration, env, exit, now)
+        return pipelined && !env.shutdown.started ? detach(delivery, outcome, env.shutdown) : outcome
+      }
+      if (recorded === undefined) return settle(delivery, message, ctx.current(), registration, env, exit, now)
+      return Effect.flatMap(recorded, ([applied]) =>
+        applied === true
+          ? settle(delivery, message, ctx.current(), registration, env, exit, env.clock.unsafeCurrentTimeMillis())
+          : recover(delivery, id))
+    }
+    const begin = hooks.started(processing, delivery.attempt, started)
+    if (env.traced) {
+      const handled = hooks.running(processing, delivery.attempt, (span) => Effect.exit(Effect.interruptible(run(span))))
+      return Effect.flatMap(
+        Effect.zipRight(
+          begin,
+          registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
+        ),
+        (exit) => after(exit, env.clock.unsafeCurrentTimeMillis())
+      )
+    }
+    // no span: the handler's metrics are recorded in the steps around it (its exit is a value,
+    // whatever ends it, so the step after it always runs)
+    // undefined until the handler starts (an interruption may come first: nothing to end then)
+    let tags: ReturnType<Hooks["begun"]> | undefined
+    let startedAt = started
+    const handled = Effect.exit(Effect.interruptible(Effect.suspend(() => {
+      tags = hooks.begun(processing)
+      // the attempt's start, unless a callback ran in between
+      if (registration.onProcessing !== undefined) startedAt = env.clock.unsafeCurrentTimeMillis()
+      return run(undefined)
+    })))
+    return Effect.flatMap(
+      Effect.zipRight(
+        begin,
+        registration.onProcessing === undefined ? handled : Effect.zipRight(registration.onProcessing(ctx), handled)
+      ),
+      (exit) => {
+        const now = env.clock.unsafeCurrentTimeMillis()
+        if (tags !== undefined) hooks.ended(tags, startedAt, now)
+        return after(exit, now)
+      }
     )
   }
+
+  /** records and acknowledges in the calling step, where the results store and the delivery can (see recordNow.ts) */
+  const finishNow = ackNowOf(results)
 
   /** records the outcome of an attempt and settles the delivery */
   const settle = (
@@ -306,25 +356,35 @@ export const make = (deps: Deps) => {
     message: JobMessage,
     processing: JobMessage,
     registration: Registration,
-    shutdown: Shutdown,
-    exit: Exit.Exit<Outcome, unknown>
-  ) =>
-    Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
-        if (Exit.isSuccess(exit)) {
-          const done = withMeta(processing, { status: "successful", finishedAt: now })
-          return finish(delivery, done, "successful", now, Option.getOrUndefined(exit.value.encoded)).pipe(
-            Effect.zipRight(registration.onSuccess?.(jobContext(done, delivery), exit.value.value) ?? Effect.void)
-          )
+    env: Env,
+    exit: Exit.Exit<Outcome, unknown>,
+    now: number
+  ): Effect.Effect<void, BrokerError | LeaseLost | ResultsError | InvalidPayload | WorkflowNotFound> => {
+    if (Exit.isSuccess(exit)) {
+      const done = withMeta(processing, { status: "successful", finishedAt: now })
+      const onSuccess = registration.onSuccess
+      if (finishNow !== undefined && fusedFinish(message)) {
+        // recorded and acknowledged in this step (a Memory delivery), or undefined: not here
+        const applied = finishNow([jobRecord(done, "successful", now, delivery.attempt, exit.value.encoded)], delivery, now)
+        if (applied instanceof LeaseLost) return Effect.fail(applied)
+        if (applied !== undefined) {
+          const published = hooks.succeeded(done, delivery.attempt, now)
+          return onSuccess === undefined
+            ? published
+            : Effect.zipRight(published, onSuccess(jobContext(done, delivery), exit.value.value))
         }
-        const cause = exit.cause
-        if (Cause.isInterruptedOnly(cause) && shutdown.started) {
-          return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now, delivery.attempt), delivery.nack())
-        }
-        return retryOrFail(delivery, message, processing, registration, cause, now)
       }
-    )
+      const finished = finish(delivery, done, "successful", now, exit.value.encoded)
+      return onSuccess === undefined
+        ? finished
+        : Effect.zipRight(finished, onSuccess(jobContext(done, delivery), exit.value.value))
+    }
+    const cause = exit.cause
+    if (Cause.isInterruptedOnly(cause) && env.shutdown.started) {
+      return Effect.zipRight(writeState(withMeta(message, { status: "queued" }), "queued", now, delivery.attempt), delivery.nack())
+    }
+    return retryOrFail(delivery, message, processing, registration, cause, now)
+  }
 
   /** a failed attempt: retried after the schedule's next delay, or failed for good */
   const retryOrFail = Effect.fnUntraced(function*(
@@ -398,21 +458,39 @@ export const make = (deps: Deps) => {
    * `taking` tells the shutdown which workers wait for a delivery (they are interrupted) and
    * which run one (they finish it, then stop).
    */
-  const work = (take: Effect.Effect<Delivery>, shutdown: Shutdown, self: WorkerState) =>
-    Effect.uninterruptibleMask((restore) => {
-      const next = Effect.suspend(() => {
-        self.taking = true
-        return restore(take)
-      })
-      const loop: Effect.Effect<void> = Effect.flatMap(next, (delivery) => {
-        self.taking = false
-        const processed = delivery.redelivered === true
-          ? Effect.zipRight(hooks.takenOver(delivery), process(delivery, shutdown))
-          : process(delivery, shutdown)
-        return Effect.flatMap(within(delivery, processed), () => shutdown.started ? Effect.void : loop)
-      })
-      return loop
-    })
+  const work = (
+    take: Effect.Effect<Delivery>,
+    poll: ((now: number) => Delivery | undefined) | undefined,
+    shutdown: Shutdown,
+    self: WorkerState
+  ) =>
+    Effect.clockWith((clock) =>
+      Effect.tracerWith((tracer) =>
+        Effect.uninterruptibleMask((restore) => {
+          const env: Env = { shutdown, clock, traced: !isNative(tracer) }
+          const next = Effect.suspend(() => {
+            self.taking = true
+            return restore(take)
+          })
+          // after a job, the next one is taken in the same step when the consumer can and one
+          // is ready; else the worker waits in `take` (interruptible there only)
+          const then = (): Effect.Effect<void> => {
+            if (shutdown.started) return Effect.void
+            const delivery = poll?.(clock.unsafeCurrentTimeMillis())
+            return delivery === undefined ? loop : one(delivery)
+          }
+          const one = (delivery: Delivery): Effect.Effect<void> => {
+            self.taking = false
+            const processed = delivery.redelivered === true
+              ? Effect.zipRight(hooks.takenOver(delivery), process(delivery, env))
+              : process(delivery, env)
+            return Effect.flatMap(within(delivery, processed), then)
+          }
+          const loop: Effect.Effect<void> = Effect.flatMap(next, one)
+          return loop
+        })
+      )
+    )
 
   /** opens a consumer of `queue`, retrying until it opens */
   const open = (queue: string, concurrency: number) =>
@@ -468,10 +546,11 @@ export const make = (deps: Deps) => {
         const concurrency = queues.get(queue)!
         const handoff = isShared(consumer) ? undefined : new Handoff()
         const take = handoff === undefined ? sharedTake(queue, consumer) : handoff.take
+        const poll = handoff === undefined ? pollOf(consumer) : undefined
         for (let i = 0; i < concurrency; i++) {
           const state: WorkerState = { taking: true, fiber: undefined }
           states.push(state)
-          state.fiber = yield* FiberSet.run(workers, work(take, shutdown, state))
+          state.fiber = yield* FiberSet.run(workers, work(take, poll, shutdown, state))
         }
         if (handoff !== undefined) yield* FiberSet.run(loops, intake(queue, consumer, handoff))
         yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
