@@ -2,10 +2,12 @@
  * On Redis, a success recorded and acknowledged in one script is settled without its worker
  * waiting for the reply: the worker takes its next job at once (the consumer holds several
  * deliveries per worker), while the settle's reply, the slot it frees and `onSuccess` come
- * later. Shutdown waits for those settles.
+ * later. Shutdown waits for those settles. No fiber waits for each of them: one settler handles
+ * the replies of a batch.
  */
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import type { Exit } from "effect"
+import { Deferred, Effect, Fiber, Layer, Supervisor } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
@@ -13,6 +15,16 @@ import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
+
+/** counts the fibers started under it */
+class Counting extends Supervisor.AbstractSupervisor<void> {
+  started = 0
+  value = Effect.void
+  override onStart(): void {
+    this.started++
+  }
+  override onEnd(_exit: Exit.Exit<unknown, unknown>): void {}
+}
 
 const services = (prefix: string) =>
   Effect.map(RedisServer.Current, (redis) =>
@@ -71,6 +83,32 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
           // with prefetch 1, the ack's claim took the third job too (claimed: marked processing)
           assert.strictEqual((yield* server.getJob(ids[2]!)).meta.status, "processing")
         }))
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("a worker that does not wait for its settles forks no fiber per job", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const n = 400
+        yield* server.register(Slow, ({ n }) => Effect.succeed({ n, pid: process.pid }), { queue: "pipe-fibers", concurrency: 4 })
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Slow, { n: i }, { queue: "pipe-fibers" }))
+        )
+        const counting = new Counting()
+        const worker = yield* Effect.fork(Effect.supervised(server.start, counting))
+        const last = ids[n - 1]!
+        for (;;) {
+          const done = yield* Effect.forEach([ids[0]!, last], (id) => server.getJob(id))
+          if (done.every((job) => job.meta.status === "successful")) break
+          yield* Effect.sleep("20 millis")
+        }
+        yield* Fiber.interrupt(worker)
+        const jobs = yield* Effect.forEach(ids, (id) => server.getJob(id))
+        assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
+        // the workers, the intake, the settler and a few waits for work: not one per job
+        assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs`)
       }).pipe(Effect.provide(yield* services(prefix)))
     }))
 

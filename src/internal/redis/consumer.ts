@@ -174,33 +174,52 @@ export const make = (
 
     /**
      * Acknowledges through the tick, with `records` applied in the same script while the lease
-     * holds; gives 1 then 1 or 0 per record, or fails with LeaseLost (nothing written). The
-     * tick frees the slot (with those it acknowledges at the same time) before this resumes;
-     * the slot stays taken while the call is in flight, even if the caller is interrupted.
+     * holds; `told` is called once, with 1 then 1 or 0 per record, or LeaseLost (nothing
+     * written), or the call's failure. The tick frees the slot (with those it acknowledges at the
+     * same time) before `told` is called; the slot stays taken while the call is in flight.
      */
-    const acknowledge = (slot: Slot, attempt: number, records?: ReadonlyArray<JobRecord>, target?: ResultsTarget) =>
-      Effect.async<ReadonlyArray<number>, BrokerError | LeaseLost>((resume) => {
-        if (slot.done) {
+    const acknowledgeThen = (
+      slot: Slot,
+      attempt: number,
+      records: ReadonlyArray<JobRecord> | undefined,
+      target: ResultsTarget | undefined,
+      told: (outcome: ReadonlyArray<number> | BrokerError | LeaseLost) => void
+    ): void => {
+      if (slot.done) {
+        free(slot)
+        return told(lost(queue, slot.id, attempt))
+      }
+      if (!slot.settling) {
+        slot.settling = true
+        settling++
+        slotFreed.wake()
+      }
+      tick.settle(participant, slot, records, target, {
+        done: (flags) => {
           free(slot)
-          return resume(Effect.fail(lost(queue, slot.id, attempt)))
+          slot.done = true
+          told(flags[0] === 1 ? flags : lost(queue, slot.id, attempt))
+        },
+        fail: (cause) => {
+          free(slot)
+          told(failed(records === undefined ? "ack" : "recording and acknowledging", queue, cause))
         }
-        if (!slot.settling) {
-          slot.settling = true
-          settling++
-          slotFreed.wake()
-        }
-        tick.settle(participant, slot, records, target, {
-          done: (flags) => {
-            free(slot)
-            slot.done = true
-            resume(flags[0] === 1 ? Effect.succeed(flags) : Effect.fail(lost(queue, slot.id, attempt)))
-          },
-          fail: (cause) => {
-            free(slot)
-            resume(Effect.fail(failed(records === undefined ? "ack" : "recording and acknowledging", queue, cause)))
-          }
-        })
       })
+    }
+
+    /** `acknowledgeThen` as an effect (the caller may be interrupted: the slot stays taken meanwhile) */
+    const acknowledge = (slot: Slot, attempt: number, records?: ReadonlyArray<JobRecord>, target?: ResultsTarget) =>
+      Effect.async<ReadonlyArray<number>, BrokerError | LeaseLost>((resume) =>
+        acknowledgeThen(slot, attempt, records, target, (outcome) =>
+          resume(Array.isArray(outcome) ? Effect.succeed(outcome) : Effect.fail(outcome as BrokerError | LeaseLost)))
+      )
+
+    /** flags of `settle` (1 acknowledged, then 1 or 0 per record): whether each record was applied */
+    const appliedOf = (flags: ReadonlyArray<number>) => {
+      const applied = new Array<boolean>(flags.length - 1)
+      for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
+      return applied
+    }
 
     const ops: DeliveryOps = {
       queue,
@@ -248,13 +267,19 @@ export const make = (
       recordAndAck: (slot, attempt, records, target) =>
         loss.rescue(
           slot.epoch,
-          Effect.map(acknowledge(slot, attempt, records, target), (flags) => {
-            const applied = new Array<boolean>(flags.length - 1)
-            for (let i = 1; i < flags.length; i++) applied[i - 1] = flags[i] === 1
-            return applied
-          }),
+          Effect.map(acknowledge(slot, attempt, records, target), appliedOf),
           loss.record(slot.id, records, target)
-        )
+        ),
+      recordAndAckAhead: (slot, attempt, records, target, reply) =>
+        acknowledgeThen(slot, attempt, records, target, (outcome) => {
+          if (Array.isArray(outcome)) return reply(appliedOf(outcome))
+          const error = outcome as BrokerError | LeaseLost
+          reply(
+            error._tag === "LeaseLost"
+              ? loss.rescue(slot.epoch, Effect.fail(error), loss.record(slot.id, records, target))
+              : Effect.fail(error)
+          )
+        })
     }
 
     const claimKeys = [key.ready, key.delayed, key.leases, key.signal, key.dead]

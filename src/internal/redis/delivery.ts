@@ -6,6 +6,7 @@
 import type { Effect } from "effect"
 import type { BrokerError, Delivery, LeaseLost } from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
+import type { SettleReply } from "../recordAhead.js"
 import type { Slot } from "./brokerContext.js"
 import type { Link } from "./link.js"
 import type { ResultsTarget } from "./tick.js"
@@ -30,6 +31,13 @@ export interface DeliveryOps {
     records: ReadonlyArray<JobRecord>,
     target: ResultsTarget
   ) => Effect.Effect<ReadonlyArray<boolean>, BrokerError | LeaseLost>
+  readonly recordAndAckAhead: (
+    slot: Slot,
+    attempt: number,
+    records: ReadonlyArray<JobRecord>,
+    target: ResultsTarget,
+    reply: (outcome: SettleReply) => void
+  ) => void
 }
 
 /**
@@ -70,5 +78,9 @@ export class RedisDelivery implements Delivery {
   /** applies `records` and acknowledges, in one script, while the lease holds */
   recordAndAck(records: ReadonlyArray<JobRecord>, target: ResultsTarget) {
     return this.ops.recordAndAck(this.slot, this.attempt, records, target)
+  }
+  /** as `recordAndAck`, queued now; `reply` is called with its outcome when it comes */
+  recordAndAckAhead(records: ReadonlyArray<JobRecord>, target: ResultsTarget, reply: (outcome: SettleReply) => void) {
+    this.ops.recordAndAckAhead(this.slot, this.attempt, records, target, reply)
   }
 }

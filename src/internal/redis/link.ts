@@ -12,6 +12,7 @@
 import type { Effect } from "effect"
 import type { BrokerError, Delivery, LeaseLost } from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
+import type { SettleReply } from "../recordAhead.js"
 import type { ResultsTarget, Tick } from "./tick.js"
 
 /** @internal */
@@ -77,4 +78,10 @@ export interface LinkedDelivery extends Delivery {
     records: ReadonlyArray<JobRecord>,
     target: ResultsTarget
   ) => Effect.Effect<ReadonlyArray<boolean>, BrokerError | LeaseLost>
+  /** as `recordAndAck`, queued now; `reply` is called once with its outcome when it comes */
+  readonly recordAndAckAhead: (
+    records: ReadonlyArray<JobRecord>,
+    target: ResultsTarget,
+    reply: (outcome: SettleReply) => void
+  ) => void
 }

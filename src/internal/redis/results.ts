@@ -17,9 +17,9 @@ import { Clock, Effect, Exit, Option } from "effect"
 import type { Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
-import type { Ahead } from "../recordAhead.js"
+import type { Ahead, SettleAhead } from "../recordAhead.js"
 import { utf8 } from "../codec.js"
-import { recordAhead } from "../recordAhead.js"
+import { recordAhead, settleAhead } from "../recordAhead.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { thrownMessage, safeCause } from "./errors.js"
@@ -138,6 +138,14 @@ export const make = (
         : Effect.flatMap(record(records), (applied) => Effect.as(delivery.ack, applied))
     }
 
+    /** `recordAndAck` of a delivery of the link's broker, queued on the tick now (see recordAhead.ts) */
+    const andAckAhead: SettleAhead = (records, delivery, reply) => {
+      const linked = link?.linked(delivery)
+      if (linked === undefined) return false
+      linked.recordAndAckAhead(records, target, reply)
+      return true
+    }
+
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 
     const getResults = (ids: ReadonlyArray<string>) =>
@@ -214,8 +222,9 @@ export const make = (
     yield* marker("start")
     yield* conn.onReconnect(marker("reconnect").pipe(Effect.catchAll((e) => Effect.logWarning(e.message))))
 
-    const service: Results["Type"] & { readonly [recordAhead]: Ahead } = {
+    const service: Results["Type"] & { readonly [recordAhead]: Ahead; readonly [settleAhead]: SettleAhead } = {
       [recordAhead]: ahead,
+      [settleAhead]: andAckAhead,
       getJob,
       getJobs,
       getResult,

@@ -31,9 +31,11 @@ import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
 import { within } from "../deliveryScope.js"
-import { aheadOf } from "../recordAhead.js"
+import type { SettleReply } from "../recordAhead.js"
+import { aheadOf, settleAheadOf } from "../recordAhead.js"
 import { ackNowOf, nowOf } from "../recordNow.js"
 import { isShared, pollOf } from "../sharedTake.js"
+import { waiting } from "../waiting.js"
 import type { Engine } from "../workflow/engine.js"
 import { failureMessage, toJobError } from "./failure.js"
 import type { Hooks } from "./hooks.js"
@@ -45,11 +47,39 @@ import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
 import { isNative, jobLog } from "./tracing.js"
 
-/** set once running jobs are to be released rather than failed; and where pipelined settles run */
+/** set once running jobs are to be released rather than failed; and where detached settles end */
 interface Shutdown {
   started: boolean
-  /** the fibers of settles a worker did not wait for (see `detach`); shutdown waits for them */
+  /** the fibers of what follows detached settles that need one (`onSuccess`, a lost lease: see `settler`); shutdown waits for them */
   readonly settles: FiberSet.FiberSet
+  readonly sent: Sent
+}
+
+/** a success whose settle a worker sent ahead and did not wait for (see `detach`) */
+interface Detached {
+  readonly delivery: Delivery
+  /** the job's successful state, as recorded */
+  readonly done: JobMessage
+  readonly now: number
+  readonly registration: Registration
+  /** the handler's result, for `onSuccess` */
+  readonly value: unknown
+  /** the settle's reply, once it came */
+  reply: SettleReply | undefined
+}
+
+/** the settles sent ahead: how many have no reply yet, those whose reply came, and the settler waiting for them */
+class Sent {
+  outstanding = 0
+  replied: Array<Detached> = []
+  /** set when shutdown starts: the settler ends once every reply came and was handled */
+  ending = false
+  /** resumes the settler when replies came, or when it is to end and every reply came */
+  readonly signal = waiting(() => this.replied.length > 0 || (this.ending && this.outstanding === 0))
+  end(): void {
+    this.ending = true
+    this.signal.wake()
+  }
 }
 
 /**
@@ -208,25 +238,76 @@ export const make = (deps: Deps) => {
   const ahead = aheadOf(results)
   /** applies records in the calling step, where the results store can (see recordNow.ts) */
   const applyNow = nowOf(results)
-  /**
-   * Whether a success recorded and acknowledged in one step is settled without the worker
-   * waiting for it (see `detach`): where the results store sends records in batches (Redis).
-   */
-  const pipelined = ahead !== undefined
+  /** settles sent ahead of their reply, where the results store can (see recordAhead.ts) */
+  const sendAhead = settleAheadOf(results)
 
   /**
-   * Runs a success's settle (its fused record and acknowledgement, the event, `onSuccess`) in a
-   * fiber of its own, so that the worker takes its next job at once: the settle joins the
-   * connection's next batch and its reply is read there. The delivery's slot in the consumer's
-   * prefetch is freed when the reply comes, and `onSuccess` runs then, as before; fencing and
-   * first final wins are the script's, as before. A crash before the reply loses at most the
-   * unconfirmed batch, whose jobs are redelivered (at-least-once). Shutdown waits for these
-   * fibers as for busy workers.
+   * Settles a success that is recorded and acknowledged in one step (nothing follows it)
+   * without the worker waiting for it: its record and acknowledgement join the connection's
+   * next batch now, and the worker takes its next job at once. No fiber waits for the reply:
+   * the batch's reply frees the delivery's slot in the consumer's prefetch, and hands the
+   * success to the `settler`, which publishes it and runs `onSuccess`, as before. Fencing and
+   * first final wins are the script's, as before; a lease found gone does not acknowledge and
+   * goes where it went before (`released`). A crash before the reply loses at most the
+   * unconfirmed batch, whose jobs are redelivered (at-least-once). False when the store cannot
+   * for this delivery (nothing was sent).
    */
-  const detach = (delivery: Delivery, outcome: Effect.Effect<void, unknown>, shutdown: Shutdown) =>
-    Effect.asVoid(
-      FiberSet.run(shutdown.settles, Effect.uninterruptible(Effect.catchAllCause(outcome, released(delivery))))
+  const detach = (
+    delivery: Delivery,
+    processing: JobMessage,
+    registration: Registration,
+    outcome: Outcome,
+    now: number,
+    sent: Sent
+  ): boolean => {
+    const done = withMeta(processing, { status: "successful", finishedAt: now })
+    const detached: Detached = { delivery, done, now, registration, value: outcome.value, reply: undefined }
+    sent.outstanding++
+    const queued = sendAhead!([jobRecord(done, "successful", now, delivery.attempt, outcome.encoded)], delivery, (reply) => {
+      detached.reply = reply
+      sent.replied.push(detached)
+      sent.signal.wake()
+    })
+    if (!queued) sent.outstanding--
+    return queued
+  }
+
+  /** what follows a detached settle's reply: the event, and `onSuccess` (or what a lost lease or a failed call leaves) */
+  const settled = (detached: Detached, shutdown: Shutdown): Effect.Effect<void> => {
+    const { delivery, done, now, reply } = detached
+    const published = hooks.succeeded(done, delivery.attempt, now)
+    const onSuccess = detached.registration.onSuccess
+    // the common case, in the settler's fiber: recorded and acknowledged, nothing to wait for
+    if (Array.isArray(reply) && onSuccess === undefined) return Effect.catchAllCause(published, released(delivery))
+    const recorded = Array.isArray(reply) ? published : Effect.zipRight(reply as Exclude<SettleReply, ReadonlyArray<boolean>>, published)
+    const all = onSuccess === undefined ? recorded : Effect.zipRight(recorded, onSuccess(jobContext(done, delivery), detached.value))
+    return Effect.asVoid(
+      FiberSet.run(shutdown.settles, Effect.uninterruptible(Effect.catchAllCause(within(delivery, all), released(delivery))))
     )
+  }
+
+  /**
+   * One fiber per server that handles the replies of detached settles, in the batches they come
+   * in (one fiber for many settles, not one per job). It ends once shutdown started and every
+   * settle sent has its reply handled, so the shutdown waits for them as for busy workers.
+   */
+  const settler = (shutdown: Shutdown): Effect.Effect<void> => {
+    const sent = shutdown.sent
+    const handle = (detached: Detached) => settled(detached, shutdown)
+    const loop: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        if (sent.replied.length === 0) {
+          if (sent.ending && sent.outstanding === 0) return Effect.void
+          return Effect.flatMap(restore(sent.signal.wait), () => loop)
+        }
+        const batch = sent.replied
+        sent.replied = []
+        sent.outstanding -= batch.length
+        return Effect.flatMap(Effect.forEach(batch, handle, { discard: true }), () => loop)
+      })
+    )
+    return loop
+  }
 
   /**
    * One attempt of a decoded job: record `processing`, run the handler, record the outcome.
@@ -303,8 +384,10 @@ export const make = (deps: Deps) => {
     }
     const after = (exit: Exit.Exit<Outcome, unknown>, now: number) => {
       if (Exit.isSuccess(exit) && fusedFinish(message)) {
-        const outcome = settle(delivery, message, ctx.current(), registration, env, exit, now)
-        return pipelined && !env.shutdown.started ? detach(delivery, outcome, env.shutdown) : outcome
+        if (sendAhead !== undefined && !env.shutdown.started) {
+          if (detach(delivery, ctx.current(), registration, exit.value, now, env.shutdown.sent)) return Effect.void
+        }
+        return settle(delivery, message, ctx.current(), registration, env, exit, now)
       }
       if (recorded === undefined) return settle(delivery, message, ctx.current(), registration, env, exit, now)
       return Effect.flatMap(recorded, ([applied]) =>
@@ -532,13 +615,15 @@ export const make = (deps: Deps) => {
       // deliveries taken and not handed to a worker included).
       const consumers = yield* Effect.forEach(queues, ([queue, concurrency]) => open(queue, concurrency))
       const workers = yield* FiberSet.make()
-      const shutdown: Shutdown = { started: false, settles: workers }
+      const shutdown: Shutdown = { started: false, settles: workers, sent: new Sent() }
+      if (sendAhead !== undefined) yield* FiberSet.run(workers, settler(shutdown))
       const loops = yield* FiberSet.make()
       const states: Array<WorkerState> = []
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           yield* FiberSet.clear(loops)
           shutdown.started = true
+          shutdown.sent.end()
           yield* drain(workers, states)
         }).pipe(Effect.annotateLogs({ module: "tasqueue/Server" }))
       )
