@@ -50,7 +50,10 @@ import { isNative, jobLog } from "./tracing.js"
 /** set once running jobs are to be released rather than failed; and where detached settles end */
 interface Shutdown {
   started: boolean
-  /** the fibers of what follows detached settles that need one (`onSuccess`, a lost lease: see `settler`); shutdown waits for them */
+  /**
+   * the fibers of what follows detached settles that need one (`onSuccess`, a lost lease: see
+   * `settler`), and of `forked` settles; shutdown waits for them
+   */
   readonly settles: FiberSet.FiberSet
   readonly sent: Sent
 }
@@ -272,6 +275,16 @@ export const make = (deps: Deps) => {
     return queued
   }
 
+  /**
+   * A success's settle in a fiber of its own, where the store batches records but cannot settle
+   * this delivery ahead (a Cluster, where it records, then acknowledges; a broker and a store
+   * made apart): the worker takes its next job at once all the same.
+   */
+  const forked = (delivery: Delivery, outcome: Effect.Effect<void, unknown>, shutdown: Shutdown) =>
+    Effect.asVoid(
+      FiberSet.run(shutdown.settles, Effect.uninterruptible(Effect.catchAllCause(outcome, released(delivery))))
+    )
+
   /** what follows a detached settle's reply: the event, and `onSuccess` (or what a lost lease or a failed call leaves) */
   const settled = (detached: Detached, shutdown: Shutdown): Effect.Effect<void> => {
     const { delivery, done, now, reply } = detached
@@ -384,10 +397,11 @@ export const make = (deps: Deps) => {
     }
     const after = (exit: Exit.Exit<Outcome, unknown>, now: number) => {
       if (Exit.isSuccess(exit) && fusedFinish(message)) {
-        if (sendAhead !== undefined && !env.shutdown.started) {
-          if (detach(delivery, ctx.current(), registration, exit.value, now, env.shutdown.sent)) return Effect.void
+        if (ahead === undefined || env.shutdown.started) return settle(delivery, message, ctx.current(), registration, env, exit, now)
+        if (sendAhead !== undefined && detach(delivery, ctx.current(), registration, exit.value, now, env.shutdown.sent)) {
+          return Effect.void
         }
-        return settle(delivery, message, ctx.current(), registration, env, exit, now)
+        return forked(delivery, settle(delivery, message, ctx.current(), registration, env, exit, now), env.shutdown)
       }
       if (recorded === undefined) return settle(delivery, message, ctx.current(), registration, env, exit, now)
       return Effect.flatMap(recorded, ([applied]) =>
