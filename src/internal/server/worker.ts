@@ -292,8 +292,12 @@ export const make = (deps: Deps) => {
     const onSuccess = detached.registration.onSuccess
     // the common case, in the settler's fiber: recorded and acknowledged, nothing to wait for
     if (Array.isArray(reply) && onSuccess === undefined) return Effect.catchAllCause(published, released(delivery))
-    const recorded = Array.isArray(reply) ? published : Effect.zipRight(reply as Exclude<SettleReply, ReadonlyArray<boolean>>, published)
-    const all = onSuccess === undefined ? recorded : Effect.zipRight(recorded, onSuccess(jobContext(done, delivery), detached.value))
+    const recorded = Array.isArray(reply)
+      ? published
+      : Effect.zipRight(reply as Exclude<SettleReply, ReadonlyArray<boolean>>, published)
+    const all = onSuccess === undefined
+      ? recorded
+      : Effect.zipRight(recorded, onSuccess(jobContext(done, delivery), detached.value))
     return Effect.asVoid(
       FiberSet.run(shutdown.settles, Effect.uninterruptible(Effect.catchAllCause(within(delivery, all), released(delivery))))
     )
