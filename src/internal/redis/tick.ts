@@ -174,7 +174,7 @@ const packRecord = (packed: Packer, record: JobRecord) => {
     packed.string("1")
     packed.bytes(record.result)
   }
-  packed.string(record.attempt === undefined ? "" : String(record.attempt))
+  packed.string(record.attempt !== undefined ? String(record.attempt) : record.newRun === true ? "new" : "")
 }
 
 /** a guess of the packed size of records, to allocate once */
