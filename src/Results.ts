@@ -20,7 +20,7 @@
  */
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
-import type { BrokerError, Delivery, LeaseLost } from "./Broker.js"
+import type { Broker, BrokerError, Delivery, LeaseLost, Message } from "./Broker.js"
 import type { Status } from "./Job.js"
 
 /**
@@ -60,6 +60,18 @@ export interface JobRecord {
    */
   readonly newRun?: boolean | undefined
 }
+
+/**
+ * Records enqueues and puts their messages in a queue in one step (see `Results.enqueuerFor`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Enqueuer = (
+  records: ReadonlyArray<JobRecord>,
+  queue: string,
+  messages: ReadonlyArray<Message>
+) => Effect.Effect<ReadonlyArray<boolean>, ResultsError | BrokerError>
 
 /**
  * The two indexes of finished jobs.
@@ -124,6 +136,15 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
     records: ReadonlyArray<JobRecord>,
     delivery: Delivery
   ) => Effect.Effect<ReadonlyArray<boolean>, ResultsError | BrokerError | LeaseLost>
+  /**
+   * Optional, for a store made together with a broker on one backend: given that broker (the
+   * service itself), a function that records enqueues' `queued` states, as `record` does, and
+   * puts in `queue` the messages (one per record, in order) whose record was applied or whose
+   * job is still `queued`, as the broker's `enqueue` does, in one step (one round trip instead
+   * of two). Gives, for each record, whether it was applied. Undefined when the store cannot
+   * write `broker`'s queues; the Server then records, then enqueues.
+   */
+  readonly enqueuerFor?: (broker: Broker["Type"]) => Enqueuer | undefined
   /** forgets a job: its state, result and index entries */
   readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
   /** how many jobs an index holds, without listing them */

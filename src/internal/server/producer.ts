@@ -10,7 +10,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import type { Broker } from "../../Broker.js"
 import type * as Job from "../../Job.js"
 import type { JobId, JobMessage } from "../../Job.js"
-import type { Results, ResultsError } from "../../Results.js"
+import type { JobRecord, Results, ResultsError } from "../../Results.js"
 import { InvalidPayload } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
@@ -37,6 +37,8 @@ export interface Deps {
 }
 
 export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, startSeries }: Deps) => {
+  /** the store's one-step enqueue into this broker's queues, when it has one */
+  const enqueuer = results.enqueuerFor?.(broker)
   /**
    * Encodes messages and writes them: states first, then the queues (one write per queue).
    * An enqueue is idempotent by id: a job that has a state already is not recorded again. One
@@ -44,7 +46,8 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
    * two writes; the broker ignores an id it holds), any other is left alone, so an enqueue sent
    * twice (a retry after a lost reply, or what followed a final state redone after a crash)
    * never runs a job twice. `newRun` (a retry, the follow-ups of a new final state) runs a
-   * finished job again instead.
+   * finished job again instead. With a store that writes the broker's queues itself
+   * (`Results.enqueuerFor`), one step per queue.
    */
   const enqueueMessages = Effect.fnUntraced(function*(items: ReadonlyArray<PendingMessage>, newRun = false) {
     if (items.length === 0) return
@@ -61,13 +64,33 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
         })
       }
     }
-    const applied = yield* results.record(items.map((item, i) => ({
+    const records = items.map((item, i): JobRecord => ({
       id: item.message.meta.id,
-      status: "queued" as const,
+      status: "queued",
       message: encoded[i]!,
       at: now,
       newRun: newRun || item.newRun === true
-    })))
+    }))
+    if (enqueuer !== undefined) {
+      // published before the one step, which the store writes after the events (see
+      // `enqueuerFor`): a worker that takes a job at once publishes its Started after this event
+      yield* hooks.enqueued(items, now)
+      const byQueue = new Map<string, Array<number>>()
+      items.forEach((item, i) => {
+        const queue = item.message.meta.queue
+        const list = byQueue.get(queue)
+        if (list === undefined) byQueue.set(queue, [i])
+        else list.push(i)
+      })
+      yield* Effect.forEach(byQueue, ([queue, indexes]) =>
+        enqueuer(
+          indexes.map((i) => records[i]!),
+          queue,
+          indexes.map((i) => ({ id: records[i]!.id, body: encoded[i]!, runAt: items[i]!.runAt }))
+        ), { concurrency: byQueue.size, discard: true })
+      return
+    }
+    const applied = yield* results.record(records)
     const written = yield* pushedOf(items, applied)
     // published once the queued states are recorded and before the queues are written: a worker
     // that takes a job at once publishes its Started after this event
