@@ -250,7 +250,12 @@ export interface Job<out T extends Task.Task.Any = Task.Task.Any> extends Pipeab
  * @category models
  */
 export interface Options {
-  /** the job's id; generated at enqueue when absent. Enqueueing an id that is waiting already is a no-op. */
+  /**
+   * The job's id; generated at enqueue when absent. Enqueueing an id whose job exists (waiting,
+   * running, or finished and not yet expired from the results store) is a no-op that gives the
+   * same id: the job is not run again. A finished job runs again only through `retryJob`, or, for
+   * a scheduled job (`schedule`), when its id is enqueued again: that starts its series again.
+   */
   readonly id?: string | undefined
   /** the queue, `tasqueue:tasks` by default */
   readonly queue?: string | undefined

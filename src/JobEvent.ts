@@ -48,7 +48,9 @@ const common = {
 
 /**
  * The job was enqueued: its `queued` state is recorded and it is being written to its queue;
- * `runAt` when it is delayed.
+ * `runAt` when it is delayed. Where the record and the queue write are one step (Redis), it is
+ * published just before that step, so an enqueue of an id whose job exists (which changes
+ * nothing) may publish it too.
  *
  * @since 0.1.0
  * @category models

@@ -5,9 +5,12 @@
  * A results store sees bytes and ids only. Its two rules of consistency:
  *
  * - A job's first final record wins. Once a job is `successful`, `failed` or `cancelled`, later
- *   records of it are refused until it is enqueued again (a `queued` record without an attempt
- *   starts a new run; over a job that has not finished, such a record is refused), so a worker
- *   whose lease was lost cannot overwrite the outcome another worker recorded.
+ *   records of it are refused until a new run starts (a `queued` record marked `newRun`, as a
+ *   retry or a dead letter's requeue writes), so a worker whose lease was lost cannot overwrite
+ *   the outcome another worker recorded.
+ * - An enqueue is idempotent by id: its `queued` record is refused whenever the job has a state,
+ *   final or not, so an enqueue sent again (a producer retrying after a lost reply) never runs
+ *   a job twice.
  * - Records are fenced by attempt. A worker's record carries the attempt of its delivery; once
  *   an attempt has recorded anything (`processing` included), records of older attempts are
  *   refused, so a worker whose lease ran out cannot record over a newer attempt, even where the
@@ -17,7 +20,7 @@
  */
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
-import type { BrokerError, Delivery, LeaseLost } from "./Broker.js"
+import type { Broker, BrokerError, Delivery, LeaseLost, Message } from "./Broker.js"
 import type { Status } from "./Job.js"
 
 /**
@@ -50,7 +53,25 @@ export interface JobRecord {
    * token); absent for records not written by a worker (enqueue, cancel).
    */
   readonly attempt?: number | undefined
+  /**
+   * On a `queued` record without an attempt: a deliberate new run (a retry, a dead letter's
+   * requeue, the follow-up of a new final state), which replaces a final state. Without it such
+   * a record is an enqueue, refused when the job has any state.
+   */
+  readonly newRun?: boolean | undefined
 }
+
+/**
+ * Records enqueues and puts their messages in a queue in one step (see `Results.enqueuerFor`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Enqueuer = (
+  records: ReadonlyArray<JobRecord>,
+  queue: string,
+  messages: ReadonlyArray<Message>
+) => Effect.Effect<ReadonlyArray<boolean>, ResultsError | BrokerError>
 
 /**
  * The two indexes of finished jobs.
@@ -95,12 +116,12 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
   readonly setResult: (id: string, result: Uint8Array, attempt?: number) => Effect.Effect<boolean, ResultsError>
   /**
    * Records job states, in order. A `successful` or `failed` record also adds the job to that
-   * index. Refused: a record of a job whose state is final, unless it is `queued` without an
-   * attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-   * afresh); a `queued` record without an attempt over a state that is not final (an enqueue sent
-   * twice or arriving late: the job's run and its fence stand); a record whose attempt is older
-   * than the newest attempt recorded in this run. Gives,
-   * for each record, whether it was applied.
+   * index. Refused: an enqueue's record (`queued`, no attempt, not `newRun`) of a job that has a
+   * state; a record of a job whose state is final, unless it is a `newRun` (the job leaves the
+   * indexes, its result is dropped and the attempts count afresh); a `newRun` over a state that
+   * is not final (sent twice or arriving late: the job's run and its fence stand); a record whose
+   * attempt is older than the newest attempt recorded in this run. Gives, for each record,
+   * whether it was applied.
    */
   readonly record: (records: ReadonlyArray<JobRecord>) => Effect.Effect<ReadonlyArray<boolean>, ResultsError>
   /**
@@ -115,6 +136,15 @@ export class Results extends Context.Tag("tasqueue/Results")<Results, {
     records: ReadonlyArray<JobRecord>,
     delivery: Delivery
   ) => Effect.Effect<ReadonlyArray<boolean>, ResultsError | BrokerError | LeaseLost>
+  /**
+   * Optional, for a store made together with a broker on one backend: given that broker (the
+   * service itself), a function that records enqueues' `queued` states, as `record` does, and
+   * puts in `queue` the messages (one per record, in order) whose record was applied or whose
+   * job is still `queued`, as the broker's `enqueue` does, in one step (one round trip instead
+   * of two). Gives, for each record, whether it was applied. Undefined when the store cannot
+   * write `broker`'s queues; the Server then records, then enqueues.
+   */
+  readonly enqueuerFor?: (broker: Broker["Type"]) => Enqueuer | undefined
   /** forgets a job: its state, result and index entries */
   readonly deleteJob: (id: string) => Effect.Effect<void, ResultsError>
   /** how many jobs an index holds, without listing them */

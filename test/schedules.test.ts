@@ -189,10 +189,15 @@ describe("schedules", () => {
         assert.deepStrictEqual((yield* Server.getSchedules).map((s) => [s.id, s.active]), [["fast", false], ["slow", false]])
         const error = yield* Effect.flip(Server.stopSchedule("nope"))
         assert.strictEqual(error._tag, "ScheduleNotFound")
-        // enqueueing the series' id again starts it again
+        // enqueueing the series' id again starts it again (its first job, finished, runs anew)
         yield* Server.enqueue(yield* Job.make(Tick, {}, { id: "slow", schedule: "@every 1h" }))
         const again = (yield* Server.getSchedules).find((s) => s.id === "slow")
         assert.deepStrictEqual([again?.active, again?.nextRun?.at], [true, 6 * hour])
+        yield* runThrough("slow", [6 * hour, 7 * hour])
+        assert.deepStrictEqual(
+          (yield* Ref.get(runs)).filter(([id]) => id.startsWith("slow")).map(([id]) => id),
+          ["slow", "slow", `slow@${7 * hour}`]
+        )
       }).pipe(Effect.provide(layer))
     }))
 

@@ -18,6 +18,7 @@ import {
 } from "effect"
 import { Broker } from "../src/Broker.js"
 import { encodeMessage } from "../src/internal/codec.js"
+import { makeMessage } from "../src/internal/messages.js"
 import * as Job from "../src/Job.js"
 import * as JobCtx from "../src/JobCtx.js"
 import * as Memory from "../src/layers/Memory.js"
@@ -143,6 +144,22 @@ describe("Server on Memory", () => {
       assert.deepStrictEqual(yield* Server.getFailed(), [])
       assert.deepStrictEqual(yield* Server.getTasks, ["add"])
       assert.deepStrictEqual(yield* Server.getPending(), [])
+    }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
+
+  it.scoped("an enqueue sent again after its first stopped between its two writes puts the job in its queue", () =>
+    Effect.gen(function*() {
+      const results = yield* Results
+      const job = yield* Job.make(Add, { arg1: 1, arg2: 2 }, { id: "half-written" })
+      // the first enqueue recorded the `queued` state, then stopped before writing the queue
+      const message = makeMessage(job.spec, "half-written", 0)
+      yield* results.record([{ id: "half-written", status: "queued", message: encodeMessage(message), at: 0 }])
+      assert.deepStrictEqual(yield* Server.getPending(), [])
+      // its retry: the record is refused (the job has a state), the job still queued is written
+      assert.strictEqual(yield* Server.enqueue(job), "half-written")
+      assert.deepStrictEqual((yield* Server.getPending()).map((p) => p.id), ["half-written"])
+      yield* Effect.forkScoped(Server.start)
+      yield* awaitStatus("half-written", "successful")
+      assert.deepStrictEqual(yield* Server.getResult(Add, "half-written"), { result: 3 })
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
 
   it.scoped("the handler's requirements become the registration layer's", () =>

@@ -78,6 +78,8 @@ export const run: {
     at,
     attempt
   })
+  /** a new run's `queued` record (a retry, a dead letter's requeue) */
+  const rerun = (id: string, at: number): JobRecord => ({ ...rec(id, "queued", at), newRun: true })
   /** a worker's record: it carries its delivery's attempt */
   const byAttempt = (attempt: number, id: string, status: Status, at: number, result?: string) =>
     rec(id, status, at, result, attempt)
@@ -151,15 +153,46 @@ export const run: {
         assert.deepStrictEqual(yield* results.record([rec(a, "processing", 3)]), [false])
       }))
 
-    scenario("a queued record starts a new run of a finished job", (results, id) =>
+    scenario("a new run's queued record starts a new run of a finished job", (results, id) =>
       Effect.gen(function*() {
         const a = id("a")
-        yield* results.record([rec(a, "failed", 1)])
+        yield* results.record([rec(a, "failed", 1, "partial")])
         assert.deepStrictEqual(mine(yield* results.list("failed"), [a]), [a])
-        assert.deepStrictEqual(yield* results.record([rec(a, "queued", 2)]), [true])
+        assert.deepStrictEqual(yield* results.record([rerun(a, 2)]), [true])
+        assert.strictEqual(Option.map(yield* results.getJob(a), text).pipe(Option.getOrNull), `${a}:queued`)
         assert.deepStrictEqual(mine(yield* results.list("failed"), [a]), [])
+        assert.isTrue(Option.isNone(yield* results.getResult(a)))
         assert.deepStrictEqual(yield* results.record([rec(a, "processing", 3), rec(a, "successful", 4)]), [true, true])
         assert.deepStrictEqual(mine(yield* results.list("successful"), [a]), [a])
+        // a new run's record sent twice: the second is refused and the run stands
+        const b = id("b")
+        yield* results.record([rec(b, "successful", 1)])
+        assert.deepStrictEqual(yield* results.record([rerun(b, 2), rerun(b, 3)]), [true, false])
+        assert.strictEqual(Option.map(yield* results.getJob(b), text).pipe(Option.getOrNull), `${b}:queued`)
+      }))
+
+    scenario("an enqueue's queued record is refused whenever the job has a state", (results, id) =>
+      Effect.gen(function*() {
+        const [a, b, c] = [id("a"), id("b"), id("c")]
+        const job = (x: string) => Effect.map(results.getJob(x), (m) => Option.getOrNull(Option.map(m, text)))
+        // a new job: applied; the same enqueue sent again: refused
+        assert.deepStrictEqual(yield* results.record([rec(a, "queued", 1)]), [true])
+        assert.deepStrictEqual(yield* results.record([rec(a, "queued", 2)]), [false])
+        // over a finished job (a producer retrying after its reply was lost): refused, the
+        // outcome, its result and its index entry stay
+        yield* results.record([rec(b, "queued", 1), rec(b, "successful", 2, "done")])
+        assert.deepStrictEqual(yield* results.record([rec(b, "queued", 3)]), [false])
+        assert.strictEqual(yield* job(b), `${b}:successful`)
+        assert.strictEqual(Option.map(yield* results.getResult(b), text).pipe(Option.getOrNull), "done")
+        assert.deepStrictEqual(mine(yield* results.list("successful"), [b]), [b])
+        // over a failed or cancelled one as well
+        yield* results.record([rec(c, "cancelled", 1)])
+        assert.deepStrictEqual(yield* results.record([rec(c, "queued", 2)]), [false])
+        assert.strictEqual(yield* job(c), `${c}:cancelled`)
+        // once the job is forgotten, the id is a new job
+        yield* results.deleteJob(b)
+        assert.deepStrictEqual(yield* results.record([rec(b, "queued", 4)]), [true])
+        assert.strictEqual(yield* job(b), `${b}:queued`)
       }))
 
     if (options.fencesAttempts !== false) {
@@ -189,8 +222,9 @@ export const run: {
           // a worker's queued record (a release) does not start a new run of a finished job ...
           assert.deepStrictEqual(yield* results.record([byAttempt(5, c, "processing", 1), byAttempt(5, c, "failed", 2)]), [true, true])
           assert.deepStrictEqual(yield* results.record([byAttempt(6, c, "queued", 3)]), [false])
-          // ... an enqueue does, and its attempts count afresh
-          assert.deepStrictEqual(yield* results.record([rec(c, "queued", 4)]), [true])
+          // ... nor does an enqueue; a new run does, and its attempts count afresh
+          assert.deepStrictEqual(yield* results.record([rec(c, "queued", 4)]), [false])
+          assert.deepStrictEqual(yield* results.record([rerun(c, 4)]), [true])
           assert.deepStrictEqual(yield* results.record([byAttempt(1, c, "processing", 5), byAttempt(1, c, "successful", 6)]), [true, true])
           assert.strictEqual(yield* job(c), `${c}:successful#1`)
         }))
@@ -205,6 +239,9 @@ export const run: {
           // the producer's retried (or delayed) `queued` record: not a new run, the job is running
           assert.deepStrictEqual(yield* results.record([rec(a, "queued", 4)]), [false])
           assert.strictEqual(yield* job(a), `${a}:processing#2`)
+          // a new run's record neither (a retry sent while the job runs)
+          assert.deepStrictEqual(yield* results.record([rerun(a, 4)]), [false])
+          assert.strictEqual(yield* job(a), `${a}:processing#2`)
           // the fence still stands: attempt 1 (whose lease ran out) cannot record
           assert.deepStrictEqual(yield* results.record([byAttempt(1, a, "successful", 5, "stale")]), [false])
           assert.isTrue(Option.isNone(yield* results.getResult(a)))
@@ -214,7 +251,7 @@ export const run: {
           yield* results.record([rec(b, "queued", 1)])
           assert.deepStrictEqual(yield* results.record([rec(b, "queued", 2)]), [false])
           assert.deepStrictEqual(yield* results.record([byAttempt(3, b, "processing", 3), byAttempt(3, b, "retrying", 4)]), [true, true])
-          assert.deepStrictEqual(yield* results.record([rec(b, "queued", 5)]), [false])
+          assert.deepStrictEqual(yield* results.record([rec(b, "queued", 5), rerun(b, 5)]), [false, false])
           assert.strictEqual(yield* job(b), `${b}:retrying#3`)
           assert.deepStrictEqual(yield* results.record([byAttempt(2, b, "processing", 6)]), [false])
         }))

@@ -183,8 +183,11 @@ layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })(
       assert.deepStrictEqual(yield* as(2, results.record([record("k", "successful", "attempt 2 done", now)])), [true])
       assert.strictEqual(text(Option.getOrThrow(yield* results.getJob("k"))), "attempt 2 done")
       assert.deepStrictEqual(yield* results.list("successful"), ["k"])
-      // a new run (queued by a producer) starts over at attempt 1
-      assert.deepStrictEqual(yield* as(undefined, results.record([{ ...record("k", "processing", "again", now), status: "queued" }])), [true])
+      // a new run (a retry) starts over at attempt 1
+      assert.deepStrictEqual(
+        yield* as(undefined, results.record([{ ...record("k", "processing", "again", now), status: "queued", newRun: true }])),
+        [true]
+      )
       assert.deepStrictEqual(yield* as(1, results.record([record("k", "processing", "run 2, attempt 1", now)])), [true])
     }).pipe(Effect.scoped), 20_000)
 })

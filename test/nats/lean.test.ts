@@ -79,8 +79,9 @@ layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })(
       assert.deepStrictEqual(yield* listed(id), { successful: true, failed: false })
       assert.strictEqual(yield* results.count("successful"), 1)
 
-      // an enqueue starts a new run: no entry left
-      assert.deepStrictEqual(yield* results.record([rec(id, "queued", undefined, 4)]), [true])
+      // an enqueue is refused; a new run (a retry) starts afresh: no entry left
+      assert.deepStrictEqual(yield* results.record([rec(id, "queued", undefined, 4)]), [false])
+      assert.deepStrictEqual(yield* results.record([{ ...rec(id, "queued", undefined, 4), newRun: true }]), [true])
       assert.deepStrictEqual((yield* state(id))?.status, "queued")
       assert.deepStrictEqual(yield* entries(id), [])
       assert.deepStrictEqual(yield* listed(id), { successful: false, failed: false })

@@ -36,7 +36,7 @@ describe("Redis Lua scripts", () => {
   })
 
   it("every script is defined, and every include comes in once", () => {
-    assert.strictEqual(Scripts.all.length, 20)
+    assert.strictEqual(Scripts.all.length, 21)
     for (const s of Scripts.all) {
       assert.notInclude(s.lua, "@include", s.name)
       const functions = [...s.lua.matchAll(/local function (\w+)/g)].map((m) => m[1])
@@ -44,6 +44,8 @@ describe("Redis Lua scripts", () => {
     }
     assert.include(Scripts.settle.lua, "local function recordOne")
     assert.include(Scripts.settle.lua, "local function claim")
+    assert.include(Scripts.enqueueRecorded.lua, "local function recordOne")
+    assert.include(Scripts.enqueueRecorded.lua, "local function put")
   })
 
   it("an include cycle is an error, not a loop", () => {

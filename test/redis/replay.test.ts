@@ -121,6 +121,29 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       assert.deepStrictEqual(yield* Effect.promise(() => client.zrange(r.successful, 0, -1)), ["j"])
     }))
 
+  it.effect("enqueueRecorded: a re-send puts nothing twice, and finds a finished job left alone", () =>
+    Effect.gen(function*() {
+      const client = yield* Client
+      const k = queueKeys("replay", crypto.randomUUID())
+      const r = resultsKeys(`replay-${crypto.randomUUID()}`)
+      const keys = [k.ready, k.delayed, k.signal, r.successful, r.failed]
+      const args = (at: number) => [
+        k.job, at, 64, r.job, 0,
+        pack(["a", "queued", "ma", at, "0", "", "", "b", "queued", "mb", at, "0", "", ""]),
+        "A", 0, "B", 0
+      ]
+      const [first, again] = yield* twice(Scripts.enqueueRecorded, keys, args(1))
+      assert.deepStrictEqual([first, again], [[1, 1], [0, 0]])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["a", "b"])
+      // a finished, b's message gone while still queued (an enqueue cut between two writes)
+      yield* run(Scripts.record, [r.successful, r.failed], [r.job, 0, 0, pack(["a", "successful", "done", 2, "0", "", ""])])
+      yield* Effect.promise(() => client.del(k.ready, `${k.job}a`, `${k.job}b`))
+      // the producer's retry: a stays finished and is not put in its queue; b is put back
+      assert.deepStrictEqual(yield* run(Scripts.enqueueRecorded, keys, args(3)), [0, 0])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["b"])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.hmget(`${r.job}a`, "status", "message")), ["successful", "done"])
+    }))
+
   it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>
     Effect.gen(function*() {
       const client = yield* Client

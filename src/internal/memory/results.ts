@@ -93,15 +93,18 @@ export const make = (options: ResultsOptions): Results["Type"] => {
   const recordOne = (r: JobRecord, now: number): boolean => {
     const stored = spaces.job.get(r.id)
     const current = stored === undefined || stored.expires <= now ? undefined : stored.value
-    const newRun = r.status === "queued" && r.attempt === undefined
+    const opens = r.status === "queued" && r.attempt === undefined
+    const newRun = opens && r.newRun === true
+    // an enqueue's record over a job that has a state (sent twice, or late): ignored
+    if (current !== undefined && opens && !newRun) return false
     if (current !== undefined && isTerminal(current.status)) {
       if (!newRun) return false
       unindex(r.id)
       spaces.result.delete(r.id)
       current.result = undefined
     } else if (current !== undefined && newRun) {
-      // an enqueue's record over a job that has not finished (sent twice, or arriving late):
-      // not a new run, and the attempts recorded stay the fence
+      // a new run's record over a job that has not finished (sent twice, or arriving late):
+      // the job's run and the attempts recorded (its fence) stand
       return false
     }
     if (r.attempt !== undefined && current?.attempt !== undefined && r.attempt < current.attempt) return false

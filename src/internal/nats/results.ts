@@ -5,8 +5,9 @@
  * - `j.<id>`: the job's state frame (status, time, encoded `JobMessage`, and the result saved
  *   with the record). Records are compare-and-set writes on the key's revision (`create` for a
  *   new job), so of concurrent final records exactly one is applied, and a final state refuses
- *   every later record but an enqueue's `queued` (refused over a state that is not final). A
- *   record retries on conflict, reading the state afresh.
+ *   every later record but a new run's `queued` (refused over a state that is not final); an
+ *   enqueue's `queued` is refused over any state. A record retries on conflict, reading the
+ *   state afresh.
  * - A worker's records are fenced (see leases.ts): refused when the lease of the delivery the
  *   recording fiber took has run out, else stamped with its attempt; a record over the state of
  *   a newer attempt is refused and ends the older delivery's lease.
@@ -250,10 +251,12 @@ export const make = (
 
       // over a known revision no read is needed: a conflict means someone wrote since (unless
       // a newer attempt of this process wrote it: then the state is read and compared)
-      // only an enqueue (no attempt) starts a new run of a finished job; a worker's release does
-      // not, and over a job not finished an enqueue's record is refused (sent twice, or late)
-      const reopens = r.status === "queued" && attempt === 0
-      const known = reopens ? undefined : revisions.get(r.id)
+      // an enqueue's record (`queued`, no attempt) is refused over any state; a new run's starts
+      // a new run of a finished job and is refused over one not finished (sent twice, or late);
+      // a worker's release starts no new run
+      const opens = r.status === "queued" && attempt === 0
+      const reopens = opens && r.newRun === true
+      const known = opens ? undefined : revisions.get(r.id)
       if (known !== undefined && known.attempt <= attempt) {
         const revision = await writeNow(key, frame, known.revision)
         if (revision !== undefined) return applied(undefined, revision)
@@ -269,7 +272,7 @@ export const make = (
         const current = e === undefined ? undefined : decodeState(e.value)
         // a worker's record (attempt > 0) over the state of a newer attempt: its lease is lost
         const stale = attempt > 0 && current !== undefined && current.attempt > attempt
-        if (reopens && current !== undefined && !isTerminal(current.status)) return false
+        if (opens && current !== undefined && (!reopens || !isTerminal(current.status))) return false
         if (stale || (!reopens && current !== undefined && isTerminal(current.status))) {
           if (ownIndex !== undefined && ownIndex !== indexOf(current!, ti)) await unindexOwn()
           else await indexing

@@ -51,9 +51,14 @@ export const make = (conn: Connection, tick: Tick, options: BrokerOptions, link?
       })
     }))
 
-  return {
+  const service: Broker["Type"] = {
     enqueue,
     consumer: (queue, consumerOptions) => Consumer.make(context, queue, consumerOptions),
     ...Management.make(context)
   }
+  link?.joinBroker(service, (queue) => {
+    const key = context.keysOfQueue(queue)
+    return { keys: [key.ready, key.delayed, key.signal], job: key.job, name: () => context.name(queue), signalCap }
+  })
+  return service
 }

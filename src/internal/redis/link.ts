@@ -4,8 +4,9 @@
  * and store made together are given the same `Revisions`: the broker stamps its deliveries with
  * it, and the store records and acknowledges a delivery that carries its own link in one script
  * (through the connection's tick, on a standalone Redis; on a Cluster the results and each queue
- * are in different slots, so the store records, then acknowledges). A broker or store made on
- * its own has no link, and settles in two steps.
+ * are in different slots, so the store records, then acknowledges). Likewise the store records
+ * an enqueue's states and puts the messages in the broker's queue in one script. A broker or
+ * store made on its own has no link, and settles and enqueues in two steps.
  *
  * @internal
  */
@@ -64,10 +65,35 @@ export class Link {
     return true
   }
 
+  /** the broker made with this link, and where its queues are */
+  private broker: { readonly service: object; readonly queueOf: (queue: string) => LinkedQueue } | undefined
+
+  /** called by the broker made with this link, with the service it gives */
+  joinBroker(service: object, queueOf: (queue: string) => LinkedQueue): void {
+    this.broker = { service, queueOf }
+  }
+
+  /** where `broker`'s queues are, when it is the broker of this link on a standalone Redis */
+  queuesOf(broker: object): ((queue: string) => LinkedQueue) | undefined {
+    return this.broker !== undefined && this.broker.service === broker && this.tick.fuses ? this.broker.queueOf : undefined
+  }
+
   /** `delivery` when it comes from the broker of this link and can be settled with records in one script */
   linked(delivery: Delivery): LinkedDelivery | undefined {
     return (delivery as Partial<LinkedDelivery>).link === this && this.tick.fuses ? delivery as LinkedDelivery : undefined
   }
+}
+
+/** a queue of the broker of a link, as the enqueue script needs it */
+export interface LinkedQueue {
+  /** KEYS of the queue: ready, delayed, signal */
+  readonly keys: ReadonlyArray<string>
+  /** prefix of its message hashes */
+  readonly job: string
+  /** makes the queue known to management (once per queue and process) */
+  readonly name: () => Effect.Effect<void, BrokerError>
+  /** wake-up tokens kept at most */
+  readonly signalCap: number
 }
 
 /** a delivery of a Redis broker made with a link */

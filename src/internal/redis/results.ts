@@ -14,7 +14,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Effect, Exit, Option } from "effect"
-import type { Index, JobRecord, Page, Results } from "../../Results.js"
+import type { Enqueuer, Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import type { Delivery } from "../../Broker.js"
 import type { Ahead, SettleAhead } from "../recordAhead.js"
@@ -24,10 +24,11 @@ import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { thrownMessage, safeCause } from "./errors.js"
 import { resultsKeys } from "./keys.js"
-import type { Link } from "./link.js"
+import type { Link, LinkedQueue } from "./link.js"
+import { packer } from "./pack.js"
 import * as Scripts from "./scripts.js"
 import type { ResultsTarget, Tick } from "./tick.js"
-import { recordChunk } from "./tick.js"
+import { packRecord, recordChunk, sizeOf } from "./tick.js"
 
 /** @internal */
 export interface ResultsOptions {
@@ -123,6 +124,49 @@ export const make = (
         if (outcome !== undefined) return callback(outcome)
         resume = callback
       })
+    }
+
+    /**
+     * For the broker of this store's link on a standalone Redis: an enqueue in one script (see
+     * lua/enqueueRecorded.lua), up to `recordChunk` records per call. It is written after what
+     * the connection's next tick writes, so after the `Enqueued` events published before it: a
+     * worker that takes the job at once publishes its `Started` after them.
+     */
+    const enqueuerFor = (broker: object): Enqueuer | undefined => {
+      const queuesOf = link?.queuesOf(broker)
+      if (queuesOf === undefined) return undefined
+      const queues = new Map<string, LinkedQueue>()
+      const one = (records: ReadonlyArray<JobRecord>, queue: LinkedQueue, messages: ReadonlyArray<{ readonly body: Uint8Array; readonly runAt?: number | undefined }>) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.async<ReadonlyArray<boolean>, ResultsError>((resume) => {
+            const packed = packer(sizeOf(records))
+            for (const record of records) packRecord(packed, record)
+            const args: Array<Arg> = [queue.job, now, queue.signalCap, target.job, ttl, packed.done()]
+            for (const m of messages) args.push(toBuffer(m.body), m.runAt !== undefined && m.runAt > now ? m.runAt : 0)
+            const failed = (cause: unknown) =>
+              resume(Effect.fail(new ResultsError({ message: `Redis: enqueue failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })))
+            tick.after(() => {
+              conn.run(Scripts.enqueueRecorded, [...queue.keys, key.successful, key.failed], args).then(
+                (reply) => resume(Effect.succeed((reply as ReadonlyArray<number>).map((flag) => flag === 1))),
+                failed
+              )
+            })
+          }))
+      return (records, queueName, messages) => {
+        let queue = queues.get(queueName)
+        if (queue === undefined) queues.set(queueName, queue = queuesOf(queueName))
+        const chunked = records.length <= recordChunk
+          ? one(records, queue, messages)
+          : Effect.map(
+            Effect.forEach(
+              Array.from({ length: Math.ceil(records.length / recordChunk) }, (_, i) => i * recordChunk),
+              (i) => one(records.slice(i, i + recordChunk), queue, messages.slice(i, i + recordChunk)),
+              { concurrency: "unbounded" }
+            ),
+            (applied) => applied.flat()
+          )
+        return Effect.zipRight(queue.name(), chunked)
+      }
     }
 
     /**
@@ -236,6 +280,7 @@ export const make = (
         ),
       record,
       recordAndAck,
+      enqueuerFor,
       deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [key.successful, key.failed, key.job + id], [id])),
       list,
       count,

@@ -42,6 +42,8 @@ const script = (name: string, source: { readonly keys: number; readonly lua: str
 
 /** adds messages, ready or delayed; skips ids in the queue */
 export const enqueue = script("tasqueueEnqueue", Lua.enqueue)
+/** records enqueues' states and adds the messages of those applied or still queued, in one call */
+export const enqueueRecorded = script("tasqueueEnqueueRecorded", Lua.enqueueRecorded)
 /** leases messages to a consumer (a re-sent call gets the same deliveries) */
 export const claim = script("tasqueueClaim", Lua.claim)
 /** acknowledges deliveries, then claims for the freed slots */
@@ -84,6 +86,7 @@ export const dead = script("tasqueueDead", Lua.dead)
 /** @internal */
 export const all: ReadonlyArray<Script> = [
   enqueue,
+  enqueueRecorded,
   claim,
   ack,
   nack,

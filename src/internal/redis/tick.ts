@@ -162,7 +162,7 @@ export const recordChunk = 500
 const maxItems = 1000
 
 /** appends a record's seven values (see lua/includes/record.lua) */
-const packRecord = (packed: Packer, record: JobRecord) => {
+export const packRecord = (packed: Packer, record: JobRecord) => {
   packed.string(record.id)
   packed.string(record.status)
   packed.bytes(record.message)
@@ -174,11 +174,11 @@ const packRecord = (packed: Packer, record: JobRecord) => {
     packed.string("1")
     packed.bytes(record.result)
   }
-  packed.string(record.attempt === undefined ? "" : String(record.attempt))
+  packed.string(record.attempt !== undefined ? String(record.attempt) : record.newRun === true ? "new" : "")
 }
 
 /** a guess of the packed size of records, to allocate once */
-const sizeOf = (records: ReadonlyArray<JobRecord>) => {
+export const sizeOf = (records: ReadonlyArray<JobRecord>) => {
   let size = 64
   for (const record of records) size += 120 + record.id.length + record.message.length + (record.result?.length ?? 0)
   return size

@@ -133,7 +133,7 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
       const message = yield* getJob(id)
       if (message.meta.status !== "failed" && message.meta.status !== "cancelled") return false
       const { finishedAt: _, ...meta } = message.meta
-      yield* enqueueMessages([{ message: { meta: { ...meta, status: "queued" }, job: message.job }, runAt: undefined }])
+      yield* enqueueMessages([{ message: { meta: { ...meta, status: "queued" }, job: message.job }, runAt: undefined }], true)
       return true
     })
 
@@ -181,7 +181,8 @@ export const make = ({ broker, enqueueMessages, getJob, hooks, results }: Deps) 
           id: message.meta.id,
           status: "queued" as const,
           message: encodeMessage(message),
-          at: now
+          at: now,
+          newRun: true
         })))
       }
       const moved = yield* broker.requeueDead(queue, dead.map((d) => d.id))

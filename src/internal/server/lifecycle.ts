@@ -66,7 +66,8 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
       ? Option.none()
       : yield* schedules.nextRun(message, now)
     if (Option.isSome(run)) next.push(run.value)
-    yield* enqueueMessages(next, recovering)
+    // a new run of a follow-up that ran before (its parent was retried), unless this is redone
+    yield* enqueueMessages(next, !recovering)
     if (Option.isSome(run)) yield* schedules.enqueued(run.value)
     yield* workflows.onFinal(message, status, recovering)
   })

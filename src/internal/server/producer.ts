@@ -1,8 +1,8 @@
 /**
  * The producer: builds the messages of jobs and writes them, states first (`queued` in the
- * results store), then the queues, one broker write per queue. Also used for what follows a
- * final state (follow-up jobs, the next cron run, the next workflow steps), where after a crash
- * it runs in recovering mode so that nothing runs twice.
+ * results store), then the queues, one broker write per queue. Idempotent by job id. Also used
+ * for what follows a final state (follow-up jobs, the next cron run, the next workflow steps)
+ * and for retries, which start new runs.
  *
  * @internal
  */
@@ -10,7 +10,7 @@ import { Clock, Effect, Either, Option } from "effect"
 import type { Broker } from "../../Broker.js"
 import type * as Job from "../../Job.js"
 import type { JobId, JobMessage } from "../../Job.js"
-import type { Results, ResultsError } from "../../Results.js"
+import type { JobRecord, Results, ResultsError } from "../../Results.js"
 import { InvalidPayload } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
@@ -21,6 +21,8 @@ import { producing, sendAttributes } from "./tracing.js"
 export interface PendingMessage {
   readonly message: JobMessage
   readonly runAt: number | undefined
+  /** a new run whatever the call says: a scheduled job enqueued again starts its series again */
+  readonly newRun?: boolean | undefined
 }
 
 export interface Deps {
@@ -35,29 +37,25 @@ export interface Deps {
 }
 
 export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, startSeries }: Deps) => {
+  /** the store's one-step enqueue into this broker's queues, when it has one */
+  const enqueuer = results.enqueuerFor?.(broker)
   /**
    * Encodes messages and writes them: states first, then the queues (one write per queue).
-   * When `recovering` (redoing what followed a final state after a crash), a job whose state
-   * is past `queued` is left alone and one still `queued` is only put in its queue again
-   * (the broker ignores an id it holds), so nothing runs twice.
+   * An enqueue is idempotent by id: a job that has a state already is not recorded again. One
+   * still `queued` is put in its queue again (an earlier enqueue may have stopped between its
+   * two writes; the broker ignores an id it holds), any other is left alone, so an enqueue sent
+   * twice (a retry after a lost reply, or what followed a final state redone after a crash)
+   * never runs a job twice. `newRun` (a retry, the follow-ups of a new final state) runs a
+   * finished job again instead. With a store that writes the broker's queues itself
+   * (`Results.enqueuerFor`), one step per queue.
    */
-  const enqueueMessages = Effect.fnUntraced(function*(items: ReadonlyArray<PendingMessage>, recovering = false) {
+  const enqueueMessages = Effect.fnUntraced(function*(items: ReadonlyArray<PendingMessage>, newRun = false) {
     if (items.length === 0) return
     const now = yield* Clock.currentTimeMillis
-    let fresh = items
-    let requeue: ReadonlyArray<PendingMessage> = []
-    if (recovering) {
-      const stored = yield* results.getJobs(items.map((item) => item.message.meta.id))
-      const statuses = stored.map((bytes) =>
-        Option.flatMap(bytes, (b) => Either.getRight(decodeMessage(b))).pipe(Option.map((m) => m.meta.status))
-      )
-      fresh = items.filter((_, i) => Option.isNone(statuses[i]!))
-      requeue = items.filter((_, i) => Option.contains(statuses[i]!, "queued"))
-    }
-    const encoded = fresh.map((item) => encodeBody(item.message))
-    for (let i = 0; i < fresh.length; i++) {
+    const encoded = items.map((item) => encodeBody(item.message))
+    for (let i = 0; i < items.length; i++) {
       if (encoded[i]!.byteLength > maxMessageBytes) {
-        const { job, meta } = fresh[i]!.message
+        const { job, meta } = items[i]!.message
         return yield* new InvalidPayload({
           task: job.task,
           message: `job ${meta.id} of task "${job.task}" encodes to ${
@@ -66,28 +64,64 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
         })
       }
     }
-    if (fresh.length > 0) {
-      yield* results.record(fresh.map((item, i) => ({
-        id: item.message.meta.id,
-        status: "queued" as const,
-        message: encoded[i]!,
-        at: now
-      })))
+    const records = items.map((item, i): JobRecord => ({
+      id: item.message.meta.id,
+      status: "queued",
+      message: encoded[i]!,
+      at: now,
+      newRun: newRun || item.newRun === true
+    }))
+    if (enqueuer !== undefined) {
+      // published before the one step, which the store writes after the events (see
+      // `enqueuerFor`): a worker that takes a job at once publishes its Started after this event
+      yield* hooks.enqueued(items, now)
+      const byQueue = new Map<string, Array<number>>()
+      items.forEach((item, i) => {
+        const queue = item.message.meta.queue
+        const list = byQueue.get(queue)
+        if (list === undefined) byQueue.set(queue, [i])
+        else list.push(i)
+      })
+      yield* Effect.forEach(byQueue, ([queue, indexes]) =>
+        enqueuer(
+          indexes.map((i) => records[i]!),
+          queue,
+          indexes.map((i) => ({ id: records[i]!.id, body: encoded[i]!, runAt: items[i]!.runAt }))
+        ), { concurrency: byQueue.size, discard: true })
+      return
     }
+    const applied = yield* results.record(records)
+    const written = yield* pushedOf(items, applied)
+    // published once the queued states are recorded and before the queues are written: a worker
+    // that takes a job at once publishes its Started after this event
+    yield* hooks.enqueued(applied.every((a) => a) ? items : items.filter((_, i) => applied[i]), now)
     const byQueue = new Map<string, Array<{ id: string; body: Uint8Array; runAt: number | undefined }>>()
-    const add = (item: PendingMessage, body: Uint8Array) => {
+    items.forEach((item, i) => {
+      if (!written[i]) return
       const queue = item.message.meta.queue
       let list = byQueue.get(queue)
       if (list === undefined) byQueue.set(queue, list = [])
-      list.push({ id: item.message.meta.id, body, runAt: item.runAt })
-    }
-    fresh.forEach((item, i) => add(item, encoded[i]!))
-    requeue.forEach((item) => add(item, encodeBody(item.message)))
-    // published once the queued states are recorded and before the queues are written: a worker
-    // that takes a job at once publishes its Started after this event
-    yield* hooks.enqueued(fresh, now)
+      list.push({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt })
+    })
     for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
   })
+
+  /**
+   * which messages to write to their queues: those whose state was recorded, and those whose
+   * record was refused but whose job is still `queued` (read only when some were refused)
+   */
+  const pushedOf = (items: ReadonlyArray<PendingMessage>, applied: ReadonlyArray<boolean>) => {
+    if (applied.every((a) => a)) return Effect.succeed(applied)
+    const refused = items.flatMap((item, i) => applied[i] ? [] : [item.message.meta.id])
+    return Effect.map(results.getJobs(refused), (stored) => {
+      const queued = new Set(refused.filter((_, j) =>
+        Option.flatMap(stored[j]!, (b) => Either.getRight(decodeMessage(b))).pipe(
+          Option.exists((m) => m.meta.status === "queued")
+        )
+      ))
+      return items.map((item, i) => applied[i] === true || queued.has(item.message.meta.id))
+    })
+  }
 
   /**
    * enqueues jobs together and gives their ids in order; inside a span (with a tracer
@@ -99,14 +133,15 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
         const id = job.spec.opts.id ?? crypto.randomUUID()
         const runAt = dueAt(job.spec, now)
         const scheduled = job.spec.opts.schedule === undefined ? undefined : { scheduledAt: runAt }
-        return { message: makeMessage(job.spec, id, now, scheduled), runAt }
+        return { message: makeMessage(job.spec, id, now, scheduled), runAt, newRun: scheduled !== undefined }
       })
       const ids = items.map((item) => item.message.meta.id as JobId)
       if (items.length === 0) return Effect.succeed(ids)
       return producing(() => sendAttributes(items.map((item) => item.message)), (traceparent) => {
         const traced = traceparent === undefined ? items : items.map((item) => ({
           message: { meta: { ...item.message.meta, traceparent }, job: item.message.job },
-          runAt: item.runAt
+          runAt: item.runAt,
+          newRun: item.newRun
         }))
         return Effect.zipRight(startSeries(traced), enqueueMessages(traced))
       }).pipe(Effect.as(ids))

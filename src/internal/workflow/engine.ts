@@ -49,10 +49,10 @@ type Input = { readonly prevJobResult?: string; readonly prevJobResults?: Readon
 export interface Deps {
   readonly results: Results["Type"]
   readonly broker: Broker["Type"]
-  /** encodes and writes messages; when recovering, skips jobs already past `queued` */
+  /** encodes and writes messages (idempotent by id; `newRun` runs a finished job again) */
   readonly enqueueMessages: (
     items: ReadonlyArray<PendingMessage>,
-    recovering: boolean
+    newRun: boolean
   ) => Effect.Effect<void, BrokerError | ResultsError | InvalidPayload>
   readonly hooks: Hooks
 }
@@ -194,7 +194,7 @@ export const make = (deps: Deps) => {
         }
         const input = yield* outputOf(parentNode.children[i]!)
         const next = childPath(parent, i + 1)
-        yield* deps.enqueueMessages(starting(definition, parentNode.children[i + 1]!, next, input, now), recovering)
+        yield* deps.enqueueMessages(starting(definition, parentNode.children[i + 1]!, next, input, now), !recovering)
         return
       }
       return yield* Effect.dieMessage(`workflow ${ref.id}: node ${parent} is not a group or chain`)

@@ -8,7 +8,7 @@
   ARGV[1]   jobPrefix   prefix of the job hashes (jobPrefix .. id)
   ARGV[2]   ttl         ms, 0 for none: the job hashes' time to live
   ARGV[3]   indexTtl    ms, 0 for none
-  ARGV[4]   records     packed: (id, status, message, at, has result "1"/"0", result, attempt or '')
+  ARGV[4]   records     packed: (id, status, message, at, has result "1"/"0", result, attempt or '' or 'new')
                         per record
 
   Returns 1 (applied) or 0 (refused) per record.

@@ -867,7 +867,7 @@ export const enqueue = {
   keys: 3,
   lua: `--[[
   enqueue: adds messages to a queue, ready now or delayed. A message whose id is in the queue
-  (waiting, delayed or leased) is skipped.
+  (waiting, delayed or leased) is skipped (see includes/put).
 
   KEYS[1]   ready     list of ready ids, oldest first
   KEYS[2]   delayed   sorted set: id -> due time
@@ -879,11 +879,6 @@ export const enqueue = {
   ARGV[4..] (id, body, due) per message; due <= now means ready now
 
   Returns how many messages were added.
-
-  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
-  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
-  until the next claim). A message is in the queue exactly while its hash
-  exists.
 ]]
 --[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
@@ -913,6 +908,31 @@ end
 local function nudge(signalKey)
   if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
 end
+--[[
+  One message put in a queue, shared by the enqueue scripts.
+
+  put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
+  jobPrefix .. id exists (the message is waiting, delayed or leased), writes it: delayed (in
+  delayedKey, by due time) when dueArg is later than now, else ready (its id appended to the
+  table \`ready\`, for one RPUSH of all). Gives 1 (put) or 0 (skipped).
+
+  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
+  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
+  until the next claim). A message is in the queue exactly while its hash exists.
+]]
+local function put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
+  local messageKey = jobPrefix .. id
+  if redis.call('EXISTS', messageKey) == 1 then return 0 end
+  local due = tonumber(dueArg)
+  if due > now then
+    redis.call('HSET', messageKey, 'body', body, 'due', dueArg)
+    redis.call('ZADD', delayedKey, due, id)
+  else
+    redis.call('HSET', messageKey, 'body', body, 'due', nowArg)
+    ready[#ready + 1] = id
+  end
+  return 1
+end
 
 local readyKey = KEYS[1]
 local delayedKey = KEYS[2]
@@ -927,19 +947,7 @@ local now = tonumber(nowArg)
 local ready = {}
 local added = 0
 for i = firstMessage, #ARGV, 3 do
-  local id, body, dueArg = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local messageKey = jobPrefix .. id
-  if redis.call('EXISTS', messageKey) == 0 then
-    local due = tonumber(dueArg)
-    added = added + 1
-    if due > now then
-      redis.call('HSET', messageKey, 'body', body, 'due', dueArg)
-      redis.call('ZADD', delayedKey, due, id)
-    else
-      redis.call('HSET', messageKey, 'body', body, 'due', nowArg)
-      ready[#ready + 1] = id
-    end
-  end
+  added = added + put(jobPrefix, delayedKey, ready, ARGV[i], ARGV[i + 1], ARGV[i + 2], now, nowArg)
 end
 if #ready > 0 then
   redis.call('RPUSH', readyKey, unpack(ready))
@@ -948,6 +956,213 @@ elseif added > 0 then
   nudge(signalKey)
 end
 return added
+`
+}
+
+/** @internal */
+export const enqueueRecorded = {
+  keys: 5,
+  lua: `--[[
+  enqueueRecorded: an enqueue in one call, on a standalone Redis where the results store and
+  the queue share the connection: the jobs' \`queued\` records (see includes/record: an enqueue's
+  is refused when the job has a state, a new run's replaces a final one), then their messages
+  put in the queue (see includes/put) when the record was applied or the job is still \`queued\`
+  (an earlier enqueue that stopped between its two writes; a job running or finished is left
+  alone, so an enqueue sent again never runs a job twice).
+
+  KEYS[1]   ready        list of ready ids, oldest first
+  KEYS[2]   delayed      sorted set: id -> due time
+  KEYS[3]   signal       wake-up tokens of idle consumers
+  KEYS[4]   successful   sorted set: id -> at of the final record
+  KEYS[5]   failed       sorted set: id -> at of the final record
+
+  ARGV[1]   jobPrefix       prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   now             ms
+  ARGV[3]   signalCap       wake-up tokens kept at most
+  ARGV[4]   resultsPrefix   prefix of the results store's job hashes
+  ARGV[5]   ttl             ms, 0 for none: the job hashes' time to live
+  ARGV[6]   records         packed: 7 values per record (see includes/record)
+  ARGV[7..] (body, due) per record, in the records' order; due <= now means ready now
+
+  Returns 1 (applied) or 0 (refused) per record.
+]]
+--[[
+  Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
+  one look at the queue.
+
+  signal(readyKey, signalKey, cap): tops the signal list up to min(ready length, cap) tokens,
+  or clears it when nothing is ready.
+]]
+local function signal(readyKey, signalKey, cap)
+  local readyCount = redis.call('LLEN', readyKey)
+  if readyCount == 0 then
+    redis.call('DEL', signalKey)
+    return
+  end
+  local missing = math.min(readyCount, cap) - redis.call('LLEN', signalKey)
+  if missing > 0 then
+    local tokens = {}
+    for i = 1, missing do tokens[i] = '1' end
+    redis.call('LPUSH', signalKey, unpack(tokens))
+  end
+end
+--[[
+  nudge(signalKey): wakes one idle consumer, if none is woken already, so that it reads the
+  queue's earliest due time again: a delayed message was added that may be due before the one
+  it waits for.
+]]
+local function nudge(signalKey)
+  if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
+end
+--[[
+  One message put in a queue, shared by the enqueue scripts.
+
+  put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
+  jobPrefix .. id exists (the message is waiting, delayed or leased), writes it: delayed (in
+  delayedKey, by due time) when dueArg is later than now, else ready (its id appended to the
+  table \`ready\`, for one RPUSH of all). Gives 1 (put) or 0 (skipped).
+
+  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
+  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
+  until the next claim). A message is in the queue exactly while its hash exists.
+]]
+local function put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
+  local messageKey = jobPrefix .. id
+  if redis.call('EXISTS', messageKey) == 1 then return 0 end
+  local due = tonumber(dueArg)
+  if due > now then
+    redis.call('HSET', messageKey, 'body', body, 'due', dueArg)
+    redis.call('ZADD', delayedKey, due, id)
+  else
+    redis.call('HSET', messageKey, 'body', body, 'due', nowArg)
+    ready[#ready + 1] = id
+  end
+  return 1
+end
+--[[
+  One record of a job's state, shared by the record and settle scripts.
+
+  A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
+  \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
+  that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
+  is the newest state: see includes/processing; a record drops it).
+
+  recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
+  worker's attempt, '' for a record not written by a worker, 'new' for a new run) to the job
+  hash jobPrefix .. id, with three rules. An enqueue (\`queued\` with '') is refused when the job
+  has a state. First final wins: a record of a job whose status is final is refused unless it is
+  a new run (\`queued\` with 'new': the job leaves the indexes, its result is dropped and the
+  attempts count afresh); a new run over a state that is not final is refused (the fence
+  stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  A record equal to the stored final one (status, at and message) is reported applied without
+  change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
+  (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
+  newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
+  none) before the newest one added, and renews the indexes' time to live.
+
+  Records travel packed: one argument holding a MessagePack array of strings (see pack.ts),
+  read with \`cmsgpack.unpack\`.
+]]
+--[[
+  final: the statuses of a job's record that end it (first final record wins: see record).
+]]
+local final = { successful = true, failed = true, cancelled = true }
+
+local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
+  local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
+  local newRun = status == 'queued' and attempt == 'new'
+  if newRun then attempt = '' end
+  if current[1] and status == 'queued' and attempt == '' and not newRun then
+    -- an enqueue over a job that has a state (sent twice, or late): ignored
+    return 0
+  end
+  if current[1] and final[current[1]] then
+    if newRun then
+      redis.call('ZREM', indexes[1], id)
+      redis.call('ZREM', indexes[2], id)
+      redis.call('HDEL', jobKey, 'result')
+    elseif current[1] == status and current[2] == at and redis.call('HGET', jobKey, 'message') == message then
+      return 1
+    else
+      return 0
+    end
+  elseif newRun and current[1] then
+    -- a new run's record over a job not finished (sent twice, or late): the run stands
+    return 0
+  end
+  local fields = { 'message', message, 'status', status, 'at', at }
+  if attempt ~= '' then
+    if current[3] and tonumber(attempt) < tonumber(current[3]) then return 0 end
+    fields[7], fields[8] = 'attempt', attempt
+  elseif newRun and current[3] then
+    redis.call('HDEL', jobKey, 'attempt')
+  end
+  if records[i + 4] == '1' then
+    fields[#fields + 1] = 'result'
+    fields[#fields + 1] = records[i + 5]
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  local index = nil
+  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
+  if index then
+    redis.call('ZADD', indexes[index], at, id)
+    local time = tonumber(at)
+    if not latest[index] or time > latest[index] then latest[index] = time end
+  end
+  return 1
+end
+
+local function trimIndexes(indexes, latest, indexTtl)
+  if indexTtl > 0 then
+    for index, time in pairs(latest) do
+      redis.call('ZREMRANGEBYSCORE', indexes[index], '-inf', '(' .. (time - indexTtl))
+      redis.call('PEXPIRE', indexes[index], indexTtl)
+    end
+  end
+end
+
+local readyKey = KEYS[1]
+local delayedKey = KEYS[2]
+local signalKey = KEYS[3]
+local indexes = { KEYS[4], KEYS[5] }
+
+local jobPrefix = ARGV[1]
+local nowArg = ARGV[2]
+local signalCap = tonumber(ARGV[3])
+local resultsPrefix = ARGV[4]
+local ttl = tonumber(ARGV[5])
+local records = cmsgpack.unpack(ARGV[6])
+local firstMessage = 7
+
+local now = tonumber(nowArg)
+local ready = {}
+local added = 0
+local out = {}
+local latest = {}
+local m = firstMessage
+for i = 1, #records, 7 do
+  local id = records[i]
+  local applied = recordOne(resultsPrefix, ttl, records, i, indexes, latest)
+  out[#out + 1] = applied
+  if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
+    added = added + put(jobPrefix, delayedKey, ready, id, ARGV[m], ARGV[m + 1], now, nowArg)
+  end
+  m = m + 2
+end
+if #ready > 0 then
+  redis.call('RPUSH', readyKey, unpack(ready))
+  signal(readyKey, signalKey, signalCap)
+elseif added > 0 then
+  nudge(signalKey)
+end
+return out
 `
 }
 
@@ -1307,7 +1522,7 @@ export const record = {
   ARGV[1]   jobPrefix   prefix of the job hashes (jobPrefix .. id)
   ARGV[2]   ttl         ms, 0 for none: the job hashes' time to live
   ARGV[3]   indexTtl    ms, 0 for none
-  ARGV[4]   records     packed: (id, status, message, at, has result "1"/"0", result, attempt or '')
+  ARGV[4]   records     packed: (id, status, message, at, has result "1"/"0", result, attempt or '' or 'new')
                         per record
 
   Returns 1 (applied) or 0 (refused) per record.
@@ -1321,11 +1536,13 @@ export const record = {
   is the newest state: see includes/processing; a record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
+  worker's attempt, '' for a record not written by a worker, 'new' for a new run) to the job
+  hash jobPrefix .. id, with three rules. An enqueue (\`queued\` with '') is refused when the job
+  has a state. First final wins: a record of a job whose status is final is refused unless it is
+  a new run (\`queued\` with 'new': the job leaves the indexes, its result is dropped and the
+  attempts count afresh); a new run over a state that is not final is refused (the fence
+  stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
   A record equal to the stored final one (status, at and message) is reported applied without
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
@@ -1346,7 +1563,12 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
+  local newRun = status == 'queued' and attempt == 'new'
+  if newRun then attempt = '' end
+  if current[1] and status == 'queued' and attempt == '' and not newRun then
+    -- an enqueue over a job that has a state (sent twice, or late): ignored
+    return 0
+  end
   if current[1] and final[current[1]] then
     if newRun then
       redis.call('ZREM', indexes[1], id)
@@ -1358,7 +1580,7 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    -- a new run's record over a job not finished (sent twice, or late): the run stands
     return 0
   end
   local fields = { 'message', message, 'status', status, 'at', at }
@@ -1979,11 +2201,13 @@ end
   is the newest state: see includes/processing; a record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is \`queued\` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
+  worker's attempt, '' for a record not written by a worker, 'new' for a new run) to the job
+  hash jobPrefix .. id, with three rules. An enqueue (\`queued\` with '') is refused when the job
+  has a state. First final wins: a record of a job whose status is final is refused unless it is
+  a new run (\`queued\` with 'new': the job leaves the indexes, its result is dropped and the
+  attempts count afresh); a new run over a state that is not final is refused (the fence
+  stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
   A record equal to the stored final one (status, at and message) is reported applied without
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
@@ -2001,7 +2225,12 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
+  local newRun = status == 'queued' and attempt == 'new'
+  if newRun then attempt = '' end
+  if current[1] and status == 'queued' and attempt == '' and not newRun then
+    -- an enqueue over a job that has a state (sent twice, or late): ignored
+    return 0
+  end
   if current[1] and final[current[1]] then
     if newRun then
       redis.call('ZREM', indexes[1], id)
@@ -2013,7 +2242,7 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    -- a new run's record over a job not finished (sent twice, or late): the run stands
     return 0
   end
   local fields = { 'message', message, 'status', status, 'at', at }

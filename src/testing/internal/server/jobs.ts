@@ -23,6 +23,30 @@ export const jobs = (kit: Kit): void => {
       assert.include(yield* Server.getSuccess(), id)
     }))
 
+  scenario("an enqueue of an id whose job exists is ignored: the job runs once", ({ job, runsOf }) =>
+    Effect.gen(function*() {
+      const spec = yield* job(Step, { add: 3 }, { id: `once-${crypto.randomUUID()}` })
+      const id = yield* Server.enqueue(spec)
+      // sent again while it waits or runs, and again once it finished (a producer retrying
+      // after a lost reply): the same id back, no second run, the outcome and result stand
+      assert.strictEqual(yield* Server.enqueue(spec), id)
+      yield* awaitStatus(id, "successful")
+      assert.deepStrictEqual(yield* Server.enqueueMany([spec, spec]), [id, id])
+      const other = yield* Server.enqueue(yield* job(Step, { add: 1 }))
+      yield* awaitStatus(other, "successful")
+      assert.strictEqual(yield* runsOf(id), 1)
+      assert.strictEqual((yield* Server.getJob(id)).meta.status, "successful")
+      assert.deepStrictEqual(yield* Server.getResult(Step, id), { total: 3 })
+      // a finished job runs again only when retried
+      const failing = yield* job(Step, { add: 2, failures: 1 }, { id: `again-${crypto.randomUUID()}`, maxRetries: 0 })
+      const failed = yield* Server.enqueue(failing)
+      yield* awaitStatus(failed, "failed")
+      yield* Server.enqueue(failing)
+      assert.isTrue(yield* Server.retryJob(failed))
+      yield* awaitStatus(failed, "successful")
+      assert.strictEqual(yield* runsOf(failed), 2)
+    }))
+
   scenario("a failed attempt is retried after the schedule's delay", ({ job, queue, runsOf }) =>
     Effect.gen(function*() {
       const id = yield* Server.enqueue(yield* job(Step, { add: 1, failures: 1 }, { maxRetries: 2 }))

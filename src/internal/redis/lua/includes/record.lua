@@ -7,11 +7,13 @@
   is the newest state: see includes/processing; a record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
-  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt or '' for
-  a record not written by a worker) to the job hash jobPrefix .. id, with two rules. First final
-  wins: a record of a job whose status is final is refused unless it is `queued` without an
-  attempt (a new run: the job leaves the indexes, its result is dropped and the attempts count
-  afresh); such a record over a state that is not final is refused (the fence stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
+  records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
+  worker's attempt, '' for a record not written by a worker, 'new' for a new run) to the job
+  hash jobPrefix .. id, with three rules. An enqueue (`queued` with '') is refused when the job
+  has a state. First final wins: a record of a job whose status is final is refused unless it is
+  a new run (`queued` with 'new': the job leaves the indexes, its result is dropped and the
+  attempts count afresh); a new run over a state that is not final is refused (the fence
+  stays). Fenced by attempt: a record whose attempt is older than the stored one is refused.
   A record equal to the stored final one (status, at and message) is reported applied without
   change: it is the same record sent again after a reconnect. `ttl` is the hash's time to live
   (ms, 0 for none). `indexes` are the successful and failed index keys; `latest` collects the
@@ -29,7 +31,12 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
   local jobKey = jobPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'at', 'attempt', 'processedAt')
-  local newRun = status == 'queued' and attempt == ''
+  local newRun = status == 'queued' and attempt == 'new'
+  if newRun then attempt = '' end
+  if current[1] and status == 'queued' and attempt == '' and not newRun then
+    -- an enqueue over a job that has a state (sent twice, or late): ignored
+    return 0
+  end
   if current[1] and final[current[1]] then
     if newRun then
       redis.call('ZREM', indexes[1], id)
@@ -41,7 +48,7 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
       return 0
     end
   elseif newRun and current[1] then
-    -- an enqueue's record over a job not finished (sent twice, or late): not a new run
+    -- a new run's record over a job not finished (sent twice, or late): the run stands
     return 0
   end
   local fields = { 'message', message, 'status', status, 'at', at }

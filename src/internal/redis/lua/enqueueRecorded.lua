@@ -1,0 +1,64 @@
+--[[
+  enqueueRecorded: an enqueue in one call, on a standalone Redis where the results store and
+  the queue share the connection: the jobs' `queued` records (see includes/record: an enqueue's
+  is refused when the job has a state, a new run's replaces a final one), then their messages
+  put in the queue (see includes/put) when the record was applied or the job is still `queued`
+  (an earlier enqueue that stopped between its two writes; a job running or finished is left
+  alone, so an enqueue sent again never runs a job twice).
+
+  KEYS[1]   ready        list of ready ids, oldest first
+  KEYS[2]   delayed      sorted set: id -> due time
+  KEYS[3]   signal       wake-up tokens of idle consumers
+  KEYS[4]   successful   sorted set: id -> at of the final record
+  KEYS[5]   failed       sorted set: id -> at of the final record
+
+  ARGV[1]   jobPrefix       prefix of the message hashes (jobPrefix .. id)
+  ARGV[2]   now             ms
+  ARGV[3]   signalCap       wake-up tokens kept at most
+  ARGV[4]   resultsPrefix   prefix of the results store's job hashes
+  ARGV[5]   ttl             ms, 0 for none: the job hashes' time to live
+  ARGV[6]   records         packed: 7 values per record (see includes/record)
+  ARGV[7..] (body, due) per record, in the records' order; due <= now means ready now
+
+  Returns 1 (applied) or 0 (refused) per record.
+]]
+--- @include "includes/signal"
+--- @include "includes/nudge"
+--- @include "includes/put"
+--- @include "includes/record"
+
+local readyKey = KEYS[1]
+local delayedKey = KEYS[2]
+local signalKey = KEYS[3]
+local indexes = { KEYS[4], KEYS[5] }
+
+local jobPrefix = ARGV[1]
+local nowArg = ARGV[2]
+local signalCap = tonumber(ARGV[3])
+local resultsPrefix = ARGV[4]
+local ttl = tonumber(ARGV[5])
+local records = cmsgpack.unpack(ARGV[6])
+local firstMessage = 7
+
+local now = tonumber(nowArg)
+local ready = {}
+local added = 0
+local out = {}
+local latest = {}
+local m = firstMessage
+for i = 1, #records, 7 do
+  local id = records[i]
+  local applied = recordOne(resultsPrefix, ttl, records, i, indexes, latest)
+  out[#out + 1] = applied
+  if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
+    added = added + put(jobPrefix, delayedKey, ready, id, ARGV[m], ARGV[m + 1], now, nowArg)
+  end
+  m = m + 2
+end
+if #ready > 0 then
+  redis.call('RPUSH', readyKey, unpack(ready))
+  signal(readyKey, signalKey, signalCap)
+elseif added > 0 then
+  nudge(signalKey)
+end
+return out
