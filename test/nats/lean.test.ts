@@ -5,6 +5,7 @@
  * wins still hold, and a final state is always found in its index and only there.
  */
 import { assert, layer } from "@effect/vitest"
+import { jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { connect } from "@nats-io/transport-node"
 import { Effect } from "effect"
@@ -56,7 +57,14 @@ const setup = Effect.gen(function*() {
       Effect.all([results.list("successful"), results.list("failed")]),
       ([ok, failed]) => ({ successful: ok.includes(id), failed: failed.includes(id) })
     )
-  return { broker, results, state, entries, listed }
+  /** how many messages the bucket's stream holds on the job's state key */
+  const revisions = (id: string) =>
+    Effect.promise(async () => {
+      const subject = `$KV.${prefix}_results.${jobStateKey(encodeToken(id))}`
+      const info = await (await jetstreamManager(nc)).streams.info(`KV_${prefix}_results`, { subjects_filter: subject })
+      return info.state.subjects?.[subject] ?? 0
+    })
+  return { broker, results, state, entries, listed, revisions }
 })
 
 layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS lean record path", (it) => {
@@ -166,5 +174,38 @@ layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })(
       assert.deepStrictEqual(yield* replayed, [false])
       assert.deepStrictEqual(yield* state(id), { status: "successful", attempt: 1, message: "successful@0", result: undefined })
       assert.deepStrictEqual(yield* entries(id), [indexKey("successful", 3, encodeToken(id))])
+    }))
+
+  // nats-server 2.9's file store finds the first message of a key from a hint it does not move
+  // when that message is removed: with history 1, a job's final record looked through every
+  // block written since its `queued` record (the whole backlog, once per job; see
+  // docs/performance.md, "NATS backlog"). With history 2 the `queued` record is still there
+  // when the final one replaces it, and is found at once.
+  it.scoped("a job's key keeps its previous revision: the final record replaces the queued one, not the processing one", () =>
+    Effect.gen(function*() {
+      const { results, revisions, state } = yield* setup
+      const id = unique("job")
+      yield* results.record([rec(id, "queued", undefined, 1)])
+      assert.strictEqual(yield* revisions(id), 1)
+      yield* results.record([rec(id, "processing", 1, 2)])
+      assert.strictEqual(yield* revisions(id), 2)
+      yield* results.record([rec(id, "successful", 1, 3, "42")])
+      assert.strictEqual(yield* revisions(id), 2)
+      assert.deepStrictEqual(yield* state(id), { status: "successful", attempt: 1, message: "successful@1", result: "42" })
+      // an index entry is stored once: the record sent again leaves one message, one count
+      assert.deepStrictEqual(yield* results.record([rec(id, "successful", 1, 3, "42")]), [false])
+      assert.strictEqual(yield* results.count("successful"), 1)
+    }))
+
+  it.scoped("a bucket made with history 1 is brought to history 2", () =>
+    Effect.gen(function*() {
+      const nats = yield* NatsServer.Current
+      const prefix = unique("old")
+      const nc = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: nats.url })), (nc) => Effect.promise(() => nc.close()))
+      const jsm = yield* Effect.promise(() => jetstreamManager(nc))
+      yield* Effect.promise(() => new Kvm(nc).create(`${prefix}_results`, { history: 1 }))
+      yield* Nats.make({ servers: nats.url, prefix })
+      const info = yield* Effect.promise(() => jsm.streams.info(`KV_${prefix}_results`))
+      assert.strictEqual(info.config.max_msgs_per_subject, 2)
     }))
 })

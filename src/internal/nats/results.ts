@@ -1,6 +1,12 @@
 /**
- * The Results store in a JetStream KV bucket (history 1, the results TTL as the bucket's
- * max age).
+ * The Results store in a JetStream KV bucket (the results TTL as the bucket's max age).
+ *
+ * - History 2: a key keeps its previous revision. nats-server 2.9's file store finds the first
+ *   message of a key it replaces from a block hint it does not move when that message goes, so
+ *   with history 1 a job's final record (its key's third write) looked through every block
+ *   written since the job's `queued` record, once per job: a cost growing with the backlog
+ *   (docs/performance.md, "NATS backlog"). With history 2 the `queued` record is still there
+ *   when the final record replaces it. A finished job keeps its `processing` record too.
  *
  * - `j.<id>`: the job's state frame (status, time, encoded `JobMessage`, and the result saved
  *   with the record). Records are compare-and-set writes on the key's revision (`create` for a
@@ -82,7 +88,8 @@ export const make = (
         name: stream,
         subjects: [`$KV.${bucket}.>`],
         retention: RetentionPolicy.Limits,
-        max_msgs_per_subject: 1,
+        // 2, not 1: see the module's comment
+        max_msgs_per_subject: 2,
         discard: DiscardPolicy.New,
         allow_rollup_hdrs: true,
         storage: config.storage === "memory" ? StorageType.Memory : StorageType.File,
@@ -195,6 +202,20 @@ export const make = (
         throw resultsError(`cannot write ${key} to ${bucket}`)(cause)
       })
 
+    /**
+     * Stores an index entry once: a put of an entry that exists (a record sent again, a put
+     * retried after a lost ack) is refused by the server and counts as done, so that the bucket
+     * (history 2) never holds two messages for one entry and `count` counts entries.
+     */
+    const indexNow = (key: string) =>
+      conn.publish(`$KV.${bucket}.${key}`, empty, { expectLastSubjectSequence: 0 }).then(
+        () => undefined,
+        (cause) => {
+          if (wrongLastSequence(cause) !== undefined) return undefined
+          throw resultsError(`cannot write ${key} to ${bucket}`)(cause)
+        }
+      )
+
     /** removes index entries without delete markers (see `unindex`) */
     const unindexNow = (key: string) =>
       conn.jsm.streams.purge(stream, { filter: `$KV.${bucket}.${key}` }).catch((cause) => {
@@ -228,10 +249,10 @@ export const make = (
       const frame = encodeState({ status: r.status, at: r.at, message: r.message, result: r.result, attempt })
       const ownIndex = r.status === "successful" || r.status === "failed" ? indexKey(r.status, r.at, ti) : undefined
       // sent now, stored before the state written below (see above); awaited before answering
-      const indexing = ownIndex === undefined ? undefined : putNow(ownIndex, empty).then(() => true, () => false)
+      const indexing = ownIndex === undefined ? undefined : indexNow(ownIndex).then(() => true, () => false)
       /** the entry is stored: put again once if its first put failed */
       const indexed = async () => {
-        if (ownIndex !== undefined && !(await indexing!)) await putNow(ownIndex, empty)
+        if (ownIndex !== undefined && !(await indexing!)) await indexNow(ownIndex)
       }
       /** the entry is taken back: once its put is answered, so that the purge comes after it */
       const unindexOwn = async () => {
