@@ -140,7 +140,9 @@ export interface Tick {
   readonly barrier: Effect.Effect<void>
   /**
    * runs `write` once the calls of the next tick are written (at once when the tick is closed):
-   * commands it sends on the connection reach Redis after them (events after their states)
+   * commands it sends on the connection reach Redis after them (events after their states).
+   * When no tick is on its way, the socket is corked until then: commands sent meanwhile leave
+   * in the same socket write, in the order they were sent (one write, not one per command).
    */
   readonly after: (write: () => void) => void
   /** whether acknowledgements may carry records (a standalone Redis) */
@@ -366,7 +368,20 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       return calls
     }
 
-    /** sends the calls of a tick, all in one socket write where it can, then runs `afters` */
+    /** the calls of the tick on its way that are not answered yet */
+    let unanswered = 0
+    /** uncorks the socket that an `after` corked while no tick was on its way (see `after`) */
+    let uncork: (() => void) | undefined
+    const release = () => {
+      const corked = uncork
+      uncork = undefined
+      corked?.()
+    }
+
+    /**
+     * sends the calls of a tick, all in one socket write where it can, then runs `afters`; what
+     * was written since an `after` corked the socket leaves in the same write
+     */
     const send = (calls: ReadonlyArray<Call>, afters: ReadonlyArray<AfterItem>): Promise<void> => {
       let promises: Array<Promise<unknown>>
       try {
@@ -375,17 +390,27 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         for (const call of calls) call.fail(cause)
         promises = []
       }
-      for (const item of afters) item.waiter.done(undefined)
+      try {
+        for (const item of afters) item.waiter.done(undefined)
+      } finally {
+        release()
+      }
       if (promises.length === 0) return Promise.resolve()
+      unanswered = promises.length
+      // counted before the reply is handled: the fibers it resumes may queue an `after` at once
       return Promise.all(promises.map((promise, i) => {
         const call = calls[i]!
         return promise.then((reply) => {
+          unanswered--
           try {
             call.reply(reply as ReadonlyArray<Reply>)
           } catch (cause) {
             call.fail(cause)
           }
-        }, call.fail)
+        }, (cause) => {
+          unanswered--
+          call.fail(cause)
+        })
       })).then(() => undefined)
     }
 
@@ -397,7 +422,11 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           try {
             calls = build(items, now)
           } catch (cause) {
-            failAll(items, cause)
+            try {
+              failAll(items, cause)
+            } finally {
+              release()
+            }
             return resume(Effect.void)
           }
           const after = () => {
@@ -432,7 +461,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         pending = []
         const ticks: Array<ReadonlyArray<Item>> = []
         for (let i = 0; i < rest.length; i += maxItems) ticks.push(rest.slice(i, i + maxItems))
-        return Effect.forEach(ticks, flush, { discard: true })
+        return Effect.ensuring(Effect.forEach(ticks, flush, { discard: true }), Effect.sync(release))
       })
     )
 
@@ -460,7 +489,12 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         push({ _tag: "barrier", waiter })
       }),
       record: (records, target, waiter) => push({ _tag: "record", records, target, waiter }),
-      after: (write) => push({ _tag: "after", waiter: { done: write, fail: write } }),
+      after: (write) => {
+        // No tick on its way: this one leaves at the end of the turn, and what the caller writes
+        // meanwhile (an enqueue's queue write after its event) goes with it in one socket write.
+        if (open && unanswered === 0 && uncork === undefined) uncork = conn.cork()
+        push({ _tag: "after", waiter: { done: write, fail: write } })
+      },
       settle: (participant, lease, records, target, waiter) => {
         if (records !== undefined && (!fuses || target === undefined)) {
           return waiter.fail(new Error("acknowledgements carry records only on a standalone Redis, with their results store"))
