@@ -17,6 +17,10 @@
  * Each consumer's call also claims messages for the slots it frees (see `Participant`), so a
  * busy worker gets its next jobs in the same round trip.
  *
+ * A fourth kind, `after` (an event's PUBLISH), is written after the calls queued before it. When
+ * nothing is queued or on its way, it corks the socket until the end of the turn: a job
+ * enqueued alone sends its queue write and its Enqueued event in one socket write, not two.
+ *
  * @internal
  */
 import type { Scope } from "effect"
@@ -368,7 +372,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       return calls
     }
 
-    /** the calls of the tick on its way that are not answered yet */
+    /** the calls of the tick on its way that are not answered yet (1 from its take to its send) */
     let unanswered = 0
     /** uncorks the socket that an `after` corked while no tick was on its way (see `after`) */
     let uncork: (() => void) | undefined
@@ -390,13 +394,13 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         for (const call of calls) call.fail(cause)
         promises = []
       }
+      unanswered = promises.length
       try {
         for (const item of afters) item.waiter.done(undefined)
       } finally {
         release()
       }
       if (promises.length === 0) return Promise.resolve()
-      unanswered = promises.length
       // counted before the reply is handled: the fibers it resumes may queue an `after` at once
       return Promise.all(promises.map((promise, i) => {
         const call = calls[i]!
@@ -422,6 +426,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           try {
             calls = build(items, now)
           } catch (cause) {
+            unanswered = 0
             try {
               failAll(items, cause)
             } finally {
@@ -471,7 +476,10 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(Effect.zipRight(work.wait, endOfTurn)), () => flush(take()))
+          Effect.flatMap(restore(Effect.zipRight(work.wait, endOfTurn)), () => {
+            unanswered = 1
+            return flush(take())
+          })
         )
       )
     )
@@ -490,10 +498,22 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       }),
       record: (records, target, waiter) => push({ _tag: "record", records, target, waiter }),
       after: (write) => {
+        const item: AfterItem = { _tag: "after", waiter: { done: write, fail: write } }
         // No tick on its way: this one leaves at the end of the turn, and what the caller writes
         // meanwhile (an enqueue's queue write after its event) goes with it in one socket write.
-        if (open && unanswered === 0 && uncork === undefined) uncork = conn.cork()
-        push({ _tag: "after", waiter: { done: write, fail: write } })
+        if (!open || unanswered > 0) return push(item)
+        if (uncork === undefined) uncork = conn.cork()
+        if (uncork === undefined || pending.length > 0) return push(item)
+        // nothing queued either: written at the end of the turn without waking the loop, unless
+        // items were queued meanwhile (their tick's end of turn comes later): then after them
+        setImmediate(() => {
+          if (open && pending.length > 0) return push(item)
+          try {
+            write()
+          } finally {
+            release()
+          }
+        })
       },
       settle: (participant, lease, records, target, waiter) => {
         if (records !== undefined && (!fuses || target === undefined)) {
