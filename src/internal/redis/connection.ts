@@ -46,6 +46,11 @@ export interface Connection {
    * (the socket is corked while they are written)
    */
   readonly runAll: (calls: ReadonlyArray<ScriptCall>) => Array<Promise<unknown>>
+  /**
+   * corks the socket of a standalone Redis that is connected, so that what is written until
+   * the function it gives is called leaves in one socket write (undefined when it cannot)
+   */
+  readonly cork: () => (() => void) | undefined
   /** a new connection with the same settings, closed with the scope (for blocking commands) */
   readonly duplicate: (label: string) => Effect.Effect<Client, RedisError, Scope.Scope>
   /** registers an effect to run after each reconnect, for as long as the scope is open */
@@ -251,14 +256,19 @@ export const make = (options: ConnectionOptions): Effect.Effect<Connection, Redi
       return method.call(client, ...keys, ...args)
     }
     const cluster = client instanceof Cluster
-    const runAll: Connection["runAll"] = (calls) => {
-      const stream = calls.length > 1 && !cluster && client.status === "ready" ? (client as Redis).stream : undefined
-      if (stream === undefined) return calls.map((c) => run(c.script, c.keys, c.args, c.buffers))
+    const cork: Connection["cork"] = () => {
+      if (cluster || client.status !== "ready") return undefined
+      const stream = (client as Redis).stream
       stream.cork()
+      return () => stream.uncork()
+    }
+    const runAll: Connection["runAll"] = (calls) => {
+      const uncork = calls.length > 1 ? cork() : undefined
+      if (uncork === undefined) return calls.map((c) => run(c.script, c.keys, c.args, c.buffers))
       try {
         return calls.map((c) => run(c.script, c.keys, c.args, c.buffers))
       } finally {
-        stream.uncork()
+        uncork()
       }
     }
     return {
@@ -266,6 +276,7 @@ export const make = (options: ConnectionOptions): Effect.Effect<Connection, Redi
       cluster,
       run,
       runAll,
+      cork,
       duplicate: (label) => connect(options, `${options.clientName}:${label}`, true),
       onReconnect: (hook) =>
         Effect.acquireRelease(Effect.sync(() => hooks.add(hook)), () => Effect.sync(() => hooks.delete(hook))).pipe(

@@ -17,6 +17,10 @@
  * Each consumer's call also claims messages for the slots it frees (see `Participant`), so a
  * busy worker gets its next jobs in the same round trip.
  *
+ * A fourth kind, `after` (an event's PUBLISH), is written after the calls queued before it. When
+ * nothing is queued or on its way, it corks the socket until the end of the turn: a job
+ * enqueued alone sends its queue write and its Enqueued event in one socket write, not two.
+ *
  * @internal
  */
 import type { Scope } from "effect"
@@ -140,7 +144,9 @@ export interface Tick {
   readonly barrier: Effect.Effect<void>
   /**
    * runs `write` once the calls of the next tick are written (at once when the tick is closed):
-   * commands it sends on the connection reach Redis after them (events after their states)
+   * commands it sends on the connection reach Redis after them (events after their states).
+   * When no tick is on its way, the socket is corked until then: commands sent meanwhile leave
+   * in the same socket write, in the order they were sent (one write, not one per command).
    */
   readonly after: (write: () => void) => void
   /** whether acknowledgements may carry records (a standalone Redis) */
@@ -366,7 +372,20 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
       return calls
     }
 
-    /** sends the calls of a tick, all in one socket write where it can, then runs `afters` */
+    /** the calls of the tick on its way that are not answered yet (1 from its take to its send) */
+    let unanswered = 0
+    /** uncorks the socket that an `after` corked while no tick was on its way (see `after`) */
+    let uncork: (() => void) | undefined
+    const release = () => {
+      const corked = uncork
+      uncork = undefined
+      corked?.()
+    }
+
+    /**
+     * sends the calls of a tick, all in one socket write where it can, then runs `afters`; what
+     * was written since an `after` corked the socket leaves in the same write
+     */
     const send = (calls: ReadonlyArray<Call>, afters: ReadonlyArray<AfterItem>): Promise<void> => {
       let promises: Array<Promise<unknown>>
       try {
@@ -375,17 +394,27 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         for (const call of calls) call.fail(cause)
         promises = []
       }
-      for (const item of afters) item.waiter.done(undefined)
+      unanswered = promises.length
+      try {
+        for (const item of afters) item.waiter.done(undefined)
+      } finally {
+        release()
+      }
       if (promises.length === 0) return Promise.resolve()
+      // counted before the reply is handled: the fibers it resumes may queue an `after` at once
       return Promise.all(promises.map((promise, i) => {
         const call = calls[i]!
         return promise.then((reply) => {
+          unanswered--
           try {
             call.reply(reply as ReadonlyArray<Reply>)
           } catch (cause) {
             call.fail(cause)
           }
-        }, call.fail)
+        }, (cause) => {
+          unanswered--
+          call.fail(cause)
+        })
       })).then(() => undefined)
     }
 
@@ -397,7 +426,12 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           try {
             calls = build(items, now)
           } catch (cause) {
-            failAll(items, cause)
+            unanswered = 0
+            try {
+              failAll(items, cause)
+            } finally {
+              release()
+            }
             return resume(Effect.void)
           }
           const after = () => {
@@ -432,7 +466,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         pending = []
         const ticks: Array<ReadonlyArray<Item>> = []
         for (let i = 0; i < rest.length; i += maxItems) ticks.push(rest.slice(i, i + maxItems))
-        return Effect.forEach(ticks, flush, { discard: true })
+        return Effect.ensuring(Effect.forEach(ticks, flush, { discard: true }), Effect.sync(release))
       })
     )
 
@@ -442,7 +476,10 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(Effect.zipRight(work.wait, endOfTurn)), () => flush(take()))
+          Effect.flatMap(restore(Effect.zipRight(work.wait, endOfTurn)), () => {
+            unanswered = 1
+            return flush(take())
+          })
         )
       )
     )
@@ -460,7 +497,24 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         push({ _tag: "barrier", waiter })
       }),
       record: (records, target, waiter) => push({ _tag: "record", records, target, waiter }),
-      after: (write) => push({ _tag: "after", waiter: { done: write, fail: write } }),
+      after: (write) => {
+        const item: AfterItem = { _tag: "after", waiter: { done: write, fail: write } }
+        // No tick on its way: this one leaves at the end of the turn, and what the caller writes
+        // meanwhile (an enqueue's queue write after its event) goes with it in one socket write.
+        if (!open || unanswered > 0) return push(item)
+        if (uncork === undefined) uncork = conn.cork()
+        if (uncork === undefined || pending.length > 0) return push(item)
+        // nothing queued either: written at the end of the turn without waking the loop, unless
+        // items were queued meanwhile (their tick's end of turn comes later): then after them
+        setImmediate(() => {
+          if (open && pending.length > 0) return push(item)
+          try {
+            write()
+          } finally {
+            release()
+          }
+        })
+      },
       settle: (participant, lease, records, target, waiter) => {
         if (records !== undefined && (!fuses || target === undefined)) {
           return waiter.fail(new Error("acknowledgements carry records only on a standalone Redis, with their results store"))
