@@ -17,9 +17,10 @@
  * Each consumer's call also claims messages for the slots it frees (see `Participant`), so a
  * busy worker gets its next jobs in the same round trip.
  *
- * A fourth kind, `after` (an event's PUBLISH), is written after the calls queued before it. When
- * nothing is queued or on its way, it corks the socket until the end of the turn: a job
- * enqueued alone sends its queue write and its Enqueued event in one socket write, not two.
+ * A fourth kind, `after` (an event's PUBLISH, an enqueue's script), is written after the calls
+ * queued before it. When nothing is queued or on its way, the `after`s of a turn are written
+ * together at its end, the socket corked: a job enqueued alone sends its Enqueued event and its
+ * enqueue script in one socket write.
  *
  * @internal
  */
@@ -374,6 +375,8 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
 
     /** the calls of the tick on its way that are not answered yet (1 from its take to its send) */
     let unanswered = 0
+    /** the writes of `after`s waiting for the end of this turn, while no tick is on its way */
+    let turn: Array<() => void> | undefined
     /** uncorks the socket that an `after` corked while no tick was on its way (see `after`) */
     let uncork: (() => void) | undefined
     const release = () => {
@@ -502,14 +505,21 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         // No tick on its way: this one leaves at the end of the turn, and what the caller writes
         // meanwhile (an enqueue's queue write after its event) goes with it in one socket write.
         if (!open || unanswered > 0) return push(item)
+        // joins the writes of this turn already waiting (their order kept)
+        if (turn !== undefined) return void turn.push(write)
         if (uncork === undefined) uncork = conn.cork()
         if (uncork === undefined || pending.length > 0) return push(item)
         // nothing queued either: written at the end of the turn without waking the loop, unless
         // items were queued meanwhile (their tick's end of turn comes later): then after them
+        const writes = turn = [write]
         setImmediate(() => {
-          if (open && pending.length > 0) return push(item)
+          turn = undefined
+          if (open && pending.length > 0) {
+            for (const w of writes) push({ _tag: "after", waiter: { done: w, fail: w } })
+            return
+          }
           try {
-            write()
+            for (const w of writes) w()
           } finally {
             release()
           }
