@@ -13,8 +13,6 @@
 
   Returns how many messages were added.
 ]]
---- @include "includes/signal"
---- @include "includes/nudge"
 --- @include "includes/put"
 
 local readyKey = KEYS[1]
@@ -32,10 +30,5 @@ local added = 0
 for i = firstMessage, #ARGV, 3 do
   added = added + put(jobPrefix, delayedKey, ready, ARGV[i], ARGV[i + 1], ARGV[i + 2], now, nowArg)
 end
-if #ready > 0 then
-  redis.call('RPUSH', readyKey, unpack(ready))
-  signal(readyKey, signalKey, signalCap)
-elseif added > 0 then
-  nudge(signalKey)
-end
+wake(readyKey, signalKey, signalCap, ready, added)
 return added

@@ -22,8 +22,6 @@
 
   Returns 1 (applied) or 0 (refused) per record.
 ]]
---- @include "includes/signal"
---- @include "includes/nudge"
 --- @include "includes/put"
 --- @include "includes/record"
 
@@ -55,10 +53,5 @@ for i = 1, #records, 7 do
   end
   m = m + 2
 end
-if #ready > 0 then
-  redis.call('RPUSH', readyKey, unpack(ready))
-  signal(readyKey, signalKey, signalCap)
-elseif added > 0 then
-  nudge(signalKey)
-end
+wake(readyKey, signalKey, signalCap, ready, added)
 return out

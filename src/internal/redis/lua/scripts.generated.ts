@@ -881,6 +881,22 @@ export const enqueue = {
   Returns how many messages were added.
 ]]
 --[[
+  One message put in a queue, shared by the enqueue scripts.
+
+  put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
+  jobPrefix .. id exists (the message is waiting, delayed or leased), writes it: delayed (in
+  delayedKey, by due time) when dueArg is later than now, else ready (its id appended to the
+  table \`ready\`, for one RPUSH of all). Gives 1 (put) or 0 (skipped).
+
+  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
+  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
+  until the next claim). A message is in the queue exactly while its hash exists.
+
+  wake(readyKey, signalKey, signalCap, ready, added): appends the ids \`put\` made ready to the
+  ready list in one RPUSH and tops up the signal tokens; when only delayed messages were added,
+  nudges one idle consumer (it reads the new earliest due time).
+]]
+--[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
   one look at the queue.
 
@@ -908,18 +924,7 @@ end
 local function nudge(signalKey)
   if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
 end
---[[
-  One message put in a queue, shared by the enqueue scripts.
 
-  put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
-  jobPrefix .. id exists (the message is waiting, delayed or leased), writes it: delayed (in
-  delayedKey, by due time) when dueArg is later than now, else ready (its id appended to the
-  table \`ready\`, for one RPUSH of all). Gives 1 (put) or 0 (skipped).
-
-  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
-  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
-  until the next claim). A message is in the queue exactly while its hash exists.
-]]
 local function put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
   local messageKey = jobPrefix .. id
   if redis.call('EXISTS', messageKey) == 1 then return 0 end
@@ -932,6 +937,15 @@ local function put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
     ready[#ready + 1] = id
   end
   return 1
+end
+
+local function wake(readyKey, signalKey, signalCap, ready, added)
+  if #ready > 0 then
+    redis.call('RPUSH', readyKey, unpack(ready))
+    signal(readyKey, signalKey, signalCap)
+  elseif added > 0 then
+    nudge(signalKey)
+  end
 end
 
 local readyKey = KEYS[1]
@@ -949,12 +963,7 @@ local added = 0
 for i = firstMessage, #ARGV, 3 do
   added = added + put(jobPrefix, delayedKey, ready, ARGV[i], ARGV[i + 1], ARGV[i + 2], now, nowArg)
 end
-if #ready > 0 then
-  redis.call('RPUSH', readyKey, unpack(ready))
-  signal(readyKey, signalKey, signalCap)
-elseif added > 0 then
-  nudge(signalKey)
-end
+wake(readyKey, signalKey, signalCap, ready, added)
 return added
 `
 }
@@ -987,6 +996,22 @@ export const enqueueRecorded = {
   Returns 1 (applied) or 0 (refused) per record.
 ]]
 --[[
+  One message put in a queue, shared by the enqueue scripts.
+
+  put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
+  jobPrefix .. id exists (the message is waiting, delayed or leased), writes it: delayed (in
+  delayedKey, by due time) when dueArg is later than now, else ready (its id appended to the
+  table \`ready\`, for one RPUSH of all). Gives 1 (put) or 0 (skipped).
+
+  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
+  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
+  until the next claim). A message is in the queue exactly while its hash exists.
+
+  wake(readyKey, signalKey, signalCap, ready, added): appends the ids \`put\` made ready to the
+  ready list in one RPUSH and tops up the signal tokens; when only delayed messages were added,
+  nudges one idle consumer (it reads the new earliest due time).
+]]
+--[[
   Wake-up tokens. Idle consumers block on a queue's signal list (BLPOP); a stale token costs
   one look at the queue.
 
@@ -1014,18 +1039,7 @@ end
 local function nudge(signalKey)
   if redis.call('LLEN', signalKey) == 0 then redis.call('LPUSH', signalKey, '1') end
 end
---[[
-  One message put in a queue, shared by the enqueue scripts.
 
-  put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
-  jobPrefix .. id exists (the message is waiting, delayed or leased), writes it: delayed (in
-  delayedKey, by due time) when dueArg is later than now, else ready (its id appended to the
-  table \`ready\`, for one RPUSH of all). Gives 1 (put) or 0 (skipped).
-
-  Message hash fields: body, attempt (the fencing token: leases given), lost (leases that ran
-  out), due (time it became ready, or is due), lapsed (set while ready after a lease ran out,
-  until the next claim). A message is in the queue exactly while its hash exists.
-]]
 local function put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
   local messageKey = jobPrefix .. id
   if redis.call('EXISTS', messageKey) == 1 then return 0 end
@@ -1038,6 +1052,15 @@ local function put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
     ready[#ready + 1] = id
   end
   return 1
+end
+
+local function wake(readyKey, signalKey, signalCap, ready, added)
+  if #ready > 0 then
+    redis.call('RPUSH', readyKey, unpack(ready))
+    signal(readyKey, signalKey, signalCap)
+  elseif added > 0 then
+    nudge(signalKey)
+  end
 end
 --[[
   One record of a job's state, shared by the record and settle scripts.
@@ -1156,12 +1179,7 @@ for i = 1, #records, 7 do
   end
   m = m + 2
 end
-if #ready > 0 then
-  redis.call('RPUSH', readyKey, unpack(ready))
-  signal(readyKey, signalKey, signalCap)
-elseif added > 0 then
-  nudge(signalKey)
-end
+wake(readyKey, signalKey, signalCap, ready, added)
 return out
 `
 }
