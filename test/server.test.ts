@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   Chunk,
   Context,
+  Deferred,
   Duration,
   Effect,
   Either,
@@ -453,6 +454,36 @@ describe("Server on Memory", () => {
         yield* awaitStatus(id, "successful")
         const bytes = yield* Server.getResult(Raw, id)
         assert.strictEqual(new TextDecoder().decode(bytes), "r1:processing:1:hi")
+      }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
+    }))
+
+  it.scoped("a fiber a handler forks keeps its job's JobCtx and the registration's services", () =>
+    Effect.gen(function*() {
+      class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+      const release = yield* Deferred.make<void>()
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const done = yield* Ref.make(0)
+      const live = Server.register(Raw, (text) =>
+        Effect.gen(function*() {
+          // runs after both jobs ran on the same worker
+          yield* Effect.forkDaemon(Effect.gen(function*() {
+            yield* Deferred.await(release)
+            const ctx = yield* JobCtx.JobCtx
+            const greeting = yield* Greeting
+            yield* Ref.update(seen, (s) => [...s, `${text}:${ctx.meta.id}:${greeting}`])
+          }).pipe(Effect.zipRight(Ref.update(done, (n) => n + 1))))
+          const ctx = yield* JobCtx.JobCtx
+          yield* Ref.update(seen, (s) => [...s, `ran ${text}:${ctx.meta.id}:${ctx.attempt}`])
+        })).pipe(Layer.provide(Layer.succeed(Greeting, "hello")))
+      yield* Effect.gen(function*() {
+        yield* Effect.forkScoped(Server.start)
+        const a = yield* Server.enqueue(yield* Job.make(Raw, "a", { id: "fa" }))
+        yield* awaitStatus(a, "successful")
+        const b = yield* Server.enqueue(yield* Job.make(Raw, "b", { id: "fb" }))
+        yield* awaitStatus(b, "successful")
+        yield* Deferred.succeed(release, undefined)
+        yield* eventually(Ref.get(done), (n) => n === 2, "the forked fibers")
+        assert.deepStrictEqual([...(yield* Ref.get(seen))].sort(), ["a:fa:hello", "b:fb:hello", "ran a:fa:1", "ran b:fb:1"])
       }).pipe(Effect.provide(live.pipe(Layer.provideMerge(layer()))))
     }))
 
