@@ -46,14 +46,27 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
       (applied) => applied[0] === true
     )
 
-  /** enqueues the follow-up jobs and the next cron run, then lets the workflow go on */
-  const followUps = Effect.fnUntraced(function*(message: JobMessage, status: Status, now: number, recovering: boolean) {
+  /**
+   * enqueues the follow-up jobs and the next cron run, then lets the workflow go on; `result`,
+   * when given, is the result the final record stored (not read back then)
+   */
+  const followUps = Effect.fnUntraced(function*(
+    message: JobMessage,
+    status: Status,
+    now: number,
+    recovering: boolean,
+    result: Uint8Array | undefined
+  ) {
     const { job, meta } = message
     const next: Array<PendingMessage> = []
     const specs = status === "successful" ? job.onSuccess : status === "failed" ? job.onError : undefined
     const ids = status === "successful" ? meta.onSuccessIds : meta.onErrorIds
     // follow-up jobs see the result the finished job saved (a failed one too, if it saved any)
-    const saved = specs === undefined || specs.length === 0 ? Option.none() : yield* results.getResult(meta.id)
+    const saved = specs === undefined || specs.length === 0
+      ? Option.none()
+      : result !== undefined
+      ? Option.some(result)
+      : yield* results.getResult(meta.id)
     const input = Option.match(saved, {
       onNone: () => traceOf(meta),
       onSome: (bytes) => ({ prevJobResult: toBase64(bytes), ...traceOf(meta) })
@@ -69,12 +82,15 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
     // a new run of a follow-up that ran before (its parent was retried), unless this is redone
     yield* enqueueMessages(next, !recovering)
     if (Option.isSome(run)) yield* schedules.enqueued(run.value)
-    yield* workflows.onFinal(message, status, recovering)
+    yield* workflows.onFinal(message, status, recovering, result)
   })
 
-  /** what follows a final state (nothing for most jobs) */
-  const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false) =>
-    nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering)
+  /**
+   * what follows a final state (nothing for most jobs); `result`, when given, is the result its
+   * record stored
+   */
+  const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false, result?: Uint8Array) =>
+    nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering, result)
 
   /** whether `finish` records and acknowledges `message` in one step (nothing follows it) */
   const fusedFinish = (message: JobMessage) => results.recordAndAck !== undefined && nothingFollows(message)
@@ -99,7 +115,7 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
     return fusedFinish(message)
       ? Effect.flatMap(results.recordAndAck!([record], delivery), published)
       : results.record([record]).pipe(
-        Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now) : Effect.void),
+        Effect.flatMap(([applied]) => applied === true ? afterFinal(message, status, now, false, result) : Effect.void),
         Effect.zipRight(delivery.ack),
         Effect.flatMap(published)
       )

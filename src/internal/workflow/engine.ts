@@ -154,8 +154,19 @@ export const make = (deps: Deps) => {
     yield* deps.hooks.cancelled(messages, now)
   })
 
-  /** what follows a final state of a workflow's job */
-  const onFinal = Effect.fnUntraced(function*(message: JobMessage, status: Status, recovering: boolean) {
+  /** whether the workflow has ended (failed or cancelled: no next step starts then) */
+  const hasEnded = (id: string) => Effect.map(getEnd(id), Option.isSome)
+
+  /**
+   * What follows a final state of a workflow's job. `result`, when given, is the result the job's
+   * final record stored (passed on to a next chain step without reading it back).
+   */
+  const onFinal = Effect.fnUntraced(function*(
+    message: JobMessage,
+    status: Status,
+    recovering: boolean,
+    result?: Uint8Array
+  ) {
     const ref = message.meta.workflow
     if (ref === undefined || status === "cancelled") return
     const definition = yield* load(ref.id)
@@ -171,7 +182,8 @@ export const make = (deps: Deps) => {
       if (ended || recovering) yield* cancelWaiting(definition)
       return
     }
-    if (Option.isSome(yield* getEnd(ref.id))) return
+    // the end is read only before a next step starts: counting a group's member or ending the
+    // workflow (first end wins) needs no check
     let path = ref.node
     for (;;) {
       const parent = parentPath(path)
@@ -192,7 +204,11 @@ export const make = (deps: Deps) => {
           path = parent
           continue
         }
-        const input = yield* outputOf(parentNode.children[i]!)
+        const step = parentNode.children[i]!
+        const [ended, input] = step._tag === "job" && path === ref.node && result !== undefined
+          ? [yield* hasEnded(ref.id), { prevJobResult: toBase64(result) }]
+          : yield* Effect.all([hasEnded(ref.id), outputOf(step)], { concurrency: 2 })
+        if (ended) return
         const next = childPath(parent, i + 1)
         yield* deps.enqueueMessages(starting(definition, parentNode.children[i + 1]!, next, input, now), !recovering)
         return

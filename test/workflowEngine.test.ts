@@ -1,0 +1,83 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option, Schema } from "effect"
+import { Broker } from "../src/Broker.js"
+import { fromBase64, toBase64, utf8 } from "../src/internal/codec.js"
+import * as Hooks from "../src/internal/server/hooks.js"
+import type { PendingMessage } from "../src/internal/server/producer.js"
+import { assignIds } from "../src/internal/workflow/definition.js"
+import * as Engine from "../src/internal/workflow/engine.js"
+import * as Job from "../src/Job.js"
+import * as Memory from "../src/layers/Memory.js"
+import { Results } from "../src/Results.js"
+import * as Task from "../src/Task.js"
+
+const Sum = Task.make("sum", { payload: Schema.Struct({ add: Schema.Number }), result: Schema.Struct({ total: Schema.Number }) })
+
+/** an engine over Memory whose results reads are counted and whose enqueues are kept */
+const setup = Effect.gen(function*() {
+  const results = yield* Results
+  const broker = yield* Broker
+  const reads = { get: 0, getResults: 0 }
+  const enqueued: Array<PendingMessage> = []
+  const counted: Results["Type"] = {
+    ...results,
+    get: (name) => Effect.zipRight(Effect.sync(() => reads.get++), results.get(name)),
+    getResults: (ids) => Effect.zipRight(Effect.sync(() => reads.getResults++), results.getResults(ids))
+  }
+  const engine = Engine.make({
+    results: counted,
+    broker,
+    hooks: Hooks.none,
+    enqueueMessages: (items) => Effect.sync(() => void enqueued.push(...items))
+  })
+  return { engine, reads, enqueued }
+})
+
+describe("workflow engine", () => {
+  it.effect("a chain step passes the result it recorded on without reading it back", () =>
+    Effect.gen(function*() {
+      const { engine, enqueued, reads } = yield* setup
+      const job = yield* Job.make(Sum, { add: 1 })
+      const root = assignIds("c1", { _tag: "chain", children: [{ _tag: "job", spec: job.spec }, { _tag: "job", spec: job.spec }] })
+      yield* engine.enqueue({ id: "c1", root, createdAt: 0 })
+      const first = enqueued.shift()!.message
+      const result = utf8(JSON.stringify({ total: 1 }))
+      yield* engine.onFinal(first, "successful", false, result)
+      assert.strictEqual(reads.getResults, 0)
+      assert.strictEqual(enqueued.length, 1)
+      assert.strictEqual(enqueued[0]!.message.meta.id, "c1/1")
+      assert.deepStrictEqual(fromBase64(enqueued[0]!.message.meta.prevJobResult!), result)
+      // without it (a recovery), the result is read from the store
+      yield* engine.onFinal(first, "successful", true)
+      assert.strictEqual(reads.getResults, 1)
+      assert.strictEqual(enqueued[1]!.message.meta.prevJobResult, toBase64(new Uint8Array()))
+    }).pipe(Effect.provide(Memory.layer())))
+
+  it.effect("a group member that is not the last reads no workflow end; the last one ends it once", () =>
+    Effect.gen(function*() {
+      const { engine, enqueued, reads } = yield* setup
+      const job = yield* Job.make(Sum, { add: 1 })
+      const root = assignIds("g1", { _tag: "group", children: [0, 1, 2].map(() => ({ _tag: "job" as const, spec: job.spec })) })
+      yield* engine.enqueue({ id: "g1", root, createdAt: 0 })
+      const members = enqueued.map((p) => p.message)
+      yield* engine.onFinal(members[0]!, "successful", false)
+      yield* engine.onFinal(members[1]!, "successful", false)
+      yield* engine.onFinal(members[1]!, "successful", true) // redone: counted once
+      assert.strictEqual(reads.get, 0)
+      assert.isTrue(Option.isNone(yield* engine.getEnd("g1")))
+      yield* engine.onFinal(members[2]!, "successful", false)
+      assert.strictEqual(Option.getOrThrow(yield* engine.getEnd("g1")).status, "successful")
+    }).pipe(Effect.provide(Memory.layer())))
+
+  it.effect("a chain of a cancelled workflow starts no next step", () =>
+    Effect.gen(function*() {
+      const { engine, enqueued } = yield* setup
+      const job = yield* Job.make(Sum, { add: 1 })
+      const root = assignIds("c2", { _tag: "chain", children: [{ _tag: "job", spec: job.spec }, { _tag: "job", spec: job.spec }] })
+      yield* engine.enqueue({ id: "c2", root, createdAt: 0 })
+      const first = enqueued.shift()!.message
+      assert.isTrue(yield* engine.cancel("c2"))
+      yield* engine.onFinal(first, "successful", false, utf8("{}"))
+      assert.strictEqual(enqueued.length, 0)
+    }).pipe(Effect.provide(Memory.layer())))
+})
