@@ -7,7 +7,7 @@
  * @internal
  */
 import { Clock, Effect, Either, Option } from "effect"
-import type { Broker } from "../../Broker.js"
+import type { Broker, Message } from "../../Broker.js"
 import type * as Job from "../../Job.js"
 import type { JobId, JobMessage } from "../../Job.js"
 import type { JobRecord, Results, ResultsError } from "../../Results.js"
@@ -75,19 +75,9 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
       // published before the one step, which the store writes after the events (see
       // `enqueuerFor`): a worker that takes a job at once publishes its Started after this event
       yield* hooks.enqueued(items, now)
-      const byQueue = new Map<string, Array<number>>()
-      items.forEach((item, i) => {
-        const queue = item.message.meta.queue
-        const list = byQueue.get(queue)
-        if (list === undefined) byQueue.set(queue, [i])
-        else list.push(i)
-      })
-      yield* Effect.forEach(byQueue, ([queue, indexes]) =>
-        enqueuer(
-          indexes.map((i) => records[i]!),
-          queue,
-          indexes.map((i) => ({ id: records[i]!.id, body: encoded[i]!, runAt: items[i]!.runAt }))
-        ), { concurrency: byQueue.size, discard: true })
+      const queues = byQueue(items, encoded, () => true)
+      yield* Effect.forEach(queues, ([queue, { indexes, messages }]) =>
+        enqueuer(indexes.map((i) => records[i]!), queue, messages), { concurrency: queues.size, discard: true })
       return
     }
     const applied = yield* results.record(records)
@@ -95,16 +85,24 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
     // published once the queued states are recorded and before the queues are written: a worker
     // that takes a job at once publishes its Started after this event
     yield* hooks.enqueued(applied.every((a) => a) ? items : items.filter((_, i) => applied[i]), now)
-    const byQueue = new Map<string, Array<{ id: string; body: Uint8Array; runAt: number | undefined }>>()
-    items.forEach((item, i) => {
-      if (!written[i]) return
-      const queue = item.message.meta.queue
-      let list = byQueue.get(queue)
-      if (list === undefined) byQueue.set(queue, list = [])
-      list.push({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt })
-    })
-    for (const [queue, messages] of byQueue) yield* broker.enqueue(queue, messages)
+    for (const [queue, { messages }] of byQueue(items, encoded, (i) => written[i]!)) {
+      yield* broker.enqueue(queue, messages)
+    }
   })
+
+  /** the messages of the items `keep` keeps, by queue (with their indexes in `items`) */
+  const byQueue = (items: ReadonlyArray<PendingMessage>, encoded: ReadonlyArray<Uint8Array>, keep: (i: number) => boolean) => {
+    const queues = new Map<string, { indexes: Array<number>; messages: Array<Message> }>()
+    items.forEach((item, i) => {
+      if (!keep(i)) return
+      const queue = item.message.meta.queue
+      let group = queues.get(queue)
+      if (group === undefined) queues.set(queue, group = { indexes: [], messages: [] })
+      group.indexes.push(i)
+      group.messages.push({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt })
+    })
+    return queues
+  }
 
   /**
    * which messages to write to their queues: those whose state was recorded, and those whose
