@@ -98,14 +98,8 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         )
         const counting = new Counting()
         const worker = yield* Effect.fork(Effect.supervised(server.start, counting))
-        const last = ids[n - 1]!
-        for (;;) {
-          const done = yield* Effect.forEach([ids[0]!, last], (id) => server.getJob(id))
-          if (done.every((job) => job.meta.status === "successful")) break
-          yield* Effect.sleep("20 millis")
-        }
+        const jobs = yield* Effect.forEach(ids, (id) => server.awaitJob(id))
         yield* Fiber.interrupt(worker)
-        const jobs = yield* Effect.forEach(ids, (id) => server.getJob(id))
         assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
         // the workers, the intake, the settler and a few waits for work: not one per job
         assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs`)

@@ -16,7 +16,7 @@ import type { Scope } from "effect"
 import { Clock, Effect, Exit, Option } from "effect"
 import type { Enqueuer, Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
-import type { Delivery } from "../../Broker.js"
+import type { Delivery, Message } from "../../Broker.js"
 import type { Ahead, SettleAhead } from "../recordAhead.js"
 import { utf8 } from "../codec.js"
 import { recordAhead, settleAhead } from "../recordAhead.js"
@@ -136,7 +136,7 @@ export const make = (
       const queuesOf = link?.queuesOf(broker)
       if (queuesOf === undefined) return undefined
       const queues = new Map<string, LinkedQueue>()
-      const one = (records: ReadonlyArray<JobRecord>, queue: LinkedQueue, messages: ReadonlyArray<{ readonly body: Uint8Array; readonly runAt?: number | undefined }>) =>
+      const one = (records: ReadonlyArray<JobRecord>, queue: LinkedQueue, messages: ReadonlyArray<Message>) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.async<ReadonlyArray<boolean>, ResultsError>((resume) => {
             const packed = packer(sizeOf(records))
