@@ -194,8 +194,17 @@ const main = Effect.gen(function*() {
   if (redis !== undefined && workloads.has("rss")) {
     const backend = backends.find((b) => b.name === "tasqueue/redis")!
     const rss = yield* Effect.zipLeft(Tasqueue.rssGrowth(backend, sizes.rssFirst, sizes.rssTotal, 10), reset)
-    extra.rss = { after: sizes.rssFirst, total: sizes.rssTotal, ...rss, growthMb: rss.rssAllMb - rss.rssFirstMb }
-    yield* log(`rss after ${sizes.rssFirst}: ${rss.rssFirstMb.toFixed(1)} MB, after ${sizes.rssTotal}: ${rss.rssAllMb.toFixed(1)} MB`)
+    extra.rss = {
+      after: sizes.rssFirst,
+      total: sizes.rssTotal,
+      ...rss,
+      growthMb: rss.rssAllMb - rss.rssFirstMb,
+      heapGrowthMb: rss.heapAllMb - rss.heapFirstMb
+    }
+    yield* log(
+      `rss after ${sizes.rssFirst}: ${rss.rssFirstMb.toFixed(1)} MB, after ${sizes.rssTotal}: ${rss.rssAllMb.toFixed(1)} MB; ` +
+        `heap after a full GC: ${rss.heapFirstMb.toFixed(1)} → ${rss.heapAllMb.toFixed(1)} MB`
+    )
   }
 
   // 7. the Redis ceiling

@@ -207,11 +207,22 @@ export const backlog = (backend: Backend, waiting: number, measured: number, c: 
 
 /**
  * Memory use with processed jobs: `total` jobs through the backend with concurrency `c`, the
- * backlog kept near 10,000; the process's RSS after the first `first` jobs and after all (MB).
+ * backlog kept near 10,000; the process's RSS after the first `first` jobs and after all (MB),
+ * and the heap in use after a full collection at the same two points when `gc` is exposed
+ * (`node --expose-gc`, as `npm run bench` runs): RSS also moves with what the allocator keeps,
+ * the collected heap only with what is really held.
  */
 export const rssGrowth = (backend: Backend, first: number, total: number, c: number) => {
   let processed = 0
   let rssFirst = 0
+  let heapFirst = 0
+  const gc = (globalThis as { gc?: () => void }).gc
+  /** the heap in use after a full collection, or NaN without `--expose-gc` */
+  const heapHeld = () => {
+    if (gc === undefined) return Number.NaN
+    gc()
+    return process.memoryUsage().heapUsed
+  }
   const { done, tick } = counter(total)
   return withServer(
     backend,
@@ -222,7 +233,10 @@ export const rssGrowth = (backend: Backend, first: number, total: number, c: num
         onSuccess: () =>
           Effect.zipRight(
             Effect.sync(() => {
-              if (++processed === first) rssFirst = process.memoryUsage().rss
+              if (++processed === first) {
+                rssFirst = process.memoryUsage().rss
+                heapFirst = heapHeld()
+              }
             }),
             tick
           )
@@ -243,8 +257,14 @@ export const rssGrowth = (backend: Backend, first: number, total: number, c: num
         }
         yield* Deferred.await(done)
         const rssAll = process.memoryUsage().rss
+        const heapAll = heapHeld()
         yield* Fiber.interrupt(worker)
-        return { rssFirstMb: rssFirst / 2 ** 20, rssAllMb: rssAll / 2 ** 20 }
+        return {
+          rssFirstMb: rssFirst / 2 ** 20,
+          rssAllMb: rssAll / 2 ** 20,
+          heapFirstMb: heapFirst / 2 ** 20,
+          heapAllMb: heapAll / 2 ** 20
+        }
       })
   )
 }

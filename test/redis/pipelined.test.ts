@@ -13,6 +13,7 @@ import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
+import { FiberStacks } from "../utils/fiberStacks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
 
@@ -103,6 +104,27 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
         // the workers, the intake, the settler and a few waits for work: not one per job
         assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs`)
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("the server's long-lived fibers keep a bounded stack however many settles they handle", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        yield* server.register(Slow, ({ n }) => Effect.succeed({ n, pid: process.pid }), { queue: "pipe-stack", concurrency: 2 })
+        const stacks = new FiberStacks()
+        const worker = yield* Effect.fork(Effect.supervised(server.start, stacks))
+        // one job at a time: each settle's reply is a batch of its own, one turn of the settler
+        const n = 150
+        for (let i = 0; i < n; i++) {
+          const id = yield* server.enqueue(yield* Job.make(Slow, { n: i }, { queue: "pipe-stack" }))
+          assert.strictEqual((yield* server.awaitJob(id)).meta.status, "successful")
+        }
+        const deepest = stacks.deepest()
+        yield* Fiber.interrupt(worker)
+        // a loop that keeps a frame per turn would hold one per job here (the settler did: 150)
+        assert.isBelow(deepest, 40, `deepest stack of the server's fibers after ${n} jobs`)
       }).pipe(Effect.provide(yield* services(prefix)))
     }))
 

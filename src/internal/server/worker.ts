@@ -311,8 +311,10 @@ export const make = (deps: Deps) => {
   const settler = (shutdown: Shutdown): Effect.Effect<void> => {
     const sent = shutdown.sent
     const handle = (detached: Detached) => settled(detached, shutdown)
-    const loop: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
+    // the mask once around the loop, not in it: a loop that goes round inside a mask of its own
+    // keeps one frame per turn on the fiber's stack, as long as the server runs
+    return Effect.uninterruptibleMask((restore) => {
+      const loop: Effect.Effect<void> = Effect.suspend(() => {
         if (sent.replied.length === 0) {
           if (sent.ending && sent.outstanding === 0) return Effect.void
           return Effect.flatMap(restore(sent.signal.wait), () => loop)
@@ -322,8 +324,8 @@ export const make = (deps: Deps) => {
         sent.outstanding -= batch.length
         return Effect.flatMap(Effect.forEach(batch, handle, { discard: true }), () => loop)
       })
-    )
-    return loop
+      return loop
+    })
   }
 
   /**
