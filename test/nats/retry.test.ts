@@ -38,7 +38,7 @@ const setup = Effect.gen(function*() {
       if (attempts !== undefined) h.set("Tq-Attempts", String(attempts))
       return js.publish(subject, bytes(body), { msgID: msgId, headers: h })
     })
-  return { broker, prefix, jsm, publish }
+  return { broker, prefix, js, jsm, publish }
 })
 
 layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("NATS retries after lost acks", (it) => {
@@ -84,6 +84,37 @@ layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })(
       // the stale copy does not run the job again
       yield* Effect.sleep("2 seconds")
       assert.deepStrictEqual(yield* broker.pending(queue), [])
+    }).pipe(Effect.scoped), 20_000)
+
+  it.effect("a redelivered copy whose delayed source is still stored (the move's ack lost) is not acked away", () =>
+    Effect.gen(function*() {
+      const { broker, js, prefix, publish } = yield* setup
+      const queue = "source"
+      // creates the queue's stream and its workers' consumer (a job delayed for an hour)
+      yield* broker.enqueue(queue, [{ id: "later", body: bytes("later"), runAt: Date.now() + 3_600_000 }])
+      // a retry of j (attempt 1) waited in the delayed stream and was moved to the queue
+      // (message id j~d<seq>, attempts kept); the move's ack of the delayed copy was lost, so
+      // the copy is still stored (due in an hour here, so that it stays)
+      const source = yield* publish(`${prefix}.delayed.${queue}.j`, "j~r1", Date.now() + 3_600_000, 1, "retried")
+      yield* Effect.sleep("20 millis")
+      yield* publish(`${prefix}.q.${queue}.j`, `j~d${source.seq}`, undefined, 1, "retried")
+      // the moved copy is delivered and its lease runs out (its worker died): a redelivery
+      const raw = yield* Effect.promise(() => js.consumers.get(`${prefix}_q_${queue}`, "workers"))
+      const fetched = yield* Effect.promise(async () => {
+        const batch = await raw.fetch({ max_messages: 1, expires: 2000 })
+        const subjects: Array<string> = []
+        for await (const m of batch) subjects.push(m.subject)
+        return subjects
+      })
+      assert.deepStrictEqual(fetched, [`${prefix}.q.${queue}.j`])
+
+      const consumer = yield* broker.consumer(queue, { prefetch: 1 })
+      const again = yield* consumer.take.pipe(Effect.timeout("6 seconds"))
+      assert.strictEqual(again.id, "j")
+      assert.strictEqual(text(again.body), "retried")
+      // attempts 1 before this copy, its second delivery
+      assert.strictEqual(again.attempt, 3)
+      yield* again.ack
     }).pipe(Effect.scoped), 20_000)
 
   it.effect("a second release of one queue message is not dropped as a duplicate of the first", () =>

@@ -184,8 +184,14 @@ export const consumer = (ctx: BrokerContext, queue: string, options: ConsumerOpt
           () => Promise.all([read.last(stream, h.subject), read.last(n.delayedStream, n.delayedSubject(tq, ti))]),
           brokerError(`cannot inspect job ${h.id} of ${queue}`)
         ).pipe(Effect.orElseSucceed(() => [null, null] as const))
+        // a delayed copy is newer only when it was stored after this message: the delayed copy
+        // this message was moved from stays stored when the move's ack was lost (a server
+        // restart), and taking it for a newer copy would ack away the job's only live message
+        // (the copy's next move is then a duplicate of this one: the job would be lost)
+        const storedAt = Math.floor(h.msg.info.timestampNanos / 1e6)
         const newer = (last !== null && last.seq > h.seq) ||
-          (later !== null && !(yield* ctx.ghosts.is(n.delayedStream, later.seq).pipe(Effect.orElseSucceed(() => false))))
+          (later !== null && later.time.getTime() > storedAt &&
+            !(yield* ctx.ghosts.is(n.delayedStream, later.seq).pipe(Effect.orElseSucceed(() => false))))
         if (newer) {
           settled.add(h.subject, h.seq, clock.unsafeCurrentTimeMillis())
           yield* confirm(ctx, h.msg, "ack").pipe(Effect.ignore)
