@@ -4,10 +4,10 @@
  * It claims up to its free prefetch slots in one script call, renews the leases of everything
  * it holds in one script call per renewal, and acknowledges through the connection's tick (one
  * script call for its acks of the moment, which also claims for the slots they free, and
- * carries the records of the moment on a standalone Redis). An idle consumer races a blocking
- * pop on the queue's signal list (its own connection, real time) against a `Clock` sleep until
- * the earliest due time or lease deadline, so it wakes when a message is enqueued, or becomes
- * due, or a lease runs out, and never spins.
+ * carries the records of the moment on a standalone Redis). An idle consumer waits for a
+ * blocking pop on the queue's signal list (its own connection, real time) and, when it knows
+ * one, a `Clock` sleep until the earliest due time or lease deadline, so it wakes when a
+ * message is enqueued, or becomes due, or a lease runs out, and never spins.
  *
  * Read in order: the consumer's state, closing, settling, claiming, waiting for work and
  * `take`, renewing leases.
@@ -15,7 +15,7 @@
  * @internal
  */
 import type { Scope } from "effect"
-import { Clock, Deferred, Duration, Effect, Exit, FiberId } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import type { Consumer, ConsumerOptions, Delivery, LeaseLost } from "../../Broker.js"
 import { BrokerError } from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
@@ -82,7 +82,6 @@ export const make = (
     /** claimed deliveries not yet handed out by `take` */
     const buffer: Array<{ readonly slot: Slot; readonly delivery: Delivery }> = []
     let open = true
-    const closed = Deferred.unsafeMake<void>(FiberId.none)
     /**
      * Resumes a `take` that waits for a free slot (with no acknowledgement on its way, whose
      * call would claim for it), for deliveries a claim that rides on acks brought back (they may
@@ -92,11 +91,21 @@ export const make = (
     /** resumes the renewing fiber when the consumer starts to hold deliveries */
     const holding = waiting(() => held.size > 0)
     /**
-     * Resumes a `take` that waits for work, when an ack's claim filled the buffer (which may
-     * happen between the take's own empty claim and the start of its wait: both replies read
-     * at once, the wake-up tokens gone).
+     * Blocking pops finished so far. A pop can outlive the wait that started it (the wait's
+     * sleep won, or an ack's claim filled the buffer) and then take the queue's wake-up token
+     * with nobody listening: a take that sees this count moved since before its claim claims
+     * again at once rather than waiting for a token that is already gone.
      */
-    const buffered = waiting(() => buffer.length > 0)
+    let pops = 0
+    /** `pops` as the waiting take read it before its claim */
+    let popsSeen = 0
+    /**
+     * Resumes a `take` that waits for work: when an ack's claim filled the buffer (which may
+     * happen between the take's own empty claim and the start of its wait: both replies read
+     * at once, the wake-up tokens gone), when a blocking pop ended (a wake-up token, or its
+     * timeout), or when the consumer closes. One resumer for all of them: no fiber per source.
+     */
+    const buffered = waiting(() => buffer.length > 0 || pops !== popsSeen || !open)
     const lock = yield* Effect.makeSemaphore(1)
     const scope = yield* Effect.scope
 
@@ -128,8 +137,8 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         open = false
-        Deferred.unsafeDone(closed, Exit.void)
         slotFreed.wake()
+        buffered.wake()
         yield* tick.barrier
         const unsettled = [...held].filter((s) => !s.done)
         buffer.length = 0
@@ -388,54 +397,47 @@ export const make = (
 
     // --- waiting for work: one blocking pop in flight at a time, on this consumer's connection
 
-    let signal: Deferred.Deferred<void> | undefined
-    /**
-     * Blocking pops finished so far. A pop can outlive the wait that started it (the wait's
-     * sleep or buffer arm won the race) and then take the queue's wake-up token with nobody
-     * listening: a take that sees this count moved since before its claim claims again at once
-     * rather than waiting for a token that is already gone.
-     */
-    let pops = 0
+    /** whether a blocking pop is on its way */
+    let popping = false
     const pollSeconds = Math.max(options.pollInterval, 10) / 1000
-    const signalWait = Effect.suspend(() => {
-      if (signal === undefined) {
-        const deferred = Deferred.unsafeMake<void>(FiberId.none)
-        signal = deferred
-        const pop = Effect.tryPromise(() => blocking.blpop(key.signal, pollSeconds)).pipe(
-          Effect.catchAll((cause) =>
-            open
-              ? Effect.zipRight(
-                Effect.logWarning(`waiting for jobs on ${queue} failed: ${thrownMessage(cause.error)}`),
-                Effect.sleep(options.pollInterval)
-              )
-              : Effect.void
-          ),
-          Effect.ensuring(Effect.sync(() => {
-            pops++
-            signal = undefined
-            Deferred.unsafeDone(deferred, Exit.void)
-          }))
-        )
-        return Effect.zipRight(Effect.forkIn(pop, scope), Deferred.await(deferred))
-      }
-      return Deferred.await(signal)
+    /** starts a blocking pop unless one is on its way; its end wakes the waiting take */
+    const startPop = Effect.suspend(() => {
+      if (popping) return Effect.void
+      popping = true
+      const pop = Effect.tryPromise(() => blocking.blpop(key.signal, pollSeconds)).pipe(
+        Effect.catchAll((cause) =>
+          open
+            ? Effect.zipRight(
+              Effect.logWarning(`waiting for jobs on ${queue} failed: ${thrownMessage(cause.error)}`),
+              Effect.sleep(options.pollInterval)
+            )
+            : Effect.void
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          pops++
+          popping = false
+          buffered.wake()
+        }))
+      )
+      return Effect.asVoid(Effect.forkIn(pop, scope))
     })
     /**
      * Waits for a signal, or until `next` (-1: no due time known). The clock is read again
      * here, not taken from before the claim: it may have moved while the claim was in flight
      * (under TestClock, an `adjust` then must not leave the sleep aimed past `next`). Returns at
      * once when a blocking pop ended since `popsBefore` (read before the claim): its wake-up
-     * may have been for work the claim did not see.
+     * may have been for work the claim did not see. Without a due time the take waits on
+     * `buffered` alone (no race: forking a fiber per source cost a hop on the way to each job
+     * enqueued to an idle worker).
      */
     const waitForWork = (next: number, popsBefore: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        if (pops !== popsBefore) return Effect.void
-        const arms: Array<Effect.Effect<void>> = [signalWait, buffered.wait, Deferred.await(closed)]
-        if (next >= 0) {
-          if (next <= now) return Effect.void
-          arms.push(Effect.sleep(Duration.millis(next - now)))
-        }
-        return Effect.raceAll(arms)
+        popsSeen = popsBefore
+        if (pops !== popsBefore || (next >= 0 && next <= now)) return Effect.void
+        return Effect.zipRight(
+          startPop,
+          next >= 0 ? Effect.raceFirst(buffered.wait, Effect.sleep(Duration.millis(next - now))) : buffered.wait
+        )
       })
 
     const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
