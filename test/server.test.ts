@@ -26,7 +26,7 @@ import * as Memory from "../src/layers/Memory.js"
 import { Results } from "../src/Results.js"
 import * as Server from "../src/Server.js"
 import * as Task from "../src/Task.js"
-import { FiberStacks } from "./utils/fiberStacks.js"
+import { deepestAfter } from "./utils/fiberStacks.js"
 
 const Add = Task.make("add", {
   payload: Schema.Struct({ arg1: Schema.Number, arg2: Schema.Number }),
@@ -150,14 +150,8 @@ describe("Server on Memory", () => {
 
   it.scoped("the server's long-lived fibers keep a bounded stack however many jobs they handle", () =>
     Effect.gen(function*() {
-      const stacks = new FiberStacks()
-      yield* Effect.forkScoped(Effect.supervised(Server.start, stacks))
-      // one job at a time: every worker, intake and waiter goes round once per job
-      for (let i = 0; i < 150; i++) {
-        const id = yield* Server.enqueue(yield* Job.make(Add, { arg1: i, arg2: 1 }))
-        assert.deepStrictEqual((yield* Server.awaitJob(id)).meta.status, "successful")
-      }
-      assert.isBelow(stacks.deepest(), 40, "deepest stack of the server's fibers after 150 jobs")
+      const deepest = yield* deepestAfter(yield* Server.Server, 150, (i) => Job.make(Add, { arg1: i, arg2: 1 }))
+      assert.isBelow(deepest, 40, "deepest stack of the server's fibers after 150 jobs")
     }).pipe(Effect.provide(addLive.pipe(Layer.provideMerge(layer())))))
 
   it.scoped("an enqueue sent again after its first stopped between its two writes puts the job in its queue", () =>

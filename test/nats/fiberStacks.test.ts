@@ -4,11 +4,11 @@
  * that runs for weeks grows its memory with every job.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as Job from "../../src/Job.js"
 import * as Nats from "../../src/layers/Nats.js"
 import * as Server from "../../src/Server.js"
-import { FiberStacks } from "../utils/fiberStacks.js"
+import { deepestAfter } from "../utils/fiberStacks.js"
 import * as NatsServer from "../utils/natsServer.js"
 import { Sleep } from "./fixtures/tasks.js"
 
@@ -20,16 +20,8 @@ layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })(
       yield* Effect.gen(function*() {
         const server = yield* Server.Server
         yield* server.register(Sleep, ({ n }) => Effect.succeed({ n, pid: process.pid }), { queue: "stacks", concurrency: 2 })
-        const stacks = new FiberStacks()
-        const worker = yield* Effect.fork(Effect.supervised(server.start, stacks))
-        // one job at a time: each fiber of the server goes round at least once per job
         const n = 150
-        for (let i = 0; i < n; i++) {
-          const id = yield* server.enqueue(yield* Job.make(Sleep, { n: i }, { queue: "stacks" }))
-          assert.strictEqual((yield* server.awaitJob(id)).meta.status, "successful")
-        }
-        const deepest = stacks.deepest()
-        yield* Fiber.interrupt(worker)
+        const deepest = yield* deepestAfter(server, n, (i) => Job.make(Sleep, { n: i }, { queue: "stacks" }))
         assert.isBelow(deepest, 40, `deepest stack of the server's fibers after ${n} jobs`)
       }).pipe(Effect.provide(Layer.provideMerge(Server.layer, Nats.layer({ servers: nats.url, prefix }))))
     }))

@@ -5,8 +5,10 @@
  * memory with every job it handles. The depth is read from the fiber's internal `_stack`:
  * Effect has no public accessor for it, and this is a test of exactly that.
  */
-import type { Exit, Fiber } from "effect"
-import { Effect, Supervisor } from "effect"
+import type { Exit } from "effect"
+import { Effect, Fiber, Supervisor } from "effect"
+import type * as Job from "../../src/Job.js"
+import type * as Server from "../../src/Server.js"
 
 export class FiberStacks extends Supervisor.AbstractSupervisor<void> {
   readonly live = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
@@ -33,3 +35,26 @@ export class FiberStacks extends Supervisor.AbstractSupervisor<void> {
     return max
   }
 }
+
+/**
+ * Runs `server` with its fibers watched, enqueues the jobs `job(i)` makes one at a time (each
+ * awaited, and checked successful), and gives the deepest stack of the server's fibers alive
+ * after the last one: each fiber of the server goes round at least once per job.
+ */
+export const deepestAfter = (
+  server: Server.Server["Type"],
+  n: number,
+  job: (i: number) => Effect.Effect<Job.Job, unknown>
+): Effect.Effect<number, unknown> =>
+  Effect.gen(function*() {
+    const stacks = new FiberStacks()
+    const worker = yield* Effect.fork(Effect.supervised(server.start, stacks))
+    for (let i = 0; i < n; i++) {
+      const id = yield* server.enqueue(yield* job(i))
+      const done = yield* server.awaitJob(id)
+      if (done.meta.status !== "successful") return yield* Effect.die(`job ${id} is ${done.meta.status}`)
+    }
+    const deepest = stacks.deepest()
+    yield* Fiber.interrupt(worker)
+    return deepest
+  })
