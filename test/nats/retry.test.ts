@@ -96,7 +96,6 @@ layer(NatsServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })(
       // (message id j~d<seq>, attempts kept); the move's ack of the delayed copy was lost, so
       // the copy is still stored (due in an hour here, so that it stays)
       const source = yield* publish(`${prefix}.delayed.${queue}.j`, "j~r1", Date.now() + 3_600_000, 1, "retried")
-      yield* Effect.sleep("20 millis")
       yield* publish(`${prefix}.q.${queue}.j`, `j~d${source.seq}`, undefined, 1, "retried")
       // the moved copy is delivered and its lease runs out (its worker died): a redelivery
       const raw = yield* Effect.promise(() => js.consumers.get(`${prefix}_q_${queue}`, "workers"))
