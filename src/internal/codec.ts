@@ -159,7 +159,9 @@ class LazyRecord implements JobRecord {
     readonly at: number,
     readonly attempt: number | undefined,
     readonly result: Uint8Array | undefined,
-    private encoded: Uint8Array | undefined
+    private encoded: Uint8Array | undefined,
+    /** see `successPatch` */
+    readonly patch = false
   ) {
     this[source] = message
     this.id = message.meta.id
@@ -178,6 +180,20 @@ export const jobRecord = (
   result?: Uint8Array,
   bytes?: Uint8Array
 ): JobRecord => new LazyRecord(message, status, at, attempt, result, bytes)
+
+/**
+ * The `successful` record of an attempt whose message is the job's state as its delivery
+ * carried it (or as this attempt recorded it since) with only `status`, `processedAt` and
+ * `finishedAt` (= `at`) changed. A store that keeps the job's state as it was may write the
+ * record as a patch of those fields rather than the whole message again (Redis: see
+ * lua/includes/record.lua); the record reads as any other.
+ */
+export const successPatch = (message: JobMessage, at: number, attempt: number, result: Uint8Array | undefined): JobRecord =>
+  new LazyRecord(message, "successful", at, attempt, result, undefined, true)
+
+/** the attempt's start of a record built by `successPatch`, else undefined (write it whole) */
+export const patchOf = (record: JobRecord): number | undefined =>
+  record instanceof LazyRecord && record.patch ? record[source].meta.processedAt : undefined
 
 /** the message of a record built by `jobRecord`, else undefined */
 export const sourceOf = (record: JobRecord): JobMessage | undefined => (record as { [source]?: JobMessage })[source]

@@ -58,7 +58,10 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         yield* Deferred.succeed(finish, undefined)
         const done = yield* server.awaitJob(id)
         assert.strictEqual(done.meta.status, "successful")
-        assert.strictEqual(yield* hash(id, "processedAt"), "", "the final record drops the mark")
+        // the success went as a patch of the marked state (see successPatch.test.ts): the
+        // mark's time is now the attempt's start, read as the job's `processedAt`
+        assert.strictEqual(yield* hash(id, "processedAt"), String(done.meta.processedAt))
+        assert.strictEqual(JSON.parse(yield* hash(id, "message")).meta.status, "queued")
         yield* Fiber.interrupt(worker)
       }).pipe(Effect.provide(services))
     }))

@@ -1,7 +1,8 @@
 /**
  * The Redis results store. One hash per job (`message`, `status`, `at`, `result`, `attempt`, and
- * `processedAt` while a claim's `processing` mark is the job's newest state: see
- * lua/includes/processing.lua), two sorted sets for the success and failed indexes (score: the
+ * `processedAt` while a claim's `processing` mark is the job's newest state, see
+ * lua/includes/processing.lua, or after a success written as a patch of `message`, see
+ * lua/includes/record.lua: `stateOf` merges them), two sorted sets for the success and failed indexes (score: the
  * record's `at`), coordination values and sets; all under the hash tag `{prefix}`. `record`
  * calls from many fibers go out through the connection's tick (see `tick.ts`), with the
  * acknowledgements of the moment; the scripts apply the first-final-wins rule and the fence by
@@ -14,6 +15,8 @@
  */
 import type { Scope } from "effect"
 import { Clock, Effect, Exit, Option } from "effect"
+import type { Status } from "../../Job.js"
+import { isTerminal } from "../../Job.js"
 import type { Enqueuer, Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
 import type { Delivery, Message } from "../../Broker.js"
@@ -40,11 +43,18 @@ export interface ResultsOptions {
 }
 
 /**
- * A job's state as read: with `processedAt` (a claim's `processing` mark, newer than `message`:
- * see lua/includes/processing.lua), the state in `message` with status `processing` and that
- * `processedAt`.
+ * A job's state as read. With `processedAt`, `message` is the state before the newest
+ * transitions: a claim's `processing` mark (see lua/includes/processing.lua), read as that state
+ * with status `processing` and this `processedAt`; or, with a final `status`, a success written
+ * as a patch (see lua/includes/record.lua), read as that state with this status and
+ * `processedAt`, and `finishedAt` = `at`.
  */
-const withMark = (message: Buffer | null, processedAt: Buffer | null): Option.Option<Uint8Array> => {
+const stateOf = (
+  message: Buffer | null,
+  processedAt: Buffer | null,
+  status: Buffer | null,
+  at: Buffer | null
+): Option.Option<Uint8Array> => {
   if (message === null) return Option.none()
   if (processedAt === null) return Option.some(fromBuffer(message))
   let state: { meta: object }
@@ -53,7 +63,11 @@ const withMark = (message: Buffer | null, processedAt: Buffer | null): Option.Op
   } catch {
     return Option.some(fromBuffer(message)) // not a state this library wrote: as it is
   }
-  state.meta = { ...state.meta, status: "processing", processedAt: Number(processedAt.toString("latin1")) }
+  const started = Number(processedAt.toString("latin1"))
+  const final = status === null ? undefined : status.toString("latin1")
+  state.meta = final !== undefined && isTerminal(final as Status) && at !== null
+    ? { ...state.meta, status: final, processedAt: started, finishedAt: Number(at.toString("latin1")) }
+    : { ...state.meta, status: "processing", processedAt: started }
   return Option.some(utf8(JSON.stringify(state)))
 }
 
@@ -200,7 +214,7 @@ export const make = (
           (reply) => (reply as ReadonlyArray<Buffer | null>).map(bytes)
         )
 
-    /** jobs' states, with a claim's `processing` mark merged in (see `withMark`) */
+    /** jobs' states, with a claim's `processing` mark or a success's patch merged in (see `stateOf`) */
     const getJobs = (ids: ReadonlyArray<string>) =>
       ids.length === 0
         ? Effect.succeed([])
@@ -209,15 +223,17 @@ export const make = (
           (reply) => {
             const fields = reply as ReadonlyArray<Buffer | null>
             const out = new Array<Option.Option<Uint8Array>>(ids.length)
-            for (let i = 0; i < ids.length; i++) out[i] = withMark(fields[2 * i]!, fields[2 * i + 1]!)
+            for (let i = 0; i < ids.length; i++) {
+              out[i] = stateOf(fields[4 * i]!, fields[4 * i + 1]!, fields[4 * i + 2]!, fields[4 * i + 3]!)
+            }
             return out
           }
         )
 
     const getJob = (id: string) =>
       Effect.map(
-        tryRedis(`reading the job ${id}`, () => conn.client.hmgetBuffer(key.job + id, "message", "processedAt")),
-        ([message, processedAt]) => withMark(message ?? null, processedAt ?? null)
+        tryRedis(`reading the job ${id}`, () => conn.client.hmgetBuffer(key.job + id, "message", "processedAt", "status", "at")),
+        ([message, processedAt, status, at]) => stateOf(message ?? null, processedAt ?? null, status ?? null, at ?? null)
       )
 
     const getResult = (id: string) =>

@@ -28,6 +28,7 @@ import type { Scope } from "effect"
 import { Clock, Effect } from "effect"
 import type { JobRecord } from "../../Results.js"
 import type { Arg, Connection, Reply, ScriptCall } from "./connection.js"
+import { patchOf } from "../codec.js"
 import type { Packer } from "./pack.js"
 import { packer } from "./pack.js"
 import { waiting } from "../waiting.js"
@@ -50,6 +51,11 @@ export interface Lease {
   readonly id: string
   /** the fencing token, as sent to scripts */
   readonly attempt: string
+  /**
+   * its claim marked the job `processing` in the results store (see lua/includes/processing):
+   * a success recorded with its acknowledgement may then go as a patch (see `patchOf`)
+   */
+  readonly marked?: boolean
 }
 
 /** the claim that rides on a consumer's call */
@@ -191,6 +197,14 @@ export const sizeOf = (records: ReadonlyArray<JobRecord>) => {
   return size
 }
 
+/**
+ * The attempt's start when `item` acknowledges with one success that goes as a patch of the
+ * job's stored state (see `successPatch`): its claim marked the job, so the stored state is the
+ * one the worker's message was made from.
+ */
+const patchedOf = (item: SettleItem): number | undefined =>
+  item.lease.marked === true && item.records !== undefined && item.records.length === 1 ? patchOf(item.records[0]!) : undefined
+
 /** the results target of a consumer's acknowledgements that carry records (one per connection) */
 const targetOf = (group: ReadonlyArray<SettleItem>): ResultsTarget | undefined => {
   let target: ResultsTarget | undefined
@@ -282,9 +296,13 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
         if (target === undefined) {
           for (const item of group) args.push(item.lease.id, item.lease.attempt)
         } else {
+          const patched = group.map(patchedOf)
           let size = 64 * group.length
           for (const item of attached) size += sizeOf(item.records)
-          for (const item of group) if (item.records !== undefined) size += sizeOf(item.records)
+          for (let i = 0; i < group.length; i++) {
+            const records = group[i]!.records
+            if (records !== undefined) size += patched[i] === undefined ? sizeOf(records) : 64 + (records[0]!.result?.length ?? 0)
+          }
           // the entries of `settle` (see lua/settle.lua)
           const packed = packer(size)
           for (const item of attached) {
@@ -293,7 +311,26 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
               packRecord(packed, record)
             }
           }
-          for (const item of group) {
+          for (let i = 0; i < group.length; i++) {
+            const item = group[i]!
+            const processedAt = patched[i]
+            if (processedAt !== undefined) {
+              // a success that leaves the stored message as it is (see lua/includes/record.lua)
+              const record = item.records![0]!
+              packed.string("p")
+              packed.string(item.lease.id)
+              packed.string(item.lease.attempt)
+              packed.string(String(Math.round(record.at)))
+              packed.string(String(Math.round(processedAt)))
+              if (record.result === undefined) {
+                packed.string("0")
+                packed.string("")
+              } else {
+                packed.string("1")
+                packed.bytes(record.result)
+              }
+              continue
+            }
             packed.string("a")
             packed.string(item.lease.id)
             packed.string(item.lease.attempt)

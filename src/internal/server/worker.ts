@@ -29,7 +29,7 @@ import { isTerminal } from "../../Job.js"
 import type { Results, ResultsError } from "../../Results.js"
 import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
-import { decodeMessage, encodeBody, jobRecord } from "../codec.js"
+import { decodeMessage, encodeBody, jobRecord, successPatch } from "../codec.js"
 import { within } from "../deliveryScope.js"
 import type { SettleReply } from "../recordAhead.js"
 import { aheadOf, settleAheadOf } from "../recordAhead.js"
@@ -254,10 +254,15 @@ export const make = (deps: Deps) => {
    * goes where it went before (`released`). A crash before the reply loses at most the
    * unconfirmed batch, whose jobs are redelivered (at-least-once). False when the store cannot
    * for this delivery (nothing was sent).
+   *
+   * `reported`: the handler reported progress. Else the record is the delivered state made
+   * successful, which the store may write as a patch (see `successPatch`); with progress, the
+   * latest value may not be recorded yet (see progress.ts) and the record goes whole.
    */
   const detach = (
     delivery: Delivery,
     processing: JobMessage,
+    reported: boolean,
     registration: Registration,
     outcome: Outcome,
     now: number,
@@ -266,7 +271,10 @@ export const make = (deps: Deps) => {
     const done = withMeta(processing, { status: "successful", finishedAt: now })
     const detached: Detached = { delivery, done, now, registration, value: outcome.value, reply: undefined }
     sent.outstanding++
-    const queued = sendAhead!([jobRecord(done, "successful", now, delivery.attempt, outcome.encoded)], delivery, (reply) => {
+    const record = reported
+      ? jobRecord(done, "successful", now, delivery.attempt, outcome.encoded)
+      : successPatch(done, now, delivery.attempt, outcome.encoded)
+    const queued = sendAhead!([record], delivery, (reply) => {
       detached.reply = reply
       sent.replied.push(detached)
       sent.signal.wake()
@@ -404,7 +412,8 @@ export const make = (deps: Deps) => {
     const after = (exit: Exit.Exit<Outcome, unknown>, now: number) => {
       if (Exit.isSuccess(exit) && fusedFinish(message)) {
         if (ahead === undefined || env.shutdown.started) return settle(delivery, message, ctx.current(), registration, env, exit, now)
-        if (sendAhead !== undefined && detach(delivery, ctx.current(), registration, exit.value, now, env.shutdown.sent)) {
+        const current = ctx.current()
+        if (sendAhead !== undefined && detach(delivery, current, current !== processing, registration, exit.value, now, env.shutdown.sent)) {
           return Effect.void
         }
         return forked(delivery, settle(delivery, message, ctx.current(), registration, env, exit, now), env.shutdown)

@@ -3,6 +3,7 @@
  * processed with concurrency C, every status and result recorded. Not a test (no .test.ts);
  * run: npx tsx test/redis/bench/throughput.ts [jobs] [concurrency] [memory|redis]
  * TRACED=1: with tracing and metrics on (bench/telemetry.ts), the jobs enqueued inside a span.
+ * PAD=<n>: each payload carries a string of n characters besides its number (default 0).
  */
 import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import { Job, Server, Task } from "../../../src/index.js"
@@ -16,9 +17,10 @@ const n = Number(process.argv[2] ?? 20000)
 const concurrency = Number(process.argv[3] ?? 10)
 const backend = process.argv[4] ?? "redis"
 const traced = process.env.TRACED === "1"
+const pad = "x".repeat(Number(process.env.PAD ?? 0))
 
 const Noop = Task.make("noop", {
-  payload: Schema.Struct({ i: Schema.Number }),
+  payload: Schema.Struct({ i: Schema.Number, pad: Schema.optional(Schema.String) }),
   result: Schema.Struct({ ok: Schema.Boolean })
 })
 
@@ -33,7 +35,7 @@ const program = Effect.gen(function*() {
     if (++ran === n) Deferred.unsafeDone(allRan, Effect.void)
     return { ok: true }
   }), { concurrency })
-  const jobs = yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Noop, { i }))
+  const jobs = yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Noop, pad === "" ? { i } : { i, pad }))
   const t0 = performance.now()
   const enqueue = Effect.gen(function*() {
     for (let i = 0; i < n; i += 1000) yield* server.enqueueMany(jobs.slice(i, i + 1000))

@@ -137,7 +137,8 @@ end
   now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
-  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
+  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
   marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
   record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
@@ -162,8 +163,9 @@ end
 local function unmarkProcessing(resultsPrefix, id, attempt)
   if resultsPrefix == '' then return end
   local jobKey = resultsPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
-  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt', 'status')
+  -- a final status with \`processedAt\` is a success's patch (includes/record), not a mark
+  if current[1] == attempt and current[2] and not final[current[3]] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local function nextDeadline(queue)
@@ -466,7 +468,8 @@ end
   now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
-  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
+  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
   marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
   record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
@@ -491,8 +494,9 @@ end
 local function unmarkProcessing(resultsPrefix, id, attempt)
   if resultsPrefix == '' then return end
   local jobKey = resultsPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
-  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt', 'status')
+  -- a final status with \`processedAt\` is a success's patch (includes/record), not a mark
+  if current[1] == attempt and current[2] and not final[current[3]] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local function nextDeadline(queue)
@@ -1068,7 +1072,8 @@ end
   A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
   \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
   that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
+  is the newest state, see includes/processing, or a success written as a patch of \`message\`,
+  see patchSuccess; a full record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
   records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
@@ -1082,6 +1087,15 @@ end
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
   newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest):
+  a worker's \`successful\` record written as a patch of the job's stored state: \`message\` stays
+  (the state its claim marked, or the newest record of this attempt: the worker's message is
+  that state made successful) and \`status\`, \`at\`, \`attempt\`, \`processedAt\` (the attempt's start)
+  and the result are set; the store reads the job as \`message\` with that status, \`processedAt\`
+  and \`finishedAt\` = \`at\` (results.ts). The rules of recordOne hold: refused (0) when the job's
+  status is final or its stored attempt is newer; refused too when the job has no state (deleted,
+  or its time to live ran out, while it ran: a patch cannot make one). Gives 1 or 0.
 
   trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
   none) before the newest one added, and renews the indexes' time to live.
@@ -1139,6 +1153,23 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     local time = tonumber(at)
     if not latest[index] or time > latest[index] then latest[index] = time end
   end
+  return 1
+end
+
+local function patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest)
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(attempt) < tonumber(current[2]) then return 0 end
+  if hasResult == '1' then
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt, 'result', result)
+  else
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt)
+  end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  redis.call('ZADD', indexes[1], at, id)
+  local time = tonumber(at)
+  if not latest[1] or time > latest[1] then latest[1] = time end
   return 1
 end
 
@@ -1253,29 +1284,34 @@ return out
 export const fields = {
   keys: 1,
   lua: `--[[
-  fields: one field of many job hashes of the results store, with the \`processedAt\` of a claim's
-  \`processing\` mark when asked (see includes/processing). Read-only.
+  fields: one field of many job hashes of the results store, with what a job's state is read
+  with when asked: \`processedAt\` (a claim's \`processing\` mark, or a success written as a patch),
+  \`status\` and \`at\` (see results.ts, \`stateOf\`). Read-only.
 
   KEYS[1]   any key of the results' hash tag (routes the call on Redis Cluster); not read
 
   ARGV[1]   jobPrefix       prefix of the job hashes (jobPrefix .. id)
   ARGV[2]   field           \`message\` or \`result\`
-  ARGV[3]   withProcessedAt '1': also each job's \`processedAt\`; '0': not
+  ARGV[3]   withState       '1': also each job's \`processedAt\`, \`status\` and \`at\`; '0': not
   ARGV[4..]                 ids
 
-  Returns the field of each job (nil where missing), each followed by its \`processedAt\` (nil
-  where missing) when asked.
+  Returns the field of each job (nil where missing), each followed by its \`processedAt\`, \`status\`
+  and \`at\` (nil where missing) when asked.
 ]]
 local jobPrefix = ARGV[1]
 local field = ARGV[2]
-local withProcessedAt = ARGV[3] == '1'
+local withState = ARGV[3] == '1'
 local firstId = 4
 
 local out = {}
 for i = firstId, #ARGV do
   local jobKey = jobPrefix .. ARGV[i]
-  out[#out + 1] = redis.call('HGET', jobKey, field)
-  if withProcessedAt then out[#out + 1] = redis.call('HGET', jobKey, 'processedAt') end
+  if withState then
+    local fields = redis.call('HMGET', jobKey, field, 'processedAt', 'status', 'at')
+    for k = 1, 4 do out[#out + 1] = fields[k] end
+  else
+    out[#out + 1] = redis.call('HGET', jobKey, field)
+  end
 end
 return out
 `
@@ -1551,7 +1587,8 @@ export const record = {
   A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
   \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
   that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
+  is the newest state, see includes/processing, or a success written as a patch of \`message\`,
+  see patchSuccess; a full record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
   records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
@@ -1565,6 +1602,15 @@ export const record = {
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
   newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest):
+  a worker's \`successful\` record written as a patch of the job's stored state: \`message\` stays
+  (the state its claim marked, or the newest record of this attempt: the worker's message is
+  that state made successful) and \`status\`, \`at\`, \`attempt\`, \`processedAt\` (the attempt's start)
+  and the result are set; the store reads the job as \`message\` with that status, \`processedAt\`
+  and \`finishedAt\` = \`at\` (results.ts). The rules of recordOne hold: refused (0) when the job's
+  status is final or its stored attempt is newer; refused too when the job has no state (deleted,
+  or its time to live ran out, while it ran: a patch cannot make one). Gives 1 or 0.
 
   trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
   none) before the newest one added, and renews the indexes' time to live.
@@ -1622,6 +1668,23 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     local time = tonumber(at)
     if not latest[index] or time > latest[index] then latest[index] = time end
   end
+  return 1
+end
+
+local function patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest)
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(attempt) < tonumber(current[2]) then return 0 end
+  if hasResult == '1' then
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt, 'result', result)
+  else
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt)
+  end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  redis.call('ZADD', indexes[1], at, id)
+  local time = tonumber(at)
+  if not latest[1] or time > latest[1] then latest[1] = time end
   return 1
 end
 
@@ -1703,7 +1766,8 @@ end
   now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
-  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
+  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
   marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
   record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
@@ -1728,8 +1792,9 @@ end
 local function unmarkProcessing(resultsPrefix, id, attempt)
   if resultsPrefix == '' then return end
   local jobKey = resultsPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
-  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt', 'status')
+  -- a final status with \`processedAt\` is a success's patch (includes/record), not a mark
+  if current[1] == attempt and current[2] and not final[current[3]] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local readyKey = KEYS[1]
@@ -1941,10 +2006,12 @@ export const settle = {
     'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
          final wins: a refused record does not stop the acknowledgement) and the message is
          removed; if it does not, nothing is written
+    'p', id, attempt, at, processedAt, has result, result: as 'a' with one \`successful\`
+         record, written as a patch of the job's stored state (includes/record: patchSuccess)
 
   Then claims up to \`count\` messages, as \`ack\` does. Returns { flag count, flags..., then what
   \`claim\` returns when count > 0 }: per 'r' entry 1 or 0; per 'a' entry 1 (acknowledged) or 0
-  (lease lost), then 1 or 0 per record.
+  (lease lost), then 1 or 0 per record; per 'p' entry the same, with one record.
 ]]
 --[[
   Fencing. The \`attempt\` field of a message hash is the fencing token: it counts the leases
@@ -2050,7 +2117,8 @@ end
   now on) and \`processedAt\` (now, as sent); \`message\` keeps the state before, and the store
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
-  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
+  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
   marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
   record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
@@ -2075,8 +2143,9 @@ end
 local function unmarkProcessing(resultsPrefix, id, attempt)
   if resultsPrefix == '' then return end
   local jobKey = resultsPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
-  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt', 'status')
+  -- a final status with \`processedAt\` is a success's patch (includes/record), not a mark
+  if current[1] == attempt and current[2] and not final[current[3]] then redis.call('HDEL', jobKey, 'processedAt') end
 end
 
 local function nextDeadline(queue)
@@ -2216,7 +2285,8 @@ end
   A job hash of the results store has the fields \`message\` (the encoded JobMessage), \`status\`,
   \`at\` (time of the record, ms), \`result\` (bytes, when saved), \`attempt\` (the newest attempt
   that recorded or was claimed in this run) and \`processedAt\` (while a claim's \`processing\` mark
-  is the newest state: see includes/processing; a record drops it).
+  is the newest state, see includes/processing, or a success written as a patch of \`message\`,
+  see patchSuccess; a full record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
   records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
@@ -2230,6 +2300,15 @@ end
   change: it is the same record sent again after a reconnect. \`ttl\` is the hash's time to live
   (ms, 0 for none). \`indexes\` are the successful and failed index keys; \`latest\` collects the
   newest \`at\` added to each, for \`trimIndexes\`. Gives 1 (applied) or 0 (refused).
+
+  patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest):
+  a worker's \`successful\` record written as a patch of the job's stored state: \`message\` stays
+  (the state its claim marked, or the newest record of this attempt: the worker's message is
+  that state made successful) and \`status\`, \`at\`, \`attempt\`, \`processedAt\` (the attempt's start)
+  and the result are set; the store reads the job as \`message\` with that status, \`processedAt\`
+  and \`finishedAt\` = \`at\` (results.ts). The rules of recordOne hold: refused (0) when the job's
+  status is final or its stored attempt is newer; refused too when the job has no state (deleted,
+  or its time to live ran out, while it ran: a patch cannot make one). Gives 1 or 0.
 
   trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
   none) before the newest one added, and renews the indexes' time to live.
@@ -2287,6 +2366,23 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   return 1
 end
 
+local function patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest)
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(attempt) < tonumber(current[2]) then return 0 end
+  if hasResult == '1' then
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt, 'result', result)
+  else
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt)
+  end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  redis.call('ZADD', indexes[1], at, id)
+  local time = tonumber(at)
+  if not latest[1] or time > latest[1] then latest[1] = time end
+  return 1
+end
+
 local function trimIndexes(indexes, latest, indexTtl)
   if indexTtl > 0 then
     for index, time in pairs(latest) do
@@ -2329,6 +2425,14 @@ while i <= #entries do
   if entries[i] == 'r' then
     flags[#flags + 1] = recordOne(resultsPrefix, ttl, entries, i + 1, indexes, latest)
     i = i + 8
+  elseif entries[i] == 'p' then
+    local id, attempt = entries[i + 1], entries[i + 2]
+    local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)
+    flags[#flags + 1] = acked
+    flags[#flags + 1] = acked == 1
+      and patchSuccess(resultsPrefix, ttl, id, entries[i + 3], entries[i + 4], entries[i + 5], entries[i + 6], attempt, indexes, latest)
+      or 0
+    i = i + 7
   else
     local id, attempt, recordCount = entries[i + 1], entries[i + 2], tonumber(entries[i + 3])
     local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)

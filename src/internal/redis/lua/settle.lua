@@ -32,10 +32,12 @@
     'a', id, attempt, k, then k records: if the lease holds, the records are applied (first
          final wins: a refused record does not stop the acknowledgement) and the message is
          removed; if it does not, nothing is written
+    'p', id, attempt, at, processedAt, has result, result: as 'a' with one `successful`
+         record, written as a patch of the job's stored state (includes/record: patchSuccess)
 
   Then claims up to `count` messages, as `ack` does. Returns { flag count, flags..., then what
   `claim` returns when count > 0 }: per 'r' entry 1 or 0; per 'a' entry 1 (acknowledged) or 0
-  (lease lost), then 1 or 0 per record.
+  (lease lost), then 1 or 0 per record; per 'p' entry the same, with one record.
 ]]
 --- @include "includes/lease"
 --- @include "includes/replies"
@@ -74,6 +76,14 @@ while i <= #entries do
   if entries[i] == 'r' then
     flags[#flags + 1] = recordOne(resultsPrefix, ttl, entries, i + 1, indexes, latest)
     i = i + 8
+  elseif entries[i] == 'p' then
+    local id, attempt = entries[i + 1], entries[i + 2]
+    local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)
+    flags[#flags + 1] = acked
+    flags[#flags + 1] = acked == 1
+      and patchSuccess(resultsPrefix, ttl, id, entries[i + 3], entries[i + 4], entries[i + 5], entries[i + 6], attempt, indexes, latest)
+      or 0
+    i = i + 7
   else
     local id, attempt, recordCount = entries[i + 1], entries[i + 2], tonumber(entries[i + 3])
     local acked = acknowledge(queue.leases, request.jobPrefix .. id, id, attempt, now)

@@ -8,7 +8,8 @@
   now on) and `processedAt` (now, as sent); `message` keeps the state before, and the store
   reads the job as that state with status `processing` and this `processedAt` while the field
   is there (results.ts). The next record of the job replaces `message` and drops `processedAt`
-  (includes/record). Only a record that exists, is not final, and holds no newer attempt is
+  (includes/record), or, a success written as a patch, keeps both and sets `processedAt` to the
+  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
   marked: gives 1 (marked), else 0 (then the worker records `processing` itself; a final
   record refuses it, and the job is not run again). `resultsPrefix` '' marks nothing.
 
@@ -30,6 +31,7 @@ end
 local function unmarkProcessing(resultsPrefix, id, attempt)
   if resultsPrefix == '' then return end
   local jobKey = resultsPrefix .. id
-  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt')
-  if current[1] == attempt and current[2] then redis.call('HDEL', jobKey, 'processedAt') end
+  local current = redis.call('HMGET', jobKey, 'attempt', 'processedAt', 'status')
+  -- a final status with `processedAt` is a success's patch (includes/record), not a mark
+  if current[1] == attempt and current[2] and not final[current[3]] then redis.call('HDEL', jobKey, 'processedAt') end
 end

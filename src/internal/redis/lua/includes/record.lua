@@ -4,7 +4,8 @@
   A job hash of the results store has the fields `message` (the encoded JobMessage), `status`,
   `at` (time of the record, ms), `result` (bytes, when saved), `attempt` (the newest attempt
   that recorded or was claimed in this run) and `processedAt` (while a claim's `processing` mark
-  is the newest state: see includes/processing; a record drops it).
+  is the newest state, see includes/processing, or a success written as a patch of `message`,
+  see patchSuccess; a full record drops it).
 
   recordOne(jobPrefix, ttl, records, i, indexes, latest): applies the record at
   records[i .. i + 6] (id, status, message, at, has result "1"/"0", result, attempt: the
@@ -18,6 +19,15 @@
   change: it is the same record sent again after a reconnect. `ttl` is the hash's time to live
   (ms, 0 for none). `indexes` are the successful and failed index keys; `latest` collects the
   newest `at` added to each, for `trimIndexes`. Gives 1 (applied) or 0 (refused).
+
+  patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest):
+  a worker's `successful` record written as a patch of the job's stored state: `message` stays
+  (the state its claim marked, or the newest record of this attempt: the worker's message is
+  that state made successful) and `status`, `at`, `attempt`, `processedAt` (the attempt's start)
+  and the result are set; the store reads the job as `message` with that status, `processedAt`
+  and `finishedAt` = `at` (results.ts). The rules of recordOne hold: refused (0) when the job's
+  status is final or its stored attempt is newer; refused too when the job has no state (deleted,
+  or its time to live ran out, while it ran: a patch cannot make one). Gives 1 or 0.
 
   trimIndexes(indexes, latest, indexTtl): drops index entries older than indexTtl (ms, 0 for
   none) before the newest one added, and renews the indexes' time to live.
@@ -72,6 +82,23 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
     local time = tonumber(at)
     if not latest[index] or time > latest[index] then latest[index] = time end
   end
+  return 1
+end
+
+local function patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest)
+  local jobKey = jobPrefix .. id
+  local current = redis.call('HMGET', jobKey, 'status', 'attempt')
+  if not current[1] or final[current[1]] then return 0 end
+  if current[2] and tonumber(attempt) < tonumber(current[2]) then return 0 end
+  if hasResult == '1' then
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt, 'result', result)
+  else
+    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt)
+  end
+  if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
+  redis.call('ZADD', indexes[1], at, id)
+  local time = tonumber(at)
+  if not latest[1] or time > latest[1] then latest[1] = time end
   return 1
 end
 
