@@ -27,8 +27,8 @@
 import type { Scope } from "effect"
 import { Clock, Effect } from "effect"
 import type { JobRecord } from "../../Results.js"
-import type { Arg, Connection, Reply, ScriptCall } from "./connection.js"
 import { patchOf } from "../codec.js"
+import type { Arg, Connection, Reply, ScriptCall } from "./connection.js"
 import type { Packer } from "./pack.js"
 import { packer } from "./pack.js"
 import { waiting } from "../waiting.js"
@@ -174,19 +174,24 @@ export const recordChunk = 500
 /** items per tick */
 const maxItems = 1000
 
+/** appends whether there is a result ("1" or "0"), then the result (or "") */
+const packResult = (packed: Packer, result: Uint8Array | undefined) => {
+  if (result === undefined) {
+    packed.string("0")
+    packed.string("")
+  } else {
+    packed.string("1")
+    packed.bytes(result)
+  }
+}
+
 /** appends a record's seven values (see lua/includes/record.lua) */
 export const packRecord = (packed: Packer, record: JobRecord) => {
   packed.string(record.id)
   packed.string(record.status)
   packed.bytes(record.message)
   packed.string(String(Math.round(record.at)))
-  if (record.result === undefined) {
-    packed.string("0")
-    packed.string("")
-  } else {
-    packed.string("1")
-    packed.bytes(record.result)
-  }
+  packResult(packed, record.result)
   packed.string(record.attempt !== undefined ? String(record.attempt) : record.newRun === true ? "new" : "")
 }
 
@@ -322,13 +327,7 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
               packed.string(item.lease.attempt)
               packed.string(String(Math.round(record.at)))
               packed.string(String(Math.round(processedAt)))
-              if (record.result === undefined) {
-                packed.string("0")
-                packed.string("")
-              } else {
-                packed.string("1")
-                packed.bytes(record.result)
-              }
+              packResult(packed, record.result)
               continue
             }
             packed.string("a")

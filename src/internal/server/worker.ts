@@ -255,14 +255,13 @@ export const make = (deps: Deps) => {
    * unconfirmed batch, whose jobs are redelivered (at-least-once). False when the store cannot
    * for this delivery (nothing was sent).
    *
-   * `reported`: the handler reported progress. Else the record is the delivered state made
-   * successful, which the store may write as a patch (see `successPatch`); with progress, the
-   * latest value may not be recorded yet (see progress.ts) and the record goes whole.
+   * `whole`: the handler reported progress, and the record goes whole, not as a patch of the
+   * stored state (see `successPatch`): the latest value may not be recorded yet (progress.ts).
    */
   const detach = (
     delivery: Delivery,
     processing: JobMessage,
-    reported: boolean,
+    whole: boolean,
     registration: Registration,
     outcome: Outcome,
     now: number,
@@ -271,7 +270,7 @@ export const make = (deps: Deps) => {
     const done = withMeta(processing, { status: "successful", finishedAt: now })
     const detached: Detached = { delivery, done, now, registration, value: outcome.value, reply: undefined }
     sent.outstanding++
-    const record = reported
+    const record = whole
       ? jobRecord(done, "successful", now, delivery.attempt, outcome.encoded)
       : successPatch(done, now, delivery.attempt, outcome.encoded)
     const queued = sendAhead!([record], delivery, (reply) => {

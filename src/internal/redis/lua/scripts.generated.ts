@@ -138,9 +138,11 @@ end
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
   (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
-  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
-  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
-  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+  attempt's start. Only a record that exists, is not final, is not a \`processing\` state recorded by
+  an attempt before (its progress would stand for this attempt's state: a success written as a
+  patch of it, see includes/record, would carry it) and holds no newer attempt is marked: gives
+  1 (marked), else 0 (then the worker records \`processing\` itself; a final record refuses it,
+  and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
   unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
   recorded since (a released delivery that was never run goes back to its state before).
@@ -154,7 +156,9 @@ local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
   local jobKey = resultsPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'attempt')
-  if not current[1] or final[current[1]] then return 0 end
+  -- \`processing\` as a state of its own: recorded by an attempt before (which lapsed or went back
+  -- with its progress), not this attempt's state: its worker records that itself
+  if not current[1] or final[current[1]] or current[1] == 'processing' then return 0 end
   if current[2] and tonumber(current[2]) > attempt then return 0 end
   redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
   return 1
@@ -469,9 +473,11 @@ end
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
   (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
-  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
-  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
-  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+  attempt's start. Only a record that exists, is not final, is not a \`processing\` state recorded by
+  an attempt before (its progress would stand for this attempt's state: a success written as a
+  patch of it, see includes/record, would carry it) and holds no newer attempt is marked: gives
+  1 (marked), else 0 (then the worker records \`processing\` itself; a final record refuses it,
+  and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
   unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
   recorded since (a released delivery that was never run goes back to its state before).
@@ -485,7 +491,9 @@ local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
   local jobKey = resultsPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'attempt')
-  if not current[1] or final[current[1]] then return 0 end
+  -- \`processing\` as a state of its own: recorded by an attempt before (which lapsed or went back
+  -- with its progress), not this attempt's state: its worker records that itself
+  if not current[1] or final[current[1]] or current[1] == 'processing' then return 0 end
   if current[2] and tonumber(current[2]) > attempt then return 0 end
   redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
   return 1
@@ -1767,9 +1775,11 @@ end
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
   (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
-  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
-  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
-  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+  attempt's start. Only a record that exists, is not final, is not a \`processing\` state recorded by
+  an attempt before (its progress would stand for this attempt's state: a success written as a
+  patch of it, see includes/record, would carry it) and holds no newer attempt is marked: gives
+  1 (marked), else 0 (then the worker records \`processing\` itself; a final record refuses it,
+  and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
   unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
   recorded since (a released delivery that was never run goes back to its state before).
@@ -1783,7 +1793,9 @@ local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
   local jobKey = resultsPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'attempt')
-  if not current[1] or final[current[1]] then return 0 end
+  -- \`processing\` as a state of its own: recorded by an attempt before (which lapsed or went back
+  -- with its progress), not this attempt's state: its worker records that itself
+  if not current[1] or final[current[1]] or current[1] == 'processing' then return 0 end
   if current[2] and tonumber(current[2]) > attempt then return 0 end
   redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
   return 1
@@ -2118,9 +2130,11 @@ end
   reads the job as that state with status \`processing\` and this \`processedAt\` while the field
   is there (results.ts). The next record of the job replaces \`message\` and drops \`processedAt\`
   (includes/record), or, a success written as a patch, keeps both and sets \`processedAt\` to the
-  attempt's start. Only a record that exists, is not final, and holds no newer attempt is
-  marked: gives 1 (marked), else 0 (then the worker records \`processing\` itself; a final
-  record refuses it, and the job is not run again). \`resultsPrefix\` '' marks nothing.
+  attempt's start. Only a record that exists, is not final, is not a \`processing\` state recorded by
+  an attempt before (its progress would stand for this attempt's state: a success written as a
+  patch of it, see includes/record, would carry it) and holds no newer attempt is marked: gives
+  1 (marked), else 0 (then the worker records \`processing\` itself; a final record refuses it,
+  and the job is not run again). \`resultsPrefix\` '' marks nothing.
 
   unmarkProcessing(resultsPrefix, id, attempt): undoes the mark of \`attempt\` if nothing was
   recorded since (a released delivery that was never run goes back to its state before).
@@ -2134,7 +2148,9 @@ local function markProcessing(resultsPrefix, id, attempt, nowArg)
   if resultsPrefix == '' then return 0 end
   local jobKey = resultsPrefix .. id
   local current = redis.call('HMGET', jobKey, 'status', 'attempt')
-  if not current[1] or final[current[1]] then return 0 end
+  -- \`processing\` as a state of its own: recorded by an attempt before (which lapsed or went back
+  -- with its progress), not this attempt's state: its worker records that itself
+  if not current[1] or final[current[1]] or current[1] == 'processing' then return 0 end
   if current[2] and tonumber(current[2]) > attempt then return 0 end
   redis.call('HSET', jobKey, 'attempt', attempt, 'processedAt', nowArg)
   return 1
