@@ -2,8 +2,8 @@
  * The Redis results store. One hash per job (`message`, `status`, `at`, `result`, `attempt`, and
  * `processedAt` while a claim's `processing` mark is the job's newest state, see
  * lua/includes/processing.lua, or after a success written as a patch of `message`, see
- * lua/includes/record.lua: `stateOf` merges them), two sorted sets for the success and failed indexes (score: the
- * record's `at`), coordination values and sets; all under the hash tag `{prefix}`. `record`
+ * lua/includes/record.lua: `stateOf` merges them), two sorted sets for the success and failed
+ * indexes (score: the record's `at`), coordination values and sets; all under the hash tag `{prefix}`. `record`
  * calls from many fibers go out through the connection's tick (see `tick.ts`), with the
  * acknowledgements of the moment; the scripts apply the first-final-wins rule and the fence by
  * attempt atomically. `recordAndAck` of a delivery from the broker of the store's link (see

@@ -22,8 +22,7 @@
 
   patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, result, attempt, indexes, latest):
   a worker's `successful` record written as a patch of the job's stored state: `message` stays
-  (the state its claim marked, or the newest record of this attempt: the worker's message is
-  that state made successful) and `status`, `at`, `attempt`, `processedAt` (the attempt's start)
+  (the state its claim marked: the worker's message is that state made successful) and `status`, `at`, `attempt`, `processedAt` (the attempt's start)
   and the result are set; the store reads the job as `message` with that status, `processedAt`
   and `finishedAt` = `at` (results.ts). The rules of recordOne hold: refused (0) when the job's
   status is final or its stored attempt is newer; refused too when the job has no state (deleted,
@@ -36,6 +35,13 @@
   read with `cmsgpack.unpack`.
 ]]
 --- @include "final"
+
+-- adds a final job to index 1 (successful) or 2 (failed) at `at`, noting the newest for trimIndexes
+local function indexAt(indexes, latest, index, id, at)
+  redis.call('ZADD', indexes[index], at, id)
+  local time = tonumber(at)
+  if not latest[index] or time > latest[index] then latest[index] = time end
+end
 
 local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   local id, status, message, at, attempt = records[i], records[i + 1], records[i + 2], records[i + 3], records[i + 6]
@@ -75,12 +81,10 @@ local function recordOne(jobPrefix, ttl, records, i, indexes, latest)
   redis.call('HSET', jobKey, unpack(fields))
   if current[4] then redis.call('HDEL', jobKey, 'processedAt') end
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  local index = nil
-  if status == 'successful' then index = 1 elseif status == 'failed' then index = 2 end
-  if index then
-    redis.call('ZADD', indexes[index], at, id)
-    local time = tonumber(at)
-    if not latest[index] or time > latest[index] then latest[index] = time end
+  if status == 'successful' then
+    indexAt(indexes, latest, 1, id, at)
+  elseif status == 'failed' then
+    indexAt(indexes, latest, 2, id, at)
   end
   return 1
 end
@@ -90,15 +94,11 @@ local function patchSuccess(jobPrefix, ttl, id, at, processedAt, hasResult, resu
   local current = redis.call('HMGET', jobKey, 'status', 'attempt')
   if not current[1] or final[current[1]] then return 0 end
   if current[2] and tonumber(attempt) < tonumber(current[2]) then return 0 end
-  if hasResult == '1' then
-    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt, 'result', result)
-  else
-    redis.call('HSET', jobKey, 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt)
-  end
+  local fields = { 'status', 'successful', 'at', at, 'attempt', attempt, 'processedAt', processedAt }
+  if hasResult == '1' then fields[9], fields[10] = 'result', result end
+  redis.call('HSET', jobKey, unpack(fields))
   if ttl > 0 then redis.call('PEXPIRE', jobKey, ttl) end
-  redis.call('ZADD', indexes[1], at, id)
-  local time = tonumber(at)
-  if not latest[1] or time > latest[1] then latest[1] = time end
+  indexAt(indexes, latest, 1, id, at)
   return 1
 end
 
