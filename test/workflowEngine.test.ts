@@ -13,7 +13,10 @@ import * as Task from "../src/Task.js"
 
 const Sum = Task.make("sum", { payload: Schema.Struct({ add: Schema.Number }), result: Schema.Struct({ total: Schema.Number }) })
 
-/** an engine over Memory whose results reads are counted and whose enqueues are kept */
+/**
+ * an engine over Memory whose results reads are counted and whose enqueues are kept; an
+ * enqueue's guard is applied as the producer does when the store has no one-step guard
+ */
 const setup = Effect.gen(function*() {
   const results = yield* Results
   const broker = yield* Broker
@@ -28,7 +31,18 @@ const setup = Effect.gen(function*() {
     results: counted,
     broker,
     hooks: Hooks.none,
-    enqueueMessages: (items) => Effect.sync(() => void enqueued.push(...items))
+    enqueueMessages: (items, _newRun, guard) =>
+      Effect.map(
+        guard === undefined
+          ? Effect.succeed(true)
+          : guard._tag === "create"
+          ? results.create(guard.key, guard.value)
+          : Effect.map(results.get(guard.key), Option.isNone),
+        (go) => {
+          if (go) enqueued.push(...items)
+          return go
+        }
+      )
   })
   return { engine, reads, enqueued }
 })

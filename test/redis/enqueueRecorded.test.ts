@@ -3,26 +3,61 @@
  * one script: the `queued` records and the messages put in the queue (lua/enqueueRecorded.lua).
  * It keeps the rules of the two-step enqueue: an enqueue of an id whose job exists changes
  * nothing, unless the job is still `queued` (then its message is put in its queue again).
+ * A workflow's enqueue creates its definition in the same script (see guardedEnqueue.ts).
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { encodeMessage } from "../../src/internal/codec.js"
+import { resultsKeys } from "../../src/internal/redis/keys.js"
+import { definitionKey } from "../../src/internal/workflow/definition.js"
 import { makeMessage } from "../../src/internal/messages.js"
 import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
+import * as Workflow from "../../src/Workflow.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
 
-const services = (prefix: string) =>
+const services = (prefix: string, options: Partial<Redis.Options> = {}) =>
   Effect.map(RedisServer.Current, (redis) =>
     Layer.provideMerge(
-      Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix })),
+      Layer.provideMerge(Server.layer, Redis.layer({ ...options, port: redis.port, prefix })),
       captureLogs().layer
     ))
+
+/**
+ * the commands clients sent while `body` ran (from MONITOR), without those that scripts ran:
+ * name, then the client's address
+ */
+const sentDuring = <A, E, R>(port: number, body: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => new IORedis({ port }).monitor()),
+    (monitor) =>
+      Effect.gen(function*() {
+        const sent: Array<string> = []
+        const marker = `end-${crypto.randomUUID()}`
+        let seen: (() => void) | undefined
+        monitor.on("monitor", (_time: string, args: ReadonlyArray<string>, source: string) => {
+          if (args[1] === marker) return seen?.()
+          if (source !== "lua") sent.push(`${args[0]!.toLowerCase()} ${source}`)
+        })
+        const value = yield* body
+        yield* Effect.acquireUseRelease(
+          Effect.sync(() => new IORedis({ port })),
+          (client) =>
+            Effect.async<void>((resume) => {
+              seen = () => resume(Effect.void)
+              void client.echo(marker)
+            }),
+          (client) => Effect.promise(() => client.quit())
+        )
+        return { value, sent }
+      }),
+    (monitor) => Effect.sync(() => monitor.disconnect())
+  )
 
 /** script calls Redis ran since the last call of this (from INFO commandstats) */
 const scriptCalls = (port: number) =>
@@ -86,6 +121,53 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         yield* results.record([{ id: "half-written", status: "queued", message: encodeMessage(message), at: 0 }])
         assert.strictEqual(yield* server.enqueue(job), "half-written")
         assert.deepStrictEqual((yield* server.getPending("half")).map((p) => p.id), ["half-written"])
+      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("a workflow's enqueue is one script that creates its definition; an id used again changes nothing", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
+      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
+      const kv = (name: string) => `${resultsKeys(prefix).kv}${name}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const a = yield* Job.make(Slow, { n: 1 }, { queue: "wf" })
+        const b = yield* Job.make(Slow, { n: 2 }, { queue: "wf" })
+        // the queue is named once per process (SADD, not a script): named by a first enqueue
+        const named = yield* server.enqueue(a)
+        const { sent, value: id } = yield* sentDuring(redis.port, server.enqueueWorkflow(Workflow.chain([a, b]).draft, { id: "c1" }))
+        assert.strictEqual(id, "c1")
+        // from the server's connection, the script and the Enqueued event: no SET of the
+        // definition, no other round trip
+        const connection = sent.find((c) => c.startsWith("evalsha "))!.split(" ")[1]
+        assert.deepStrictEqual(sent.filter((c) => c.endsWith(` ${connection}`)).map((c) => c.split(" ")[0]).sort(), ["evalsha", "publish"])
+        const ttl = Number((yield* redis.cli("PTTL", kv(definitionKey("c1")))).trim())
+        assert.isTrue(ttl > 0 && ttl <= 60_000, `definition's time to live: ${ttl}`)
+        assert.deepStrictEqual((yield* server.getPending("wf")).map((p) => p.id).sort(), ["c1/0", named].sort())
+
+        // the same id again: refused, the definition, the queue and the states as they were
+        const definition = yield* redis.cli("GET", kv(definitionKey("c1")))
+        const again = Workflow.group([a, b, a]).draft
+        assert.strictEqual((yield* Effect.flip(server.enqueueWorkflow(again, { id: "c1" })))._tag, "WorkflowExists")
+        assert.strictEqual(yield* redis.cli("GET", kv(definitionKey("c1"))), definition)
+        assert.strictEqual((yield* server.getPending("wf")).length, 2)
+        assert.strictEqual((yield* Effect.either(server.getJob("c1/2")))._tag, "Left")
+        assert.deepStrictEqual((yield* server.getWorkflow("c1")).jobs.map((j) => j.id), ["c1/0", "c1/1"])
+      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix, { resultsTtl: "1 minute" })))
+    }))
+
+  it.effect("a workflow of more jobs than one script takes: the definition goes with the first part", () =>
+    Effect.gen(function*() {
+      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const job = yield* Job.make(Slow, { n: 1 }, { queue: "big" })
+        const group = Workflow.group(Array.from({ length: 1201 }, () => job)).draft
+        yield* server.enqueueWorkflow(group, { id: "big" })
+        assert.strictEqual((yield* server.getPending("big")).length, 1201)
+        assert.strictEqual((yield* server.getJob("big/1200")).meta.status, "queued")
+        assert.strictEqual((yield* Effect.flip(server.enqueueWorkflow(group, { id: "big" })))._tag, "WorkflowExists")
+        assert.strictEqual((yield* server.getPending("big")).length, 1201)
       }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
     }))
 })

@@ -128,7 +128,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       const r = resultsKeys(`replay-${crypto.randomUUID()}`)
       const keys = [k.ready, k.delayed, k.signal, r.successful, r.failed]
       const args = (at: number) => [
-        k.job, at, 64, r.job, 0,
+        k.job, at, 64, r.job, 0, "", "", "",
         pack(["a", "queued", "ma", at, "0", "", "", "b", "queued", "mb", at, "0", "", ""]),
         "A", 0, "B", 0
       ]
@@ -142,6 +142,35 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       assert.deepStrictEqual(yield* run(Scripts.enqueueRecorded, keys, args(3)), [0, 0])
       assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["b"])
       assert.deepStrictEqual(yield* Effect.promise(() => client.hmget(`${r.job}a`, "status", "message")), ["successful", "done"])
+    }))
+
+  it.effect("enqueueRecorded with a workflow's definition: a re-send goes on, another definition is refused", () =>
+    Effect.gen(function*() {
+      const client = yield* Client
+      const k = queueKeys("replay", crypto.randomUUID())
+      const r = resultsKeys(`replay-${crypto.randomUUID()}`)
+      const keys = [k.ready, k.delayed, k.signal, r.successful, r.failed]
+      const definition = `${r.kv}wf:w`
+      const args = (value: string) => [
+        k.job, 1, 64, r.job, 0, "create", definition, value,
+        pack(["w/0", "queued", "m0", 1, "0", "", "", "w/1", "queued", "m1", 1, "0", "", ""]),
+        "A", 0, "B", 0
+      ]
+      const [first, again] = yield* twice(Scripts.enqueueRecorded, keys, args("d1"))
+      assert.deepStrictEqual([first, again], [[1, 1], [0, 0]])
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["w/0", "w/1"])
+      assert.strictEqual(yield* run(Scripts.enqueueRecorded, keys, args("d2")), -1)
+      assert.strictEqual(yield* Effect.promise(() => client.get(definition)), "d1")
+      // once the workflow ended, an enqueue guarded by its end is refused
+      yield* Effect.promise(() => client.set(`${r.kv}wf:w:end`, "{}"))
+      const next = [
+        k.job, 2, 64, r.job, 0, "unless", `${r.kv}wf:w:end`, "",
+        pack(["w/2", "queued", "m2", 2, "0", "", ""]),
+        "C", 0
+      ]
+      assert.strictEqual(yield* run(Scripts.enqueueRecorded, keys, next), -1)
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["w/0", "w/1"])
+      assert.strictEqual(yield* Effect.promise(() => client.exists(`${r.job}w/2`)), 0)
     }))
 
   it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>

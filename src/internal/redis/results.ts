@@ -19,10 +19,12 @@ import type { Status } from "../../Job.js"
 import { isTerminal } from "../../Job.js"
 import type { Enqueuer, Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
-import type { Delivery, Message } from "../../Broker.js"
+import type { BrokerError, Delivery, Message } from "../../Broker.js"
 import type { Ahead, SettleAhead } from "../recordAhead.js"
 import { utf8 } from "../codec.js"
 import { recordAhead, settleAhead } from "../recordAhead.js"
+import type { Guard, GuardedEnqueuer } from "../guardedEnqueue.js"
+import { guardedEnqueue } from "../guardedEnqueue.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
 import { thrownMessage, safeCause } from "./errors.js"
@@ -142,45 +144,82 @@ export const make = (
 
     /**
      * For the broker of this store's link on a standalone Redis: an enqueue in one script (see
-     * lua/enqueueRecorded.lua), up to `recordChunk` records per call. It is written after what
-     * the connection's next tick writes, so after the `Enqueued` events published before it: a
-     * worker that takes the job at once publishes its `Started` after them.
+     * lua/enqueueRecorded.lua), up to `recordChunk` records per call, the guard (if any) applied
+     * first in the first call (undefined when it stopped the enqueue; see guardedEnqueue.ts). It
+     * is written after what the connection's next tick writes, so after the `Enqueued` events
+     * published before it: a worker that takes the job at once publishes its `Started` after
+     * them.
      */
-    const enqueuerFor = (broker: object): Enqueuer | undefined => {
+    const guardedFor = (broker: object) => {
       const queuesOf = link?.queuesOf(broker)
       if (queuesOf === undefined) return undefined
       const queues = new Map<string, LinkedQueue>()
-      const one = (records: ReadonlyArray<JobRecord>, queue: LinkedQueue, messages: ReadonlyArray<Message>) =>
+      const one = (
+        guard: Guard | undefined,
+        records: ReadonlyArray<JobRecord>,
+        queue: LinkedQueue,
+        messages: ReadonlyArray<Message>
+      ) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.async<ReadonlyArray<boolean>, ResultsError>((resume) => {
+          Effect.async<ReadonlyArray<boolean> | undefined, ResultsError>((resume) => {
             const packed = packer(sizeOf(records))
             for (const record of records) packRecord(packed, record)
-            const args: Array<Arg> = [queue.job, now, queue.signalCap, target.job, ttl, packed.done()]
+            const args: Array<Arg> = guard === undefined
+              ? [queue.job, now, queue.signalCap, target.job, ttl, "", "", "", packed.done()]
+              : [
+                queue.job,
+                now,
+                queue.signalCap,
+                target.job,
+                ttl,
+                guard._tag,
+                key.kv + guard.key,
+                guard._tag === "create" ? toBuffer(guard.value) : "",
+                packed.done()
+              ]
             for (const m of messages) args.push(toBuffer(m.body), m.runAt !== undefined && m.runAt > now ? m.runAt : 0)
             const failed = (cause: unknown) =>
               resume(Effect.fail(new ResultsError({ message: `Redis: enqueue failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })))
             tick.after(() => {
               conn.run(Scripts.enqueueRecorded, [...queue.keys, key.successful, key.failed], args).then(
-                (reply) => resume(Effect.succeed((reply as ReadonlyArray<number>).map((flag) => flag === 1))),
+                (reply) =>
+                  resume(Effect.succeed(
+                    reply === -1 ? undefined : (reply as ReadonlyArray<number>).map((flag) => flag === 1)
+                  )),
                 failed
               )
             })
           }))
-      return (records, queueName, messages) => {
+      return (
+        guard: Guard | undefined,
+        records: ReadonlyArray<JobRecord>,
+        queueName: string,
+        messages: ReadonlyArray<Message>
+      ): Effect.Effect<ReadonlyArray<boolean> | undefined, ResultsError | BrokerError> => {
         let queue = queues.get(queueName)
         if (queue === undefined) queues.set(queueName, queue = queuesOf(queueName))
-        const chunked = records.length <= recordChunk
-          ? one(records, queue, messages)
-          : Effect.map(
-            Effect.forEach(
-              Array.from({ length: Math.ceil(records.length / recordChunk) }, (_, i) => i * recordChunk),
-              (i) => one(records.slice(i, i + recordChunk), queue, messages.slice(i, i + recordChunk)),
-              { concurrency: "unbounded" }
-            ),
-            (applied) => applied.flat()
-          )
-        return Effect.zipRight(queue.name(), chunked)
+        const linked = queue
+        if (records.length <= recordChunk) return Effect.zipRight(linked.name(), one(guard, records, linked, messages))
+        const chunk = (i: number) => one(undefined, records.slice(i, i + recordChunk), linked, messages.slice(i, i + recordChunk))
+        const rest = Effect.forEach(
+          Array.from({ length: Math.ceil(records.length / recordChunk) - 1 }, (_, i) => (i + 1) * recordChunk),
+          chunk,
+          { concurrency: "unbounded" }
+        )
+        // the first chunk alone while a guard may stop the rest
+        const chunked = guard === undefined
+          ? Effect.map(Effect.all([chunk(0), rest], { concurrency: 2 }), ([first, others]) => [first!, ...others].flatMap((a) => a!))
+          : Effect.flatMap(one(guard, records.slice(0, recordChunk), linked, messages.slice(0, recordChunk)), (first) =>
+            first === undefined ? Effect.succeed(undefined) : Effect.map(rest, (others) => [first, ...others].flatMap((a) => a!)))
+        return Effect.zipRight(linked.name(), chunked)
       }
+    }
+
+    const enqueuerFor = (broker: object): Enqueuer | undefined => {
+      const guarded = guardedFor(broker)
+      return guarded === undefined
+        ? undefined
+        : (records, queue, messages) => Effect.map(guarded(undefined, records, queue, messages), (applied) => applied!)
     }
 
     /**
@@ -282,9 +321,14 @@ export const make = (
     yield* marker("start")
     yield* conn.onReconnect(marker("reconnect").pipe(Effect.catchAll((e) => Effect.logWarning(e.message))))
 
-    const service: Results["Type"] & { readonly [recordAhead]: Ahead; readonly [settleAhead]: SettleAhead } = {
+    const service: Results["Type"] & {
+      readonly [recordAhead]: Ahead
+      readonly [settleAhead]: SettleAhead
+      readonly [guardedEnqueue]: (broker: object) => GuardedEnqueuer | undefined
+    } = {
       [recordAhead]: ahead,
       [settleAhead]: andAckAhead,
+      [guardedEnqueue]: guardedFor,
       getJob,
       getJobs,
       getResult,

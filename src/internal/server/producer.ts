@@ -13,6 +13,8 @@ import type { JobId, JobMessage } from "../../Job.js"
 import type { JobRecord, Results, ResultsError } from "../../Results.js"
 import { InvalidPayload } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody } from "../codec.js"
+import type { Guard } from "../guardedEnqueue.js"
+import { guardedEnqueuerOf } from "../guardedEnqueue.js"
 import { dueAt, makeMessage } from "../messages.js"
 import * as Hooks from "./hooks.js"
 import { producing, sendAttributes } from "./tracing.js"
@@ -39,6 +41,13 @@ export interface Deps {
 export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, startSeries }: Deps) => {
   /** the store's one-step enqueue into this broker's queues, when it has one */
   const enqueuer = results.enqueuerFor?.(broker)
+  /** the same with a guard applied in the step, when the store has it (see guardedEnqueue.ts) */
+  const guarded = guardedEnqueuerOf(results, broker)
+  /** whether `guard` lets an enqueue go ahead, checked (and its key created) on its own */
+  const check = (guard: Guard) =>
+    guard._tag === "create"
+      ? results.create(guard.key, guard.value)
+      : Effect.map(results.get(guard.key), Option.isNone)
   /**
    * Encodes messages and writes them: states first, then the queues (one write per queue).
    * An enqueue is idempotent by id: a job that has a state already is not recorded again. One
@@ -48,9 +57,17 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
    * never runs a job twice. `newRun` (a retry, the follow-ups of a new final state) runs a
    * finished job again instead. With a store that writes the broker's queues itself
    * (`Results.enqueuerFor`), one step per queue.
+   *
+   * With a `guard` (see guardedEnqueue.ts), nothing is written unless it lets the enqueue go
+   * ahead: false then. A store that applies it in its one step does so in the first queue's
+   * step; the `Enqueued` events then follow that step (none when the guard stopped it).
    */
-  const enqueueMessages = Effect.fnUntraced(function*(items: ReadonlyArray<PendingMessage>, newRun = false) {
-    if (items.length === 0) return
+  const enqueueMessages = Effect.fnUntraced(function*(
+    items: ReadonlyArray<PendingMessage>,
+    newRun = false,
+    guard?: Guard
+  ) {
+    if (items.length === 0) return guard === undefined || (yield* check(guard))
     const now = yield* Clock.currentTimeMillis
     const encoded = items.map((item) => encodeBody(item.message))
     for (let i = 0; i < items.length; i++) {
@@ -71,6 +88,16 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
       at: now,
       newRun: newRun || item.newRun === true
     }))
+    if (guard !== undefined && guarded !== undefined && enqueuer !== undefined) {
+      const [first, ...others] = byQueue(items, encoded, () => true)
+      const [queue, { indexes, messages }] = first!
+      if ((yield* guarded(guard, indexes.map((i) => records[i]!), queue, messages)) === undefined) return false
+      yield* Effect.forEach(others, ([queue, { indexes, messages }]) =>
+        enqueuer(indexes.map((i) => records[i]!), queue, messages), { concurrency: "unbounded", discard: true })
+      yield* hooks.enqueued(items, now)
+      return true
+    }
+    if (guard !== undefined && !(yield* check(guard))) return false
     if (enqueuer !== undefined) {
       // published before the one step, which the store writes after the events (see
       // `enqueuerFor`): a worker that takes a job at once publishes its Started after this event
@@ -78,7 +105,7 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
       const queues = byQueue(items, encoded, () => true)
       yield* Effect.forEach(queues, ([queue, { indexes, messages }]) =>
         enqueuer(indexes.map((i) => records[i]!), queue, messages), { concurrency: queues.size, discard: true })
-      return
+      return true
     }
     const applied = yield* results.record(records)
     const written = yield* pushedOf(items, applied)
@@ -88,6 +115,7 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
     for (const [queue, { messages }] of byQueue(items, encoded, (i) => written[i]!)) {
       yield* broker.enqueue(queue, messages)
     }
+    return true
   })
 
   /** the messages of the items `keep` keeps, by queue (with their indexes in `items`) */

@@ -25,6 +25,7 @@ import type { Results, ResultsError } from "../../Results.js"
 import { WorkflowExists, WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, fromUtf8, toBase64, utf8 } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
+import type { Guard } from "../guardedEnqueue.js"
 import type { Hooks } from "../server/hooks.js"
 import type { PendingMessage } from "../server/producer.js"
 import type { Node } from "./definition.js"
@@ -49,11 +50,15 @@ type Input = { readonly prevJobResult?: string; readonly prevJobResults?: Readon
 export interface Deps {
   readonly results: Results["Type"]
   readonly broker: Broker["Type"]
-  /** encodes and writes messages (idempotent by id; `newRun` runs a finished job again) */
+  /**
+   * encodes and writes messages (idempotent by id; `newRun` runs a finished job again), unless
+   * `guard` stops it (false then; see guardedEnqueue.ts)
+   */
   readonly enqueueMessages: (
     items: ReadonlyArray<PendingMessage>,
-    newRun: boolean
-  ) => Effect.Effect<void, BrokerError | ResultsError | InvalidPayload>
+    newRun: boolean,
+    guard?: Guard
+  ) => Effect.Effect<boolean, BrokerError | ResultsError | InvalidPayload>
   readonly hooks: Hooks
 }
 
@@ -112,14 +117,20 @@ export const make = (deps: Deps) => {
     }
   }
 
-  /** stores a workflow and enqueues the jobs it starts with */
+  /**
+   * stores a workflow and enqueues the jobs it starts with: one step where the store can (the
+   * definition created with the enqueue, see guardedEnqueue.ts); nothing when it exists already
+   */
   const enqueue = Effect.fnUntraced(function*(definition: Definition) {
-    const created = yield* results.create(definitionKey(definition.id), encodeJson(definition))
+    const created = yield* deps.enqueueMessages(
+      starting(definition, definition.root, "", {}, definition.createdAt),
+      false,
+      { _tag: "create", key: definitionKey(definition.id), value: encodeJson(definition) }
+    )
     if (!created) {
       return yield* Effect.fail(new WorkflowExists({ id: definition.id, message: `workflow ${definition.id} exists already` }))
     }
     remember(definition)
-    yield* deps.enqueueMessages(starting(definition, definition.root, "", {}, definition.createdAt), false)
   })
 
   /** the output of a finished node, as the next step's input */
@@ -154,9 +165,6 @@ export const make = (deps: Deps) => {
     yield* deps.hooks.cancelled(messages, now)
   })
 
-  /** whether the workflow has ended (failed or cancelled: no next step starts then) */
-  const hasEnded = (id: string) => Effect.map(getEnd(id), Option.isSome)
-
   /**
    * What follows a final state of a workflow's job. `result`, when given, is the result the job's
    * final record stored (passed on to a next chain step without reading it back).
@@ -182,7 +190,7 @@ export const make = (deps: Deps) => {
       if (ended || recovering) yield* cancelWaiting(definition)
       return
     }
-    // the end is read only before a next step starts: counting a group's member or ending the
+    // the end is checked only as a next step starts: counting a group's member or ending the
     // workflow (first end wins) needs no check
     let path = ref.node
     for (;;) {
@@ -205,12 +213,16 @@ export const make = (deps: Deps) => {
           continue
         }
         const step = parentNode.children[i]!
-        const [ended, input] = step._tag === "job" && path === ref.node && result !== undefined
-          ? [yield* hasEnded(ref.id), { prevJobResult: toBase64(result) }]
-          : yield* Effect.all([hasEnded(ref.id), outputOf(step)], { concurrency: 2 })
-        if (ended) return
+        const input = step._tag === "job" && path === ref.node && result !== undefined
+          ? { prevJobResult: toBase64(result) }
+          : yield* outputOf(step)
         const next = childPath(parent, i + 1)
-        yield* deps.enqueueMessages(starting(definition, parentNode.children[i + 1]!, next, input, now), !recovering)
+        // not once the workflow ended: the check and the enqueue one step where the store can
+        yield* deps.enqueueMessages(
+          starting(definition, parentNode.children[i + 1]!, next, input, now),
+          !recovering,
+          { _tag: "unless", key: endKey(ref.id) }
+        )
         return
       }
       return yield* Effect.dieMessage(`workflow ${ref.id}: node ${parent} is not a group or chain`)

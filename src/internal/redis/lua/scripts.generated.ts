@@ -989,7 +989,10 @@ export const enqueueRecorded = {
   is refused when the job has a state, a new run's replaces a final one), then their messages
   put in the queue (see includes/put) when the record was applied or the job is still \`queued\`
   (an earlier enqueue that stopped between its two writes; a job running or finished is left
-  alone, so an enqueue sent again never runs a job twice).
+  alone, so an enqueue sent again never runs a job twice). With a guard (the workflow engine's,
+  see guardedEnqueue.ts), first: \`create\` sets its key (with the ttl) unless it exists, \`unless\`
+  checks that it does not exist; when it does (for \`create\`: with another value than this
+  one, so that a re-send of the same enqueue goes on), nothing is written and the reply is -1.
 
   KEYS[1]   ready        list of ready ids, oldest first
   KEYS[2]   delayed      sorted set: id -> due time
@@ -1002,10 +1005,13 @@ export const enqueueRecorded = {
   ARGV[3]   signalCap       wake-up tokens kept at most
   ARGV[4]   resultsPrefix   prefix of the results store's job hashes
   ARGV[5]   ttl             ms, 0 for none: the job hashes' time to live
-  ARGV[6]   records         packed: 7 values per record (see includes/record)
-  ARGV[7..] (body, due) per record, in the records' order; due <= now means ready now
+  ARGV[6]   guard           "", "create" or "unless"
+  ARGV[7]   guardKey        the guard's key ("" without)
+  ARGV[8]   guardValue      what \`create\` sets ("" otherwise)
+  ARGV[9]   records         packed: 7 values per record (see includes/record)
+  ARGV[10..] (body, due) per record, in the records' order; due <= now means ready now
 
-  Returns 1 (applied) or 0 (refused) per record.
+  Returns 1 (applied) or 0 (refused) per record; -1 when the guard stopped the enqueue.
 ]]
 --[[
   One message put in a queue, shared by the enqueue scripts.
@@ -1200,8 +1206,23 @@ local nowArg = ARGV[2]
 local signalCap = tonumber(ARGV[3])
 local resultsPrefix = ARGV[4]
 local ttl = tonumber(ARGV[5])
-local records = cmsgpack.unpack(ARGV[6])
-local firstMessage = 7
+local guard = ARGV[6]
+local guardKey = ARGV[7]
+local records = cmsgpack.unpack(ARGV[9])
+local firstMessage = 10
+
+if guard == 'create' then
+  local created
+  if ttl > 0 then
+    created = redis.call('SET', guardKey, ARGV[8], 'NX', 'PX', ttl)
+  else
+    created = redis.call('SET', guardKey, ARGV[8], 'NX')
+  end
+  -- a re-send of this enqueue (the same value) goes on: its records are refused by id
+  if not created and redis.call('GET', guardKey) ~= ARGV[8] then return -1 end
+elseif guard == 'unless' then
+  if redis.call('EXISTS', guardKey) == 1 then return -1 end
+end
 
 local now = tonumber(nowArg)
 local ready = {}

@@ -8,7 +8,7 @@ import { Chunk, Deferred, Effect, Fiber, Schedule, Stream } from "effect"
 import * as Server from "../../../Server.js"
 import * as Workflow from "../../../Workflow.js"
 import type { Kit } from "./fixtures.js"
-import { Concat, Report, Step } from "./tasks.js"
+import { Concat, Gate, Report, Step } from "./tasks.js"
 
 /** the events scenarios */
 export const events = (kit: Kit): void => {
@@ -93,5 +93,35 @@ export const events = (kit: Kit): void => {
       assert.isTrue(yield* Server.cancelJob(delayed.spec.opts.id!))
       const tags = yield* events.pipe(Stream.take(2), Stream.map((e) => e._tag), Stream.runCollect)
       assert.deepStrictEqual(Chunk.toReadonlyArray(tags), ["Enqueued", "Cancelled"])
+    }))
+
+  scenario("events: a workflow's id used again and a step after its end announce no job", ({ job, probe, runsOf }) =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      probe.gates.set("ended", gate)
+      const id = `w-${crypto.randomUUID()}`
+      const first = `${id}/0`
+      const events = yield* Server.subscribe({ workflowId: id })
+      const seen = yield* events.pipe(
+        Stream.takeUntil((e) => e._tag === "Succeeded" && e.id === first),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* Workflow.enqueue(Workflow.chain([yield* job(Gate, { name: "ended" }), yield* job(Step, { add: 1 })], { id }))
+      yield* eventually(runsOf(first), (n) => n === 1, "the first step to run")
+      // the same id again, another workflow: refused, nothing of it enqueued or announced
+      const again = Workflow.group([yield* job(Step, { add: 1 }), yield* job(Step, { add: 2 }), yield* job(Step, { add: 3 })], { id })
+      assert.strictEqual((yield* Effect.flip(Workflow.enqueue(again)))._tag, "WorkflowExists")
+      assert.isTrue(yield* Server.cancelWorkflow(id))
+      yield* Deferred.succeed(gate, undefined)
+      // the first step ends after its workflow did: no next step is enqueued, so none announced
+      const list = Chunk.toReadonlyArray(yield* Fiber.join(seen))
+      assert.deepStrictEqual(list.map((e) => `${e._tag} ${e.id}`), [`Enqueued ${first}`, `Started ${first}`, `Succeeded ${first}`])
+      const state = yield* Server.getWorkflow(id)
+      assert.strictEqual(state.status, "cancelled")
+      assert.deepStrictEqual(state.jobs.map((j) => [j.id, j.status]), [[first, "successful"], [`${id}/1`, undefined]])
+      assert.strictEqual(yield* runsOf(`${id}/1`), 0)
+      assert.strictEqual(yield* runsOf(`${id}/2`), 0)
+      assert.strictEqual(yield* runsOf(first), 1)
     }))
 }
