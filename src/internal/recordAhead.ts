@@ -11,6 +11,7 @@
 import type { Effect } from "effect"
 import type { BrokerError, Delivery, LeaseLost } from "../Broker.js"
 import type { JobRecord, Results, ResultsError } from "../Results.js"
+import type { StepAhead } from "./finalStep.js"
 
 /** the key of a store's `ahead` method */
 export const recordAhead: unique symbol = Symbol.for("tasqueue/results/recordAhead")
@@ -34,12 +35,15 @@ export type SettleReply = ReadonlyArray<boolean> | Effect.Effect<ReadonlyArray<b
 /**
  * Queues `records` and the acknowledgement of `delivery` now, as `recordAndAck` does in one step
  * (fenced, first final wins), and calls `reply` once, from the batch's reply, with its outcome:
- * no fiber waits for it. False when the store cannot for this delivery (nothing was queued).
+ * no fiber waits for it. With `step` (one `successful` record of a workflow's job), what follows
+ * it goes in the same step (see finalStep.ts) and is told before `reply`. False when the store
+ * cannot for this delivery (nothing was queued).
  */
 export type SettleAhead = (
   records: ReadonlyArray<JobRecord>,
   delivery: Delivery,
-  reply: (outcome: SettleReply) => void
+  reply: (outcome: SettleReply) => void,
+  step?: StepAhead
 ) => boolean
 
 /** the store's `settleAhead`, if it has one */

@@ -19,6 +19,7 @@ import * as Server from "../../src/Server.js"
 import * as Workflow from "../../src/Workflow.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
+import { sentDuring } from "../utils/redisMonitor.js"
 import * as RedisServer from "../utils/redisServer.js"
 
 const services = (prefix: string, options: Partial<Redis.Options> = {}) =>
@@ -27,37 +28,6 @@ const services = (prefix: string, options: Partial<Redis.Options> = {}) =>
       Layer.provideMerge(Server.layer, Redis.layer({ ...options, port: redis.port, prefix })),
       captureLogs().layer
     ))
-
-/**
- * the commands clients sent while `body` ran (from MONITOR), without those that scripts ran:
- * name, then the client's address
- */
-const sentDuring = <A, E, R>(port: number, body: Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(
-    Effect.promise(() => new IORedis({ port }).monitor()),
-    (monitor) =>
-      Effect.gen(function*() {
-        const sent: Array<string> = []
-        const marker = `end-${crypto.randomUUID()}`
-        let seen: (() => void) | undefined
-        monitor.on("monitor", (_time: string, args: ReadonlyArray<string>, source: string) => {
-          if (args[1] === marker) return seen?.()
-          if (source !== "lua") sent.push(`${args[0]!.toLowerCase()} ${source}`)
-        })
-        const value = yield* body
-        yield* Effect.acquireUseRelease(
-          Effect.sync(() => new IORedis({ port })),
-          (client) =>
-            Effect.async<void>((resume) => {
-              seen = () => resume(Effect.void)
-              void client.echo(marker)
-            }),
-          (client) => Effect.promise(() => client.quit())
-        )
-        return { value, sent }
-      }),
-    (monitor) => Effect.sync(() => monitor.disconnect())
-  )
 
 /** script calls Redis ran since the last call of this (from INFO commandstats) */
 const scriptCalls = (port: number) =>
@@ -139,8 +109,8 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.strictEqual(id, "c1")
         // from the server's connection, the script and the Enqueued event: no SET of the
         // definition, no other round trip
-        const connection = sent.find((c) => c.startsWith("evalsha "))!.split(" ")[1]
-        assert.deepStrictEqual(sent.filter((c) => c.endsWith(` ${connection}`)).map((c) => c.split(" ")[0]).sort(), ["evalsha", "publish"])
+        const connection = sent.find((c) => c.name === "evalsha")!.source
+        assert.deepStrictEqual(sent.filter((c) => c.source === connection).map((c) => c.name).sort(), ["evalsha", "publish"])
         const ttl = Number((yield* redis.cli("PTTL", kv(definitionKey("c1")))).trim())
         assert.isTrue(ttl > 0 && ttl <= 60_000, `definition's time to live: ${ttl}`)
         assert.deepStrictEqual((yield* server.getPending("wf")).map((p) => p.id).sort(), ["c1/0", named].sort())

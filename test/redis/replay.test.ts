@@ -173,6 +173,62 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       assert.strictEqual(yield* Effect.promise(() => client.exists(`${r.job}w/2`)), 0)
     }))
 
+  it.effect("settle with what follows a workflow job: counted, ended, next step enqueued; run again, the same", () =>
+    Effect.gen(function*() {
+      const client = yield* Client
+      const k = queueKeys("replay", crypto.randomUUID())
+      const r = resultsKeys(`replay-${crypto.randomUUID()}`)
+      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
+      const settleKeys = [...claimKeys, r.successful, r.failed]
+      yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "g0", "G0", 0, "g1", "G1", 0, "c0", "C0", 0, "x", "X", 0])
+      yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 4, `${k.tag}:r:w:1`))
+      const record = (id: string, at: number) => [id, "successful", `ok@${at}`, at, "0", "", "1"]
+      const done = `${r.set}wf:g:done:`
+      const end = `${r.kv}wf:g:end`
+      const chainEnd = `${r.kv}wf:c:end`
+      const settle = (n: number, entries: ReadonlyArray<string | number>) => [
+        ...[k.job, 2, 2 + vt, 0, 10, 64, vt, "", `${k.tag}:r:w:${n}`, 0],
+        ...[r.job, 0, 0],
+        pack(entries)
+      ]
+      // g0: counted (1 of 2, not ended); c0: its chain's next step c1 enqueued; x: its lease
+      // lost (wrong attempt), nothing follows
+      const args = settle(2, [
+        "a", "g0", "1", 1, ...record("g0", 2), "w", "e", done, "0", 2, end, "{}",
+        "a", "c0", "1", 1, ...record("c0", 2), "w", "n", chainEnd, 1, "c1", "queued", "m1", 2, "0", "", "new", "C1", 0,
+        "a", "x", "2", 1, ...record("x", 2), "w", "e", "", "", 0, `${r.kv}wf:x:end`, "{}"
+      ])
+      const [first, second] = yield* twice(Scripts.settle, settleKeys, args)
+      assert.deepStrictEqual(first.slice(0, 10), [9, 1, 1, 0, 1, 1, 1, 0, 0, 0])
+      assert.deepStrictEqual(second.slice(0, 10), first.slice(0, 10), "a re-sent settle gets the same reply")
+      assert.deepStrictEqual(yield* Effect.promise(() => client.smembers(done)), ["0"])
+      assert.strictEqual(yield* Effect.promise(() => client.exists(end)), 0)
+      assert.deepStrictEqual(yield* Effect.promise(() => client.lrange(k.ready, 0, -1)), ["c1"], "the next step, enqueued once")
+      assert.deepStrictEqual(yield* Effect.promise(() => client.hmget(`${r.job}c1`, "status", "message")), ["queued", "m1"])
+      assert.strictEqual(yield* Effect.promise(() => client.exists(`${r.kv}wf:x:end`)), 0)
+
+      // g1 completes the group: the workflow ends; the chain ended meanwhile: no next step
+      yield* Effect.promise(() => client.set(chainEnd, "cancelled"))
+      yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "c2", "C2", 0])
+      yield* run(Scripts.claim, claimKeys, claimArgs(k, 3, 2, `${k.tag}:r:w:3`))
+      const later = yield* run(Scripts.settle, settleKeys, settle(4, [
+        "a", "g1", "1", 1, ...record("g1", 4), "w", "e", done, "1", 2, end, "{\"status\":\"successful\"}",
+        "a", "c2", "1", 1, ...record("c2", 4), "w", "n", chainEnd, 1, "c3", "queued", "m3", 4, "0", "", "new", "C3", 0
+      ]))
+      assert.deepStrictEqual(later.slice(0, 7), [6, 1, 1, 1, 1, 1, -1])
+      assert.strictEqual(yield* Effect.promise(() => client.get(end)), "{\"status\":\"successful\"}")
+      assert.strictEqual(yield* Effect.promise(() => client.exists(`${r.job}c3`)), 0, "no next step once the workflow ended")
+      // a job whose record is refused (final already) has nothing follow it
+      yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "g0", "G0", 0])
+      yield* run(Scripts.claim, claimKeys, claimArgs(k, 5, 1, `${k.tag}:r:w:5`))
+      yield* Effect.promise(() => client.del(done))
+      const refused = yield* run(Scripts.settle, settleKeys, settle(6, [
+        "a", "g0", "1", 1, "g0", "failed", "late", 6, "0", "", "1", "w", "e", done, "0", 2, end, "{}"
+      ]))
+      assert.deepStrictEqual(refused.slice(0, 4), [3, 1, 0, 0])
+      assert.strictEqual(yield* Effect.promise(() => client.exists(done)), 0)
+    }))
+
   it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>
     Effect.gen(function*() {
       const client = yield* Client

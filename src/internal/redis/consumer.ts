@@ -29,7 +29,7 @@ import { thrownMessage } from "./errors.js"
 import * as Loss from "./loss.js"
 import * as Scripts from "./scripts.js"
 import { waiting } from "../waiting.js"
-import type { Participant, ResultsTarget } from "./tick.js"
+import type { Following, Participant, ResultsTarget } from "./tick.js"
 
 /** opens a consumer of `queue`; closing its scope releases what it holds and did not settle */
 export const make = (
@@ -192,7 +192,8 @@ export const make = (
       attempt: number,
       records: ReadonlyArray<JobRecord> | undefined,
       target: ResultsTarget | undefined,
-      told: (outcome: ReadonlyArray<number> | BrokerError | LeaseLost) => void
+      told: (outcome: ReadonlyArray<number> | BrokerError | LeaseLost) => void,
+      following?: Following
     ): void => {
       if (slot.done) {
         free(slot)
@@ -213,7 +214,7 @@ export const make = (
           free(slot)
           told(failed(records === undefined ? "ack" : "recording and acknowledging", queue, cause))
         }
-      })
+      }, following)
     }
 
     /** `acknowledgeThen` as an effect (the caller may be interrupted: the slot stays taken meanwhile) */
@@ -279,7 +280,7 @@ export const make = (
           Effect.map(acknowledge(slot, attempt, records, target), appliedOf),
           loss.record(slot.id, records, target)
         ),
-      recordAndAckAhead: (slot, attempt, records, target, reply) =>
+      recordAndAckAhead: (slot, attempt, records, target, reply, following) =>
         acknowledgeThen(slot, attempt, records, target, (outcome) => {
           if (Array.isArray(outcome)) return reply(appliedOf(outcome))
           const error = outcome as BrokerError | LeaseLost
@@ -288,7 +289,7 @@ export const make = (
               ? loss.rescue(slot.epoch, Effect.fail(error), loss.record(slot.id, records, target))
               : Effect.fail(error)
           )
-        })
+        }, following)
     }
 
     const claimKeys = [key.ready, key.delayed, key.leases, key.signal, key.dead]

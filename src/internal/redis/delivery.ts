@@ -9,7 +9,7 @@ import type { JobRecord } from "../../Results.js"
 import type { SettleReply } from "../recordAhead.js"
 import type { Slot } from "./brokerContext.js"
 import type { Link } from "./link.js"
-import type { ResultsTarget } from "./tick.js"
+import type { Following, ResultsTarget } from "./tick.js"
 
 /** what a consumer does for its deliveries: one per consumer, shared by its deliveries */
 export interface DeliveryOps {
@@ -36,7 +36,8 @@ export interface DeliveryOps {
     attempt: number,
     records: ReadonlyArray<JobRecord>,
     target: ResultsTarget,
-    reply: (outcome: SettleReply) => void
+    reply: (outcome: SettleReply) => void,
+    following?: Following
   ) => void
 }
 
@@ -79,8 +80,16 @@ export class RedisDelivery implements Delivery {
   recordAndAck(records: ReadonlyArray<JobRecord>, target: ResultsTarget) {
     return this.ops.recordAndAck(this.slot, this.attempt, records, target)
   }
-  /** as `recordAndAck`, queued now; `reply` is called with its outcome when it comes */
-  recordAndAckAhead(records: ReadonlyArray<JobRecord>, target: ResultsTarget, reply: (outcome: SettleReply) => void) {
-    this.ops.recordAndAckAhead(this.slot, this.attempt, records, target, reply)
+  /**
+   * as `recordAndAck`, queued now; `reply` is called with its outcome when it comes (after
+   * `following`, if any, was told its flag: see tick.ts)
+   */
+  recordAndAckAhead(
+    records: ReadonlyArray<JobRecord>,
+    target: ResultsTarget,
+    reply: (outcome: SettleReply) => void,
+    following?: Following
+  ) {
+    this.ops.recordAndAckAhead(this.slot, this.attempt, records, target, reply, following)
   }
 }

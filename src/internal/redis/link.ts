@@ -14,7 +14,7 @@ import type { Effect } from "effect"
 import type { BrokerError, Delivery, LeaseLost } from "../../Broker.js"
 import type { JobRecord } from "../../Results.js"
 import type { SettleReply } from "../recordAhead.js"
-import type { ResultsTarget, Tick } from "./tick.js"
+import type { Following, ResultsTarget, Tick } from "./tick.js"
 
 /** @internal */
 export class Link {
@@ -104,10 +104,14 @@ export interface LinkedDelivery extends Delivery {
     records: ReadonlyArray<JobRecord>,
     target: ResultsTarget
   ) => Effect.Effect<ReadonlyArray<boolean>, BrokerError | LeaseLost>
-  /** as `recordAndAck`, queued now; `reply` is called once with its outcome when it comes */
+  /**
+   * as `recordAndAck`, queued now; `reply` is called once with its outcome when it comes, after
+   * `following` (what follows a workflow job's success in the same script) was told its flag
+   */
   readonly recordAndAckAhead: (
     records: ReadonlyArray<JobRecord>,
     target: ResultsTarget,
-    reply: (outcome: SettleReply) => void
+    reply: (outcome: SettleReply) => void,
+    following?: Following
   ) => void
 }

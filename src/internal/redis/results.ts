@@ -23,6 +23,7 @@ import type { BrokerError, Delivery, Message } from "../../Broker.js"
 import type { Ahead, SettleAhead } from "../recordAhead.js"
 import { utf8 } from "../codec.js"
 import { recordAhead, settleAhead } from "../recordAhead.js"
+import type { StepAhead } from "../finalStep.js"
 import type { Guard, GuardedEnqueuer } from "../guardedEnqueue.js"
 import { guardedEnqueue } from "../guardedEnqueue.js"
 import type { Arg, Connection } from "./connection.js"
@@ -32,7 +33,7 @@ import { resultsKeys } from "./keys.js"
 import type { Link, LinkedQueue } from "./link.js"
 import { packer } from "./pack.js"
 import * as Scripts from "./scripts.js"
-import type { ResultsTarget, Tick } from "./tick.js"
+import type { Following, ResultsTarget, Tick } from "./tick.js"
 import { packRecord, recordChunk, sizeOf } from "./tick.js"
 
 /** @internal */
@@ -236,12 +237,32 @@ export const make = (
     }
 
     /** `recordAndAck` of a delivery of the link's broker, queued on the tick now (see recordAhead.ts) */
-    const andAckAhead: SettleAhead = (records, delivery, reply) => {
+    const andAckAhead: SettleAhead = (records, delivery, reply, step) => {
       const linked = link?.linked(delivery)
       if (linked === undefined) return false
-      linked.recordAndAckAhead(records, target, reply)
+      linked.recordAndAckAhead(records, target, reply, step === undefined ? undefined : following(step))
       return true
     }
+
+    /** what follows a settle (see finalStep.ts), with this store's keys */
+    const following = ({ step, told }: StepAhead): Following => ({
+      follow: step._tag === "end"
+        ? {
+          _tag: "end",
+          set: step.group === undefined ? "" : key.set + step.group.key,
+          member: step.group?.member ?? "",
+          size: step.group?.size ?? 0,
+          key: key.kv + step.key,
+          value: step.value
+        }
+        : {
+          _tag: "next",
+          guard: key.kv + step.guard,
+          records: step.records,
+          messages: step.messages.map((m) => ({ body: m.body, due: m.runAt ?? 0 }))
+        },
+      told: (flag) => told(flag === 1)
+    })
 
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 

@@ -94,6 +94,34 @@ interface RecordItem {
   readonly waiter: Waiter<ReadonlyArray<boolean>>
 }
 
+/**
+ * What follows a workflow job's success in the same script (a `settle` entry 'w', see
+ * lua/settle.lua and finalStep.ts), with the keys of this Redis: the workflow's end, once the
+ * job's group (if any: `set` '') holds `size` members; or its chain's next step, enqueued in the
+ * acknowledging consumer's queue unless `guard` (the workflow's end) exists.
+ */
+export type Follow =
+  | {
+    readonly _tag: "end"
+    readonly set: string
+    readonly member: string
+    readonly size: number
+    readonly key: string
+    readonly value: Uint8Array
+  }
+  | {
+    readonly _tag: "next"
+    readonly guard: string
+    readonly records: ReadonlyArray<JobRecord>
+    readonly messages: ReadonlyArray<{ readonly body: Uint8Array; readonly due: number }>
+  }
+
+/** a `Follow` sent with a settle, and what is told its flag (1 done, 0 not, -1 the workflow had ended) */
+export interface Following {
+  readonly follow: Follow
+  readonly told: (flag: number) => void
+}
+
 /** an acknowledgement, with the records that go with it; gives 1 or 0 (lease lost), then 1 or 0 per record */
 interface SettleItem {
   readonly _tag: "settle"
@@ -102,6 +130,8 @@ interface SettleItem {
   readonly records: ReadonlyArray<JobRecord> | undefined
   readonly target: ResultsTarget | undefined
   readonly waiter: Waiter<ReadonlyArray<number>>
+  /** told before `waiter` */
+  readonly following: Following | undefined
 }
 
 /** told once every item queued before it has been sent and answered */
@@ -145,7 +175,8 @@ export interface Tick {
     lease: L,
     records: ReadonlyArray<JobRecord> | undefined,
     target: ResultsTarget | undefined,
-    waiter: Waiter<ReadonlyArray<number>>
+    waiter: Waiter<ReadonlyArray<number>>,
+    following?: Following
   ) => void
   /** waits until every item queued before it has been sent and answered */
   readonly barrier: Effect.Effect<void>
@@ -199,6 +230,36 @@ export const packRecord = (packed: Packer, record: JobRecord) => {
 export const sizeOf = (records: ReadonlyArray<JobRecord>) => {
   let size = 64
   for (const record of records) size += 120 + record.id.length + record.message.length + (record.result?.length ?? 0)
+  return size
+}
+
+/** appends a `settle` entry 'w' (see lua/settle.lua) */
+const packFollow = (packed: Packer, follow: Follow) => {
+  packed.string("w")
+  if (follow._tag === "end") {
+    packed.string("e")
+    packed.string(follow.set)
+    packed.string(follow.member)
+    packed.string(String(follow.size))
+    packed.string(follow.key)
+    packed.bytes(follow.value)
+    return
+  }
+  packed.string("n")
+  packed.string(follow.guard)
+  packed.string(String(follow.records.length))
+  for (const record of follow.records) packRecord(packed, record)
+  for (const message of follow.messages) {
+    packed.bytes(message.body)
+    packed.string(String(message.due))
+  }
+}
+
+/** a guess of a `Follow`'s packed size */
+const followSize = (follow: Follow) => {
+  if (follow._tag === "end") return 64 + follow.set.length + follow.key.length + follow.value.length
+  let size = 64 + follow.guard.length + sizeOf(follow.records)
+  for (const message of follow.messages) size += 16 + message.body.length
   return size
 }
 
@@ -307,6 +368,8 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           for (let i = 0; i < group.length; i++) {
             const records = group[i]!.records
             if (records !== undefined) size += patched[i] === undefined ? sizeOf(records) : 64 + (records[0]!.result?.length ?? 0)
+            const following = group[i]!.following
+            if (following !== undefined) size += followSize(following.follow)
           }
           // the entries of `settle` (see lua/settle.lua)
           const packed = packer(size)
@@ -328,17 +391,18 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
               packed.string(String(Math.round(record.at)))
               packed.string(String(Math.round(processedAt)))
               packResult(packed, record.result)
-              continue
-            }
-            packed.string("a")
-            packed.string(item.lease.id)
-            packed.string(item.lease.attempt)
-            if (item.records === undefined) {
-              packed.string("0")
             } else {
-              packed.string(String(item.records.length))
-              for (const record of item.records) packRecord(packed, record)
+              packed.string("a")
+              packed.string(item.lease.id)
+              packed.string(item.lease.attempt)
+              if (item.records === undefined) {
+                packed.string("0")
+              } else {
+                packed.string(String(item.records.length))
+                for (const record of item.records) packRecord(packed, record)
+              }
             }
+            if (item.following !== undefined) packFollow(packed, item.following.follow)
           }
           args.push(target.job, target.ttl, target.indexTtl, packed.done())
         }
@@ -358,8 +422,10 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
             }
             for (const item of group) {
               const flagCount = target === undefined ? 1 : 1 + (item.records?.length ?? 0)
-              item.waiter.done(reply.slice(flag, flag + flagCount) as Array<number>)
+              const flags = reply.slice(flag, flag + flagCount) as Array<number>
               flag += flagCount
+              if (target !== undefined && item.following !== undefined) item.following.told(reply[flag++] as number)
+              item.waiter.done(flags)
             }
           },
           fail: (cause) => {
@@ -561,11 +627,14 @@ export const make = (conn: Connection, closed: () => unknown): Effect.Effect<Tic
           }
         })
       },
-      settle: (participant, lease, records, target, waiter) => {
+      settle: (participant, lease, records, target, waiter, following) => {
         if (records !== undefined && (!fuses || target === undefined)) {
           return waiter.fail(new Error("acknowledgements carry records only on a standalone Redis, with their results store"))
         }
-        push({ _tag: "settle", participant, lease, records, target, waiter })
+        if (following !== undefined && records?.length !== 1) {
+          return waiter.fail(new Error("what follows a settle goes with its one record"))
+        }
+        push({ _tag: "settle", participant, lease, records, target, waiter, following })
       }
     } satisfies Tick
   })

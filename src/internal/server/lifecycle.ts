@@ -92,6 +92,16 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
   const afterFinal = (message: JobMessage, status: Status, now: number, recovering = false, result?: Uint8Array) =>
     nothingFollows(message) ? Effect.void : followUps(message, status, now, recovering, result)
 
+  /**
+   * What a success of `message` leads to in its workflow, as one step that can go with its
+   * settle (see finalStep.ts); undefined when anything else follows it (follow-up jobs, cron)
+   * or the engine cannot plan it without reading the store. `result`: what its record stores.
+   */
+  const stepOf = (message: JobMessage, result: Uint8Array | undefined, now: number) =>
+    message.meta.workflow === undefined || message.job.onSuccess !== undefined || message.meta.schedule !== undefined
+      ? undefined
+      : workflows.stepOf(message, result, now)
+
   /** whether `finish` records and acknowledges `message` in one step (nothing follows it) */
   const fusedFinish = (message: JobMessage) => results.recordAndAck !== undefined && nothingFollows(message)
 
@@ -121,7 +131,7 @@ export const make = ({ enqueueMessages, hooks, results, schedules, workflows }: 
       )
   }
 
-  return { writeState, afterFinal, finish, fusedFinish }
+  return { writeState, afterFinal, finish, fusedFinish, stepOf }
 }
 
 export type Lifecycle = ReturnType<typeof make>

@@ -81,13 +81,7 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
         })
       }
     }
-    const records = items.map((item, i): JobRecord => ({
-      id: item.message.meta.id,
-      status: "queued",
-      message: encoded[i]!,
-      at: now,
-      newRun: newRun || item.newRun === true
-    }))
+    const records = queuedRecords(items, encoded, newRun, now)
     if (guard !== undefined && guarded !== undefined && enqueuer !== undefined) {
       const [first, ...others] = byQueue(items, encoded, () => true)
       const [queue, { indexes, messages }] = first!
@@ -117,6 +111,35 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
     }
     return true
   })
+
+  /** the `queued` records of items, encoded */
+  const queuedRecords = (
+    items: ReadonlyArray<PendingMessage>,
+    encoded: ReadonlyArray<Uint8Array>,
+    newRun: boolean,
+    now: number
+  ) =>
+    items.map((item, i): JobRecord => ({
+      id: item.message.meta.id,
+      status: "queued",
+      message: encoded[i]!,
+      at: now,
+      newRun: newRun || item.newRun === true
+    }))
+
+  /**
+   * The `queued` records (new runs) and messages of items, encoded, for an enqueue that another
+   * step carries (a workflow's next step, see finalStep.ts); undefined when one is over the size
+   * limit (`enqueueMessages` then fails it).
+   */
+  const encodeQueued = (items: ReadonlyArray<PendingMessage>, now: number) => {
+    const encoded = items.map((item) => encodeBody(item.message))
+    if (encoded.some((bytes) => bytes.byteLength > maxMessageBytes)) return undefined
+    return {
+      records: queuedRecords(items, encoded, true, now),
+      messages: items.map((item, i): Message => ({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt }))
+    }
+  }
 
   /** the messages of the items `keep` keeps, by queue (with their indexes in `items`) */
   const byQueue = (items: ReadonlyArray<PendingMessage>, encoded: ReadonlyArray<Uint8Array>, keep: (i: number) => boolean) => {
@@ -176,7 +199,7 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
   /** enqueues one job and gives its id */
   const enqueue = (job: Job.Job) => Effect.map(enqueueMany([job]), (ids) => ids[0]!)
 
-  return { enqueueMessages, enqueueMany, enqueue }
+  return { enqueueMessages, encodeQueued, enqueueMany, enqueue }
 }
 
 export type Producer = ReturnType<typeof make>

@@ -39,7 +39,13 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
       maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
       startSeries: schedules.start
     })
-    const engine = WorkflowEngine.make({ broker, results, hooks, enqueueMessages: producer.enqueueMessages })
+    const engine = WorkflowEngine.make({
+      broker,
+      results,
+      hooks,
+      enqueueMessages: producer.enqueueMessages,
+      encodeQueued: producer.encodeQueued
+    })
     const lifecycle = Lifecycle.make({ results, hooks, enqueueMessages: producer.enqueueMessages, workflows: engine, schedules })
     // with events, waiting wakes on them and the store is read only rarely besides
     const pollSchedule = options.pollSchedule ??

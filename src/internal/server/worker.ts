@@ -31,6 +31,7 @@ import { InvalidPayload, JobTimeout, UnknownTask } from "../../TasqueueError.js"
 import type { WorkflowNotFound } from "../../TasqueueError.js"
 import { decodeMessage, encodeBody, jobRecord, successPatch } from "../codec.js"
 import { within } from "../deliveryScope.js"
+import type { FinalStep } from "../finalStep.js"
 import type { SettleReply } from "../recordAhead.js"
 import { aheadOf, settleAheadOf } from "../recordAhead.js"
 import { ackNowOf, nowOf } from "../recordNow.js"
@@ -43,6 +44,7 @@ import * as JobContext from "./jobContext.js"
 import type { Lifecycle } from "./lifecycle.js"
 import { withMeta } from "./lifecycle.js"
 import * as Progress from "./progress.js"
+import type { PendingMessage } from "./producer.js"
 import type { Outcome, Registration, Registry } from "./registry.js"
 import { backoff, delayBefore } from "./retry.js"
 import { isNative, jobLog } from "./tracing.js"
@@ -69,6 +71,8 @@ interface Detached {
   readonly value: unknown
   /** the settle's reply, once it came */
   reply: SettleReply | undefined
+  /** the next workflow step that went with the settle (see finalStep.ts), once it was enqueued */
+  enqueued: ReadonlyArray<PendingMessage> | undefined
 }
 
 /** the settles sent ahead: how many have no reply yet, those whose reply came, and the settler waiting for them */
@@ -138,7 +142,7 @@ export interface Deps {
 
 export const make = (deps: Deps) => {
   const { broker, hooks, lifecycle, registry, results, workflows } = deps
-  const { afterFinal, finish, fusedFinish, writeState } = lifecycle
+  const { afterFinal, finish, fusedFinish, stepOf, writeState } = lifecycle
 
   const jobContext = (message: JobMessage, delivery: Delivery) => JobContext.make(message, delivery.attempt, results)
 
@@ -265,10 +269,11 @@ export const make = (deps: Deps) => {
     registration: Registration,
     outcome: Outcome,
     now: number,
-    sent: Sent
+    sent: Sent,
+    step?: FinalStep
   ): boolean => {
     const done = withMeta(processing, { status: "successful", finishedAt: now })
-    const detached: Detached = { delivery, done, now, registration, value: outcome.value, reply: undefined }
+    const detached: Detached = { delivery, done, now, registration, value: outcome.value, reply: undefined, enqueued: undefined }
     sent.outstanding++
     const record = whole
       ? jobRecord(done, "successful", now, delivery.attempt, outcome.encoded)
@@ -277,6 +282,11 @@ export const make = (deps: Deps) => {
       detached.reply = reply
       sent.replied.push(detached)
       sent.signal.wake()
+    }, step === undefined ? undefined : {
+      step,
+      told: (done) => {
+        if (done && step._tag === "next") detached.enqueued = step.items
+      }
     })
     if (!queued) sent.outstanding--
     return queued
@@ -294,8 +304,12 @@ export const make = (deps: Deps) => {
 
   /** what follows a detached settle's reply: the event, and `onSuccess` (or what a lost lease or a failed call leaves) */
   const settled = (detached: Detached, shutdown: Shutdown): Effect.Effect<void> => {
-    const { delivery, done, now, reply } = detached
-    const published = hooks.succeeded(done, delivery.attempt, now)
+    const { delivery, done, enqueued, now, reply } = detached
+    // a next workflow step enqueued with the settle is announced first, as when it goes step by
+    // step (its own Started follows: its worker reads its workflow's end before it starts)
+    const published = enqueued === undefined
+      ? hooks.succeeded(done, delivery.attempt, now)
+      : Effect.zipRight(hooks.enqueued(enqueued, now), hooks.succeeded(done, delivery.attempt, now))
     const onSuccess = detached.registration.onSuccess
     // the common case, in the settler's fiber: recorded and acknowledged, nothing to wait for
     if (Array.isArray(reply) && onSuccess === undefined) return Effect.catchAllCause(published, released(delivery))
@@ -416,6 +430,14 @@ export const make = (deps: Deps) => {
           return Effect.void
         }
         return forked(delivery, settle(delivery, message, ctx.current(), registration, env, exit, now), env.shutdown)
+      }
+      // a workflow's job whose success leads to one step that goes with its settle (see finalStep.ts)
+      if (Exit.isSuccess(exit) && sendAhead !== undefined && !env.shutdown.started) {
+        const current = ctx.current()
+        const step = stepOf(current, exit.value.encoded, now)
+        if (step !== undefined && detach(delivery, current, current !== processing, registration, exit.value, now, env.shutdown.sent, step)) {
+          return Effect.void
+        }
       }
       if (recorded === undefined) return settle(delivery, message, ctx.current(), registration, env, exit, now)
       return Effect.flatMap(recorded, ([applied]) =>

@@ -27,7 +27,8 @@ import { decodeMessage, fromUtf8, toBase64, utf8 } from "../codec.js"
 import { dueAt, makeMessage } from "../messages.js"
 import type { Guard } from "../guardedEnqueue.js"
 import type { Hooks } from "../server/hooks.js"
-import type { PendingMessage } from "../server/producer.js"
+import type { PendingMessage, Producer } from "../server/producer.js"
+import type { FinalStep } from "../finalStep.js"
 import type { Node } from "./definition.js"
 import {
   childPath,
@@ -59,6 +60,8 @@ export interface Deps {
     newRun: boolean,
     guard?: Guard
   ) => Effect.Effect<boolean, BrokerError | ResultsError | InvalidPayload>
+  /** the `queued` records and messages of a next step carried by a settle (see finalStep.ts) */
+  readonly encodeQueued: Producer["encodeQueued"]
   readonly hooks: Hooks
 }
 
@@ -229,6 +232,46 @@ export const make = (deps: Deps) => {
     }
   })
 
+  /**
+   * What the success of a workflow's job leads to, as one step that goes with its settle (see
+   * finalStep.ts), when it needs nothing read from the store: the workflow's end (after
+   * counting the job in its group, if the job completes at most one group on the way up), or
+   * the next step of its chain when the step that finished is this job (its result is the next
+   * step's input) and the next step's jobs share this job's queue. Undefined otherwise (and when
+   * the definition is not in this process' cache): `onFinal` goes step by step then.
+   */
+  const stepOf = (message: JobMessage, result: Uint8Array | undefined, now: number): FinalStep | undefined => {
+    const ref = message.meta.workflow
+    const definition = ref === undefined ? undefined : cache.get(ref.id)
+    if (ref === undefined || definition === undefined) return undefined
+    let path = ref.node
+    let group: { key: string; member: string; size: number } | undefined
+    for (;;) {
+      const parent = parentPath(path)
+      if (parent === undefined) {
+        return { _tag: "end", group, key: endKey(ref.id), value: encodeJson({ status: "successful", at: now }) }
+      }
+      const parentNode = nodeAt(definition.root, parent)
+      if (parentNode?._tag === "group") {
+        if (group !== undefined) return undefined
+        group = { key: doneKey(ref.id, parent), member: `${indexIn(path)}`, size: parentNode.children.length }
+        path = parent
+        continue
+      }
+      if (parentNode?._tag !== "chain") return undefined
+      const i = indexIn(path)
+      if (i === parentNode.children.length - 1) {
+        path = parent
+        continue
+      }
+      if (path !== ref.node || result === undefined) return undefined
+      const items = starting(definition, parentNode.children[i + 1]!, childPath(parent, i + 1), { prevJobResult: toBase64(result) }, now)
+      if (items.some((item) => item.message.meta.queue !== message.meta.queue)) return undefined
+      const encoded = deps.encodeQueued(items, now)
+      return encoded === undefined ? undefined : { _tag: "next", guard: endKey(ref.id), items, ...encoded }
+    }
+  }
+
   /** cancels a workflow: it ends as cancelled (unless it ended already) and its waiting jobs are cancelled */
   const cancel = Effect.fnUntraced(function*(id: string) {
     const definition = yield* load(id)
@@ -251,7 +294,7 @@ export const make = (deps: Deps) => {
     }))
   })
 
-  return { enqueue, onFinal, cancel, load, getEnd, jobStatuses }
+  return { enqueue, onFinal, stepOf, cancel, load, getEnd, jobStatuses }
 }
 
 export type Engine = ReturnType<typeof make>

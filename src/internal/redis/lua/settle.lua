@@ -34,14 +34,26 @@
          removed; if it does not, nothing is written
     'p', id, attempt, at, processedAt, has result, result: as 'a' with one `successful`
          record, written as a patch of the job's stored state (includes/record: patchSuccess)
+    'w', then what follows the success of the 'a' or 'p' entry before it in its workflow (the
+         workflow engine's step, see finalStep.ts), done only when that entry acknowledged
+         and its one record was applied:
+         'e', set, member, size, end, value: `member` added to the group's set of finished
+              members (no set: ''); once it holds `size` members (or without a set), the
+              workflow's end `end` is created with `value` (first end wins)
+         'n', guard, k, then k records (7 values each) and k (body, due): unless `guard` (the
+              workflow's end) exists, the next step's jobs enqueued in this queue, as
+              enqueueRecorded does
 
   Then claims up to `count` messages, as `ack` does. Returns { flag count, flags..., then what
   `claim` returns when count > 0 }: per 'r' entry 1 or 0; per 'a' entry 1 (acknowledged) or 0
-  (lease lost), then 1 or 0 per record; per 'p' entry the same, with one record.
+  (lease lost), then 1 or 0 per record; per 'p' entry the same, with one record; per 'w'
+  entry 1 (its end created, or its next step enqueued), 0 (not done: the entry before it did not
+  apply, or the group is not complete) or -1 (the workflow had ended).
 ]]
 --- @include "includes/lease"
 --- @include "includes/replies"
 --- @include "includes/record"
+--- @include "includes/put"
 
 local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
 local indexes = { KEYS[6], KEYS[7] }
@@ -71,9 +83,61 @@ if previous then return replayedReply(queue, request, previous) end
 local entries = cmsgpack.unpack(packedEntries)
 local latest = {}
 local flags = {}
+-- whether the last 'a' or 'p' entry acknowledged and applied its one record
+local settled = false
+
+-- creates a key with the results' time to live unless it exists: 1, else -1
+local function create(key, value)
+  local created
+  if ttl > 0 then
+    created = redis.call('SET', key, value, 'NX', 'PX', ttl)
+  else
+    created = redis.call('SET', key, value, 'NX')
+  end
+  return created and 1 or -1
+end
+
+-- a 'w' entry at i: what follows the success settled before it; gives its flag and the next entry's index
+local function follow(i)
+  if entries[i + 1] == 'e' then
+    if not settled then return 0, i + 7 end
+    local setKey, size = entries[i + 2], tonumber(entries[i + 4])
+    if setKey ~= '' then
+      local added = redis.call('SADD', setKey, entries[i + 3])
+      local count = redis.call('SCARD', setKey)
+      if added == 1 and count == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
+      if count < size then return 0, i + 7 end
+    end
+    return create(entries[i + 5], entries[i + 6]), i + 7
+  end
+  local k = tonumber(entries[i + 3])
+  local first = i + 4
+  local after = first + 9 * k
+  if not settled then return 0, after end
+  if redis.call('EXISTS', entries[i + 2]) == 1 then return -1, after end
+  local ready = {}
+  local added = 0
+  for j = 0, k - 1 do
+    local r = first + 7 * j
+    local id = entries[r]
+    local applied = recordOne(resultsPrefix, ttl, entries, r, indexes, latest)
+    if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
+      local m = first + 7 * k + 2 * j
+      added = added + put(request.jobPrefix, queue.delayed, ready, id, entries[m], entries[m + 1], now, request.nowArg)
+    end
+  end
+  wake(queue.ready, queue.signal, request.signalCap, ready, added)
+  return 1, after
+end
+
 local i = 1
 while i <= #entries do
-  if entries[i] == 'r' then
+  if entries[i] == 'w' then
+    local flag
+    flag, i = follow(i)
+    flags[#flags + 1] = flag
+    settled = false
+  elseif entries[i] == 'r' then
     flags[#flags + 1] = recordOne(resultsPrefix, ttl, entries, i + 1, indexes, latest)
     i = i + 8
   elseif entries[i] == 'p' then
@@ -83,6 +147,7 @@ while i <= #entries do
     flags[#flags + 1] = acked == 1
       and patchSuccess(resultsPrefix, ttl, id, entries[i + 3], entries[i + 4], entries[i + 5], entries[i + 6], attempt, indexes, latest)
       or 0
+    settled = flags[#flags] == 1
     i = i + 7
   else
     local id, attempt, recordCount = entries[i + 1], entries[i + 2], tonumber(entries[i + 3])
@@ -93,6 +158,7 @@ while i <= #entries do
       flags[#flags + 1] = acked == 1 and recordOne(resultsPrefix, ttl, entries, i, indexes, latest) or 0
       i = i + 7
     end
+    settled = recordCount == 1 and flags[#flags] == 1
   end
 end
 trimIndexes(indexes, latest, indexTtl)
