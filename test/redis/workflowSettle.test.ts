@@ -4,14 +4,16 @@
  * src/internal/finalStep.ts and lua/settle.lua): a chain's next step is enqueued (unless the
  * workflow ended), a group's member is counted and the workflow ends once every member is.
  * No record, count, end or enqueue of its own per job; step by step where the engine cannot
- * plan it (a next step fed by a group, a next step in another queue).
+ * plan it (a next step fed by a group, a next step in another queue). Reads made in one turn of
+ * the event loop (the workers' reads of their workflows' ends) are one MGET.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import * as Job from "../../src/Job.js"
 import * as JobCtx from "../../src/JobCtx.js"
 import * as Redis from "../../src/layers/Redis.js"
+import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
 import * as Task from "../../src/Task.js"
 import * as Workflow from "../../src/Workflow.js"
@@ -103,6 +105,24 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.strictEqual(value[1].n, 8)
         const scripts = (script: Scripts.Script) => sent.filter((c) => c.name === "evalsha" && c.first === sha(script)).length
         assert.isAtLeast(scripts(Scripts.enqueueRecorded), 4)
+      }).pipe(Effect.scoped, Effect.provide(yield* services))
+    }))
+
+  it.effect("reads of one turn are one MGET (as a claim's workers read their workflows' ends)", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
+      yield* Effect.gen(function*() {
+        const results = yield* Results
+        yield* results.set("a", new TextEncoder().encode("A"))
+        const { sent, value } = yield* sentDuring(
+          redis.port,
+          Effect.all([results.get("a"), results.get("b"), results.get("a")], { concurrency: "unbounded" })
+        )
+        assert.deepStrictEqual(value.map(Option.map((bytes) => new TextDecoder().decode(bytes))), [Option.some("A"), Option.none(), Option.some("A")])
+        assert.deepStrictEqual(sent.filter((c) => c.name === "get" || c.name === "mget").map((c) => c.name), ["mget"])
+        // a read alone is a GET
+        const alone = yield* sentDuring(redis.port, results.get("b"))
+        assert.deepStrictEqual(alone.sent.filter((c) => c.name === "get" || c.name === "mget").map((c) => c.name), ["get"])
       }).pipe(Effect.scoped, Effect.provide(yield* services))
     }))
 })

@@ -266,6 +266,34 @@ export const make = (
 
     const bytes = (reply: Buffer | null) => (reply === null ? Option.none() : Option.some(fromBuffer(reply)))
 
+    /**
+     * The values that `get` reads in one turn of the event loop, read together at its end: one
+     * MGET (the workers that take the deliveries of one claim each read their workflow's end).
+     */
+    let reads: Array<{ readonly name: string; readonly resume: (effect: Effect.Effect<Option.Option<Uint8Array>, ResultsError>) => void }> = []
+    const readAll = () => {
+      const these = reads
+      reads = []
+      const keys = these.map((read) => key.kv + read.name)
+      const values = keys.length === 1
+        ? conn.client.getBuffer(keys[0]!).then((value) => [value])
+        : conn.client.mgetBuffer(...keys)
+      values.then(
+        (replies) => these.forEach((read, i) => read.resume(Effect.succeed(bytes(replies[i] ?? null)))),
+        (cause) =>
+          these.forEach((read) =>
+            read.resume(Effect.fail(
+              new ResultsError({ message: `Redis: reading ${read.name} failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })
+            ))
+          )
+      )
+    }
+    const get = (name: string) =>
+      Effect.async<Option.Option<Uint8Array>, ResultsError>((resume) => {
+        if (reads.length === 0) setImmediate(readAll)
+        reads.push({ name, resume })
+      })
+
     const getResults = (ids: ReadonlyArray<string>) =>
       ids.length === 0
         ? Effect.succeed([])
@@ -365,7 +393,7 @@ export const make = (
       deleteJob: (id) => Effect.asVoid(run(`deleting job ${id}`, Scripts.deleteJob, [key.successful, key.failed, key.job + id], [id])),
       list,
       count,
-      get: (name) => Effect.map(tryRedis(`reading ${name}`, () => conn.client.getBuffer(key.kv + name)), bytes),
+      get,
       set: (name, value) => Effect.asVoid(tryRedis(`writing ${name}`, () => withTtl(key.kv + name, toBuffer(value), false))),
       create: (name, value) =>
         Effect.map(tryRedis(`creating ${name}`, () => withTtl(key.kv + name, toBuffer(value), true)), (reply) => reply === "OK"),
