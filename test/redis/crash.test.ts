@@ -1,6 +1,8 @@
 /**
  * A worker process killed with SIGKILL in the middle of its jobs: once their leases run out,
- * another worker process completes them, and each job ends `successful` exactly once.
+ * another worker process completes them, and each job ends `successful` exactly once; the
+ * workflows they belong to go on and end `successful` (what follows a workflow job's success
+ * goes with its settle, or step by step in a process that has not read the definition yet).
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -8,6 +10,7 @@ import * as Job from "../../src/Job.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
+import * as Workflow from "../../src/Workflow.js"
 import { Slow } from "./fixtures/tasks.js"
 import { captureLogs } from "../utils/redisLogs.js"
 import * as RedisServer from "../utils/redisServer.js"
@@ -52,6 +55,45 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
       assert.isTrue(survivor.started.filter((s) => killed.includes(s.id)).every((s) => s.attempt === 2))
       assert.deepStrictEqual(yield* server.getPending(queue), [])
       assert.deepStrictEqual(yield* server.getDeadLetters(queue), [])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
+        Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix }))
+      )))
+    , Effect.provide(captureLogs().layer)), 30_000)
+
+  it.effect("its workflows' jobs too: every chain and group ends successful, and only the killed jobs run twice", () =>
+    Effect.gen(function*() {
+      const port = (yield* RedisServer.Current).port
+      const queue = "crash-wf"
+      const common = { port, prefix, queue, visibilityTimeout: 1500, concurrency: 3, retryMs: 20 }
+      const server = yield* Server.Server
+      const results = yield* Results
+      const job = (n: number) => Job.make(Slow, { n }, { queue })
+      const drafts = [
+        ...(yield* Effect.forEach([0, 1, 2], (i) => Effect.map(Effect.all([job(i), job(i + 10), job(i + 20)]), (jobs) => Workflow.chain(jobs)))),
+        ...(yield* Effect.forEach([0, 1], (i) => Effect.map(Effect.all([job(i), job(i + 10), job(i + 20)]), (jobs) => Workflow.group(jobs))))
+      ]
+      const doomed = yield* spawnWorker({ ...common, firstMs: 60_000 })
+      const ids = yield* Effect.forEach(drafts, (wf) => server.enqueueWorkflow(wf.draft))
+      yield* doomed.awaitStarted(3)
+      yield* doomed.kill("SIGKILL")
+      const killed = doomed.started.map((s) => s.id)
+
+      yield* spawnWorker({ ...common, firstMs: 20 })
+      const ended = yield* Effect.forEach(ids, (id) => server.awaitWorkflow(id), { concurrency: "unbounded" })
+      for (const workflow of ended) {
+        assert.strictEqual(workflow.status, "successful", workflow.id)
+        assert.deepStrictEqual(workflow.jobs.map((j) => j.status), ["successful", "successful", "successful"])
+      }
+      const jobIds = ended.flatMap((workflow) => workflow.jobs.map((j) => j.id))
+      for (const id of jobIds) {
+        const runs = (yield* results.add(`exec:${id}`, "count")) - 1
+        assert.strictEqual(runs, killed.includes(id) ? 2 : 1, `runs of ${id}`)
+      }
+      const success = (yield* server.getSuccess()).filter((id) => jobIds.includes(id))
+      assert.deepStrictEqual([...success].sort(), [...jobIds].sort())
+      assert.deepStrictEqual(yield* server.getPending(queue), [])
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
