@@ -28,6 +28,7 @@
 
   Returns 1 (applied) or 0 (refused) per record; -1 when the guard stopped the enqueue.
 ]]
+--- @include "includes/coordination"
 --- @include "includes/put"
 --- @include "includes/record"
 
@@ -47,14 +48,8 @@ local records = cmsgpack.unpack(ARGV[9])
 local firstMessage = 10
 
 if guard == 'create' then
-  local created
-  if ttl > 0 then
-    created = redis.call('SET', guardKey, ARGV[8], 'NX', 'PX', ttl)
-  else
-    created = redis.call('SET', guardKey, ARGV[8], 'NX')
-  end
   -- a re-send of this enqueue (the same value) goes on: its records are refused by id
-  if not created and redis.call('GET', guardKey) ~= ARGV[8] then return -1 end
+  if not createValue(guardKey, ARGV[8], ttl) and redis.call('GET', guardKey) ~= ARGV[8] then return -1 end
 elseif guard == 'unless' then
   if redis.call('EXISTS', guardKey) == 1 then return -1 end
 end

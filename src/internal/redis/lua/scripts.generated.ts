@@ -338,24 +338,38 @@ return settledReply(queue, request, flags, replyKey)
 export const add = {
   keys: 1,
   lua: `--[[
-  add: adds a member to a coordination set; the time to live is set when the set is created.
+  add: adds a member to a coordination set (see includes/coordination).
 
   KEYS[1]   set
 
-  ARGV[1]   ttl      ms, 0 for none
+  ARGV[1]   ttl      ms, 0 for none: the set's time to live, set when it is created
   ARGV[2]   member
 
   Returns the set's size.
 ]]
-local setKey = KEYS[1]
+--[[
+  Coordination values and sets of the results store (a workflow's definition and end, a group's
+  finished members), shared by the add, enqueueRecorded and settle scripts.
 
-local ttl = tonumber(ARGV[1])
-local member = ARGV[2]
+  createValue(key, value, ttl): sets \`key\` to \`value\` unless it exists, with the time to live
+  \`ttl\` (ms, 0 for none); gives true when it set it.
 
-local added = redis.call('SADD', setKey, member)
-local size = redis.call('SCARD', setKey)
-if added == 1 and size == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
-return size
+  addMember(setKey, member, ttl): adds \`member\` to the set; its time to live (ms, 0 for none)
+  is set when the set is created. Gives the set's size.
+]]
+local function createValue(key, value, ttl)
+  if ttl > 0 then return redis.call('SET', key, value, 'NX', 'PX', ttl) ~= false end
+  return redis.call('SET', key, value, 'NX') ~= false
+end
+
+local function addMember(setKey, member, ttl)
+  local added = redis.call('SADD', setKey, member)
+  local size = redis.call('SCARD', setKey)
+  if added == 1 and size == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
+  return size
+end
+
+return addMember(KEYS[1], ARGV[2], tonumber(ARGV[1]))
 `
 }
 
@@ -1014,6 +1028,27 @@ export const enqueueRecorded = {
   Returns 1 (applied) or 0 (refused) per record; -1 when the guard stopped the enqueue.
 ]]
 --[[
+  Coordination values and sets of the results store (a workflow's definition and end, a group's
+  finished members), shared by the add, enqueueRecorded and settle scripts.
+
+  createValue(key, value, ttl): sets \`key\` to \`value\` unless it exists, with the time to live
+  \`ttl\` (ms, 0 for none); gives true when it set it.
+
+  addMember(setKey, member, ttl): adds \`member\` to the set; its time to live (ms, 0 for none)
+  is set when the set is created. Gives the set's size.
+]]
+local function createValue(key, value, ttl)
+  if ttl > 0 then return redis.call('SET', key, value, 'NX', 'PX', ttl) ~= false end
+  return redis.call('SET', key, value, 'NX') ~= false
+end
+
+local function addMember(setKey, member, ttl)
+  local added = redis.call('SADD', setKey, member)
+  local size = redis.call('SCARD', setKey)
+  if added == 1 and size == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
+  return size
+end
+--[[
   One message put in a queue, shared by the enqueue scripts.
 
   put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
@@ -1212,14 +1247,8 @@ local records = cmsgpack.unpack(ARGV[9])
 local firstMessage = 10
 
 if guard == 'create' then
-  local created
-  if ttl > 0 then
-    created = redis.call('SET', guardKey, ARGV[8], 'NX', 'PX', ttl)
-  else
-    created = redis.call('SET', guardKey, ARGV[8], 'NX')
-  end
   -- a re-send of this enqueue (the same value) goes on: its records are refused by id
-  if not created and redis.call('GET', guardKey) ~= ARGV[8] then return -1 end
+  if not createValue(guardKey, ARGV[8], ttl) and redis.call('GET', guardKey) ~= ARGV[8] then return -1 end
 elseif guard == 'unless' then
   if redis.call('EXISTS', guardKey) == 1 then return -1 end
 end
@@ -2487,6 +2516,27 @@ local function wake(readyKey, signalKey, signalCap, ready, added)
     nudge(signalKey)
   end
 end
+--[[
+  Coordination values and sets of the results store (a workflow's definition and end, a group's
+  finished members), shared by the add, enqueueRecorded and settle scripts.
+
+  createValue(key, value, ttl): sets \`key\` to \`value\` unless it exists, with the time to live
+  \`ttl\` (ms, 0 for none); gives true when it set it.
+
+  addMember(setKey, member, ttl): adds \`member\` to the set; its time to live (ms, 0 for none)
+  is set when the set is created. Gives the set's size.
+]]
+local function createValue(key, value, ttl)
+  if ttl > 0 then return redis.call('SET', key, value, 'NX', 'PX', ttl) ~= false end
+  return redis.call('SET', key, value, 'NX') ~= false
+end
+
+local function addMember(setKey, member, ttl)
+  local added = redis.call('SADD', setKey, member)
+  local size = redis.call('SCARD', setKey)
+  if added == 1 and size == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
+  return size
+end
 
 local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
 local indexes = { KEYS[6], KEYS[7] }
@@ -2519,29 +2569,13 @@ local flags = {}
 -- whether the last 'a' or 'p' entry acknowledged and applied its one record
 local settled = false
 
--- creates a key with the results' time to live unless it exists: 1, else -1
-local function create(key, value)
-  local created
-  if ttl > 0 then
-    created = redis.call('SET', key, value, 'NX', 'PX', ttl)
-  else
-    created = redis.call('SET', key, value, 'NX')
-  end
-  return created and 1 or -1
-end
-
 -- a 'w' entry at i: what follows the success settled before it; gives its flag and the next entry's index
 local function follow(i)
   if entries[i + 1] == 'e' then
     if not settled then return 0, i + 7 end
     local setKey, size = entries[i + 2], tonumber(entries[i + 4])
-    if setKey ~= '' then
-      local added = redis.call('SADD', setKey, entries[i + 3])
-      local count = redis.call('SCARD', setKey)
-      if added == 1 and count == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
-      if count < size then return 0, i + 7 end
-    end
-    return create(entries[i + 5], entries[i + 6]), i + 7
+    if setKey ~= '' and addMember(setKey, entries[i + 3], ttl) < size then return 0, i + 7 end
+    return createValue(entries[i + 5], entries[i + 6], ttl) and 1 or -1, i + 7
   end
   local k = tonumber(entries[i + 3])
   local first = i + 4

@@ -54,6 +54,7 @@
 --- @include "includes/replies"
 --- @include "includes/record"
 --- @include "includes/put"
+--- @include "includes/coordination"
 
 local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
 local indexes = { KEYS[6], KEYS[7] }
@@ -86,29 +87,13 @@ local flags = {}
 -- whether the last 'a' or 'p' entry acknowledged and applied its one record
 local settled = false
 
--- creates a key with the results' time to live unless it exists: 1, else -1
-local function create(key, value)
-  local created
-  if ttl > 0 then
-    created = redis.call('SET', key, value, 'NX', 'PX', ttl)
-  else
-    created = redis.call('SET', key, value, 'NX')
-  end
-  return created and 1 or -1
-end
-
 -- a 'w' entry at i: what follows the success settled before it; gives its flag and the next entry's index
 local function follow(i)
   if entries[i + 1] == 'e' then
     if not settled then return 0, i + 7 end
     local setKey, size = entries[i + 2], tonumber(entries[i + 4])
-    if setKey ~= '' then
-      local added = redis.call('SADD', setKey, entries[i + 3])
-      local count = redis.call('SCARD', setKey)
-      if added == 1 and count == 1 and ttl > 0 then redis.call('PEXPIRE', setKey, ttl) end
-      if count < size then return 0, i + 7 end
-    end
-    return create(entries[i + 5], entries[i + 6]), i + 7
+    if setKey ~= '' and addMember(setKey, entries[i + 3], ttl) < size then return 0, i + 7 end
+    return createValue(entries[i + 5], entries[i + 6], ttl) and 1 or -1, i + 7
   end
   local k = tonumber(entries[i + 3])
   local first = i + 4
