@@ -2,15 +2,20 @@
  * The workflow engine: groups, chains and their nesting, built on Broker and Results only.
  *
  * A workflow is stored once, at enqueue, as a definition: a tree whose leaves are job specs
- * with their ids (`<workflow id>/<path>` unless given), kept under `wf:<id>`. Each job of it
+ * with their ids (`<workflow id>/<path>` unless given), kept under `wf:<id>` (created with the
+ * jobs it starts with, in one step where the store can: see guardedEnqueue.ts). Each job of it
  * carries `meta.workflow = { id, node: path }`. When a job of the workflow reaches a final state
  * the server calls `onFinal`, which walks up the tree:
  *
  * - a job that is the last unfinished member of a group completes the group. The members that
  *   finished are counted with `Results.add` (a set: atomic, idempotent), so of two members that
  *   finish at the same moment exactly one sees the group complete;
- * - a finished step of a chain starts the next step, which receives the step's results;
+ * - a finished step of a chain starts the next step, which receives the step's results, unless
+ *   the workflow ended (the check and the enqueue one step where the store can);
  * - the root finishing ends the workflow (`wf:<id>:end`, written with `create`: first end wins).
+ *
+ * Where the walk needs nothing read from the store, `stepOf` plans it as one step that the
+ * worker hands with the job's settle to a store that can apply it there (see finalStep.ts).
  *
  * A job that fails for good ends the workflow as failed and cancels the jobs still waiting;
  * workers skip jobs of an ended workflow. Every step is safe to repeat (ids are derived,
