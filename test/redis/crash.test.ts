@@ -18,6 +18,11 @@ import { spawnWorker } from "../utils/redisWorker.js"
 
 const prefix = `crash-${crypto.randomUUID().slice(0, 8)}`
 
+/** a Server on the file's redis-server, whose processes share `prefix` */
+const services = Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
+  Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix }))
+))
+
 layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: a worker killed mid-job", (it) => {
   it.effect("its jobs are completed by another worker and end successful exactly once", () =>
     Effect.gen(function*() {
@@ -55,12 +60,7 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
       assert.isTrue(survivor.started.filter((s) => killed.includes(s.id)).every((s) => s.attempt === 2))
       assert.deepStrictEqual(yield* server.getPending(queue), [])
       assert.deepStrictEqual(yield* server.getDeadLetters(queue), [])
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
-        Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix }))
-      )))
-    , Effect.provide(captureLogs().layer)), 30_000)
+    }).pipe(Effect.scoped, Effect.provide(services), Effect.provide(captureLogs().layer)), 30_000)
 
   it.effect("its workflows' jobs too: every chain and group ends successful, and only the killed jobs run twice", () =>
     Effect.gen(function*() {
@@ -94,10 +94,5 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
       const success = (yield* server.getSuccess()).filter((id) => jobIds.includes(id))
       assert.deepStrictEqual([...success].sort(), [...jobIds].sort())
       assert.deepStrictEqual(yield* server.getPending(queue), [])
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(Layer.unwrapEffect(Effect.map(RedisServer.Current, (redis) =>
-        Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix }))
-      )))
-    , Effect.provide(captureLogs().layer)), 30_000)
+    }).pipe(Effect.scoped, Effect.provide(services), Effect.provide(captureLogs().layer)), 30_000)
 })

@@ -29,8 +29,7 @@
   Returns 1 (applied) or 0 (refused) per record; -1 when the guard stopped the enqueue.
 ]]
 --- @include "includes/coordination"
---- @include "includes/put"
---- @include "includes/record"
+--- @include "includes/enqueued"
 
 local readyKey = KEYS[1]
 local delayedKey = KEYS[2]
@@ -61,12 +60,9 @@ local out = {}
 local latest = {}
 local m = firstMessage
 for i = 1, #records, 7 do
-  local id = records[i]
-  local applied = recordOne(resultsPrefix, ttl, records, i, indexes, latest)
+  local applied, queued = enqueueOne(resultsPrefix, ttl, records, i, indexes, latest, jobPrefix, delayedKey, ready, ARGV[m], ARGV[m + 1], now, nowArg)
   out[#out + 1] = applied
-  if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
-    added = added + put(jobPrefix, delayedKey, ready, id, ARGV[m], ARGV[m + 1], now, nowArg)
-  end
+  added = added + queued
   m = m + 2
 end
 wake(readyKey, signalKey, signalCap, ready, added)

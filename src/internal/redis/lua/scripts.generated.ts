@@ -1049,6 +1049,16 @@ local function addMember(setKey, member, ttl)
   return size
 end
 --[[
+  One job of an enqueue that records its state, shared by the enqueueRecorded and settle scripts.
+
+  enqueueOne(resultsPrefix, ttl, records, i, indexes, latest, jobPrefix, delayedKey, ready, body,
+  dueArg, now, nowArg): applies the job's \`queued\` record at records[i .. i + 6] (see record:
+  recordOne), then puts its message in the queue (see put) when the record was applied or the
+  job is still \`queued\` (an earlier enqueue stopped between its two writes; a job running or
+  finished is left alone, so an enqueue sent again never runs a job twice). Gives the record's
+  flag (1 or 0) and 1 when the message was put, else 0; \`wake\` then tops up the signal.
+]]
+--[[
   One message put in a queue, shared by the enqueue scripts.
 
   put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
@@ -1231,6 +1241,15 @@ local function trimIndexes(indexes, latest, indexTtl)
   end
 end
 
+local function enqueueOne(resultsPrefix, ttl, records, i, indexes, latest, jobPrefix, delayedKey, ready, body, dueArg, now, nowArg)
+  local id = records[i]
+  local applied = recordOne(resultsPrefix, ttl, records, i, indexes, latest)
+  if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
+    return applied, put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
+  end
+  return applied, 0
+end
+
 local readyKey = KEYS[1]
 local delayedKey = KEYS[2]
 local signalKey = KEYS[3]
@@ -1260,12 +1279,9 @@ local out = {}
 local latest = {}
 local m = firstMessage
 for i = 1, #records, 7 do
-  local id = records[i]
-  local applied = recordOne(resultsPrefix, ttl, records, i, indexes, latest)
+  local applied, queued = enqueueOne(resultsPrefix, ttl, records, i, indexes, latest, jobPrefix, delayedKey, ready, ARGV[m], ARGV[m + 1], now, nowArg)
   out[#out + 1] = applied
-  if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
-    added = added + put(jobPrefix, delayedKey, ready, id, ARGV[m], ARGV[m + 1], now, nowArg)
-  end
+  added = added + queued
   m = m + 2
 end
 wake(readyKey, signalKey, signalCap, ready, added)
@@ -2078,7 +2094,7 @@ export const settle = {
               workflow's end \`end\` is created with \`value\` (first end wins)
          'n', guard, k, then k records (7 values each) and k (body, due): unless \`guard\` (the
               workflow's end) exists, the next step's jobs enqueued in this queue, as
-              enqueueRecorded does
+              enqueueRecorded does (includes/enqueued)
 
   Then claims up to \`count\` messages, as \`ack\` does. Returns { flag count, flags..., then what
   \`claim\` returns when count > 0 }: per 'r' entry 1 or 0; per 'a' entry 1 (acknowledged) or 0
@@ -2469,6 +2485,16 @@ local function trimIndexes(indexes, latest, indexTtl)
   end
 end
 --[[
+  One job of an enqueue that records its state, shared by the enqueueRecorded and settle scripts.
+
+  enqueueOne(resultsPrefix, ttl, records, i, indexes, latest, jobPrefix, delayedKey, ready, body,
+  dueArg, now, nowArg): applies the job's \`queued\` record at records[i .. i + 6] (see record:
+  recordOne), then puts its message in the queue (see put) when the record was applied or the
+  job is still \`queued\` (an earlier enqueue stopped between its two writes; a job running or
+  finished is left alone, so an enqueue sent again never runs a job twice). Gives the record's
+  flag (1 or 0) and 1 when the message was put, else 0; \`wake\` then tops up the signal.
+]]
+--[[
   One message put in a queue, shared by the enqueue scripts.
 
   put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg): unless the message hash
@@ -2515,6 +2541,16 @@ local function wake(readyKey, signalKey, signalCap, ready, added)
   elseif added > 0 then
     nudge(signalKey)
   end
+end
+-- (includes/record.lua: included above)
+
+local function enqueueOne(resultsPrefix, ttl, records, i, indexes, latest, jobPrefix, delayedKey, ready, body, dueArg, now, nowArg)
+  local id = records[i]
+  local applied = recordOne(resultsPrefix, ttl, records, i, indexes, latest)
+  if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
+    return applied, put(jobPrefix, delayedKey, ready, id, body, dueArg, now, nowArg)
+  end
+  return applied, 0
 end
 --[[
   Coordination values and sets of the results store (a workflow's definition and end, a group's
@@ -2585,13 +2621,10 @@ local function follow(i)
   local ready = {}
   local added = 0
   for j = 0, k - 1 do
-    local r = first + 7 * j
-    local id = entries[r]
-    local applied = recordOne(resultsPrefix, ttl, entries, r, indexes, latest)
-    if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
-      local m = first + 7 * k + 2 * j
-      added = added + put(request.jobPrefix, queue.delayed, ready, id, entries[m], entries[m + 1], now, request.nowArg)
-    end
+    local m = first + 7 * k + 2 * j
+    local _, queued = enqueueOne(resultsPrefix, ttl, entries, first + 7 * j, indexes, latest, request.jobPrefix,
+      queue.delayed, ready, entries[m], entries[m + 1], now, request.nowArg)
+    added = added + queued
   end
   wake(queue.ready, queue.signal, request.signalCap, ready, added)
   return 1, after

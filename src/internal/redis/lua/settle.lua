@@ -42,7 +42,7 @@
               workflow's end `end` is created with `value` (first end wins)
          'n', guard, k, then k records (7 values each) and k (body, due): unless `guard` (the
               workflow's end) exists, the next step's jobs enqueued in this queue, as
-              enqueueRecorded does
+              enqueueRecorded does (includes/enqueued)
 
   Then claims up to `count` messages, as `ack` does. Returns { flag count, flags..., then what
   `claim` returns when count > 0 }: per 'r' entry 1 or 0; per 'a' entry 1 (acknowledged) or 0
@@ -53,7 +53,7 @@
 --- @include "includes/lease"
 --- @include "includes/replies"
 --- @include "includes/record"
---- @include "includes/put"
+--- @include "includes/enqueued"
 --- @include "includes/coordination"
 
 local queue = { ready = KEYS[1], delayed = KEYS[2], leases = KEYS[3], signal = KEYS[4], dead = KEYS[5] }
@@ -103,13 +103,10 @@ local function follow(i)
   local ready = {}
   local added = 0
   for j = 0, k - 1 do
-    local r = first + 7 * j
-    local id = entries[r]
-    local applied = recordOne(resultsPrefix, ttl, entries, r, indexes, latest)
-    if applied == 1 or redis.call('HGET', resultsPrefix .. id, 'status') == 'queued' then
-      local m = first + 7 * k + 2 * j
-      added = added + put(request.jobPrefix, queue.delayed, ready, id, entries[m], entries[m + 1], now, request.nowArg)
-    end
+    local m = first + 7 * k + 2 * j
+    local _, queued = enqueueOne(resultsPrefix, ttl, entries, first + 7 * j, indexes, latest, request.jobPrefix,
+      queue.delayed, ready, entries[m], entries[m + 1], now, request.nowArg)
+    added = added + queued
   end
   wake(queue.ready, queue.signal, request.signalCap, ready, added)
   return 1, after
