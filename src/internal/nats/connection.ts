@@ -13,6 +13,7 @@ import { connect as natsConnect, credsAuthenticator, errors, nkeyAuthenticator }
 import { Duration, Effect, Redacted } from "effect"
 import type { Scope } from "effect"
 import type { ConnectionConfig } from "./config.js"
+import { coalesceWrites } from "./coalescedWrites.js"
 import { NatsError } from "./errors.js"
 import * as Publisher from "./publisher.js"
 
@@ -116,6 +117,9 @@ export const connect = (config: ConnectionConfig): Effect.Effect<Connection, Nat
           )
         )
     )
+    if (!coalesceWrites(nc)) {
+      yield* Effect.logDebug("this NATS client's protocol handler is not the one expected: its writes are not coalesced")
+    }
     const jsm = yield* Effect.tryPromise({
       try: () => jetstreamManager(nc, { timeout: config.requestTimeout }),
       catch: (cause) =>
