@@ -38,7 +38,11 @@ const setup = (subject: string) =>
       (nc) => Effect.promise(() => nc.close())
     )
     const received: Array<string> = []
-    reader.subscribe(subject, { callback: (_err, msg) => received.push(msg.string()) })
+    reader.subscribe(subject, {
+      callback: (_err, msg) => {
+        received.push(msg.string())
+      }
+    })
     yield* Effect.promise(() => reader.flush())
     yield* Effect.promise(() => conn.nc.flush())
     return { nats, nc: conn.nc, received, readerFlush: Effect.promise(() => reader.flush()) }
