@@ -46,6 +46,14 @@ const vt = 30_000
 const claimArgs = (k: ReturnType<typeof queueKeys>, now: number, n: number, replyKey: string) =>
   [k.job, now, now + vt, n, 10, 64, vt, "", replyKey, 0]
 
+/** a fresh queue and results store, with the keys of the claim and settle scripts */
+const settleSetup = Effect.map(Client, (client) => {
+  const k = queueKeys("replay", crypto.randomUUID())
+  const r = resultsKeys(`replay-${crypto.randomUUID()}`)
+  const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
+  return { client, k, r, claimKeys, settleKeys: [...claimKeys, r.successful, r.failed] }
+})
+
 layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scripts run twice", (it) => {
   it.effect("enqueue, claim and ack: the second run changes nothing and answers like the first", () =>
     Effect.gen(function*() {
@@ -175,11 +183,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
 
   it.effect("settle with what follows a workflow job: counted, ended, next step enqueued; run again, the same", () =>
     Effect.gen(function*() {
-      const client = yield* Client
-      const k = queueKeys("replay", crypto.randomUUID())
-      const r = resultsKeys(`replay-${crypto.randomUUID()}`)
-      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
-      const settleKeys = [...claimKeys, r.successful, r.failed]
+      const { claimKeys, client, k, r, settleKeys } = yield* settleSetup
       yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "g0", "G0", 0, "g1", "G1", 0, "c0", "C0", 0, "x", "X", 0])
       yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 4, `${k.tag}:r:w:1`))
       const record = (id: string, at: number) => [id, "successful", `ok@${at}`, at, "0", "", "1"]
@@ -231,11 +235,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
 
   it.effect("settle (records with acks, and a claim): the second run answers like the first and changes nothing", () =>
     Effect.gen(function*() {
-      const client = yield* Client
-      const k = queueKeys("replay", crypto.randomUUID())
-      const r = resultsKeys(`replay-${crypto.randomUUID()}`)
-      const claimKeys = [k.ready, k.delayed, k.leases, k.signal, k.dead]
-      const settleKeys = [...claimKeys, r.successful, r.failed]
+      const { claimKeys, client, k, r, settleKeys } = yield* settleSetup
       yield* run(Scripts.enqueue, [k.ready, k.delayed, k.signal], [k.job, 0, 64, "a", "A", 0, "b", "B", 0, "c", "C", 0])
       yield* run(Scripts.claim, claimKeys, claimArgs(k, 1, 2, `${k.tag}:r:test:1`))
       const record = (id: string, status: string, at: number) => [id, status, `${status}@${at}`, at, "1", `result of ${id}`, ""]

@@ -2,9 +2,9 @@
  * Socket writes of a NATS connection, one per tick instead of one per microtask.
  *
  * The client queues each command in its outbound buffer and writes the buffer in a microtask
- * queued by the first command. Effect resumes fibers in microtasks too, so the publishes and
- * acks of a worker's jobs (one fiber per job step) left in as many socket writes as there were
- * fibers: about two per job, each costing the client a system call and the server a read
+ * queued by the first command. Effect resumes fibers in microtasks too, and each worker's steps
+ * (a record, an ack, events) resume in microtasks of their own, so what they published left in
+ * about two socket writes per job, each costing the client a system call and the server a read
  * (docs/performance.md, "NATS: one socket write per tick"). Here the write waits for
  * `process.nextTick`, which runs once the microtasks of the current task have run: every command
  * queued meanwhile leaves in one write. A buffer over the client's flush threshold is still
