@@ -166,7 +166,7 @@ export const make = (
       Effect.mapError(asRedisError)
     )
     const broker = RedisBroker.make(conn, tick, RedisConfig.brokerOptions(config), link)
-    const events = yield* RedisEvents.make(conn, config.prefix, tick)
+    const events = yield* RedisEvents.make(conn, config.prefix, tick, link)
     return { broker, results, events }
   }).pipe(Effect.annotateLogs({ module: "tasqueue/Redis" }))
 

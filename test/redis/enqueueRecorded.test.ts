@@ -3,16 +3,18 @@
  * one script: the `queued` records and the messages put in the queue (lua/enqueueRecorded.lua).
  * It keeps the rules of the two-step enqueue: an enqueue of an id whose job exists changes
  * nothing, unless the job is still `queued` (then its message is put in its queue again).
- * A workflow's enqueue creates its definition in the same script (see guardedEnqueue.ts).
+ * A workflow's enqueue creates its definition in the same script (see guardedEnqueue.ts), and
+ * the script publishes the jobs' `Enqueued` events after its writes.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Chunk, Clock, Effect, Fiber, Layer, Stream } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { encodeMessage } from "../../src/internal/codec.js"
 import { resultsKeys } from "../../src/internal/redis/keys.js"
 import { definitionKey } from "../../src/internal/workflow/definition.js"
 import { makeMessage } from "../../src/internal/messages.js"
 import * as Job from "../../src/Job.js"
+import type { JobEvent } from "../../src/JobEvent.js"
 import * as Redis from "../../src/layers/Redis.js"
 import { Results } from "../../src/Results.js"
 import * as Server from "../../src/Server.js"
@@ -80,6 +82,62 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
       }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
     }))
 
+  it.effect("the script publishes the Enqueued events, after its writes; nothing when its guard stopped it", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
+      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const queue = "announced"
+        // the first enqueue names the queue (SADD) and loads the script
+        yield* server.enqueue(yield* Job.make(Slow, { n: 0 }, { queue }))
+        const events = yield* server.subscribe({ queue })
+        const seen = yield* Effect.fork(Stream.runCollect(Stream.take(events, 3)))
+        const now = yield* Clock.currentTimeMillis
+        const later = yield* Job.make(Slow, { n: 2 }, { queue, id: "later", delay: "1 hour" })
+        const { sent, value: ids } = yield* sentDuring(
+          redis.port,
+          Effect.zipWith(server.enqueue(yield* Job.make(Slow, { n: 1 }, { queue, id: "now" })), server.enqueue(later), (a, b) => [a, b]),
+          { scripts: true }
+        )
+        assert.deepStrictEqual(ids, ["now", "later"])
+        const connection = sent.find((c) => c.name === "evalsha")!.source
+        assert.deepStrictEqual(sent.filter((c) => c.source === connection).map((c) => c.name), ["evalsha", "evalsha"])
+        // in each script, the PUBLISH is its last command: after the record and the queue write
+        const channel = `${prefix}:events`
+        const ran = sent.filter((c) => c.source === connection || c.source === "lua").map((c) => c.name === "publish" ? `publish ${c.first}` : c.name)
+        const scripts = ran.join(" ").split("evalsha").slice(1).map((s) => s.trim().split(" "))
+        assert.strictEqual(scripts.length, 2)
+        for (const commands of scripts) {
+          assert.deepStrictEqual(commands.slice(-2), ["publish", channel], commands.join(" "))
+          assert.include(commands, "hset")
+          assert.strictEqual(commands.filter((c) => c === "publish").length, 1)
+        }
+        // a workflow id used again: its guard stops the script, which publishes nothing
+        const step = yield* Job.make(Slow, { n: 3 }, { queue })
+        yield* server.enqueueWorkflow(Workflow.chain([step, step]).draft, { id: "w" })
+        const refused = yield* sentDuring(
+          redis.port,
+          Effect.flip(server.enqueueWorkflow(Workflow.group([step]).draft, { id: "w" })),
+          { scripts: true }
+        )
+        assert.strictEqual(refused.value._tag, "WorkflowExists")
+        assert.deepStrictEqual(refused.sent.filter((c) => c.name === "publish"), [])
+
+        const received = Chunk.toReadonlyArray(yield* Fiber.join(seen))
+        const firstStep = (yield* server.getWorkflow("w")).jobs[0]!.id
+        assert.deepStrictEqual(received.map((e) => [e._tag, e.id]), [["Enqueued", "now"], ["Enqueued", "later"], ["Enqueued", firstStep]])
+        assert.strictEqual((received[2] as Extract<JobEvent, { _tag: "Enqueued" }>).workflowId, "w")
+        const [first, second] = received as ReadonlyArray<Extract<JobEvent, { _tag: "Enqueued" }>>
+        assert.strictEqual(first!.task, Slow.name)
+        assert.strictEqual(first!.queue, queue)
+        assert.isAtLeast(first!.at, now)
+        assert.isUndefined(first!.runAt)
+        // due an hour after its enqueue (`at` is read a moment after `runAt` was set)
+        assert.isTrue(Math.abs(second!.runAt! - second!.at - 3_600_000) <= 50, `runAt ${second!.runAt}, at ${second!.at}`)
+      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
+    }))
+
   it.effect("a job whose state was recorded but whose message was never written is put in its queue", () =>
     Effect.gen(function*() {
       const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
@@ -107,10 +165,10 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         const named = yield* server.enqueue(a)
         const { sent, value: id } = yield* sentDuring(redis.port, server.enqueueWorkflow(Workflow.chain([a, b]).draft, { id: "c1" }))
         assert.strictEqual(id, "c1")
-        // from the server's connection, the script and the Enqueued event: no SET of the
-        // definition, no other round trip
+        // from the server's connection, the script alone (it publishes the Enqueued events): no
+        // SET of the definition, no other round trip
         const connection = sent.find((c) => c.name === "evalsha")!.source
-        assert.deepStrictEqual(sent.filter((c) => c.source === connection).map((c) => c.name).sort(), ["evalsha", "publish"])
+        assert.deepStrictEqual(sent.filter((c) => c.source === connection).map((c) => c.name), ["evalsha"])
         const ttl = Number((yield* redis.cli("PTTL", kv(definitionKey("c1")))).trim())
         assert.isTrue(ttl > 0 && ttl <= 60_000, `definition's time to live: ${ttl}`)
         assert.deepStrictEqual((yield* server.getPending("wf")).map((p) => p.id).sort(), ["c1/0", named].sort())

@@ -1,9 +1,9 @@
 /**
- * On Redis, a job enqueued alone costs one socket write on the commands connection: its
- * Enqueued event's PUBLISH and the script that records its `queued` state and writes its queue
- * (one script when the store and broker are made together) both wait for the end of the turn
- * and leave together, the event first. A PUBLISH in a write of its own (a third write per
- * enqueue, with the two-step enqueue) made one-by-one enqueue ~0.65x as fast.
+ * On Redis, a job enqueued alone costs one socket write on the commands connection: the script
+ * that records its `queued` state, writes its queue and publishes its Enqueued event (one script
+ * when the store, broker and events are made together) waits for the end of the turn, with
+ * whatever else the turn writes. A PUBLISH in a write of its own (a third write per enqueue,
+ * with the two-step enqueue) made one-by-one enqueue ~0.65x as fast.
  */
 import { assert, layer } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Stream } from "effect"
@@ -34,7 +34,7 @@ const countWrites = (port: number) =>
   )
 
 layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: enqueue one by one", (it) => {
-  it.effect("one socket write per job (its event, then its record and queue write in one script), events still published", () =>
+  it.effect("one socket write per job (its record, queue write and event in one script), events still published", () =>
     Effect.gen(function*() {
       const redis = yield* RedisServer.Current
       const prefix = `writes-${crypto.randomUUID().slice(0, 8)}`
@@ -52,7 +52,7 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
           for (const job of jobs.slice(2)) ids.push(yield* server.enqueue(job))
           return counter.writes
         }))
-        // a background command of the server may add one now and then; a write of its own for the
+        // a background command of the server may add one now and then; a write of its own for a
         // PUBLISH or the script would be n more
         assert.isAtMost(writes, n + 2, `${writes} socket writes for ${n} jobs enqueued one by one`)
         const received = Chunk.toReadonlyArray(yield* Fiber.join(seen))

@@ -138,6 +138,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       const args = (at: number) => [
         k.job, at, 64, r.job, 0, "", "", "",
         pack(["a", "queued", "ma", at, "0", "", "", "b", "queued", "mb", at, "0", "", ""]),
+        "", "",
         "A", 0, "B", 0
       ]
       const [first, again] = yield* twice(Scripts.enqueueRecorded, keys, args(1))
@@ -162,6 +163,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       const args = (value: string) => [
         k.job, 1, 64, r.job, 0, "create", definition, value,
         pack(["w/0", "queued", "m0", 1, "0", "", "", "w/1", "queued", "m1", 1, "0", "", ""]),
+        "", "",
         "A", 0, "B", 0
       ]
       const [first, again] = yield* twice(Scripts.enqueueRecorded, keys, args("d1"))
@@ -174,6 +176,7 @@ layer(client, { excludeTestServices: true, timeout: "30 seconds" })("Redis scrip
       const next = [
         k.job, 2, 64, r.job, 0, "unless", `${r.kv}wf:w:end`, "",
         pack(["w/2", "queued", "m2", 2, "0", "", ""]),
+        "", "",
         "C", 0
       ]
       assert.strictEqual(yield* run(Scripts.enqueueRecorded, keys, next), -1)

@@ -7,10 +7,10 @@
  * the state changes that caused them (a subscriber that reads the store on an event finds the
  * change; a `processing` record sent ahead of its reply included), and its reply is not
  * awaited. Without a tick (the events layer alone) a batch is what one turn of microtasks
- * publishes. Subscribing needs a
- * connection of its own (a connection in subscriber mode takes no other commands): it is opened
- * with the first subscriber of this process, kept while there are subscribers and for a while
- * after the last one leaves. Pub/sub is at most once: what is published while the subscriber
+ * publishes. An enqueue's script on the same connection publishes its own `Enqueued` events
+ * after its writes (see link.ts). Subscribing needs a connection of its own (a connection in
+ * subscriber mode takes no other commands): it is opened with the first subscriber of this
+ * process, kept while there are subscribers and for a while after the last one leaves. Pub/sub is at most once: what is published while the subscriber
  * connection is down is lost (ioredis subscribes again when it is back).
  *
  * @internal
@@ -23,6 +23,7 @@ import type { Events, JobEvent } from "../../JobEvent.js"
 import { decodeBatch, encodeBatch } from "../events/codec.js"
 import * as Hub from "../events/hub.js"
 import type { Connection } from "./connection.js"
+import type { Link } from "./link.js"
 import type { Tick } from "./tick.js"
 import { thrownMessage, safeCause } from "./errors.js"
 
@@ -46,7 +47,12 @@ const publisherOf = (conn: Connection): () => Pick<Connection["client"], "publis
   }
 }
 
-export const make = (conn: Connection, prefix: string, tick?: Tick): Effect.Effect<Events["Type"], never, Scope.Scope> =>
+export const make = (
+  conn: Connection,
+  prefix: string,
+  tick?: Tick,
+  link?: Link
+): Effect.Effect<Events["Type"], never, Scope.Scope> =>
   Effect.gen(function*() {
     const name = channel(prefix)
     const publisher = publisherOf(conn)
@@ -87,8 +93,10 @@ export const make = (conn: Connection, prefix: string, tick?: Tick): Effect.Effe
       idleTimeToLive: "30 seconds"
     })
 
-    return {
+    const service: Events["Type"] = {
       publish,
       subscribe: (filter, onEvent) => Effect.zipRight(RcRef.get(subscription), hub.add(filter, onEvent))
     }
+    link?.joinEvents(service, name)
+    return service
   })

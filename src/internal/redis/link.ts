@@ -6,7 +6,8 @@
  * (through the connection's tick, on a standalone Redis; on a Cluster the results and each queue
  * are in different slots, so the store records, then acknowledges). Likewise the store records
  * an enqueue's states and puts the messages in the broker's queue in one script. A broker or
- * store made on its own has no link, and settles and enqueues in two steps.
+ * store made on its own has no link, and settles and enqueues in two steps. The events made with
+ * them join the link too: the enqueue's script publishes its `Enqueued` events.
  *
  * @internal
  */
@@ -71,6 +72,22 @@ export class Link {
   /** called by the broker made with this link, with the service it gives */
   joinBroker(service: object, queueOf: (queue: string) => LinkedQueue): void {
     this.broker = { service, queueOf }
+  }
+
+  /** the events made with this link: the service they give, and their channel */
+  private events: { readonly service: object; readonly channel: string } | undefined
+
+  /** called by the events made with this link, with the service they give and their channel */
+  joinEvents(service: object, channel: string): void {
+    this.events = { service, channel }
+  }
+
+  /**
+   * the channel of `events` when they are the events of this link on a standalone Redis: a
+   * script of this link's connection can publish on it (after the writes it announces)
+   */
+  channelOf(events: object): string | undefined {
+    return this.events !== undefined && this.events.service === events && this.tick.fuses ? this.events.channel : undefined
   }
 
   /** where `broker`'s queues are, when it is the broker of this link on a standalone Redis */

@@ -19,12 +19,14 @@ import type { Status } from "../../Job.js"
 import { isTerminal } from "../../Job.js"
 import type { Enqueuer, Index, JobRecord, Page, Results } from "../../Results.js"
 import { ResultsError } from "../../Results.js"
-import type { BrokerError, Delivery, Message } from "../../Broker.js"
+import type { Delivery, Message } from "../../Broker.js"
+import type { JobEvent } from "../../JobEvent.js"
 import type { Ahead, SettleAhead } from "../recordAhead.js"
 import { utf8 } from "../codec.js"
+import { encodeBatch } from "../events/codec.js"
 import { recordAhead, settleAhead } from "../recordAhead.js"
 import type { StepAhead } from "../finalStep.js"
-import type { Guard, GuardedEnqueuer } from "../guardedEnqueue.js"
+import type { Guard, GuardedEnqueuer, OneStepEnqueue } from "../guardedEnqueue.js"
 import { guardedEnqueue } from "../guardedEnqueue.js"
 import type { Arg, Connection } from "./connection.js"
 import { fromBuffer, toBuffer } from "./connection.js"
@@ -147,37 +149,41 @@ export const make = (
      * For the broker of this store's link on a standalone Redis: an enqueue in one script (see
      * lua/enqueueRecorded.lua), up to `recordChunk` records per call, the guard (if any) applied
      * first in the first call (undefined when it stopped the enqueue; see guardedEnqueue.ts). It
-     * is written after what the connection's next tick writes, so after the `Enqueued` events
-     * published before it: a worker that takes the job at once publishes its `Started` after
-     * them.
+     * is written after what the connection's next tick writes (events published before it
+     * included). When `events` are the events of the same link, the script publishes the
+     * `Enqueued` events it is given after its writes: a subscriber that reads the store on one
+     * finds the job, and a worker that takes the job publishes its `Started` after it.
      */
-    const guardedFor = (broker: object) => {
+    const guardedFor = (broker: object, events?: object): OneStepEnqueue | undefined => {
       const queuesOf = link?.queuesOf(broker)
       if (queuesOf === undefined) return undefined
+      const channel = events === undefined ? undefined : link?.channelOf(events)
       const queues = new Map<string, LinkedQueue>()
       const one = (
         guard: Guard | undefined,
         records: ReadonlyArray<JobRecord>,
         queue: LinkedQueue,
-        messages: ReadonlyArray<Message>
+        messages: ReadonlyArray<Message>,
+        announce: ReadonlyArray<JobEvent> | undefined
       ) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.async<ReadonlyArray<boolean> | undefined, ResultsError>((resume) => {
             const packed = packer(sizeOf(records))
             for (const record of records) packRecord(packed, record)
-            const args: Array<Arg> = guard === undefined
-              ? [queue.job, now, queue.signalCap, target.job, ttl, "", "", "", packed.done()]
-              : [
-                queue.job,
-                now,
-                queue.signalCap,
-                target.job,
-                ttl,
-                guard._tag,
-                key.kv + guard.key,
-                guard._tag === "create" ? toBuffer(guard.value) : "",
-                packed.done()
-              ]
+            const announced = channel !== undefined && announce !== undefined && announce.length > 0
+            const args: Array<Arg> = [
+              queue.job,
+              now,
+              queue.signalCap,
+              target.job,
+              ttl,
+              guard === undefined ? "" : guard._tag,
+              guard === undefined ? "" : key.kv + guard.key,
+              guard?._tag === "create" ? toBuffer(guard.value) : "",
+              packed.done(),
+              announced ? channel : "",
+              announced ? encodeBatch(announce) : ""
+            ]
             for (const m of messages) args.push(toBuffer(m.body), m.runAt !== undefined && m.runAt > now ? m.runAt : 0)
             const failed = (cause: unknown) =>
               resume(Effect.fail(new ResultsError({ message: `Redis: enqueue failed: ${thrownMessage(cause)}`, cause: safeCause(cause) })))
@@ -191,17 +197,13 @@ export const make = (
               )
             })
           }))
-      return (
-        guard: Guard | undefined,
-        records: ReadonlyArray<JobRecord>,
-        queueName: string,
-        messages: ReadonlyArray<Message>
-      ): Effect.Effect<ReadonlyArray<boolean> | undefined, ResultsError | BrokerError> => {
+      const enqueue: GuardedEnqueuer = (guard, records, queueName, messages, announce) => {
         let queue = queues.get(queueName)
         if (queue === undefined) queues.set(queueName, queue = queuesOf(queueName))
         const linked = queue
-        if (records.length <= recordChunk) return Effect.zipRight(linked.name(), one(guard, records, linked, messages))
-        const chunk = (i: number) => one(undefined, records.slice(i, i + recordChunk), linked, messages.slice(i, i + recordChunk))
+        if (records.length <= recordChunk) return Effect.zipRight(linked.name(), one(guard, records, linked, messages, announce))
+        const chunk = (i: number) =>
+          one(undefined, records.slice(i, i + recordChunk), linked, messages.slice(i, i + recordChunk), announce?.slice(i, i + recordChunk))
         const rest = Effect.forEach(
           Array.from({ length: Math.ceil(records.length / recordChunk) - 1 }, (_, i) => (i + 1) * recordChunk),
           chunk,
@@ -210,17 +212,20 @@ export const make = (
         // the first chunk alone while a guard may stop the rest
         const chunked = guard === undefined
           ? Effect.map(Effect.all([chunk(0), rest], { concurrency: 2 }), ([first, others]) => [first!, ...others].flatMap((a) => a!))
-          : Effect.flatMap(one(guard, records.slice(0, recordChunk), linked, messages.slice(0, recordChunk)), (first) =>
-            first === undefined ? Effect.succeed(undefined) : Effect.map(rest, (others) => [first, ...others].flatMap((a) => a!)))
+          : Effect.flatMap(
+            one(guard, records.slice(0, recordChunk), linked, messages.slice(0, recordChunk), announce?.slice(0, recordChunk)),
+            (first) => first === undefined ? Effect.succeed(undefined) : Effect.map(rest, (others) => [first, ...others].flatMap((a) => a!))
+          )
         return Effect.zipRight(linked.name(), chunked)
       }
+      return { enqueue, announces: channel !== undefined }
     }
 
     const enqueuerFor = (broker: object): Enqueuer | undefined => {
-      const guarded = guardedFor(broker)
-      return guarded === undefined
+      const oneStep = guardedFor(broker)
+      return oneStep === undefined
         ? undefined
-        : (records, queue, messages) => Effect.map(guarded(undefined, records, queue, messages), (applied) => applied!)
+        : (records, queue, messages) => Effect.map(oneStep.enqueue(undefined, records, queue, messages), (applied) => applied!)
     }
 
     /**
@@ -373,7 +378,7 @@ export const make = (
     const service: Results["Type"] & {
       readonly [recordAhead]: Ahead
       readonly [settleAhead]: SettleAhead
-      readonly [guardedEnqueue]: (broker: object) => GuardedEnqueuer | undefined
+      readonly [guardedEnqueue]: (broker: object, events?: object) => OneStepEnqueue | undefined
     } = {
       [recordAhead]: ahead,
       [settleAhead]: andAckAhead,

@@ -23,12 +23,23 @@ const about = (message: JobMessage, at: number) => {
     : { id: meta.id, task: job.task, queue: meta.queue, at, workflowId: meta.workflow.id }
 }
 
+/** messages written to their queues (`runAt` when delayed) */
+type EnqueuedItems = ReadonlyArray<{ readonly message: JobMessage; readonly runAt: number | undefined }>
+
+/** the `Enqueued` events of messages written to their queues, in their order */
+export const enqueuedEvents = (items: EnqueuedItems, at: number): Array<JobEvent> =>
+  items.map(({ message, runAt }): JobEvent =>
+    runAt !== undefined && runAt > at
+      ? { _tag: "Enqueued", ...about(message, at), runAt }
+      : { _tag: "Enqueued", ...about(message, at) }
+  )
+
 export interface Hooks {
-  /** messages written to their queues (`runAt` when delayed) */
-  readonly enqueued: (
-    items: ReadonlyArray<{ readonly message: JobMessage; readonly runAt: number | undefined }>,
-    at: number
-  ) => Effect.Effect<void>
+  /**
+   * messages written to their queues; `announced`: their events were published by the write
+   * itself (see guardedEnqueue.ts), only the metrics are left
+   */
+  readonly enqueued: (items: EnqueuedItems, at: number, announced?: boolean) => Effect.Effect<void>
   /** an attempt started (its `processing` state is recorded) */
   readonly started: (message: JobMessage, attempt: number, at: number) => Effect.Effect<void>
   /**
@@ -97,13 +108,8 @@ export const make = (events: Option.Option<Events["Type"]>): Hooks => {
         return list.length === 0 ? Effect.void : publish(list)
       })
   return {
-    enqueued: (items, at) =>
-      emit(() => Metrics.enqueued(items), () =>
-        items.map(({ message, runAt }): JobEvent =>
-          runAt !== undefined && runAt > at
-            ? { _tag: "Enqueued", ...about(message, at), runAt }
-            : { _tag: "Enqueued", ...about(message, at) }
-        )),
+    enqueued: (items, at, announced = false) =>
+      announced ? Effect.sync(() => Metrics.enqueued(items)) : emit(() => Metrics.enqueued(items), () => enqueuedEvents(items, at)),
     // the two hooks of every job: with no one to publish to, one closure and one step
     started: publish === undefined
       ? (message, _attempt, at) => Effect.sync(() => Metrics.started(message, at))

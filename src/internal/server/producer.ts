@@ -27,6 +27,12 @@ export interface PendingMessage {
   readonly newRun?: boolean | undefined
 }
 
+/** the messages of one queue, with their indexes among the items enqueued */
+interface ByQueue {
+  readonly indexes: Array<number>
+  readonly messages: Array<Message>
+}
+
 export interface Deps {
   readonly broker: Broker["Type"]
   readonly results: Results["Type"]
@@ -34,15 +40,17 @@ export interface Deps {
   readonly maxMessageBytes: number
   /** where state changes are announced (none by default) */
   readonly hooks?: Hooks.Hooks | undefined
+  /** the `Events` service `hooks` publish to, which the store's one-step enqueue may publish to itself */
+  readonly events?: object | undefined
   /** (re)starts the series of scheduled jobs about to be enqueued */
   readonly startSeries: (items: ReadonlyArray<PendingMessage>) => Effect.Effect<void, ResultsError>
 }
 
-export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, startSeries }: Deps) => {
+export const make = ({ broker, events, hooks = Hooks.none, maxMessageBytes, results, startSeries }: Deps) => {
   /** the store's one-step enqueue into this broker's queues, when it has one */
   const enqueuer = results.enqueuerFor?.(broker)
-  /** the same with a guard applied in the step, when the store has it (see guardedEnqueue.ts) */
-  const guarded = guardedEnqueuerOf(results, broker)
+  /** the same with a guard applied in the step and the events published by it, when the store can (see guardedEnqueue.ts) */
+  const oneStep = guardedEnqueuerOf(results, broker, events)
   /** whether `guard` lets an enqueue go ahead, checked (and its key created) on its own */
   const check = (guard: Guard) =>
     guard._tag === "create"
@@ -56,7 +64,8 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
    * twice (a retry after a lost reply, or what followed a final state redone after a crash)
    * never runs a job twice. `newRun` (a retry, the follow-ups of a new final state) runs a
    * finished job again instead. With a store that writes the broker's queues itself
-   * (`Results.enqueuerFor`), one step per queue.
+   * (`Results.enqueuerFor`), one step per queue; the store's step may publish the `Enqueued`
+   * events itself, after its writes (Redis, see guardedEnqueue.ts).
    *
    * With a `guard` (see guardedEnqueue.ts), nothing is written unless it lets the enqueue go
    * ahead: false then. A store that applies it in its one step does so in the first queue's
@@ -82,13 +91,29 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
       }
     }
     const records = queuedRecords(items, encoded, newRun, now)
-    if (guard !== undefined && guarded !== undefined && enqueuer !== undefined) {
-      const [first, ...others] = byQueue(items, encoded, () => true)
-      const [queue, { indexes, messages }] = first!
-      if ((yield* guarded(guard, indexes.map((i) => records[i]!), queue, messages)) === undefined) return false
-      yield* Effect.forEach(others, ([queue, { indexes, messages }]) =>
-        enqueuer(indexes.map((i) => records[i]!), queue, messages), { concurrency: "unbounded", discard: true })
-      yield* hooks.enqueued(items, now)
+    if (oneStep !== undefined) {
+      const { announces, enqueue } = oneStep
+      const announce = announces ? Hooks.enqueuedEvents(items, now) : undefined
+      // published before the step when it does not publish them itself and nothing may stop
+      // it: the store writes its step after them (see guardedEnqueue.ts), so a worker that takes
+      // a job at once publishes its Started after this event
+      if (guard === undefined && !announces) yield* hooks.enqueued(items, now)
+      const queue = items[0]!.message.meta.queue
+      if (items.every((item) => item.message.meta.queue === queue)) {
+        if ((yield* enqueue(guard, records, queue, messagesOf(items, encoded), announce)) === undefined) return false
+      } else {
+        const step = (guard: Guard | undefined, [queue, { indexes, messages }]: [string, ByQueue]) =>
+          enqueue(guard, indexes.map((i) => records[i]!), queue, messages, announce && indexes.map((i) => announce[i]!))
+        const queues = [...byQueue(items, encoded, () => true)]
+        if (guard === undefined) {
+          yield* Effect.forEach(queues, (group) => step(undefined, group), { concurrency: "unbounded", discard: true })
+        } else {
+          // the guard in the first queue's step; the others once it let the enqueue go ahead
+          if ((yield* step(guard, queues[0]!)) === undefined) return false
+          yield* Effect.forEach(queues.slice(1), (group) => step(undefined, group), { concurrency: "unbounded", discard: true })
+        }
+      }
+      if (announces || guard !== undefined) yield* hooks.enqueued(items, now, announces)
       return true
     }
     if (guard !== undefined && !(yield* check(guard))) return false
@@ -137,13 +162,17 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
     if (encoded.some((bytes) => bytes.byteLength > maxMessageBytes)) return undefined
     return {
       records: queuedRecords(items, encoded, true, now),
-      messages: items.map((item, i): Message => ({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt }))
+      messages: messagesOf(items, encoded)
     }
   }
 
+  /** the messages of items, encoded */
+  const messagesOf = (items: ReadonlyArray<PendingMessage>, encoded: ReadonlyArray<Uint8Array>) =>
+    items.map((item, i): Message => ({ id: item.message.meta.id, body: encoded[i]!, runAt: item.runAt }))
+
   /** the messages of the items `keep` keeps, by queue (with their indexes in `items`) */
   const byQueue = (items: ReadonlyArray<PendingMessage>, encoded: ReadonlyArray<Uint8Array>, keep: (i: number) => boolean) => {
-    const queues = new Map<string, { indexes: Array<number>; messages: Array<Message> }>()
+    const queues = new Map<string, ByQueue>()
     items.forEach((item, i) => {
       if (!keep(i)) return
       const queue = item.message.meta.queue
@@ -192,7 +221,10 @@ export const make = ({ broker, hooks = Hooks.none, maxMessageBytes, results, sta
           runAt: item.runAt,
           newRun: item.newRun
         }))
-        return Effect.zipRight(startSeries(traced), enqueueMessages(traced))
+        // `newRun` marks the scheduled jobs here: their series (re)start first
+        return traced.some((item) => item.newRun)
+          ? Effect.zipRight(startSeries(traced), enqueueMessages(traced))
+          : enqueueMessages(traced)
       }).pipe(Effect.as(ids))
     })
 

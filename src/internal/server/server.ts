@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { Broker } from "../../Broker.js"
 import { Events } from "../../JobEvent.js"
 import { Results } from "../../Results.js"
@@ -36,6 +36,7 @@ export const make = (options: Server.Options = {}): Effect.Effect<Server.Server[
       broker,
       results,
       hooks,
+      events: Option.getOrUndefined(events),
       maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
       startSeries: schedules.start
     })

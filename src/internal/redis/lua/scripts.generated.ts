@@ -1007,6 +1007,8 @@ export const enqueueRecorded = {
   see guardedEnqueue.ts), first: \`create\` sets its key (with the ttl) unless it exists, \`unless\`
   checks that it does not exist; when it does (for \`create\`: with another value than this
   one, so that a re-send of the same enqueue goes on), nothing is written and the reply is -1.
+  Last, the events it is given (the jobs' \`Enqueued\` events) are published, unless the guard
+  stopped it: after the writes, so that a subscriber that reads the store on one finds the job.
 
   KEYS[1]   ready        list of ready ids, oldest first
   KEYS[2]   delayed      sorted set: id -> due time
@@ -1023,7 +1025,9 @@ export const enqueueRecorded = {
   ARGV[7]   guardKey        the guard's key ("" without)
   ARGV[8]   guardValue      what \`create\` sets ("" otherwise)
   ARGV[9]   records         packed: 7 values per record (see includes/record)
-  ARGV[10..] (body, due) per record, in the records' order; due <= now means ready now
+  ARGV[10]  channel         where to publish the enqueue's events ("" for nowhere)
+  ARGV[11]  events          what to publish there, after the writes (the \`Enqueued\` events)
+  ARGV[12..] (body, due) per record, in the records' order; due <= now means ready now
 
   Returns 1 (applied) or 0 (refused) per record; -1 when the guard stopped the enqueue.
 ]]
@@ -1263,7 +1267,8 @@ local ttl = tonumber(ARGV[5])
 local guard = ARGV[6]
 local guardKey = ARGV[7]
 local records = cmsgpack.unpack(ARGV[9])
-local firstMessage = 10
+local channel = ARGV[10]
+local firstMessage = 12
 
 if guard == 'create' then
   -- a re-send of this enqueue (the same value) goes on: its records are refused by id
@@ -1285,6 +1290,7 @@ for i = 1, #records, 7 do
   m = m + 2
 end
 wake(readyKey, signalKey, signalCap, ready, added)
+if channel ~= '' then redis.call('PUBLISH', channel, ARGV[11]) end
 return out
 `
 }
