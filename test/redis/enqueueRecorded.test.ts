@@ -138,6 +138,29 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
       }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
     }))
 
+  it.effect("jobs of two queues enqueued together: one script per queue, each publishing its own jobs' events", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.Current
+      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const jobs = yield* Effect.all([
+          Job.make(Slow, { n: 1 }, { queue: "qa", id: "a1" }),
+          Job.make(Slow, { n: 2 }, { queue: "qb", id: "b1" }),
+          Job.make(Slow, { n: 3 }, { queue: "qa", id: "a2" })
+        ])
+        const events = yield* server.subscribe({})
+        const seen = yield* Effect.fork(Stream.runCollect(Stream.take(events, 3)))
+        const { sent } = yield* sentDuring(redis.port, server.enqueueMany(jobs), { scripts: true })
+        const published = sent.filter((c) => c.name === "publish")
+        assert.strictEqual(published.length, 2)
+        const received = Chunk.toReadonlyArray(yield* Fiber.join(seen)) as ReadonlyArray<Extract<JobEvent, { _tag: "Enqueued" }>>
+        assert.deepStrictEqual(received.map((e) => `${e.queue}/${e.id}`).sort(), ["qa/a1", "qa/a2", "qb/b1"])
+        assert.deepStrictEqual((yield* server.getPending("qa")).map((p) => p.id), ["a1", "a2"])
+        assert.deepStrictEqual((yield* server.getPending("qb")).map((p) => p.id), ["b1"])
+      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
+    }))
+
   it.effect("a job whose state was recorded but whose message was never written is put in its queue", () =>
     Effect.gen(function*() {
       const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
