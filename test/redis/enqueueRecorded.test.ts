@@ -24,12 +24,29 @@ import { captureLogs } from "../utils/redisLogs.js"
 import { sentDuring } from "../utils/redisMonitor.js"
 import * as RedisServer from "../utils/redisServer.js"
 
-const services = (prefix: string, options: Partial<Redis.Options> = {}) =>
-  Effect.map(RedisServer.Current, (redis) =>
-    Layer.provideMerge(
+/**
+ * runs `body` with a Server over a fresh prefix of the test's Redis (broker, store and events
+ * made together by `Redis.layer`), given that Redis and the prefix
+ */
+const withServer = <A, E, R>(
+  body: (
+    server: Server.Server["Type"],
+    env: { readonly redis: RedisServer.RedisServer; readonly prefix: string }
+  ) => Effect.Effect<A, E, R>,
+  options: Partial<Redis.Options> = {}
+) =>
+  Effect.gen(function*() {
+    const redis = yield* RedisServer.Current
+    const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
+    const services = Layer.provideMerge(
       Layer.provideMerge(Server.layer, Redis.layer({ ...options, port: redis.port, prefix })),
       captureLogs().layer
-    ))
+    )
+    return yield* Effect.flatMap(Server.Server, (server) => body(server, { redis, prefix })).pipe(
+      Effect.scoped,
+      Effect.provide(services)
+    )
+  })
 
 /** script calls Redis ran since the last call of this (from INFO commandstats) */
 const scriptCalls = (port: number) =>
@@ -47,11 +64,9 @@ const scriptCalls = (port: number) =>
 
 layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: an enqueue in one script", (it) => {
   it.effect("one enqueue is one script call; the job runs once however often it is enqueued", () =>
-    Effect.gen(function*() {
-      const port = (yield* RedisServer.Current).port
-      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server, { redis }) =>
+      Effect.gen(function*() {
+        const port = redis.port
         const job = yield* Job.make(Slow, { n: 1 }, { queue: "enq", id: "once" })
         // the queue is named once per process (SADD, not a script): named by a first enqueue
         yield* server.enqueue(yield* Job.make(Slow, { n: 0 }, { queue: "enq" }))
@@ -79,15 +94,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         yield* server.awaitJob(other)
         assert.strictEqual(runs, 11)
         assert.strictEqual((yield* server.getJob("once")).meta.status, "successful")
-      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("the script publishes the Enqueued events, after its writes; nothing when its guard stopped it", () =>
-    Effect.gen(function*() {
-      const redis = yield* RedisServer.Current
-      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server, { redis, prefix }) =>
+      Effect.gen(function*() {
         const queue = "announced"
         // the first enqueue names the queue (SADD) and loads the script
         yield* server.enqueue(yield* Job.make(Slow, { n: 0 }, { queue }))
@@ -135,15 +146,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.isUndefined(first!.runAt)
         // due an hour after its enqueue (`at` is read a moment after `runAt` was set)
         assert.isTrue(Math.abs(second!.runAt! - second!.at - 3_600_000) <= 50, `runAt ${second!.runAt}, at ${second!.at}`)
-      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("jobs of two queues enqueued together: one script per queue, each publishing its own jobs' events", () =>
-    Effect.gen(function*() {
-      const redis = yield* RedisServer.Current
-      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server, { redis }) =>
+      Effect.gen(function*() {
         const jobs = yield* Effect.all([
           Job.make(Slow, { n: 1 }, { queue: "qa", id: "a1" }),
           Job.make(Slow, { n: 2 }, { queue: "qb", id: "b1" }),
@@ -158,30 +165,23 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.deepStrictEqual(received.map((e) => `${e.queue}/${e.id}`).sort(), ["qa/a1", "qa/a2", "qb/b1"])
         assert.deepStrictEqual((yield* server.getPending("qa")).map((p) => p.id), ["a1", "a2"])
         assert.deepStrictEqual((yield* server.getPending("qb")).map((p) => p.id), ["b1"])
-      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("a job whose state was recorded but whose message was never written is put in its queue", () =>
-    Effect.gen(function*() {
-      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const results = yield* Results
         const job = yield* Job.make(Slow, { n: 1 }, { queue: "half", id: "half-written" })
         const message = makeMessage(job.spec, "half-written", 0)
         yield* results.record([{ id: "half-written", status: "queued", message: encodeMessage(message), at: 0 }])
         assert.strictEqual(yield* server.enqueue(job), "half-written")
         assert.deepStrictEqual((yield* server.getPending("half")).map((p) => p.id), ["half-written"])
-      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("a workflow's enqueue is one script that creates its definition; an id used again changes nothing", () =>
-    Effect.gen(function*() {
-      const redis = yield* RedisServer.Current
-      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
-      const kv = (name: string) => `${resultsKeys(prefix).kv}${name}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server, { redis, prefix }) =>
+      Effect.gen(function*() {
+        const kv = (name: string) => `${resultsKeys(prefix).kv}${name}`
         const a = yield* Job.make(Slow, { n: 1 }, { queue: "wf" })
         const b = yield* Job.make(Slow, { n: 2 }, { queue: "wf" })
         // the queue is named once per process (SADD, not a script): named by a first enqueue
@@ -204,14 +204,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.strictEqual((yield* server.getPending("wf")).length, 2)
         assert.strictEqual((yield* Effect.either(server.getJob("c1/2")))._tag, "Left")
         assert.deepStrictEqual((yield* server.getWorkflow("c1")).jobs.map((j) => j.id), ["c1/0", "c1/1"])
-      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix, { resultsTtl: "1 minute" })))
-    }))
+      }), { resultsTtl: "1 minute" }))
 
   it.effect("a workflow of more jobs than one script takes: the definition goes with the first part", () =>
-    Effect.gen(function*() {
-      const prefix = `enq-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const job = yield* Job.make(Slow, { n: 1 }, { queue: "big" })
         const group = Workflow.group(Array.from({ length: 1201 }, () => job)).draft
         yield* server.enqueueWorkflow(group, { id: "big" })
@@ -219,6 +216,5 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.strictEqual((yield* server.getJob("big/1200")).meta.status, "queued")
         assert.strictEqual((yield* Effect.flip(server.enqueueWorkflow(group, { id: "big" })))._tag, "WorkflowExists")
         assert.strictEqual((yield* server.getPending("big")).length, 1201)
-      }).pipe(Effect.scoped, Effect.provide(yield* services(prefix)))
-    }))
+      })))
 })

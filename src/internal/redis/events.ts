@@ -10,8 +10,9 @@
  * publishes. An enqueue's script on the same connection publishes its own `Enqueued` events
  * after its writes (see link.ts). Subscribing needs a connection of its own (a connection in
  * subscriber mode takes no other commands): it is opened with the first subscriber of this
- * process, kept while there are subscribers and for a while after the last one leaves. Pub/sub is at most once: what is published while the subscriber
- * connection is down is lost (ioredis subscribes again when it is back).
+ * process, kept while there are subscribers and for a while after the last one leaves.
+ * Pub/sub is at most once: what is published while the subscriber connection is down is lost
+ * (ioredis subscribes again when it is back).
  *
  * @internal
  */
