@@ -81,7 +81,11 @@ export interface RegisterOptions<T extends Task.Task.Any, E, R> {
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
   /** runs before the handler */
   readonly onProcessing?: Effect.Effect<void, unknown, R | JobCtx> | undefined
-  /** runs after the job succeeded and its result was recorded; given the handler's result */
+  /**
+   * runs after the job succeeded and its result was recorded; given the handler's result. It
+   * may run while its worker runs the next job; on Redis the callbacks of successes settled
+   * together run one after another, so keep it short (long work belongs in a follow-up job)
+   */
   readonly onSuccess?: ((result: Task.Task.Success<T>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined
   /** runs after a failed attempt that will be retried */
   readonly onRetrying?: ((failure: Failure<E>) => Effect.Effect<void, unknown, R | JobCtx>) | undefined

@@ -10,6 +10,7 @@ import type { Exit } from "effect"
 import { Deferred, Effect, Fiber, Layer, Supervisor } from "effect"
 import { Broker } from "../../src/Broker.js"
 import * as Job from "../../src/Job.js"
+import * as JobCtx from "../../src/JobCtx.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
 import { Slow } from "./fixtures/tasks.js"
@@ -104,6 +105,38 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
         // the workers, the intake, the settler and a few waits for work: not one per job
         assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs`)
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("onSuccess callbacks run in one fiber per batch of settles, each with its own job's context and result", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const n = 400
+        const seen = new Map<string, { readonly n: number; readonly attempt: number }>()
+        yield* server.register(Slow, ({ n }) => Effect.succeed({ n, pid: process.pid }), {
+          queue: "pipe-callbacks",
+          concurrency: 4,
+          onSuccess: (result) => Effect.map(JobCtx.JobCtx, (ctx) => void seen.set(ctx.meta.id, { n: result.n, attempt: ctx.attempt }))
+        })
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Job.make(Slow, { n: i }, { queue: "pipe-callbacks" }))
+        )
+        const counting = new Counting()
+        const worker = yield* Effect.fork(Effect.supervised(server.start, counting))
+        yield* Effect.forEach(ids, (id) => server.awaitJob(id))
+        // onSuccess runs after the job's final record: wait until every callback ran
+        for (let i = 0; i < 500 && seen.size < n; i++) yield* Effect.sleep("10 millis")
+        yield* Fiber.interrupt(worker)
+        // each callback saw its own job: the id of its context and the result of its handler
+        assert.deepStrictEqual(
+          ids.filter((id, i) => seen.get(id)?.n !== i || seen.get(id)?.attempt !== 1),
+          [],
+          "jobs whose onSuccess did not see their own id, result and attempt"
+        )
+        // a fiber per job for onSuccess would start n of them (before: 400 and more)
+        assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs with onSuccess`)
       }).pipe(Effect.provide(yield* services(prefix)))
     }))
 
