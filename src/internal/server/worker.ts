@@ -601,9 +601,17 @@ export const make = (deps: Deps) => {
    * how many deliveries are held, handed over or not.
    */
   const intake = (queue: string, consumer: Consumer, handoff: Handoff) =>
-    Effect.forever(
-      Effect.uninterruptibleMask((restore) => Effect.map(restore(consumer.take), (delivery) => handoff.put(delivery)))
-    ).pipe(
+    // a loop of its own, not `Effect.forever`, which yields to the scheduler after every turn:
+    // a scheduler hop per job. It still yields when the runtime says so; it waits in `take` when
+    // the consumer holds nothing (its prefetch bounds what it hands over in one go). The mask
+    // once around the loop, not per turn: see `settler`.
+    Effect.uninterruptibleMask((restore) => {
+      const loop: Effect.Effect<never, BrokerError> = Effect.flatMap(restore(consumer.take), (delivery) => {
+        handoff.put(delivery)
+        return loop
+      })
+      return loop
+    }).pipe(
       Effect.tapError((error) => Effect.logWarning("taking jobs failed; retrying", error)),
       Effect.retry(backoff),
       Effect.orDie, // the retry never ends
