@@ -21,7 +21,8 @@ export interface SharedTake {
    * takes a delivery in the caller's step at `now` (read from `Clock`) when one is ready and a
    * prefetch slot is free, else undefined (and nothing is taken): a worker that has finished a
    * job takes its next one with no effect in between, and waits in `take` only when none is
-   * ready
+   * ready. A consumer that is not shared may have it too (Redis: its buffer of claimed
+   * deliveries): the Server's intake then hands over all that is ready in one step.
    */
   readonly [pollNow]?: (now: number) => Delivery | undefined
 }

@@ -28,6 +28,8 @@ import { RedisDelivery } from "./delivery.js"
 import { thrownMessage } from "./errors.js"
 import * as Loss from "./loss.js"
 import * as Scripts from "./scripts.js"
+import type { SharedTake } from "../sharedTake.js"
+import { pollNow } from "../sharedTake.js"
 import { waiting } from "../waiting.js"
 import type { Following, Participant, ResultsTarget } from "./tick.js"
 
@@ -441,16 +443,22 @@ export const make = (
         )
       })
 
-    const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
-      // the common case, without the lock: a delivery is waiting in the buffer and no other
-      // take is under way
-      if (open && takers === 0) {
-        for (let next = buffer.shift(); next !== undefined; next = buffer.shift()) {
-          if (next.slot.done) continue // its lease was lost while it waited here
-          next.slot.handedOut = true
-          return Effect.succeed(next.delivery)
-        }
+    /**
+     * the common case, without the lock and in the caller's step: a delivery waiting in the
+     * buffer, taken when no other take is under way; else undefined (nothing taken)
+     */
+    const takeNow = (): Delivery | undefined => {
+      if (!open || takers > 0) return undefined
+      for (let next = buffer.shift(); next !== undefined; next = buffer.shift()) {
+        if (next.slot.done) continue // its lease was lost while it waited here
+        next.slot.handedOut = true
+        return next.delivery
       }
+      return undefined
+    }
+    const take: Effect.Effect<Delivery, BrokerError> = Effect.suspend(() => {
+      const ready = takeNow()
+      if (ready !== undefined) return Effect.succeed(ready)
       takers++
       return Effect.ensuring(takeOne, Effect.sync(() => {
         takers--
@@ -529,6 +537,8 @@ export const make = (
       )
     )
 
-    return { take } satisfies Consumer
+    // not a shared-take consumer (one take at a time: the Server's intake), but its buffer can
+    // be drained in the caller's step
+    return { take, [pollNow]: takeNow } satisfies Consumer & Pick<SharedTake, typeof pollNow>
   })
 }

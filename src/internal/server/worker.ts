@@ -104,10 +104,15 @@ interface Env {
 class Handoff {
   private readonly waiting: Array<Delivery> = []
   private readonly idle: Array<(delivery: Delivery) => void> = []
-  put(delivery: Delivery): void {
+  /** hands `delivery` to an idle worker (true), else keeps it for the next worker that takes */
+  put(delivery: Delivery): boolean {
     const worker = this.idle.shift()
-    if (worker === undefined) this.waiting.push(delivery)
-    else worker(delivery)
+    if (worker === undefined) {
+      this.waiting.push(delivery)
+      return false
+    }
+    worker(delivery)
+    return true
   }
   readonly take: Effect.Effect<Delivery> = Effect.async((resume) => {
     const delivery = this.waiting.shift()
@@ -596,22 +601,36 @@ export const make = (deps: Deps) => {
   }
 
   /**
-   * Takes deliveries and hands each to an idle worker. One take is always under way (a
-   * consumer's acknowledgements claim the next jobs only then); the consumer's prefetch bounds
-   * how many deliveries are held, handed over or not.
+   * Takes deliveries and hands each to an idle worker (with `poll`, all that the consumer has
+   * ready at once). One take is always under way but for those steps (a consumer's
+   * acknowledgements claim the next jobs only then); the consumer's prefetch bounds how many
+   * deliveries are held, handed over or not.
    */
-  const intake = (queue: string, consumer: Consumer, handoff: Handoff) =>
-    // a loop of its own, not `Effect.forever`, which yields to the scheduler after every turn:
-    // a scheduler hop per job. It still yields when the runtime says so; it waits in `take` when
-    // the consumer holds nothing (its prefetch bounds what it hands over in one go). The mask
-    // once around the loop, not per turn: see `settler`.
-    Effect.uninterruptibleMask((restore) => {
-      const loop: Effect.Effect<never, BrokerError> = Effect.flatMap(restore(consumer.take), (delivery) => {
-        handoff.put(delivery)
+  const intake = (
+    queue: string,
+    consumer: Consumer,
+    handoff: Handoff,
+    poll: ((now: number) => Delivery | undefined) | undefined
+  ) =>
+    // A loop of its own, not `Effect.forever`, which yields to the scheduler after every turn (a
+    // scheduler hop per job): after a take it hands over, in the same step, whatever else the
+    // consumer has ready (`poll`), then yields once if it woke an idle worker, so that the
+    // workers start their jobs before this fiber's next take (which may claim or wait: the
+    // latency of a job enqueued to idle workers). The mask once around the loop, not per turn:
+    // see `settler`.
+    Effect.clockWith((clock) =>
+      Effect.uninterruptibleMask((restore) => {
+        const loop: Effect.Effect<never, BrokerError> = Effect.flatMap(restore(consumer.take), (delivery) => {
+          let woke = handoff.put(delivery)
+          if (poll !== undefined) {
+            const now = clock.unsafeCurrentTimeMillis()
+            for (let next = poll(now); next !== undefined; next = poll(now)) woke = handoff.put(next) || woke
+          }
+          return woke ? Effect.zipRight(Effect.yieldNow(), loop) : loop
+        })
         return loop
       })
-      return loop
-    }).pipe(
+    ).pipe(
       Effect.tapError((error) => Effect.logWarning("taking jobs failed; retrying", error)),
       Effect.retry(backoff),
       Effect.orDie, // the retry never ends
@@ -720,7 +739,7 @@ export const make = (deps: Deps) => {
           states.push(state)
           state.fiber = yield* FiberSet.run(workers, work(take, poll, shutdown, state))
         }
-        if (handoff !== undefined) yield* FiberSet.run(loops, intake(queue, consumer, handoff))
+        if (handoff !== undefined) yield* FiberSet.run(loops, intake(queue, consumer, handoff, pollOf(consumer)))
         yield* Effect.logInfo(`consuming ${queue} with concurrency ${concurrency}`).pipe(
           Effect.annotateLogs({ module: "tasqueue/Server" })
         )
