@@ -73,11 +73,20 @@ export interface StartOptions {
   readonly waitReady?: boolean | undefined
 }
 
-const healthy = (monitorPort: number) =>
+/**
+ * ready: healthy, with a JetStream meta leader, and the server on the monitor port is this one
+ * (two servers started at once may pick the same free port: the one that loses exits, and its
+ * monitor port would otherwise answer for the other)
+ */
+const healthy = (monitorPort: number, name: string) =>
   Effect.tryPromise({
     try: async (signal) => {
       const health = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal })
       if (!health.ok) throw new Error(`healthz: ${health.status} ${await health.text()}`)
+      const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`, { signal })).json()) as {
+        readonly server_name?: string
+      }
+      if (varz.server_name !== name) throw new Error(`another server (${varz.server_name}) answers on port ${monitorPort}`)
       const jsz = await fetch(`http://127.0.0.1:${monitorPort}/jsz`, { signal })
       const info = (await jsz.json()) as { readonly meta_cluster?: { readonly leader?: string } }
       if (info.meta_cluster !== undefined && !info.meta_cluster.leader) throw new Error("no JetStream meta leader yet")
@@ -87,7 +96,7 @@ const healthy = (monitorPort: number) =>
 
 const waitHealthy = (server: NatsServer) =>
   Effect.suspend(() =>
-    server.running() ? healthy(server.monitorPort) : Effect.fail(new Error("the process exited"))
+    server.running() ? healthy(server.monitorPort, server.name) : Effect.fail(new Error("the process exited"))
   ).pipe(
     Effect.retry({
       schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo("20 seconds")),
@@ -198,7 +207,7 @@ export const cluster = (size = 3): Effect.Effect<ReadonlyArray<NatsServer>, unkn
         dirs.map((dir, i) =>
           make({
             dir,
-            name: `n${i + 1}`,
+            name: `n${i + 1}p${ports[i]}`,
             port: ports[i]!,
             monitorPort: ports[size + i]!,
             cluster: { name: "tasqueue-test", port: routes[i]!, routes: routes.filter((_, j) => j !== i) },
