@@ -13,6 +13,7 @@ import * as Job from "../../src/Job.js"
 import * as JobCtx from "../../src/JobCtx.js"
 import * as Redis from "../../src/layers/Redis.js"
 import * as Server from "../../src/Server.js"
+import { pollOf } from "../../src/internal/sharedTake.js"
 import { Slow } from "./fixtures/tasks.js"
 import { deepestAfter } from "../utils/fiberStacks.js"
 import { captureLogs } from "../utils/redisLogs.js"
@@ -84,6 +85,27 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
           assert.strictEqual((yield* Fiber.join(next)).id, ids[1])
           // with prefetch 1, the ack's claim took the third job too (claimed: marked processing)
           assert.strictEqual((yield* server.getJob(ids[2]!)).meta.status, "processing")
+        }))
+      }).pipe(Effect.provide(yield* services(prefix)))
+    }))
+
+  it.effect("the deliveries a claim buffered are taken in the caller's step, in order, then none", () =>
+    Effect.gen(function*() {
+      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+      yield* Effect.gen(function*() {
+        const server = yield* Server.Server
+        const broker = yield* Broker
+        const ids = yield* server.enqueueMany(
+          yield* Effect.forEach([1, 2, 3], (n) => Job.make(Slow, { n }, { queue: "pipe-poll" }))
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const consumer = yield* broker.consumer("pipe-poll", { prefetch: 3 })
+          const poll = pollOf(consumer)
+          assert.isDefined(poll, "the Redis consumer drains its buffer synchronously")
+          assert.isUndefined(poll!(0), "nothing claimed yet: nothing taken")
+          // the take's claim leases all three: one handed out, two left in the buffer
+          assert.strictEqual((yield* consumer.take).id, ids[0])
+          assert.deepStrictEqual([poll!(0)?.id, poll!(0)?.id, poll!(0)], [ids[1], ids[2], undefined])
         }))
       }).pipe(Effect.provide(yield* services(prefix)))
     }))

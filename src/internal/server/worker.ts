@@ -53,8 +53,8 @@ import { isNative, jobLog } from "./tracing.js"
 interface Shutdown {
   started: boolean
   /**
-   * the fibers of what follows detached settles that need one (`onSuccess`, a lost lease: see
-   * `settler`), and of `forked` settles; shutdown waits for them
+   * the fibers of what follows detached settles that need one (one per batch of replies:
+   * `onSuccess`, a lost lease; see `settleBatch`), and of `forked` settles; shutdown waits for them
    */
   readonly settles: FiberSet.FiberSet
   readonly sent: Sent
