@@ -29,19 +29,22 @@ class Counting extends Supervisor.AbstractSupervisor<void> {
   override onEnd(_exit: Exit.Exit<unknown, unknown>): void {}
 }
 
-const services = (prefix: string) =>
-  Effect.map(RedisServer.Current, (redis) =>
-    Layer.provideMerge(
+/** runs `body` with a Server over a fresh prefix of the test's Redis (broker, store and events made together by `Redis.layer`) */
+const withServer = <A, E, R>(body: (server: Server.Server["Type"]) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const redis = yield* RedisServer.Current
+    const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
+    const services = Layer.provideMerge(
       Layer.provideMerge(Server.layer, Redis.layer({ port: redis.port, prefix })),
       captureLogs().layer
-    ))
+    )
+    return yield* Effect.flatMap(Server.Server, body).pipe(Effect.provide(services))
+  })
 
 layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })("Redis: pipelined settles", (it) => {
   it.effect("a worker runs its next job while the last one's onSuccess has not finished", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const firstSucceeded = yield* Deferred.make<void>()
         const secondRan = yield* Deferred.make<void>()
         yield* server.register(Slow, ({ n }) =>
@@ -63,14 +66,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         )
         yield* Fiber.interrupt(worker)
         for (const id of ids) assert.strictEqual((yield* server.getJob(id)).meta.status, "successful", id)
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("an acknowledgement on its way frees its slot and allows one more delivery: the claim riding on it takes two", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const broker = yield* Broker
         const ids = yield* server.enqueueMany(
           yield* Effect.forEach([1, 2, 3], (n) => Job.make(Slow, { n }, { queue: "pipe-room" }))
@@ -86,14 +86,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
           // with prefetch 1, the ack's claim took the third job too (claimed: marked processing)
           assert.strictEqual((yield* server.getJob(ids[2]!)).meta.status, "processing")
         }))
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("the deliveries a claim buffered are taken in the caller's step, in order, then none", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const broker = yield* Broker
         const ids = yield* server.enqueueMany(
           yield* Effect.forEach([1, 2, 3], (n) => Job.make(Slow, { n }, { queue: "pipe-poll" }))
@@ -107,14 +104,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
           assert.strictEqual((yield* consumer.take).id, ids[0])
           assert.deepStrictEqual([poll!(0)?.id, poll!(0)?.id, poll!(0)], [ids[1], ids[2], undefined])
         }))
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("a worker that does not wait for its settles forks no fiber per job", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const n = 400
         yield* server.register(Slow, ({ n }) => Effect.succeed({ n, pid: process.pid }), { queue: "pipe-fibers", concurrency: 4 })
         const ids = yield* server.enqueueMany(
@@ -127,14 +121,11 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
         // the workers, the intake, the settler and a few waits for work: not one per job
         assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs`)
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("onSuccess callbacks run in one fiber per batch of settles, each with its own job's context and result", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const n = 400
         const seen = new Map<string, { readonly n: number; readonly attempt: number }>()
         yield* server.register(Slow, ({ n }) => Effect.succeed({ n, pid: process.pid }), {
@@ -159,28 +150,22 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         )
         // a fiber per job for onSuccess would start n of them (before: 400 and more)
         assert.isBelow(counting.started, n / 4, `fibers started for ${n} jobs with onSuccess`)
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("the server's long-lived fibers keep a bounded stack however many settles they handle", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         yield* server.register(Slow, ({ n }) => Effect.succeed({ n, pid: process.pid }), { queue: "pipe-stack", concurrency: 2 })
         // one job at a time: each settle's reply is a batch of its own, one turn of the settler
         const n = 150
         const deepest = yield* deepestAfter(server, n, (i) => Job.make(Slow, { n: i }, { queue: "pipe-stack" }))
         // a loop that keeps a frame per turn holds one or more per job here (the settler: 306)
         assert.isBelow(deepest, 40, `deepest stack of the server's fibers after ${n} jobs`)
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 
   it.effect("shutdown waits for the settles its workers did not wait for: every job is final after it", () =>
-    Effect.gen(function*() {
-      const prefix = `pipe-${crypto.randomUUID().slice(0, 8)}`
-      yield* Effect.gen(function*() {
-        const server = yield* Server.Server
+    withServer((server) =>
+      Effect.gen(function*() {
         const n = 300
         const ran = yield* Deferred.make<void>()
         let count = 0
@@ -206,6 +191,5 @@ layer(RedisServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })
         const jobs = yield* Effect.forEach(ids, (id) => server.getJob(id))
         assert.deepStrictEqual(jobs.filter((job) => job.meta.status !== "successful").map((job) => job.meta.id), [])
         assert.deepStrictEqual(yield* server.getPending("pipe-shutdown"), [])
-      }).pipe(Effect.provide(yield* services(prefix)))
-    }))
+      })))
 })

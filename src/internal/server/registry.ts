@@ -63,9 +63,10 @@ export const make = (): Registry => {
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         return yield* Effect.dieMessage(`concurrency of task "${task.name}" must be a positive integer`)
       }
-      // A job runs in a long-lived worker's fiber (a callback in the fiber that runs it): set that
-      // fiber's context to the handler's (what the registration captured, plus JobCtx) and leave
-      // it, which is cheaper than providing it locally (no restore); the next job sets its own.
+      // A handler runs in a long-lived worker's fiber, a callback in whichever fiber runs it (on
+      // Redis, one per batch of settles): set that fiber's context to the handler's (what the
+      // registration captured, plus JobCtx) and leave it, which is cheaper than providing it
+      // locally (no restore); the next job or callback in that fiber sets its own.
       // The parent span is `span` (the attempt's `process` span) if given, else the fiber's own.
       const withCtx = <A, E>(effect: Effect.Effect<A, E, any>, ctx: JobCtx["Type"], span?: Tracer.AnySpan) =>
         Effect.zipRight(
